@@ -1,0 +1,1 @@
+"""The runtime shared by the node, postgres and redis exporters."""

@@ -1,0 +1,380 @@
+"""The exporter application: routes, scrape handling and the process lifecycle.
+
+``run_exporter`` is what each exporter's ``main`` ends with: it sets up logging, loads
+``--web.config.file``, lets the exporter build its collectors, listens, serves until
+SIGTERM/SIGINT and then shuts down gracefully (in-flight scrapes may finish, bounded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import gzip
+import html
+import logging
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from prometheus_client.metrics_core import Metric
+
+from exporters.core.cli import ConfigError, listen_addresses
+from exporters.core.exposition import (
+    OPENMETRICS_CONTENT_TYPE,
+    TEXT_CONTENT_TYPE,
+    render_openmetrics,
+    render_text,
+    wants_openmetrics,
+)
+from exporters.core.logs import setup_logging
+from exporters.core.selfmetrics import HandlerStats, ProcessMetrics, build_info
+from exporters.core.server import ExporterHTTPServer, parse_listen_address, serve_in_thread
+from exporters.core.webconfig import BasicAuth, WebConfig, build_ssl_context, load_web_config
+
+SCRAPE_TIMEOUT_HEADER = "X-Prometheus-Scrape-Timeout-Seconds"
+SHUTDOWN_GRACE_SECONDS = 10.0
+
+
+class HTTPError(Exception):
+    """Raised by a handler to answer with ``status`` and a plain-text ``message``."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: Mapping[str, str]
+    deadline: float | None
+    client: str = ""
+
+    def param(self, name: str, default: str = "") -> str:
+        values = self.query.get(name)
+        return values[0] if values else default
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: bytes = b""
+    content_type: str = "text/plain; charset=utf-8"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+MetricsHandler = Callable[[Request], Iterable[Metric]]
+RouteHandler = Callable[[Request], Response]
+
+
+@dataclass
+class Exporter:
+    """One exporter's web application; ``build`` fills in ``metrics`` and routes."""
+
+    name: str
+    upstream: str
+    title: str
+    args: argparse.Namespace
+    exporter_metrics: bool = True
+    description: str = ""
+    metrics: MetricsHandler | None = None
+    routes: dict[str, RouteHandler] = field(default_factory=dict)
+    metrics_routes: dict[str, MetricsHandler] = field(default_factory=dict)
+    links: list[tuple[str, str]] = field(default_factory=list)
+    on_close: list[Callable[[], None]] = field(default_factory=list)
+    on_reload: list[Callable[[], None]] = field(default_factory=list)
+    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("exporters"))
+    web_config: WebConfig = field(default_factory=WebConfig)
+    telemetry_path: str = "/metrics"
+    max_requests: int = 40
+    scrape_timeout: float = 10.0
+    scrape_timeout_offset: float = 0.5
+    build_info_name: str | None = None
+
+    def __post_init__(self) -> None:
+        self.stats = HandlerStats()
+        self.process_metrics = ProcessMetrics()
+        self.auth = BasicAuth({})
+        self._limit: threading.BoundedSemaphore | None = None
+        self.in_flight = 0
+        self._in_flight_lock = threading.Lock()
+        self._idle = threading.Condition(self._in_flight_lock)
+
+    # -- configuration -------------------------------------------------------------
+
+    def configure_from_args(self) -> None:
+        args = self.args
+        self.telemetry_path = getattr(args, "web_telemetry_path", "/metrics") or "/metrics"
+        if not self.telemetry_path.startswith("/"):
+            raise ConfigError(f"--web.telemetry-path must start with '/': {self.telemetry_path!r}")
+        self.max_requests = int(getattr(args, "web_max_requests", 40))
+        if self.max_requests < 0:
+            raise ConfigError("--web.max-requests must not be negative")
+        self._limit = threading.BoundedSemaphore(self.max_requests) if self.max_requests > 0 else None
+        self.scrape_timeout = float(getattr(args, "scrape_timeout", 10.0))
+        self.scrape_timeout_offset = float(getattr(args, "scrape_timeout_offset", 0.5))
+        for address in listen_addresses(args):
+            parse_listen_address(address)
+        path = getattr(args, "web_config_file", "")
+        if path:
+            self.web_config = load_web_config(path)
+        self.auth = BasicAuth(self.web_config.users)
+
+    def deadline_for(self, headers: Mapping[str, str]) -> float | None:
+        """The monotonic instant by which a scrape must answer."""
+        timeout = self.scrape_timeout
+        header = headers.get(SCRAPE_TIMEOUT_HEADER)
+        if header:
+            try:
+                value = float(header)
+                if value > 0:
+                    timeout = value
+            except ValueError:
+                pass
+        if timeout <= 0:
+            return None
+        budget = max(timeout - self.scrape_timeout_offset, timeout / 2)
+        return time.monotonic() + budget
+
+    # -- request handling ----------------------------------------------------------
+
+    def track(self, delta: int) -> None:
+        with self._idle:
+            self.in_flight += delta
+            if self.in_flight == 0:
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        end = time.monotonic() + timeout
+        with self._idle:
+            while self.in_flight > 0:
+                remaining = end - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._idle.wait(remaining)
+        return True
+
+    def self_metrics(self) -> list[Metric]:
+        out: list[Metric] = [build_info(self.build_info_name or self.upstream)]
+        if self.exporter_metrics:
+            out.extend(self.process_metrics.collect())
+            out.extend(self.stats.collect())
+        return out
+
+    def landing_page(self) -> Response:
+        links = [(self.telemetry_path, "Metrics"), *self.links]
+        items = "\n".join(
+            f'<li><a href="{html.escape(href)}">{html.escape(text)}</a></li>' for href, text in links
+        )
+        body = (
+            "<!DOCTYPE html>\n<html>\n<head><meta charset=\"UTF-8\"><title>"
+            f"{html.escape(self.title)}</title></head>\n<body>\n<h1>{html.escape(self.title)}</h1>\n"
+            f"<p>{html.escape(self.description)}</p>\n<ul>\n{items}\n</ul>\n</body>\n</html>\n"
+        )
+        return Response(200, body.encode(), "text/html; charset=UTF-8")
+
+    def scrape(self, request: Request, handler: MetricsHandler, limited: bool) -> Response:
+        acquired = False
+        if limited and self._limit is not None:
+            acquired = self._limit.acquire(blocking=False)
+            if not acquired:
+                return Response(503, f"Limit of concurrent requests reached ({self.max_requests}), "
+                                     "try again later.\n".encode())
+        self.stats.begin()
+        status = 200
+        try:
+            metrics = list(handler(request))
+            if limited:
+                metrics.extend(self.self_metrics())
+            if wants_openmetrics(request.headers.get("Accept")):
+                return Response(200, render_openmetrics(metrics), OPENMETRICS_CONTENT_TYPE)
+            return Response(200, render_text(metrics), TEXT_CONTENT_TYPE)
+        except HTTPError as err:
+            status = err.status
+            return Response(err.status, (err.message + "\n").encode())
+        except Exception as err:  # noqa: BLE001 - one bad scrape must not kill the server
+            status = 500
+            self.logger.error("error gathering metrics", extra={"path": request.path,
+                                                                  "err": f"{type(err).__name__}: {err}"})
+            return Response(500, b"An error has occurred while serving metrics.\n")
+        finally:
+            self.stats.end(status)
+            if acquired and self._limit is not None:
+                self._limit.release()
+
+    def route(self, request: Request) -> Response:
+        if request.path == self.telemetry_path and self.metrics is not None:
+            return self.scrape(request, self.metrics, limited=True)
+        if request.path in self.metrics_routes:
+            return self.scrape(request, self.metrics_routes[request.path], limited=False)
+        if request.path in self.routes:
+            try:
+                return self.routes[request.path](request)
+            except HTTPError as err:
+                return Response(err.status, (err.message + "\n").encode())
+        if request.path == "/":
+            return self.landing_page()
+        return Response(404, b"404 page not found\n")
+
+    def authorized(self, header: str | None) -> bool:
+        if not self.auth.enabled:
+            return True
+        if not header or not header.startswith("Basic "):
+            return False
+        try:
+            decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        user, sep, password = decoded.partition(":")
+        return bool(sep) and self.auth.check(user, password)
+
+
+def make_handler(app: Exporter) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        timeout = 120  # idle keep-alive connections are closed after this
+
+        def version_string(self) -> str:
+            return "exporters"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            app.logger.debug(format % args, extra={"client": self.client_address[0]})
+
+        def _send(self, response: Response, head_only: bool = False) -> None:
+            body = response.body
+            headers = dict(response.headers)
+            if (
+                response.status == 200
+                and len(body) > 0
+                and "gzip" in (self.headers.get("Accept-Encoding") or "").lower()
+            ):
+                body = gzip.compress(body, compresslevel=6, mtime=0)
+                headers["Content-Encoding"] = "gzip"
+            self.send_response(response.status)
+            self.send_header("Content-Type", response.content_type)
+            self.send_header("Content-Length", str(len(body)))
+            for name, value in {**app.web_config.headers, **headers}.items():
+                self.send_header(name, value)
+            self.end_headers()
+            if not head_only:
+                self.wfile.write(body)
+
+        def _handle(self, head_only: bool = False) -> None:
+            app.track(1)
+            try:
+                if not app.authorized(self.headers.get("Authorization")):
+                    self._send(Response(401, b"Unauthorized\n",
+                                        headers={"WWW-Authenticate": 'Basic realm="exporters"'}), head_only)
+                    return
+                parts = urlsplit(self.path)
+                request = Request(
+                    method=self.command,
+                    path=parts.path or "/",
+                    query=parse_qs(parts.query, keep_blank_values=True),
+                    headers={k: v for k, v in self.headers.items()},
+                    deadline=app.deadline_for({k: v for k, v in self.headers.items()}),
+                    client=str(self.client_address[0]),
+                )
+                self._send(app.route(request), head_only)
+            finally:
+                app.track(-1)
+
+        def do_GET(self) -> None:
+            self._handle()
+
+        def do_POST(self) -> None:
+            self._handle()
+
+        def do_HEAD(self) -> None:
+            self._handle(head_only=True)
+
+    return Handler
+
+
+def fail(prog: str, message: str) -> int:
+    """Print a one-line error and give the exit code for bad configuration."""
+    sys.stderr.write(f"{prog}: error: {message}\n")
+    return 1
+
+
+def run_exporter(exporter: Exporter, build: Callable[[Exporter], None], stop: threading.Event | None = None) -> int:
+    """Configure, build, listen and serve until SIGTERM/SIGINT (or ``stop``); the exit code."""
+    prog = exporter.upstream
+    args = exporter.args
+    try:
+        exporter.logger = setup_logging(exporter.name, getattr(args, "log_level", "info"),
+                                        getattr(args, "log_format", "logfmt"))
+        exporter.configure_from_args()
+    except (ConfigError, ValueError) as err:
+        return fail(prog, str(err))
+    logger = exporter.logger
+    ssl_context = build_ssl_context(exporter.web_config) if exporter.web_config.tls.enabled else None
+    servers: list[ExporterHTTPServer] = []
+    handler = make_handler(exporter)
+    for address in listen_addresses(args):
+        try:
+            servers.append(ExporterHTTPServer(address, handler, ssl_context,
+                                              exporter.web_config.tls.client_allowed_sans, exporter))
+        except ConfigError as err:
+            _close_all(servers)
+            return fail(prog, str(err))
+        except OSError as err:
+            _close_all(servers)
+            return fail(prog, f"cannot listen on {address}: {err.strerror or err}")
+    try:
+        build(exporter)
+    except (ConfigError, ValueError) as err:
+        _close_all(servers)
+        return fail(prog, str(err))
+    stop = stop or threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        if hasattr(signal, "SIGHUP"):
+            signal.signal(signal.SIGHUP, lambda *_: _reload(exporter))
+    for server in servers:
+        serve_in_thread(server)
+        logger.info("Listening on", extra={"address": server.display_address,
+                                           "tls": "enabled" if ssl_context else "disabled"})
+    stop.wait()
+    logger.info("shutting down: no new connections, waiting for in-flight scrapes")
+    for server in servers:
+        server.shutdown()
+    _close_all(servers)
+    if not exporter.wait_idle(SHUTDOWN_GRACE_SECONDS):
+        logger.warning("in-flight requests still running at shutdown", extra={"count": exporter.in_flight})
+    for close in exporter.on_close:
+        try:
+            close()
+        except Exception as err:  # noqa: BLE001 - shutting down regardless
+            logger.warning("error during shutdown", extra={"err": str(err)})
+    logger.info("stopped")
+    return 0
+
+
+def _reload(exporter: Exporter) -> None:
+    exporter.logger.info("reloading on SIGHUP")
+    for reload in exporter.on_reload:
+        threading.Thread(target=_safe, args=(exporter, reload), daemon=True).start()
+
+
+def _safe(exporter: Exporter, func: Callable[[], None]) -> None:
+    try:
+        func()
+    except Exception as err:  # noqa: BLE001 - a failed reload keeps the running config
+        exporter.logger.error("reload failed", extra={"err": str(err)})
+
+
+def _close_all(servers: list[ExporterHTTPServer]) -> None:
+    for server in servers:
+        server.server_close()

@@ -1,0 +1,187 @@
+"""Command-line conventions shared by the three exporters (exporter-toolkit's flags)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any, NoReturn
+
+from exporters import __version__
+from exporters.core.collector import CollectorSpec
+
+
+class ConfigError(Exception):
+    """Bad configuration: reported as one line on stderr, exit code 1, no traceback."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with a one-line error and Go-style long options (no abbreviations)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
+        sys.exit(2)
+
+
+def env_default(env: Mapping[str, str] | None, name: str | None, default: Any) -> Any:
+    """The flag default, overridden by environment variable ``name`` when it is set."""
+    if env is None or name is None:
+        return default
+    return env.get(name, default)
+
+
+def add_web_flags(
+    parser: argparse.ArgumentParser,
+    default_address: str,
+    env_names: Mapping[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> None:
+    """exporter-toolkit's web flags plus the scrape-deadline and logging flags.
+
+    ``env_names`` maps a dest (``web_listen_address``...) to the environment variable an
+    upstream exporter reads it from (postgres_exporter's ``PG_EXPORTER_WEB_LISTEN_ADDRESS``).
+    """
+    names = dict(env_names or {})
+    environ = os.environ if env is None else env
+    listen_env = environ.get(names["web_listen_address"]) if "web_listen_address" in names else None
+    web = parser.add_argument_group("web")
+    web.add_argument(
+        "--web.listen-address", dest="web_listen_address", action="append", metavar="ADDRESS",
+        default=None,
+        help=f"Address on which to expose metrics and web interface; repeatable (default {default_address}).",
+    )
+    parser.set_defaults(_default_listen=[listen_env] if listen_env else [default_address])
+    web.add_argument(
+        "--web.telemetry-path", dest="web_telemetry_path", metavar="PATH",
+        default=env_default(environ, names.get("web_telemetry_path"), "/metrics"),
+        help="Path under which to expose metrics (default /metrics).",
+    )
+    web.add_argument(
+        "--web.config.file", dest="web_config_file", metavar="FILE",
+        default=env_default(environ, names.get("web_config_file"), ""),
+        help="Path to a configuration file that can enable TLS or authentication (exporter-toolkit format).",
+    )
+    web.add_argument(
+        "--web.max-requests", dest="web_max_requests", type=int, metavar="N",
+        default=int(env_default(environ, names.get("web_max_requests"), 40)),
+        help="Maximum number of parallel scrape requests; 0 disables the limit (default 40).",
+    )
+    web.add_argument(
+        "--scrape.timeout", dest="scrape_timeout", type=_seconds, metavar="SECONDS",
+        default=10.0,
+        help="Scrape deadline when the scraper sends no X-Prometheus-Scrape-Timeout-Seconds header "
+        "(default 10s, Prometheus's default scrape_timeout; 0 disables).",
+    )
+    web.add_argument(
+        "--scrape.timeout-offset", dest="scrape_timeout_offset", type=_seconds, metavar="SECONDS",
+        default=0.5,
+        help="Subtracted from the scraper's timeout to leave time for the response (default 0.5s).",
+    )
+    log = parser.add_argument_group("logging")
+    log.add_argument(
+        "--log.level", dest="log_level", default=env_default(environ, names.get("log_level"), "info"),
+        choices=["debug", "info", "warn", "error"], help="Only log messages with the given severity or above.",
+    )
+    log.add_argument(
+        "--log.format", dest="log_format", default=env_default(environ, names.get("log_format"), "logfmt"),
+        choices=["logfmt", "json"], help="Output format of log messages.",
+    )
+
+
+def _seconds(text: str) -> float:
+    """A duration as Go writes it (``5s``, ``500ms``, ``1m``) or a bare number of seconds."""
+    return parse_duration(text)
+
+
+def parse_duration(text: str) -> float:
+    """Parse ``1.5``, ``500ms``, ``10s``, ``2m``, ``1h``, ``1m30s`` into seconds."""
+    units = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+    raw = text.strip()
+    try:
+        value = float(raw)
+    except ValueError:
+        pass
+    else:
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"negative duration {text!r}")
+        return value
+    total = 0.0
+    rest = raw
+    if not rest:
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r}")
+    while rest:
+        i = 0
+        while i < len(rest) and (rest[i].isdigit() or rest[i] == "."):
+            i += 1
+        number, rest = rest[:i], rest[i:]
+        j = 0
+        while j < len(rest) and not (rest[j].isdigit() or rest[j] == "."):
+            j += 1
+        unit, rest = rest[:j], rest[j:]
+        if not number or unit not in units:
+            raise argparse.ArgumentTypeError(f"invalid duration {text!r}")
+        try:
+            total += float(number) * units[unit]
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(f"invalid duration {text!r}") from err
+    return total
+
+
+def listen_addresses(args: argparse.Namespace) -> list[str]:
+    """The addresses given with ``--web.listen-address``, or the exporter's default."""
+    given: list[str] | None = args.web_listen_address
+    return list(given) if given else list(args._default_listen)
+
+
+class _VersionAction(argparse.Action):
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        sys.stdout.write(f"{self.default}\n")
+        parser.exit(0)
+
+
+def add_version_flag(parser: argparse.ArgumentParser, upstream: str, upstream_version: str) -> None:
+    """``--version``: our version, the upstream version we match, the Python running us."""
+    parser.add_argument(
+        "--version", action=_VersionAction, nargs=0,
+        default=f"{upstream}, version {__version__} (exporters; compatible with {upstream} {upstream_version}; "
+        f"python {sys.version.split()[0]})",
+        help="Show application version.",
+    )
+
+
+def add_collector_flags(parser: argparse.ArgumentParser, specs: Sequence[CollectorSpec[Any]]) -> None:
+    """``--collector.NAME`` / ``--no-collector.NAME`` for every row of the table, plus options."""
+    group = parser.add_argument_group("collectors")
+    group.add_argument(
+        "--collector.disable-defaults", dest="collector_disable_defaults", action="store_true",
+        help="Set all collectors to disabled by default.",
+    )
+    for spec in specs:
+        dest = "collector_enable_" + spec.name.replace(".", "_")
+        state = "enabled" if spec.enabled_by_default else "disabled"
+        group.add_argument(
+            f"--collector.{spec.name}", dest=dest, action="store_true", default=None,
+            help=f"Enable the {spec.name} collector (default: {state}). {spec.help}".rstrip(),
+        )
+        group.add_argument(f"--no-collector.{spec.name}", dest=dest, action="store_false",
+                           help=argparse.SUPPRESS)
+        if spec.add_arguments is not None:
+            spec.add_arguments(parser)
+
+
+def enabled_collectors(args: argparse.Namespace, specs: Sequence[CollectorSpec[Any]]) -> list[CollectorSpec[Any]]:
+    """The rows switched on by flags, defaults and ``--collector.disable-defaults``."""
+    chosen = []
+    for spec in specs:
+        flag = getattr(args, "collector_enable_" + spec.name.replace(".", "_"))
+        if flag is None:
+            flag = spec.enabled_by_default and not args.collector_disable_defaults
+        if flag:
+            chosen.append(spec)
+    return chosen

@@ -1,0 +1,283 @@
+"""``--web.config.file``: exporter-toolkit's TLS, basic-auth and HTTP-header configuration.
+
+The file is validated strictly at start (unknown keys, wrong types, unreadable or
+mismatched certificates, invalid bcrypt hashes, disallowed headers); any problem is a
+``ConfigError`` naming the file, so the exporter refuses to start. Relative certificate
+paths are resolved against the file's directory, as exporter-toolkit does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import ssl
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import bcrypt
+import yaml
+
+from exporters.core.cli import ConfigError
+
+_TLS_VERSIONS = {
+    "TLS10": ssl.TLSVersion.TLSv1,
+    "TLS11": ssl.TLSVersion.TLSv1_1,
+    "TLS12": ssl.TLSVersion.TLSv1_2,
+    "TLS13": ssl.TLSVersion.TLSv1_3,
+}
+_CLIENT_AUTH = {
+    "": "none",
+    "NoClientCert": "none",
+    "RequestClientCert": "request",
+    "RequireAnyClientCert": "require-any",
+    "RequireClientCert": "require-any",
+    "VerifyClientCertIfGiven": "verify-if-given",
+    "RequireAndVerifyClientCert": "require-and-verify",
+}
+_CURVES = {"CurveP256": "prime256v1", "CurveP384": "secp384r1", "CurveP521": "secp521r1", "X25519": "X25519"}
+# exporter-toolkit allows only these response headers, some with fixed values.
+_ALLOWED_HEADERS: dict[str, tuple[str, ...]] = {
+    "Strict-Transport-Security": (),
+    "X-Content-Type-Options": ("nosniff",),
+    "X-Frame-Options": ("deny", "sameorigin"),
+    "X-XSS-Protection": (),
+    "Content-Security-Policy": (),
+}
+_TOP_KEYS = {"tls_server_config", "http_server_config", "basic_auth_users", "rate_limit"}
+_TLS_KEYS = {
+    "cert", "key", "client_ca", "cert_file", "key_file", "client_auth_type", "client_ca_file",
+    "cipher_suites", "curve_preferences", "min_version", "max_version", "prefer_server_cipher_suites",
+    "client_allowed_sans",
+}
+_HTTP_KEYS = {"http2", "headers"}
+
+
+@dataclass
+class TLSSettings:
+    cert_file: str = ""
+    key_file: str = ""
+    cert: str = ""
+    key: str = ""
+    client_ca_file: str = ""
+    client_ca: str = ""
+    client_auth_type: str = ""
+    min_version: str = "TLS12"
+    max_version: str = "TLS13"
+    cipher_suites: list[str] = field(default_factory=list)
+    curve_preferences: list[str] = field(default_factory=list)
+    client_allowed_sans: list[str] | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return any((self.cert_file, self.cert, self.key_file, self.key, self.client_ca_file, self.client_ca,
+                    self.client_auth_type))
+
+
+@dataclass
+class WebConfig:
+    path: str = ""
+    tls: TLSSettings = field(default_factory=TLSSettings)
+    users: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    http2: bool = True
+
+
+def _expect(value: Any, kind: type | tuple[type, ...], where: str, path: str) -> Any:
+    if not isinstance(value, kind):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise ConfigError(f"{path}: {where}: expected {names}, got {type(value).__name__}")
+    return value
+
+
+def _check_keys(section: Mapping[str, Any], allowed: set[str], where: str, path: str) -> None:
+    unknown = sorted(set(section) - allowed)
+    if unknown:
+        raise ConfigError(f"{path}: {where}: unknown field {unknown[0]!r}")
+
+
+def load_web_config(path: str) -> WebConfig:
+    """Read and validate a web config file; raise ``ConfigError`` with the file named."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read web config: {err.strerror or err}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}{line}: invalid YAML: {getattr(err, 'problem', None) or err}") from None
+    config = WebConfig(path=path)
+    if raw is None:
+        return config
+    _expect(raw, dict, "top level", path)
+    _check_keys(raw, _TOP_KEYS, "top level", path)
+    base = os.path.dirname(os.path.abspath(path))
+
+    tls_raw = raw.get("tls_server_config") or {}
+    _expect(tls_raw, dict, "tls_server_config", path)
+    _check_keys(tls_raw, _TLS_KEYS, "tls_server_config", path)
+    tls = config.tls
+    for key in ("cert_file", "key_file", "cert", "key", "client_ca_file", "client_ca", "client_auth_type",
+                "min_version", "max_version"):
+        if key in tls_raw and tls_raw[key] is not None:
+            setattr(tls, key, str(_expect(tls_raw[key], str, f"tls_server_config.{key}", path)))
+    for key in ("cipher_suites", "curve_preferences", "client_allowed_sans"):
+        if key in tls_raw and tls_raw[key] is not None:
+            items = _expect(tls_raw[key], list, f"tls_server_config.{key}", path)
+            setattr(tls, key, [str(_expect(i, str, f"tls_server_config.{key}", path)) for i in items])
+    for key in ("cert_file", "key_file", "client_ca_file"):
+        value = getattr(tls, key)
+        if value and not os.path.isabs(value):
+            setattr(tls, key, os.path.join(base, value))
+    if tls.min_version not in _TLS_VERSIONS:
+        raise ConfigError(f"{path}: tls_server_config.min_version: unknown TLS version: {tls.min_version}")
+    if tls.max_version not in _TLS_VERSIONS:
+        raise ConfigError(f"{path}: tls_server_config.max_version: unknown TLS version: {tls.max_version}")
+    if tls.client_auth_type not in _CLIENT_AUTH:
+        raise ConfigError(f"{path}: tls_server_config: invalid ClientAuth: {tls.client_auth_type}")
+    for curve in tls.curve_preferences:
+        if curve not in _CURVES:
+            raise ConfigError(f"{path}: tls_server_config.curve_preferences: unknown curve: {curve}")
+
+    http_raw = raw.get("http_server_config") or {}
+    _expect(http_raw, dict, "http_server_config", path)
+    _check_keys(http_raw, _HTTP_KEYS, "http_server_config", path)
+    if "http2" in http_raw:
+        config.http2 = bool(_expect(http_raw["http2"], bool, "http_server_config.http2", path))
+    headers = http_raw.get("headers") or {}
+    _expect(headers, dict, "http_server_config.headers", path)
+    for name, value in headers.items():
+        allowed = _ALLOWED_HEADERS.get(str(name))
+        if allowed is None:
+            raise ConfigError(f"{path}: http_server_config.headers: HTTP header {name!r} can not be configured")
+        if allowed and str(value) not in allowed:
+            raise ConfigError(
+                f"{path}: http_server_config.headers: invalid value for {name}: expected one of "
+                f"{', '.join(allowed)}, got {value!r}"
+            )
+        config.headers[str(name)] = str(value)
+
+    users = raw.get("basic_auth_users") or {}
+    _expect(users, dict, "basic_auth_users", path)
+    for user, hashed in users.items():
+        _expect(hashed, str, f"basic_auth_users.{user}", path)
+        if not _is_bcrypt_hash(hashed):
+            raise ConfigError(f"{path}: basic_auth_users.{user}: not a bcrypt hash")
+        config.users[str(user)] = hashed
+
+    if tls.enabled:
+        # Build the context once now so that a bad certificate stops the start.
+        build_ssl_context(config)
+    return config
+
+
+def _is_bcrypt_hash(value: str) -> bool:
+    if len(value) != 60 or not value.startswith(("$2a$", "$2b$", "$2y$")):
+        return False
+    try:
+        bcrypt.checkpw(b"", value.encode())
+    except ValueError:
+        return False
+    return True
+
+
+def build_ssl_context(config: WebConfig) -> ssl.SSLContext:
+    """An ``ssl.SSLContext`` for the server side of ``config.tls``; ``ConfigError`` if invalid."""
+    tls = config.tls
+    path = config.path
+    if not (tls.cert_file or tls.cert):
+        raise ConfigError(f"{path}: tls_server_config: missing one of cert or cert_file")
+    if not (tls.key_file or tls.key):
+        raise ConfigError(f"{path}: tls_server_config: missing one of key or key_file")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = _TLS_VERSIONS[tls.min_version]
+    context.maximum_version = _TLS_VERSIONS[tls.max_version]
+    try:
+        if tls.cert_file:
+            context.load_cert_chain(tls.cert_file, tls.key_file or None)
+        else:
+            raise ConfigError(f"{path}: tls_server_config: inline cert/key are not supported; use cert_file/key_file")
+    except (OSError, ssl.SSLError) as err:
+        raise ConfigError(f"{path}: tls_server_config: failed to load certificate/key: {err}") from None
+    mode = _CLIENT_AUTH[tls.client_auth_type]
+    if (tls.client_ca_file or tls.client_ca) and mode == "none":
+        raise ConfigError(f"{path}: tls_server_config: client CA's have been configured without a Client Auth Policy")
+    try:
+        if tls.client_ca_file:
+            context.load_verify_locations(cafile=tls.client_ca_file)
+        elif tls.client_ca:
+            context.load_verify_locations(cadata=tls.client_ca)
+    except (OSError, ssl.SSLError) as err:
+        raise ConfigError(f"{path}: tls_server_config: failed to load client CA: {err}") from None
+    if mode == "none":
+        context.verify_mode = ssl.CERT_NONE
+    elif mode in ("request", "verify-if-given"):
+        context.verify_mode = ssl.CERT_OPTIONAL
+    else:
+        # Python's ssl cannot request a certificate without verifying it against a CA, so
+        # RequireAnyClientCert behaves as RequireAndVerifyClientCert (documented).
+        context.verify_mode = ssl.CERT_REQUIRED
+    if tls.client_allowed_sans is not None and mode not in ("require-any", "require-and-verify"):
+        raise ConfigError(
+            f"{path}: tls_server_config: client_allowed_sans requires client_auth_type to be one of "
+            "RequireAnyClientCert or RequireAndVerifyClientCert"
+        )
+    if tls.cipher_suites:
+        try:
+            context.set_ciphers(":".join(tls.cipher_suites))
+        except ssl.SSLError as err:
+            raise ConfigError(f"{path}: tls_server_config.cipher_suites: {err}") from None
+    if tls.curve_preferences:
+        try:
+            context.set_ecdh_curve(_CURVES[tls.curve_preferences[0]])
+        except (ValueError, ssl.SSLError) as err:
+            raise ConfigError(f"{path}: tls_server_config.curve_preferences: {err}") from None
+    return context
+
+
+class BasicAuth:
+    """Checks ``Authorization: Basic`` against bcrypt hashes, caching successful checks.
+
+    bcrypt costs tens of milliseconds per check; like exporter-toolkit, a successful
+    (user, password, hash) is remembered so that each authenticated scrape does not pay
+    it again. Unknown users are checked against a dummy hash so that timing does not
+    reveal which users exist.
+    """
+
+    _DUMMY = bcrypt.hashpw(b"exporters-dummy-password", bcrypt.gensalt(rounds=10))
+
+    def __init__(self, users: Mapping[str, str], cache_size: int = 100) -> None:
+        self.users = dict(users)
+        self._cache: OrderedDict[bytes, None] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.users)
+
+    def check(self, user: str, password: str) -> bool:
+        hashed = self.users.get(user)
+        known = hashed is not None
+        stored = hashed.encode() if hashed is not None else self._DUMMY
+        key = hashlib.sha256(b"\0".join((user.encode(), password.encode(), stored))).digest()
+        with self._lock:
+            if known and key in self._cache:
+                self._cache.move_to_end(key)
+                return True
+        try:
+            ok = bcrypt.checkpw(password.encode(), stored)
+        except ValueError:
+            ok = False
+        ok = ok and known
+        if ok:
+            with self._lock:
+                self._cache[key] = None
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        return ok

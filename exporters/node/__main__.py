@@ -1,0 +1,5 @@
+import sys
+
+from exporters.node.main import main
+
+sys.exit(main())

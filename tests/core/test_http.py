@@ -1,0 +1,139 @@
+"""The shared runtime through a real HTTP client against a running server."""
+
+from __future__ import annotations
+
+import gzip
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from tests.core.conftest import App, RaisingCollector, SleepingCollector, StaticCollector
+
+PROMETHEUS_ACCEPT = (
+    "application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,"
+    "text/plain;version=0.0.4;q=0.3,*/*;q=0.1"
+)
+
+AppFactory = Callable[..., App]
+
+
+def test_landing_page_links_to_telemetry_path(app_factory: AppFactory) -> None:
+    app = app_factory({"a": StaticCollector("a")}, ["--web.telemetry-path", "/custom"])
+    page = requests.get(app.url + "/", timeout=5)
+    assert page.status_code == 200
+    assert page.headers["Content-Type"].startswith("text/html")
+    assert 'href="/custom"' in page.text
+    assert requests.get(app.url + "/custom", timeout=5).status_code == 200
+    assert requests.get(app.url + "/metrics", timeout=5).status_code == 404
+
+
+def test_unknown_path_is_404(app_factory: AppFactory) -> None:
+    app = app_factory({"a": StaticCollector("a")})
+    response = requests.get(app.url + "/nope", timeout=5)
+    assert response.status_code == 404
+    assert response.text == "404 page not found\n"
+
+
+def test_text_format_is_the_default(app_factory: AppFactory) -> None:
+    app = app_factory({"a": StaticCollector("a")})
+    response = requests.get(app.url + "/metrics", headers={"Accept-Encoding": "identity"}, timeout=5)
+    assert response.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+    body = response.text
+    assert '# TYPE test_a_value gauge\ntest_a_value{kind="a"} 1.5\n' in body
+    assert "# TYPE test_a_events_total counter\ntest_a_events_total 42\n" in body
+    assert 'test_scrape_collector_success{collector="a"} 1' in body
+    assert "test_exporter_build_info{" in body
+    assert "process_resident_memory_bytes" in body
+    assert "_created" not in body
+    assert "# EOF" not in body
+
+
+def test_openmetrics_when_asked(app_factory: AppFactory) -> None:
+    app = app_factory({"a": StaticCollector("a")})
+    response = requests.get(app.url + "/metrics", headers={"Accept": PROMETHEUS_ACCEPT}, timeout=5)
+    assert response.headers["Content-Type"].startswith("application/openmetrics-text; version=1.0.0")
+    body = response.text
+    assert body.endswith("# EOF\n")
+    assert "# TYPE test_a_events counter\ntest_a_events_total 42\n" in body
+    assert "_created" not in body
+
+
+def test_gzip_when_accepted(app_factory: AppFactory) -> None:
+    app = app_factory({"a": StaticCollector("a")})
+    raw = requests.get(app.url + "/metrics", headers={"Accept-Encoding": "gzip"}, timeout=5, stream=True)
+    assert raw.headers["Content-Encoding"] == "gzip"
+    compressed = raw.raw.read(decode_content=False)
+    text = gzip.decompress(compressed).decode()
+    assert "test_a_value" in text
+    plain = requests.get(app.url + "/metrics", headers={"Accept-Encoding": "identity"}, timeout=5)
+    assert "Content-Encoding" not in plain.headers
+
+
+def test_raising_collector_is_isolated(app_factory: AppFactory) -> None:
+    app = app_factory({"good": StaticCollector("good"), "bad": RaisingCollector()})
+    response = requests.get(app.url + "/metrics", timeout=5)
+    assert response.status_code == 200
+    assert 'test_scrape_collector_success{collector="bad"} 0' in response.text
+    assert 'test_scrape_collector_success{collector="good"} 1' in response.text
+    assert "test_good_value" in response.text
+    failures = [line for line in app.log().splitlines() if "collector failed" in line]
+    assert len(failures) == 1
+    assert "collector=bad" in failures[0] and "disk on fire" in failures[0]
+
+
+@pytest.mark.timeout(30)
+def test_scrape_deadline_from_prometheus_header(app_factory: AppFactory) -> None:
+    app = app_factory({"fast": StaticCollector("fast"), "slow": SleepingCollector(5)})
+    began = time.monotonic()
+    response = requests.get(app.url + "/metrics", headers={"X-Prometheus-Scrape-Timeout-Seconds": "1"}, timeout=10)
+    elapsed = time.monotonic() - began
+    assert response.status_code == 200
+    assert elapsed < 1.5, elapsed
+    assert 'test_scrape_collector_success{collector="slow"} 0' in response.text
+    assert 'test_scrape_collector_success{collector="fast"} 1' in response.text
+    assert "test_fast_value" in response.text
+    assert "collector=slow" in app.log()
+
+
+@pytest.mark.timeout(30)
+def test_default_deadline_flag_applies_without_header(app_factory: AppFactory) -> None:
+    app = app_factory({"slow": SleepingCollector(5), "fast": StaticCollector("fast")},
+                      ["--scrape.timeout", "1s", "--scrape.timeout-offset", "0.2s"])
+    began = time.monotonic()
+    response = requests.get(app.url + "/metrics", timeout=10)
+    assert time.monotonic() - began < 1.5
+    assert 'test_scrape_collector_success{collector="slow"} 0' in response.text
+
+
+@pytest.mark.timeout(30)
+def test_concurrent_scrapes_share_one_collection(app_factory: AppFactory) -> None:
+    slow = SleepingCollector(0.5)
+    app = app_factory({"slow": slow, "fast": StaticCollector("fast")})
+    with ThreadPoolExecutor(4) as pool:
+        codes = list(pool.map(lambda _: requests.get(app.url + "/metrics", timeout=10).status_code, range(4)))
+    assert codes == [200] * 4
+    assert slow.calls < 4
+
+
+@pytest.mark.timeout(60)
+def test_requests_beyond_max_requests_get_503(app_factory: AppFactory) -> None:
+    app = app_factory({"slow": SleepingCollector(1.0), "fast": StaticCollector("fast")}, ["--web.max-requests", "2"])
+    with ThreadPoolExecutor(8) as pool:
+        responses = list(pool.map(lambda _: requests.get(app.url + "/metrics", timeout=10), range(8)))
+    codes = sorted(r.status_code for r in responses)
+    assert codes.count(200) >= 1
+    assert codes.count(503) >= 1
+    assert set(codes) <= {200, 503}
+    refused = next(r for r in responses if r.status_code == 503)
+    assert "Limit of concurrent requests reached (2)" in refused.text
+
+
+def test_collect_and_exclude_params(app_factory: AppFactory) -> None:
+    app = app_factory({"a": StaticCollector("a"), "b": StaticCollector("b")})
+    only_a = requests.get(app.url + "/metrics", params={"collect[]": "a"}, timeout=5).text
+    assert "test_a_value" in only_a and "test_b_value" not in only_a
+    not_a = requests.get(app.url + "/metrics", params={"exclude[]": "a"}, timeout=5).text
+    assert "test_a_value" not in not_a and "test_b_value" in not_a
