@@ -45,3 +45,33 @@ def test_ruff_is_clean() -> None:
 def test_mypy_is_clean() -> None:
     result = subprocess.run([sys.executable, "-m", "mypy"], capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.timeout(60)
+def test_readme_run_command_serves_node_exporter_on_9100() -> None:
+    import shutil
+    import signal
+    import socket
+    from pathlib import Path
+
+    import requests
+
+    from tests.conftest import wait_http
+
+    script = Path(sys.executable).parent / "exporters"
+    command = str(script) if script.exists() else shutil.which("exporters")
+    assert command, "the exporters console script is not installed"
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", 9100)) == 0:
+            pytest.fail("port 9100 is already in use; the README's run command needs it")
+    proc = subprocess.Popen([command, "node"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_http("http://127.0.0.1:9100/", proc=proc)
+        body = requests.get("http://127.0.0.1:9100/metrics", timeout=20).text
+        assert "node_exporter_build_info" in body
+        assert 'node_scrape_collector_success{collector="' in body
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -13,7 +13,9 @@ import binascii
 import gzip
 import html
 import logging
+import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -35,7 +37,7 @@ from exporters.core.exposition import (
 )
 from exporters.core.logs import setup_logging
 from exporters.core.selfmetrics import HandlerStats, ProcessMetrics, build_info
-from exporters.core.server import ExporterHTTPServer, parse_listen_address, serve_in_thread
+from exporters.core.server import ExporterHTTPServer, parse_listen_address, serve_in_thread, systemd_sockets
 from exporters.core.webconfig import BasicAuth, WebConfig, build_ssl_context, load_web_config
 
 SCRAPE_TIMEOUT_HEADER = "X-Prometheus-Scrape-Timeout-Seconds"
@@ -321,7 +323,17 @@ def run_exporter(exporter: Exporter, build: Callable[[Exporter], None], stop: th
     ssl_context = build_ssl_context(exporter.web_config) if exporter.web_config.tls.enabled else None
     servers: list[ExporterHTTPServer] = []
     handler = make_handler(exporter)
-    for address in listen_addresses(args):
+    inherited: list[socket.socket] = []
+    if getattr(args, "web_systemd_socket", False):
+        try:
+            inherited = systemd_sockets(dict(os.environ))
+        except ConfigError as err:
+            return fail(prog, str(err))
+    for sock in inherited:
+        name = str(sock.getsockname())
+        servers.append(ExporterHTTPServer(name, handler, ssl_context, exporter.web_config.tls.client_allowed_sans,
+                                          exporter, inherited=sock))
+    for address in ([] if inherited else listen_addresses(args)):
         try:
             servers.append(ExporterHTTPServer(address, handler, ssl_context,
                                               exporter.web_config.tls.client_allowed_sans, exporter))

@@ -57,6 +57,10 @@ def add_web_flags(
     )
     parser.set_defaults(_default_listen=[listen_env] if listen_env else [default_address])
     web.add_argument(
+        "--web.systemd-socket", dest="web_systemd_socket", action="store_true",
+        help="Use systemd socket activation listeners instead of port listeners (Linux only).",
+    )
+    web.add_argument(
         "--web.telemetry-path", dest="web_telemetry_path", metavar="PATH",
         default=env_default(environ, names.get("web_telemetry_path"), "/metrics"),
         help="Path under which to expose metrics (default /metrics).",

@@ -6,6 +6,7 @@ only its thread, never the accept loop.
 
 from __future__ import annotations
 
+import os
 import socket
 import ssl
 import threading
@@ -49,12 +50,21 @@ class ExporterHTTPServer(ThreadingHTTPServer):
         ssl_context: ssl.SSLContext | None = None,
         allowed_sans: list[str] | None = None,
         app: Any = None,
+        inherited: socket.socket | None = None,
     ) -> None:
-        host, port = parse_listen_address(address)
         self.ssl_context = ssl_context
         self.allowed_sans = allowed_sans
         self.app = app
         self.display_address = address
+        if inherited is not None:
+            # systemd socket activation: the listening socket is already bound and listening
+            self.address_family = socket.AddressFamily(inherited.family)
+            self._dual_stack = False
+            super().__init__(inherited.getsockname()[:2], handler, bind_and_activate=False)
+            self.socket.close()
+            self.socket = inherited
+            return
+        host, port = parse_listen_address(address)
         family, bind_host, dual_stack = self._resolve(host, port)
         self.address_family = family
         self._dual_stack = dual_stack
@@ -126,6 +136,19 @@ class ExporterHTTPServer(ThreadingHTTPServer):
         # A client that goes away mid-response is not worth a traceback on stderr.
         if self.app is not None:
             self.app.logger.debug("connection error", extra={"client": str(client_address[0])})
+
+
+def systemd_sockets(environ: dict[str, str]) -> list[socket.socket]:
+    """Listening sockets passed by systemd socket activation (``LISTEN_FDS``), fd 3 onwards."""
+    if environ.get("LISTEN_PID") not in (None, str(os.getpid())):
+        raise ConfigError("--web.systemd-socket: LISTEN_PID is not this process")
+    try:
+        count = int(environ.get("LISTEN_FDS", "0"))
+    except ValueError:
+        raise ConfigError("--web.systemd-socket: LISTEN_FDS is not a number") from None
+    if count < 1:
+        raise ConfigError("--web.systemd-socket: no socket activation file descriptors found")
+    return [socket.socket(fileno=3 + i) for i in range(count)]
 
 
 def serve_in_thread(server: ExporterHTTPServer) -> threading.Thread:

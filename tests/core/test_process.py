@@ -131,3 +131,34 @@ def test_shutdown_lets_in_flight_scrape_finish(app_factory: AppFactory) -> None:
     assert "test_sleepy_value 1" in result[0].text
     with pytest.raises(requests.exceptions.ConnectionError):
         requests.get(app.url + "/", timeout=2)
+
+
+@pytest.mark.timeout(60)
+def test_systemd_socket_activation(tmp_path: Path) -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    # the child gets the socket as fd 3, as systemd passes it
+    script = (
+        "import os, sys, runpy; os.dup2(int(sys.argv[1]), 3); os.environ['LISTEN_PID'] = str(os.getpid()); "
+        "sys.argv = ['node', '--web.systemd-socket', '--collector.disable-defaults']; "
+        "runpy.run_module('exporters.node', run_name='__main__')"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script, str(listener.fileno())], pass_fds=(listener.fileno(),),
+                            env={**__import__("os").environ, "LISTEN_FDS": "1"}, cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    listener.close()
+    try:
+        wait_http(f"http://127.0.0.1:{port}/", proc=proc)
+        assert "node_exporter_build_info" in requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_systemd_socket_without_sockets_is_an_error() -> None:
+    result = run("exporters.node", "--web.systemd-socket", "--collector.disable-defaults")
+    assert_one_line_error(result, "no socket activation file descriptors")
