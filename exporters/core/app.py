@@ -38,7 +38,7 @@ from exporters.core.exposition import (
 from exporters.core.logs import setup_logging
 from exporters.core.selfmetrics import HandlerStats, ProcessMetrics, build_info
 from exporters.core.server import ExporterHTTPServer, parse_listen_address, serve_in_thread, systemd_sockets
-from exporters.core.webconfig import BasicAuth, WebConfig, build_ssl_context, load_web_config
+from exporters.core.webconfig import BasicAuth, RateLimiter, WebConfig, build_ssl_context, load_web_config
 
 SCRAPE_TIMEOUT_HEADER = "X-Prometheus-Scrape-Timeout-Seconds"
 SHUTDOWN_GRACE_SECONDS = 10.0
@@ -107,6 +107,7 @@ class Exporter:
         self.stats = HandlerStats()
         self.process_metrics = ProcessMetrics()
         self.auth = BasicAuth({})
+        self.rate_limiter: RateLimiter | None = None
         self._limit: threading.BoundedSemaphore | None = None
         self.in_flight = 0
         self._in_flight_lock = threading.Lock()
@@ -131,6 +132,8 @@ class Exporter:
         if path:
             self.web_config = load_web_config(path)
         self.auth = BasicAuth(self.web_config.users)
+        if self.web_config.rate_interval > 0:
+            self.rate_limiter = RateLimiter(self.web_config.rate_burst, self.web_config.rate_interval)
 
     def deadline_for(self, headers: Mapping[str, str]) -> float | None:
         """The monotonic instant by which a scrape must answer."""
@@ -274,6 +277,9 @@ def make_handler(app: Exporter) -> type[BaseHTTPRequestHandler]:
         def _handle(self, head_only: bool = False) -> None:
             app.track(1)
             try:
+                if app.rate_limiter is not None and not app.rate_limiter.allow():
+                    self._send(Response(429, b"Too Many Requests\n"), head_only)
+                    return
                 if not app.authorized(self.headers.get("Authorization")):
                     self._send(Response(401, b"Unauthorized\n",
                                         headers={"WWW-Authenticate": 'Basic realm="exporters"'}), head_only)

@@ -12,6 +12,7 @@ import hashlib
 import os
 import ssl
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from typing import Any
 import bcrypt
 import yaml
 
-from exporters.core.cli import ConfigError
+from exporters.core.cli import ConfigError, parse_duration
 
 _TLS_VERSIONS = {
     "TLS10": ssl.TLSVersion.TLSv1,
@@ -83,6 +84,8 @@ class WebConfig:
     users: dict[str, str] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
     http2: bool = True
+    rate_burst: int = 0
+    rate_interval: float = 0.0
 
 
 def _expect(value: Any, kind: type | tuple[type, ...], where: str, path: str) -> Any:
@@ -161,6 +164,20 @@ def load_web_config(path: str) -> WebConfig:
                 f"{', '.join(allowed)}, got {value!r}"
             )
         config.headers[str(name)] = str(value)
+
+    rate = raw.get("rate_limit") or {}
+    _expect(rate, dict, "rate_limit", path)
+    _check_keys(rate, {"burst", "interval"}, "rate_limit", path)
+    if "burst" in rate:
+        config.rate_burst = int(_expect(rate["burst"], int, "rate_limit.burst", path))
+    if "interval" in rate:
+        interval = rate["interval"]
+        try:
+            config.rate_interval = parse_duration(str(interval))
+        except ValueError as err:
+            raise ConfigError(f"{path}: rate_limit.interval: {err}") from None
+    if config.rate_interval > 0 and config.rate_burst < 1:
+        raise ConfigError(f"{path}: rate_limit: burst must be at least 1 when interval is set")
 
     users = raw.get("basic_auth_users") or {}
     _expect(users, dict, "basic_auth_users", path)
@@ -281,3 +298,24 @@ class BasicAuth:
                 while len(self._cache) > self._cache_size:
                     self._cache.popitem(last=False)
         return ok
+
+
+class RateLimiter:
+    """exporter-toolkit's ``rate_limit``: a token bucket of ``burst`` tokens, one added per ``interval``."""
+
+    def __init__(self, burst: int, interval: float) -> None:
+        self.burst = burst
+        self.interval = interval
+        self._tokens = float(burst)
+        self._last = time.monotonic()
+        self._lock = threading.Lock()
+
+    def allow(self) -> bool:
+        with self._lock:
+            now = time.monotonic()
+            self._tokens = min(self.burst, self._tokens + (now - self._last) / self.interval)
+            self._last = now
+            if self._tokens >= 1:
+                self._tokens -= 1
+                return True
+            return False

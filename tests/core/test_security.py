@@ -162,3 +162,12 @@ def test_tls_client_certificates_required(app_factory: AppFactory, tmp_path: Pat
     assert ok.status_code == 200
     with pytest.raises(requests.exceptions.RequestException):
         requests.get(url + "/metrics", verify=str(ca_crt), timeout=5)
+
+
+def test_rate_limit_answers_429(app_factory: AppFactory, tmp_path: Path) -> None:
+    config = tmp_path / "rate.yml"
+    # the start-up readiness probe takes one token of the three
+    config.write_text("rate_limit:\n  burst: 3\n  interval: 1m\n")
+    app = app_factory({"a": StaticCollector("a")}, ["--web.config.file", str(config)])
+    codes = [requests.get(app.url + "/metrics", timeout=5).status_code for _ in range(4)]
+    assert codes == [200, 200, 429, 429]
