@@ -1,0 +1,88 @@
+"""arp: ARP table entries per device, ``node_arp_entries{device}``, from /proc/net/arp.
+
+Upstream v1.7.0 defaults to an rtnetlink neighbour dump (``--collector.arp.netlink``);
+/proc/net/arp is the same table (IPv4 neighbours without NUD_NOARP) and honours
+``--path.procfs``, so it is read in both modes.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+from collections.abc import Iterable
+
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+
+from exporters.core.collector import CollectorSpec
+from exporters.node.collectors._gocompat import DeviceFilter, add_bool_flag, device_filter, go_parse_uint
+from exporters.node.context import NodeContext
+
+NAME = "arp"
+HEADER_WIDTH = 9
+DATA_WIDTH = 6
+_MAC_OCTETS = {6, 8, 20}
+
+
+def _valid_mac(text: str) -> bool:
+    """Go's ``net.ParseMAC`` for the colon form /proc/net/arp prints."""
+    parts = text.split(":")
+    return len(parts) in _MAC_OCTETS and all(
+        len(p) == 2 and all(c in "0123456789abcdefABCDEF" for c in p) for p in parts
+    )
+
+
+def parse_arp(text: str) -> Counter[str]:
+    """Count entries per device (last column); the header line has 9 fields."""
+    entries: Counter[str] = Counter()
+    for line in text.split("\n"):
+        columns = line.split()
+        if len(columns) in (0, HEADER_WIDTH):
+            continue
+        if len(columns) != DATA_WIDTH:
+            raise ValueError(f"{len(columns)} columns found, but expected {DATA_WIDTH}")
+        if not _valid_mac(columns[3]):
+            raise ValueError(f"invalid MAC address {columns[3]!r}")
+        go_parse_uint(columns[2], 0, 8)
+        entries[columns[5]] += 1
+    return entries
+
+
+class ARPCollector:
+    def __init__(self, context: NodeContext, filter_: DeviceFilter) -> None:
+        self.context = context
+        self.filter = filter_
+
+    def read(self) -> str:
+        with open(self.context.proc("net", "arp"), encoding="utf-8", errors="surrogateescape") as f:
+            return f.read()
+
+    def collect(self) -> Iterable[Metric]:
+        family = GaugeMetricFamily("node_arp_entries", "ARP entries by device", labels=["device"])
+        for device, count in sorted(parse_arp(self.read()).items()):
+            if not self.filter.ignored(device):
+                family.add_metric([device], float(count))
+        return [family]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--collector.arp.device-include", dest="arp_device_include", default="",
+                        help="Regexp of arp devices to include (mutually exclusive to device-exclude).")
+    parser.add_argument("--collector.arp.device-exclude", dest="arp_device_exclude", default="",
+                        help="Regexp of arp devices to exclude (mutually exclusive to device-include).")
+    add_bool_flag(parser, "collector.arp.netlink", "arp_netlink", True,
+                  "Use netlink to gather stats instead of /proc/net/arp (both read the same table here).")
+
+
+def factory(context: NodeContext) -> ARPCollector:
+    # Upstream does not reject both flags together for arp: both filters apply.
+    return ARPCollector(context, device_filter(
+        str(context.option("arp_device_exclude", "") or ""), str(context.option("arp_device_include", "") or ""),
+        "--collector.arp", exclusive=False,
+    ))
+
+
+SPEC: CollectorSpec[NodeContext] = CollectorSpec(
+    name=NAME, factory=factory, enabled_by_default=True, help="Exposes ARP statistics from /proc/net/arp.",
+    add_arguments=add_arguments,
+)

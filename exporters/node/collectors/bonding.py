@@ -1,0 +1,69 @@
+"""bonding: bonding masters and their slaves, ``node_bonding_slaves`` / ``node_bonding_active``.
+
+Read from /sys/class/net/bonding_masters, ``<master>/bonding/slaves`` and each slave's
+``bonding_slave/mii_status`` (under ``lower_<slave>``, or ``slave_<slave>`` before 4.x).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+
+from exporters.core.collector import CollectorSpec, NoDataError
+from exporters.node.context import NodeContext
+
+NAME = "bonding"
+
+
+def count_slaves(mii_statuses: list[str]) -> tuple[int, int]:
+    """(configured, active): a slave is active when its mii_status reads ``up``."""
+    return len(mii_statuses), sum(1 for s in mii_statuses if s.strip() == "up")
+
+
+class BondingCollector:
+    def __init__(self, context: NodeContext) -> None:
+        self.context = context
+
+    def _read(self, *parts: str) -> str:
+        with open(self.context.sys("class", "net", *parts), encoding="utf-8", errors="surrogateescape") as f:
+            return f.read()
+
+    def read_stats(self) -> dict[str, tuple[int, int]]:
+        try:
+            masters = self._read("bonding_masters").split()
+        except FileNotFoundError as err:
+            raise NoDataError(f"not collecting bonding, file does not exist: {err.filename}") from err
+        status = {}
+        for master in masters:
+            statuses = []
+            for slave in self._read(master, "bonding", "slaves").split():
+                try:
+                    state = self._read(master, f"lower_{slave}", "bonding_slave", "mii_status")
+                except FileNotFoundError:
+                    state = self._read(master, f"slave_{slave}", "bonding_slave", "mii_status")
+                statuses.append(state)
+            status[master] = count_slaves(statuses)
+        return status
+
+    def collect(self) -> Iterable[Metric]:
+        stats = self.read_stats()
+        slaves = GaugeMetricFamily("node_bonding_slaves", "Number of configured slaves per bonding interface.",
+                                   labels=["master"])
+        active = GaugeMetricFamily("node_bonding_active", "Number of active slaves per bonding interface.",
+                                   labels=["master"])
+        for master, (configured, up) in sorted(stats.items()):
+            slaves.add_metric([master], float(configured))
+            active.add_metric([master], float(up))
+        return [slaves, active]
+
+
+def factory(context: NodeContext) -> BondingCollector:
+    return BondingCollector(context)
+
+
+SPEC: CollectorSpec[NodeContext] = CollectorSpec(
+    name=NAME, factory=factory, enabled_by_default=True,
+    help="Exposes the number of configured and active slaves of Linux bonding interfaces.",
+)

@@ -1,0 +1,26 @@
+"""boottime (macOS and FreeBSD): ``node_boot_time_seconds`` from the kernel's boot time.
+
+On Linux the stat collector exports it from /proc/stat, so this collector exists only on
+the other systems, as upstream's boot_time_bsd.go.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from exporters.core.collector import Collector, CollectorSpec
+from exporters.node.context import NodeContext
+from exporters.node.psutil_backend import BootTimeCollector, current_profile
+
+NAME = "boottime"
+
+
+def build(context: NodeContext) -> Collector:
+    return BootTimeCollector()
+
+
+SPEC: CollectorSpec[NodeContext] | None = (
+    CollectorSpec(name=NAME, factory=build, enabled_by_default=True, help="Exposes system boot time derived from "
+                  "the kern.boottime sysctl.")
+    if current_profile(sys.platform) is not None else None
+)

@@ -1,0 +1,246 @@
+"""diskstats: block device I/O statistics from ``/proc/diskstats`` plus udev properties.
+
+Units follow node_exporter: sectors are the kernel's fixed 512-byte units
+(Documentation/block/stat.rst), times are milliseconds turned into seconds by
+multiplying with 0.001. Lines with fewer than 14 fields (pre-2.6.25 partitions) are
+skipped; discard fields exist from Linux 4.18, flush fields from 5.5, and a metric is
+only emitted when the kernel provides its field.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+
+from exporters.core.cli import ConfigError
+from exporters.core.collector import CollectorSpec
+from exporters.node.collectors._storage import LOGGER, compile_flag_regex, go_match, parse_float, read_text
+from exporters.node.context import NodeContext
+
+NAME = "diskstats"
+DEFAULT_DEVICE_EXCLUDE = r"^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$"
+
+SECONDS_PER_TICK = 0.001
+SECTOR_SIZE = 512.0
+
+# (metric suffix, help, type, factor) in /proc/diskstats field order after the name.
+FIELDS: tuple[tuple[str, str, str, float], ...] = (
+    ("reads_completed_total", "The total number of reads completed successfully.", "counter", 1.0),
+    ("reads_merged_total", "The total number of reads merged.", "counter", 1.0),
+    ("read_bytes_total", "The total number of bytes read successfully.", "counter", SECTOR_SIZE),
+    ("read_time_seconds_total", "The total number of seconds spent by all reads.", "counter", SECONDS_PER_TICK),
+    ("writes_completed_total", "The total number of writes completed successfully.", "counter", 1.0),
+    ("writes_merged_total", "The number of writes merged.", "counter", 1.0),
+    ("written_bytes_total", "The total number of bytes written successfully.", "counter", SECTOR_SIZE),
+    ("write_time_seconds_total", "This is the total number of seconds spent by all writes.", "counter",
+     SECONDS_PER_TICK),
+    ("io_now", "The number of I/Os currently in progress.", "gauge", 1.0),
+    ("io_time_seconds_total", "Total seconds spent doing I/Os.", "counter", SECONDS_PER_TICK),
+    ("io_time_weighted_seconds_total", "The weighted # of seconds spent doing I/Os.", "counter", SECONDS_PER_TICK),
+    ("discards_completed_total", "The total number of discards completed successfully.", "counter", 1.0),
+    ("discards_merged_total", "The total number of discards merged.", "counter", 1.0),
+    # node_exporter exposes discarded sectors as a raw sector count (no x512).
+    ("discarded_sectors_total", "The total number of sectors discarded successfully.", "counter", 1.0),
+    ("discard_time_seconds_total", "This is the total number of seconds spent by all discards.", "counter",
+     SECONDS_PER_TICK),
+    ("flush_requests_total", "The total number of flush requests completed successfully", "counter", 1.0),
+    ("flush_requests_time_seconds_total", "This is the total number of seconds spent by all flush requests.",
+     "counter", SECONDS_PER_TICK),
+)
+
+# udev property -> (metric suffix, help); emitted for ATA disks only.
+ATA_PROPERTIES: tuple[tuple[str, str, str], ...] = (
+    ("ID_ATA_WRITE_CACHE", "ata_write_cache", "ATA disk has a write cache."),
+    ("ID_ATA_WRITE_CACHE_ENABLED", "ata_write_cache_enabled", "ATA disk has its write cache enabled."),
+    ("ID_ATA_ROTATION_RATE_RPM", "ata_rotation_rate_rpm", "ATA disk rotation rate in RPMs (0 for SSDs)."),
+)
+
+_UINT = re.compile(r"\+?[0-9]+")
+
+
+@dataclass(frozen=True)
+class DiskStat:
+    """One /proc/diskstats line: the device and its (11, 15 or 17) counters."""
+
+    major: int
+    minor: int
+    device: str
+    values: tuple[int, ...]
+
+
+def parse_diskstats(text: str) -> list[DiskStat]:
+    """Parse /proc/diskstats; a non-numeric field is an error, a short line is skipped."""
+    stats: list[DiskStat] = []
+    for line in text.splitlines():
+        fields = line.split()
+        numbers: list[int] = []
+        for i, field in enumerate(fields[:20]):
+            if i == 2:
+                continue
+            if not _UINT.fullmatch(field):
+                raise ValueError(f"diskstats: expected integer in field {i + 1} of {line.strip()!r}")
+            numbers.append(int(field))
+        if len(fields[:20]) < 14:
+            continue
+        stats.append(DiskStat(numbers[0], numbers[1], fields[2], tuple(numbers[2:])))
+    return stats
+
+
+def parse_udev_properties(text: str) -> dict[str, str]:
+    """The ``E:KEY=value`` device properties of a udev database file (udevadm(8))."""
+    info: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.startswith("E:"):
+            continue
+        key, sep, value = line[2:].partition("=")
+        if sep:
+            info[key] = value
+    return info
+
+
+class DiskstatsCollector:
+    """``node_disk_*`` from /proc/diskstats and /run/udev/data/b<major>:<minor>."""
+
+    def __init__(self, context: NodeContext, exclude: re.Pattern[str] | None, include: re.Pattern[str] | None) -> None:
+        self.context = context
+        self.exclude = exclude
+        self.include = include
+        if not os.path.isdir(context.udev_data):
+            LOGGER.error(
+                "Failed to open directory, disabling udev device properties",
+                extra={"collector": NAME, "path": context.udev_data},
+            )
+
+    def ignored(self, device: str) -> bool:
+        return (self.exclude is not None and go_match(self.exclude, device)) or (
+            self.include is not None and not go_match(self.include, device)
+        )
+
+    def read_udev(self, major: int, minor: int) -> dict[str, str]:
+        try:
+            return parse_udev_properties(read_text(self.context.udev(f"b{major}:{minor}")))
+        except OSError as err:
+            LOGGER.debug("Failed to parse udev info", extra={"collector": NAME, "err": str(err)})
+            return {}
+
+    def collect(self) -> Iterable[Metric]:
+        stats = parse_diskstats(read_text(self.context.proc("diskstats")))
+        info = GaugeMetricFamily(
+            "node_disk_info", "Info of /sys/block/<block_device>.",
+            labels=["device", "major", "minor", "path", "wwn", "model", "serial", "revision"],
+        )
+        families: list[CounterMetricFamily | GaugeMetricFamily] = []
+        for suffix, doc, typ, _ in FIELDS:
+            if typ == "counter":
+                families.append(CounterMetricFamily("node_disk_" + suffix.removesuffix("_total"), doc,
+                                                    labels=["device"]))
+            else:
+                families.append(GaugeMetricFamily("node_disk_" + suffix, doc, labels=["device"]))
+        fs_info = GaugeMetricFamily(
+            "node_disk_filesystem_info", "Info about disk filesystem.",
+            labels=["device", "type", "usage", "uuid", "version"],
+        )
+        dm_info = GaugeMetricFamily(
+            "node_disk_device_mapper_info", "Info about disk device mapper.",
+            labels=["device", "name", "uuid", "vg_name", "lv_name", "lv_layer"],
+        )
+        ata = {prop: GaugeMetricFamily(f"node_disk_{suffix}", doc, labels=["device"])
+               for prop, suffix, doc in ATA_PROPERTIES}
+
+        for stat in stats:
+            dev = stat.device
+            if self.ignored(dev):
+                continue
+            udev = self.read_udev(stat.major, stat.minor)
+            # SCSI_IDENT_SERIAL is usually the serial printed on the disk label.
+            serial = udev.get("SCSI_IDENT_SERIAL") or udev.get("ID_SERIAL_SHORT", "")
+            info.add_metric(
+                [dev, str(stat.major), str(stat.minor), udev.get("ID_PATH", ""), udev.get("ID_WWN", ""),
+                 udev.get("ID_MODEL", ""), serial, udev.get("ID_REVISION", "")],
+                1.0,
+            )
+            for family, (_, _, _, factor), value in zip(families, FIELDS, stat.values, strict=False):
+                family.add_metric([dev], float(value) * factor if factor != 1.0 else float(value))
+            fs_type = udev.get("ID_FS_TYPE", "")
+            if fs_type:
+                fs_info.add_metric(
+                    [dev, fs_type, udev.get("ID_FS_USAGE", ""), udev.get("ID_FS_UUID", ""),
+                     udev.get("ID_FS_VERSION", "")],
+                    1.0,
+                )
+            dm_name = udev.get("DM_NAME", "")
+            if dm_name:
+                dm_info.add_metric(
+                    [dev, dm_name, udev.get("DM_UUID", ""), udev.get("DM_VG_NAME", ""),
+                     udev.get("DM_LV_NAME", ""), udev.get("DM_LV_LAYER", "")],
+                    1.0,
+                )
+            if udev.get("ID_ATA", ""):
+                for prop, family in ata.items():
+                    if prop not in udev:
+                        continue
+                    try:
+                        family.add_metric([dev], parse_float(udev[prop]))
+                    except ValueError as err:
+                        LOGGER.error("Failed to parse ATA value", extra={"collector": NAME, "err": str(err)})
+        return [info, *families, fs_info, dm_info, *ata.values()]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("diskstats collector")
+    group.add_argument(
+        "--collector.diskstats.device-exclude", dest="collector_diskstats_device_exclude", default=None,
+        metavar="REGEXP",
+        help="Regexp of diskstats devices to exclude (mutually exclusive to device-include). "
+        f"(default: {DEFAULT_DEVICE_EXCLUDE})",
+    )
+    group.add_argument(
+        "--collector.diskstats.ignored-devices", dest="collector_diskstats_ignored_devices", default="",
+        help=argparse.SUPPRESS,
+    )
+    group.add_argument(
+        "--collector.diskstats.device-include", dest="collector_diskstats_device_include", default="",
+        metavar="REGEXP",
+        help="Regexp of diskstats devices to include (mutually exclusive to device-exclude).",
+    )
+
+
+def build(context: NodeContext) -> DiskstatsCollector:
+    exclude_flag = context.option("collector_diskstats_device_exclude")
+    old_flag = str(context.option("collector_diskstats_ignored_devices", "") or "")
+    include = str(context.option("collector_diskstats_device_include", "") or "")
+    exclude = DEFAULT_DEVICE_EXCLUDE if exclude_flag is None else str(exclude_flag)
+    if old_flag:
+        if exclude_flag is not None:
+            raise ConfigError(
+                "--collector.diskstats.ignored-devices and --collector.diskstats.device-exclude are mutually exclusive"
+            )
+        LOGGER.warning(
+            "--collector.diskstats.ignored-devices is DEPRECATED and will be removed in 2.0.0, "
+            "use --collector.diskstats.device-exclude",
+            extra={"collector": NAME},
+        )
+        exclude = old_flag
+    if exclude and include:
+        raise ConfigError("collector diskstats: device-exclude & device-include are mutually exclusive")
+    if exclude:
+        LOGGER.info("Parsed flag --collector.diskstats.device-exclude", extra={"collector": NAME, "flag": exclude})
+    if include:
+        LOGGER.info("Parsed Flag --collector.diskstats.device-include", extra={"collector": NAME, "flag": include})
+    return DiskstatsCollector(
+        context,
+        compile_flag_regex("--collector.diskstats.device-exclude", exclude) if exclude else None,
+        compile_flag_regex("--collector.diskstats.device-include", include) if include else None,
+    )
+
+
+SPEC: CollectorSpec[NodeContext] = CollectorSpec(
+    name=NAME, factory=build, enabled_by_default=True,
+    help="Exposes disk I/O statistics.", add_arguments=add_arguments,
+)

@@ -1,0 +1,370 @@
+"""filesystem: size and free space of mounted filesystems (statfs(2) of each mount point).
+
+Mount points come from ``<procfs>/1/mounts`` (``<procfs>/mounts`` when PID 1 is hidden
+by ``hidepid``), as node_exporter reads them. Each statfs call runs in its own thread,
+at most ``--collector.filesystem.stat-workers`` at a time, and is given
+``--collector.filesystem.mount-timeout``. A mount that does not answer in time (a hung
+NFS server) is reported with ``node_filesystem_device_error 1`` and is not asked again
+until the call in flight returns, so it holds one thread at most and a scrape that meets
+it waits no longer than the mount timeout (node_exporter's first such scrape waits for
+ever: node_exporter issue #3058).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+
+from exporters.core.cli import ConfigError, parse_duration
+from exporters.core.collector import CollectorSpec
+from exporters.node.collectors._storage import LOGGER, compile_flag_regex, go_match, read_text
+from exporters.node.context import NodeContext
+
+NAME = "filesystem"
+DEFAULT_MOUNT_POINTS_EXCLUDE = (
+    r"^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)"
+)
+DEFAULT_FS_TYPES_EXCLUDE = (
+    r"^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660|mqueue|nsfs"
+    r"|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|sysfs|tracefs)$"
+)
+DEFAULT_MOUNT_TIMEOUT = 5.0
+DEFAULT_STAT_WORKERS = 4
+LABELS = ["device", "mountpoint", "fstype"]
+
+# (metric, help, statfs field or None for the per-mount flags)
+SPACE_METRICS: tuple[tuple[str, str], ...] = (
+    ("node_filesystem_size_bytes", "Filesystem size in bytes."),
+    ("node_filesystem_free_bytes", "Filesystem free space in bytes."),
+    ("node_filesystem_avail_bytes", "Filesystem space available to non-root users in bytes."),
+    ("node_filesystem_files", "Filesystem total file nodes."),
+    ("node_filesystem_files_free", "Filesystem total free file nodes."),
+)
+
+
+class StatvfsResult(Protocol):
+    """The fields of ``os.statvfs_result`` the collector uses."""
+
+    @property
+    def f_bsize(self) -> int: ...
+    @property
+    def f_blocks(self) -> int: ...
+    @property
+    def f_bfree(self) -> int: ...
+    @property
+    def f_bavail(self) -> int: ...
+    @property
+    def f_files(self) -> int: ...
+    @property
+    def f_ffree(self) -> int: ...
+
+
+StatFunc = Callable[[str], StatvfsResult]
+
+
+@dataclass(frozen=True)
+class Mount:
+    device: str
+    mount_point: str
+    fs_type: str
+    options: str
+
+    @property
+    def readonly(self) -> float:
+        return 1.0 if "ro" in self.options.split(",") else 0.0
+
+
+def rootfs_strip_prefix(path: str, rootfs: str) -> str:
+    """A mount point as seen from the host: ``--path.rootfs`` removed from its front."""
+    if rootfs == "/":
+        return path
+    stripped = path.removeprefix(rootfs)
+    return stripped or "/"
+
+
+def parse_mounts(text: str, rootfs: str = "/") -> list[Mount]:
+    """Parse /proc/<pid>/mounts (fstab(5) format, ``\\040`` and ``\\011`` escapes)."""
+    mounts: list[Mount] = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) < 4:
+            raise ValueError(f"malformed mount point information: {line!r}")
+        mount_point = parts[1].replace("\\040", " ").replace("\\011", "\t")
+        mounts.append(Mount(parts[0], rootfs_strip_prefix(mount_point, rootfs), parts[2], parts[3]))
+    return mounts
+
+
+@dataclass
+class FilesystemStats:
+    mount: Mount
+    values: tuple[float, float, float, float, float] = (0.0, 0.0, 0.0, 0.0, 0.0)
+    readonly: float = 0.0
+    device_error: float = 0.0
+
+
+def stats_from_statvfs(mount: Mount, buf: StatvfsResult) -> FilesystemStats:
+    # statfs(2)'s f_bsize times the block counts, as node_exporter computes it.
+    bsize = float(buf.f_bsize)
+    return FilesystemStats(
+        mount,
+        (float(buf.f_blocks) * bsize, float(buf.f_bfree) * bsize, float(buf.f_bavail) * bsize,
+         float(buf.f_files), float(buf.f_ffree)),
+        readonly=mount.readonly,
+    )
+
+
+@dataclass
+class _StatCall:
+    """One statfs call in flight, run by its own daemon thread."""
+
+    mount: Mount
+    path: str
+    started: float
+    done: bool = False
+    result: StatvfsResult | None = None
+    error: OSError | None = None
+    waiters: list[threading.Condition] = field(default_factory=list)
+
+
+class FilesystemCollector:
+    """``node_filesystem_*`` for every mount point not excluded by mount point or type."""
+
+    def __init__(
+        self,
+        context: NodeContext,
+        mount_points_exclude: re.Pattern[str],
+        fs_types_exclude: re.Pattern[str],
+        mount_timeout: float = DEFAULT_MOUNT_TIMEOUT,
+        stat_workers: int = DEFAULT_STAT_WORKERS,
+        statfs: StatFunc = os.statvfs,
+    ) -> None:
+        self.context = context
+        self.mount_points_exclude = mount_points_exclude
+        self.fs_types_exclude = fs_types_exclude
+        self.mount_timeout = mount_timeout
+        self.stat_workers = max(1, stat_workers)
+        self.statfs = statfs
+        self._lock = threading.Lock()
+        # mount point -> the call that timed out and has not returned yet
+        self._stuck: dict[str, _StatCall] = {}
+
+    def read_mounts(self) -> list[Mount]:
+        try:
+            text = read_text(self.context.proc("1", "mounts"))
+        except FileNotFoundError as err:
+            LOGGER.debug(
+                "Reading root mounts failed, falling back to system mounts",
+                extra={"collector": NAME, "err": str(err)},
+            )
+            text = read_text(self.context.proc("mounts"))
+        return parse_mounts(text, self.context.rootfs)
+
+    def stat_path(self, mount: Mount) -> str:
+        return os.path.normpath(os.path.join(self.context.rootfs, mount.mount_point.lstrip("/")))
+
+    def _run(self, call: _StatCall) -> None:
+        result: StatvfsResult | None = None
+        error: OSError | None = None
+        try:
+            result = self.statfs(call.path)
+        except OSError as err:
+            error = err
+        with self._lock:
+            call.result, call.error, call.done = result, error, True
+            if self._stuck.get(call.mount.mount_point) is call:
+                del self._stuck[call.mount.mount_point]
+                LOGGER.debug(
+                    "Mount point has recovered, monitoring will resume",
+                    extra={"collector": NAME, "mountpoint": call.mount.mount_point},
+                )
+            waiters = list(call.waiters)
+        for cond in waiters:
+            with cond:
+                cond.notify_all()
+
+    def _start(self, mount: Mount, cond: threading.Condition) -> _StatCall:
+        call = _StatCall(mount, self.stat_path(mount), time.monotonic(), waiters=[cond])
+        thread = threading.Thread(
+            target=self._run, args=(call,), name=f"statfs {mount.mount_point}", daemon=True
+        )
+        thread.start()
+        return call
+
+    def _finish(self, call: _StatCall) -> FilesystemStats:
+        if call.error is not None or call.result is None:
+            LOGGER.debug(
+                "Error on statfs() system call",
+                extra={"collector": NAME, "rootfs": call.path, "err": str(call.error)},
+            )
+            return FilesystemStats(call.mount, readonly=call.mount.readonly, device_error=1.0)
+        return stats_from_statvfs(call.mount, call.result)
+
+    def get_stats(self) -> list[FilesystemStats]:
+        stats: list[FilesystemStats] = []
+        queue: deque[Mount] = deque()
+        for mount in self.read_mounts():
+            if go_match(self.mount_points_exclude, mount.mount_point):
+                LOGGER.debug("Ignoring mount point", extra={"collector": NAME, "mountpoint": mount.mount_point})
+                continue
+            if go_match(self.fs_types_exclude, mount.fs_type):
+                LOGGER.debug("Ignoring fs", extra={"collector": NAME, "type": mount.fs_type})
+                continue
+            with self._lock:
+                stuck = mount.mount_point in self._stuck
+            if stuck:
+                LOGGER.debug(
+                    "Mount point is in an unresponsive state",
+                    extra={"collector": NAME, "mountpoint": mount.mount_point},
+                )
+                stats.append(FilesystemStats(mount, device_error=1.0))
+                continue
+            queue.append(mount)
+
+        cond = threading.Condition()
+        active: list[_StatCall] = []
+        while queue or active:
+            while queue and len(active) < self.stat_workers:
+                active.append(self._start(queue.popleft(), cond))
+            with cond:
+                now = time.monotonic()
+                with self._lock:
+                    finished = any(c.done for c in active)
+                if not finished:
+                    first_deadline = min(c.started for c in active) + self.mount_timeout
+                    cond.wait(max(0.0, first_deadline - now))
+            now = time.monotonic()
+            still: list[_StatCall] = []
+            for call in active:
+                with self._lock:
+                    done = call.done
+                    timed_out = not done and now - call.started >= self.mount_timeout
+                    if timed_out:
+                        self._stuck[call.mount.mount_point] = call
+                if done:
+                    stats.append(self._finish(call))
+                elif timed_out:
+                    LOGGER.debug(
+                        "Mount point timed out, it is being labeled as stuck and will not be monitored",
+                        extra={"collector": NAME, "mountpoint": call.mount.mount_point},
+                    )
+                    stats.append(FilesystemStats(call.mount, device_error=1.0))
+                else:
+                    still.append(call)
+            active = still
+        return stats
+
+    def collect(self) -> Iterable[Metric]:
+        device_error = GaugeMetricFamily(
+            "node_filesystem_device_error",
+            "Whether an error occurred while getting statistics for the given device.", labels=LABELS,
+        )
+        readonly = GaugeMetricFamily("node_filesystem_readonly", "Filesystem read-only status.", labels=LABELS)
+        space = [GaugeMetricFamily(name, doc, labels=LABELS) for name, doc in SPACE_METRICS]
+        seen: set[tuple[str, str, str]] = set()
+        for s in self.get_stats():
+            labels = (s.mount.device, s.mount.mount_point, s.mount.fs_type)
+            if labels in seen:
+                continue
+            seen.add(labels)
+            device_error.add_metric(list(labels), s.device_error)
+            readonly.add_metric(list(labels), s.readonly)
+            if s.device_error > 0:
+                continue
+            for family, value in zip(space, s.values, strict=True):
+                family.add_metric(list(labels), value)
+        return [device_error, readonly, *space]
+
+
+def _positive_int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid integer {text!r}") from None
+
+
+def _duration(text: str) -> float:
+    return parse_duration(text)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("filesystem collector")
+    group.add_argument(
+        "--collector.filesystem.mount-points-exclude", dest="collector_filesystem_mount_points_exclude",
+        default=None, metavar="REGEXP",
+        help=f"Regexp of mount points to exclude for filesystem collector. (default: {DEFAULT_MOUNT_POINTS_EXCLUDE})",
+    )
+    group.add_argument(
+        "--collector.filesystem.ignored-mount-points", dest="collector_filesystem_ignored_mount_points",
+        default="", help=argparse.SUPPRESS,
+    )
+    group.add_argument(
+        "--collector.filesystem.fs-types-exclude", dest="collector_filesystem_fs_types_exclude",
+        default=None, metavar="REGEXP",
+        help=f"Regexp of filesystem types to exclude for filesystem collector. (default: {DEFAULT_FS_TYPES_EXCLUDE})",
+    )
+    group.add_argument(
+        "--collector.filesystem.ignored-fs-types", dest="collector_filesystem_ignored_fs_types",
+        default="", help=argparse.SUPPRESS,
+    )
+    group.add_argument(
+        "--collector.filesystem.mount-timeout", dest="collector_filesystem_mount_timeout", type=_duration,
+        default=DEFAULT_MOUNT_TIMEOUT, metavar="DURATION",
+        help="How long to wait for a mount to respond before marking it as stale (default 5s).",
+    )
+    group.add_argument(
+        "--collector.filesystem.stat-workers", dest="collector_filesystem_stat_workers", type=_positive_int,
+        default=DEFAULT_STAT_WORKERS, metavar="N",
+        help="How many stat calls to process simultaneously (default 4).",
+    )
+
+
+def _pattern(context: NodeContext, new: str, old: str, default: str) -> tuple[str, str]:
+    """The effective regexp of a ``*-exclude`` flag and its deprecated ``ignored-*`` alias."""
+    new_dest = "collector_filesystem_" + new.replace("-", "_")
+    old_dest = "collector_filesystem_" + old.replace("-", "_")
+    new_value: Any = context.option(new_dest)
+    old_value = str(context.option(old_dest, "") or "")
+    flag = f"--collector.filesystem.{new}"
+    if old_value:
+        if new_value is not None:
+            raise ConfigError(f"--collector.filesystem.{old} and {flag} are mutually exclusive")
+        LOGGER.warning(
+            f"--collector.filesystem.{old} is DEPRECATED and will be removed in 2.0.0, use {flag}",
+            extra={"collector": NAME},
+        )
+        return flag, old_value
+    return flag, default if new_value is None else str(new_value)
+
+
+def build(context: NodeContext, statfs: StatFunc = os.statvfs) -> FilesystemCollector:
+    mp_flag, mount_points = _pattern(context, "mount-points-exclude", "ignored-mount-points",
+                                     DEFAULT_MOUNT_POINTS_EXCLUDE)
+    fs_flag, fs_types = _pattern(context, "fs-types-exclude", "ignored-fs-types", DEFAULT_FS_TYPES_EXCLUDE)
+    LOGGER.info(f"Parsed flag {mp_flag}", extra={"collector": NAME, "flag": mount_points})
+    LOGGER.info(f"Parsed flag {fs_flag}", extra={"collector": NAME, "flag": fs_types})
+    timeout = context.option("collector_filesystem_mount_timeout", DEFAULT_MOUNT_TIMEOUT)
+    workers = context.option("collector_filesystem_stat_workers", DEFAULT_STAT_WORKERS)
+    return FilesystemCollector(
+        context,
+        compile_flag_regex(mp_flag, mount_points),
+        compile_flag_regex(fs_flag, fs_types),
+        mount_timeout=float(timeout) if isinstance(timeout, (int, float)) else DEFAULT_MOUNT_TIMEOUT,
+        stat_workers=int(workers) if isinstance(workers, int) else DEFAULT_STAT_WORKERS,
+        statfs=statfs,
+    )
+
+
+SPEC: CollectorSpec[NodeContext] = CollectorSpec(
+    name=NAME, factory=build, enabled_by_default=True,
+    help="Exposes filesystem statistics, such as disk space used.", add_arguments=add_arguments,
+)

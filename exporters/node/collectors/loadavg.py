@@ -1,0 +1,50 @@
+"""loadavg: ``node_load1``, ``node_load5``, ``node_load15`` from /proc/loadavg."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+
+from exporters.core.collector import CollectorSpec
+from exporters.node.collectors._procfs import go_float, read_text
+from exporters.node.context import NodeContext
+from exporters.node.psutil_backend import platform_factory
+
+NAME = "loadavg"
+# Position in /proc/loadavg -> (metric, help).
+LOADS = (
+    ("node_load1", "1m load average."),
+    ("node_load5", "5m load average."),
+    ("node_load15", "15m load average."),
+)
+
+
+def read_loadavg(context: NodeContext) -> str:
+    return read_text(context.proc("loadavg"))
+
+
+def parse_loadavg(text: str) -> list[float]:
+    fields = text.split()
+    if len(fields) < len(LOADS):
+        raise ValueError("unexpected content in loadavg")
+    try:
+        return [go_float(field) for field in fields[: len(LOADS)]]
+    except ValueError as err:
+        raise ValueError(f"could not parse load: {err}") from err
+
+
+class LoadavgCollector:
+    def __init__(self, context: NodeContext) -> None:
+        self.context = context
+
+    def collect(self) -> Iterable[Metric]:
+        loads = parse_loadavg(read_loadavg(self.context))
+        for (name, documentation), value in zip(LOADS, loads, strict=True):
+            yield GaugeMetricFamily(name, documentation, value=value)
+
+
+SPEC: CollectorSpec[NodeContext] = CollectorSpec(
+    name=NAME, factory=platform_factory(NAME, LoadavgCollector), enabled_by_default=True, help="Exposes load average.",
+)

@@ -1,0 +1,74 @@
+"""meminfo: ``node_memory_<Field>[_bytes]`` for every line of /proc/meminfo.
+
+Names follow upstream: ``Active(anon)`` becomes ``Active_anon``; a value with a unit (kB)
+is multiplied by 1024 and gets ``_bytes``; one without (``HugePages_Total``) keeps its name.
+Fields come and go with kernel versions (``MemAvailable`` since 3.14), so whatever the
+kernel lists is exported.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+
+from exporters.core.collector import CollectorSpec
+from exporters.core.metrics import exact_counter
+from exporters.node.collectors._procfs import go_float, read_text
+from exporters.node.context import NodeContext
+from exporters.node.psutil_backend import platform_factory
+
+NAME = "meminfo"
+PARENS = re.compile(r"\((.*)\)")
+KIB = 1024.0
+
+
+def read_meminfo(context: NodeContext) -> str:
+    return read_text(context.proc("meminfo"))
+
+
+def parse_meminfo(text: str) -> dict[str, float]:
+    """Metric suffix -> value (bytes where the kernel gave kB)."""
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) < 2:
+            raise ValueError(f"invalid line in meminfo: {line}")
+        try:
+            value = go_float(fields[1])
+        except ValueError as err:
+            raise ValueError(f"invalid value in meminfo: {err}") from err
+        key = PARENS.sub(r"_\1", fields[0][:-1])  # drop the trailing ':'
+        if len(fields) == 3:
+            value *= KIB
+            key += "_bytes"
+        elif len(fields) != 2:
+            raise ValueError(f"invalid line in meminfo: {line}")
+        out[key] = value
+    return out
+
+
+class MeminfoCollector:
+    def __init__(self, context: NodeContext) -> None:
+        self.context = context
+
+    def collect(self) -> Iterable[Metric]:
+        for key, value in parse_meminfo(read_meminfo(self.context)).items():
+            name = f"node_memory_{key}"
+            documentation = f"Memory information field {key}."
+            if key.endswith("_total"):
+                family = exact_counter(name, documentation)
+                family.add_metric([], value)
+                yield family
+            else:
+                yield GaugeMetricFamily(name, documentation, value=value)
+
+
+SPEC: CollectorSpec[NodeContext] = CollectorSpec(
+    name=NAME, factory=platform_factory(NAME, MeminfoCollector), enabled_by_default=True,
+    help="Exposes memory statistics.",
+)

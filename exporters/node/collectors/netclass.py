@@ -1,0 +1,302 @@
+"""netclass: /sys/class/net/<iface> attributes, ``node_network_*{device}``.
+
+Every regular file of the interface directory is read once (procfs' ``NetClassByIface``);
+attributes the kernel refuses (EINVAL on ``speed`` of a down link, EOPNOTSUPP, EACCES,
+ENOENT) are skipped, a number that does not parse reads as 0 (procfs ``PInt64``).
+``speed`` is in Mbit/s and exported as bytes/s, ``-1`` (unknown) included unless
+``--collector.netclass.ignore-invalid-speed``.
+
+``--collector.netclass.netlink`` selects upstream's rtnetlink variant; it is served from
+the same sysfs attributes, with that variant's label set and value quirks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import logging
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+
+from exporters.core.collector import CollectorSpec, NoDataError
+from exporters.core.metrics import ExactFamily, exact_gauge
+from exporters.node.collectors._gocompat import add_bool_flag, compile_go_regex, procfs_pint64, sys_read_file
+from exporters.node.context import NodeContext
+
+LOGGER = logging.getLogger("exporters.node")
+NAME = "netclass"
+
+# Errors procfs' canIgnoreError() skips: the attribute is just not there for this device.
+IGNORED_ERRNOS = {errno.ENOENT, errno.EACCES, errno.EPERM, errno.EOPNOTSUPP, errno.EINVAL}
+
+# sysfs attribute -> kept as text (True) or parsed as an integer (False).
+ATTRIBUTES = {
+    "addr_assign_type": False, "addr_len": False, "address": True, "broadcast": True,
+    "carrier": False, "carrier_changes": False, "carrier_up_count": False, "carrier_down_count": False,
+    "dev_id": False, "dormant": False, "duplex": True, "flags": False, "ifalias": True,
+    "ifindex": False, "iflink": False, "link_mode": False, "mtu": False, "name_assign_type": False,
+    "netdev_group": False, "operstate": True, "phys_port_id": True, "phys_port_name": True,
+    "phys_switch_id": True, "speed": False, "tx_queue_len": False, "type": False,
+}
+
+# (metric suffix, attribute, counter?) in upstream's emission order (sysfs variant).
+SYSFS_METRICS: tuple[tuple[str, str, bool], ...] = (
+    ("address_assign_type", "addr_assign_type", False),
+    ("carrier", "carrier", False),
+    ("carrier_changes_total", "carrier_changes", True),
+    ("carrier_up_changes_total", "carrier_up_count", True),
+    ("carrier_down_changes_total", "carrier_down_count", True),
+    ("device_id", "dev_id", False),
+    ("dormant", "dormant", False),
+    ("flags", "flags", False),
+    ("iface_id", "ifindex", False),
+    ("iface_link", "iflink", False),
+    ("iface_link_mode", "link_mode", False),
+    ("mtu_bytes", "mtu", False),
+    ("name_assign_type", "name_assign_type", False),
+    ("net_dev_group", "netdev_group", False),
+    ("transmit_queue_length", "tx_queue_len", False),
+    ("protocol_type", "type", False),
+)
+
+# The rtnetlink variant (netclass_rtnl_linux.go) reports "dormant" from the link mode and
+# "iface_link" from the ARPHRD type when it is non-zero: upstream's quirks, kept.
+RTNL_METRICS: tuple[tuple[str, str, bool], ...] = (
+    ("address_assign_type", "addr_assign_type", False),
+    ("carrier", "carrier", False),
+    ("carrier_changes_total", "carrier_changes", True),
+    ("carrier_up_changes_total", "carrier_up_count", True),
+    ("carrier_down_changes_total", "carrier_down_count", True),
+    ("device_id", "dev_id", False),
+    ("flags", "flags", False),
+    ("iface_id", "ifindex", False),
+    ("iface_link_mode", "link_mode", False),
+    ("dormant", "link_mode", False),
+    ("mtu_bytes", "mtu", False),
+    ("name_assign_type", "name_assign_type", False),
+    ("net_dev_group", "netdev_group", False),
+    ("transmit_queue_length", "tx_queue_len", False),
+    ("protocol_type", "type", False),
+)
+
+# rtnl --collector.netclass_rtnl.with-stats: statistics file -> metric suffix (gauges upstream).
+RTNL_STATS = (
+    ("rx_packets", "receive_packets_total"), ("tx_packets", "transmit_packets_total"),
+    ("rx_bytes", "receive_bytes_total"), ("tx_bytes", "transmit_bytes_total"),
+    ("rx_errors", "receive_errors_total"), ("tx_errors", "transmit_errors_total"),
+    ("rx_dropped", "receive_dropped_total"), ("tx_dropped", "transmit_dropped_total"),
+    ("multicast", "multicast_total"), ("collisions", "collisions_total"),
+    ("rx_length_errors", "receive_length_errors_total"), ("rx_over_errors", "receive_over_errors_total"),
+    ("rx_crc_errors", "receive_crc_errors_total"), ("rx_frame_errors", "receive_frame_errors_total"),
+    ("rx_fifo_errors", "receive_fifo_errors_total"), ("rx_missed_errors", "receive_missed_errors_total"),
+    ("tx_aborted_errors", "transmit_aborted_errors_total"), ("tx_carrier_errors", "transmit_carrier_errors_total"),
+    ("tx_fifo_errors", "transmit_fifo_errors_total"), ("tx_heartbeat_errors", "transmit_heartbeat_errors_total"),
+    ("tx_window_errors", "transmit_window_errors_total"), ("rx_compressed", "receive_compressed_total"),
+    ("tx_compressed", "transmit_compressed_total"), ("rx_nohandler", "receive_nohandler_total"),
+)
+
+IFF_UP = 0x1
+
+
+@dataclass
+class NetClassIface:
+    name: str
+    text: dict[str, str] = field(default_factory=dict)
+    numbers: dict[str, int] = field(default_factory=dict)
+    stats: dict[str, int] = field(default_factory=dict)
+
+
+def parse_iface(name: str, attributes: dict[str, str]) -> NetClassIface:
+    """Build an interface from its readable attributes (file name -> trimmed content)."""
+    iface = NetClassIface(name)
+    for attr, value in attributes.items():
+        is_text = ATTRIBUTES.get(attr)
+        if is_text is None:
+            continue
+        if is_text:
+            iface.text[attr] = value
+        else:
+            iface.numbers[attr] = procfs_pint64(value)
+    return iface
+
+
+def admin_state(flags: int | None) -> str:
+    if flags is None:
+        return "unknown"
+    return "up" if flags & IFF_UP else "down"
+
+
+def speed_bytes(speed_mbps: int) -> int:
+    """Mbit/s -> bytes/s with Go's int64 arithmetic (truncation toward zero)."""
+    product = speed_mbps * 1000 * 1000
+    return -((-product) // 8) if product < 0 else product // 8
+
+
+class NetClassCollector:
+    def __init__(
+        self,
+        context: NodeContext,
+        ignored: re.Pattern[str],
+        ignore_invalid_speed: bool = False,
+        netlink: bool = False,
+        rtnl_with_stats: bool = False,
+    ) -> None:
+        self.context = context
+        self.ignored = ignored
+        self.ignore_invalid_speed = ignore_invalid_speed
+        self.netlink = netlink
+        self.rtnl_with_stats = rtnl_with_stats
+
+    def read_devices(self) -> list[str]:
+        with os.scandir(self.context.sys("class", "net")) as entries:
+            return sorted(e.name for e in entries if not e.is_file(follow_symlinks=False))
+
+    def read_attributes(self, device: str) -> dict[str, str]:
+        directory = self.context.sys("class", "net", device)
+        values = {}
+        with os.scandir(directory) as entries:
+            names = sorted(e.name for e in entries if e.is_file(follow_symlinks=False))
+        for name in names:
+            try:
+                values[name] = sys_read_file(os.path.join(directory, name))
+            except OSError as err:
+                if err.errno in IGNORED_ERRNOS:
+                    continue
+                raise
+        return values
+
+    def read_stats(self, device: str) -> dict[str, int]:
+        directory = self.context.sys("class", "net", device, "statistics")
+        stats = {}
+        for filename, _ in RTNL_STATS:
+            try:
+                raw = sys_read_file(os.path.join(directory, filename))
+            except OSError:
+                continue
+            stats[filename] = int(raw) if raw.isdigit() else 0
+        return stats
+
+    def interfaces(self) -> list[NetClassIface]:
+        try:
+            devices = self.read_devices()
+        except (FileNotFoundError, PermissionError) as err:
+            raise NoDataError(f"could not read netclass: {err}") from err
+        result = []
+        for device in devices:
+            if self.ignored.search(device):
+                continue
+            iface = parse_iface(device, self.read_attributes(device))
+            if self.netlink and self.rtnl_with_stats:
+                iface.stats = self.read_stats(device)
+            result.append(iface)
+        return result
+
+    def collect(self) -> Iterable[Metric]:
+        ifaces = self.interfaces()
+        return self.build_rtnl(ifaces) if self.netlink else self.build_sysfs(ifaces)
+
+    def build_sysfs(self, ifaces: list[NetClassIface]) -> list[Metric]:
+        up = GaugeMetricFamily("node_network_up", "Value is 1 if operstate is 'up', 0 otherwise.",
+                               labels=["device"])
+        info = GaugeMetricFamily(
+            "node_network_info", "Non-numeric data from /sys/class/net/<iface>, value is always 1.",
+            labels=["device", "address", "broadcast", "duplex", "operstate", "adminstate", "ifalias"],
+        )
+        fields = _FieldFamilies()
+        for iface in ifaces:
+            text = iface.text
+            up.add_metric([iface.name], 1.0 if text.get("operstate") == "up" else 0.0)
+            info.add_metric([
+                iface.name, text.get("address", ""), text.get("broadcast", ""), text.get("duplex", ""),
+                text.get("operstate", ""), admin_state(iface.numbers.get("flags")), text.get("ifalias", ""),
+            ], 1.0)
+            for suffix, attr, counter in SYSFS_METRICS:
+                if attr in iface.numbers:
+                    fields.add(suffix, counter, iface.name, iface.numbers[attr])
+            speed = iface.numbers.get("speed")
+            # Some devices report -1 when the speed is unknown; upstream exports it unless told not to.
+            if speed is not None and (speed >= 0 or not self.ignore_invalid_speed):
+                fields.add("speed_bytes", False, iface.name, speed_bytes(speed))
+        return [up, info, *fields.families.values()]
+
+    def build_rtnl(self, ifaces: list[NetClassIface]) -> list[Metric]:
+        fields = _FieldFamilies()
+        up = GaugeMetricFamily("node_network_up", "Value is 1 if operstate is 'up', 0 otherwise.",
+                               labels=["device"])
+        info = GaugeMetricFamily(
+            "node_network_info", "Non-numeric data of <iface>, value is always 1.",
+            labels=["device", "address", "broadcast", "duplex", "operstate", "ifalias"],
+        )
+        for iface in ifaces:
+            text = iface.text
+            speed = iface.numbers.get("speed")
+            if speed is not None and speed >= 0:  # ethtool's speed: unknown (-1) is never exported
+                fields.add("speed_bytes", False, iface.name, speed_bytes(speed))
+            up.add_metric([iface.name], 1.0 if text.get("operstate") == "up" else 0.0)
+            info.add_metric([
+                iface.name, text.get("address", ""), text.get("broadcast", ""), text.get("duplex", ""),
+                text.get("operstate", "unknown"), text.get("ifalias", ""),
+            ], 1.0)
+            for suffix, attr, counter in RTNL_METRICS:
+                if attr in iface.numbers:
+                    fields.add(suffix, counter, iface.name, iface.numbers[attr])
+                if attr == "link_mode":
+                    link_type = iface.numbers.get("type", 0)
+                    value = link_type if link_type > 0 else iface.numbers.get("ifindex")
+                    if value is not None:
+                        fields.add("iface_link", False, iface.name, value)
+            for filename, suffix in RTNL_STATS:
+                if filename in iface.stats:
+                    fields.add(suffix, False, iface.name, iface.stats[filename])
+        return [up, info, *fields.families.values()]
+
+
+class _FieldFamilies:
+    """``node_network_<field>{device}`` families created on first use."""
+
+    def __init__(self) -> None:
+        self.families: dict[str, CounterMetricFamily | ExactFamily] = {}
+
+    def add(self, suffix: str, counter: bool, device: str, value: int) -> None:
+        family = self.families.get(suffix)
+        if family is None:
+            doc = f"Network device property: {suffix}"
+            if counter:
+                family = CounterMetricFamily(f"node_network_{suffix}", doc, labels=["device"])
+            else:
+                family = exact_gauge(f"node_network_{suffix}", doc, ["device"])
+            self.families[suffix] = family
+        family.add_metric([device], float(value))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--collector.netclass.ignored-devices", dest="netclass_ignored_devices", default="^$",
+                        help="Regexp of net devices to ignore for netclass collector (default ^$).")
+    add_bool_flag(parser, "collector.netclass.ignore-invalid-speed", "netclass_ignore_invalid_speed", False,
+                  "Ignore devices where the speed is invalid. This will be the default behavior in 2.x.")
+    add_bool_flag(parser, "collector.netclass.netlink", "netclass_netlink", False,
+                  "Use netlink to gather stats instead of /proc/net/dev.")
+    add_bool_flag(parser, "collector.netclass_rtnl.with-stats", "netclass_rtnl_with_stats", False,
+                  "Expose the statistics for each network device, replacing netdev collector.")
+
+
+def factory(context: NodeContext) -> NetClassCollector:
+    pattern = str(context.option("netclass_ignored_devices", "^$"))
+    return NetClassCollector(
+        context,
+        compile_go_regex(pattern, "--collector.netclass.ignored-devices"),
+        ignore_invalid_speed=bool(context.option("netclass_ignore_invalid_speed", False)),
+        netlink=bool(context.option("netclass_netlink", False)),
+        rtnl_with_stats=bool(context.option("netclass_rtnl_with_stats", False)),
+    )
+
+
+SPEC: CollectorSpec[NodeContext] = CollectorSpec(
+    name=NAME, factory=factory, enabled_by_default=True,
+    help="Exposes network interface info from /sys/class/net/", add_arguments=add_arguments,
+)

@@ -1,0 +1,359 @@
+"""netdev: network interface counters, ``node_network_*_total{device}``.
+
+Sources: with ``--collector.netdev.netlink`` (the default, as upstream) the counters of
+``rtnl_link_stats64`` are read from ``/sys/class/net/<dev>/statistics/`` (the same
+kernel structure netlink's ``IFLA_STATS64`` carries, so the same family set, including
+``receive_nohandler``); with ``--no-collector.netdev.netlink`` from ``/proc/net/dev``.
+Without ``--collector.netdev.enable-detailed-metrics`` the detailed error counters are
+folded into the legacy ``/proc/net/dev`` names exactly as the kernel folds them
+(net/core/net-procfs.c).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import os
+import socket
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import psutil
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+
+from exporters.core.cli import ConfigError
+from exporters.core.collector import CollectorSpec
+from exporters.node.collectors._gocompat import DeviceFilter, add_bool_flag, device_filter
+from exporters.node.context import NodeContext
+
+LOGGER = logging.getLogger("exporters.node")
+NAME = "netdev"
+
+# /proc/net/dev columns after "iface:", in order, and their upstream keys.
+PROC_NET_DEV_KEYS = (
+    "receive_bytes", "receive_packets", "receive_errors", "receive_dropped", "receive_fifo",
+    "receive_frame", "receive_compressed", "receive_multicast",
+    "transmit_bytes", "transmit_packets", "transmit_errors", "transmit_dropped", "transmit_fifo",
+    "transmit_colls", "transmit_carrier", "transmit_compressed",
+)
+
+# rtnl_link_stats64 field (sysfs statistics file) -> upstream key (netdev_linux.go).
+LINK_STATS_KEYS = {
+    "rx_packets": "receive_packets",
+    "tx_packets": "transmit_packets",
+    "rx_bytes": "receive_bytes",
+    "tx_bytes": "transmit_bytes",
+    "rx_errors": "receive_errors",
+    "tx_errors": "transmit_errors",
+    "rx_dropped": "receive_dropped",
+    "tx_dropped": "transmit_dropped",
+    "multicast": "multicast",
+    "collisions": "collisions",
+    "rx_length_errors": "receive_length_errors",
+    "rx_over_errors": "receive_over_errors",
+    "rx_crc_errors": "receive_crc_errors",
+    "rx_frame_errors": "receive_frame_errors",
+    "rx_fifo_errors": "receive_fifo_errors",
+    "rx_missed_errors": "receive_missed_errors",
+    "tx_aborted_errors": "transmit_aborted_errors",
+    "tx_carrier_errors": "transmit_carrier_errors",
+    "tx_fifo_errors": "transmit_fifo_errors",
+    "tx_heartbeat_errors": "transmit_heartbeat_errors",
+    "tx_window_errors": "transmit_window_errors",
+    "rx_compressed": "receive_compressed",
+    "tx_compressed": "transmit_compressed",
+    "rx_nohandler": "receive_nohandler",
+}
+
+# Legacy names: (detailed key, legacy key, keys folded into it), applied in this order
+# as upstream's legacy() does (the kernel's /proc/net/dev folding).
+LEGACY_FOLDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("receive_errors", "receive_errs", ()),
+    ("receive_dropped", "receive_drop", ("receive_missed_errors",)),
+    ("receive_fifo_errors", "receive_fifo", ()),
+    ("receive_frame_errors", "receive_frame",
+     ("receive_length_errors", "receive_over_errors", "receive_crc_errors")),
+    ("multicast", "receive_multicast", ()),
+    ("transmit_errors", "transmit_errs", ()),
+    ("transmit_dropped", "transmit_drop", ()),
+    ("transmit_fifo_errors", "transmit_fifo", ()),
+    ("collisions", "transmit_colls", ()),
+    ("transmit_carrier_errors", "transmit_carrier",
+     ("transmit_aborted_errors", "transmit_heartbeat_errors", "transmit_window_errors")),
+)
+
+DeviceStats = dict[str, dict[str, int]]
+
+
+def parse_proc_net_dev(text: str) -> DeviceStats:
+    """Parse /proc/net/dev (two header lines, then ``name: 16 counters``)."""
+    stats: DeviceStats = {}
+    for number, line in enumerate(text.splitlines()):
+        if number < 2:
+            continue
+        name, colon, rest = line.rpartition(":")
+        if not colon:
+            raise ValueError(f"invalid net/dev line, missing colon: {line!r}")
+        name = name.strip()
+        if not name:
+            raise ValueError(f"invalid net/dev line, empty interface name: {line!r}")
+        fields = rest.split()
+        if len(fields) < len(PROC_NET_DEV_KEYS):
+            raise ValueError(f"invalid net/dev line, {len(fields)} fields: {line!r}")
+        values = {}
+        for key, field in zip(PROC_NET_DEV_KEYS, fields, strict=False):
+            if not field.isdigit():
+                raise ValueError(f"invalid net/dev counter {field!r} for {name}")
+            values[key] = int(field)
+        stats[name] = values
+    return stats
+
+
+def parse_link_stats(files: dict[str, str]) -> dict[str, int]:
+    """Map the contents of a ``statistics/`` directory (file -> text) to upstream keys.
+
+    A counter the kernel does not have (``rx_nohandler`` before 4.6) reads as 0, as
+    netlink reports it.
+    """
+    values = {}
+    for filename, key in LINK_STATS_KEYS.items():
+        raw = files.get(filename, "0").strip()
+        values[key] = int(raw) if raw.isdigit() else 0
+    return values
+
+
+def legacy(stats: dict[str, int]) -> dict[str, int]:
+    """Fold detailed keys into the legacy names; keys absent stay absent (upstream's pop)."""
+    out = dict(stats)
+    for detailed, legacy_key, folded in LEGACY_FOLDS:
+        if detailed in out:
+            value = out.pop(detailed)
+            for extra in folded:
+                value += out.pop(extra, 0)
+            out[legacy_key] = value
+    return out
+
+
+@dataclass(frozen=True)
+class AddressInfo:
+    device: str
+    address: str
+    netmask: str
+    scope: str
+
+
+def address_scope(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    """Go's scope() in netdev_common.go, from net.IP's classification methods."""
+    if address.is_loopback or address.is_link_local or _link_local_multicast(address):
+        return "link-local"
+    if isinstance(address, ipaddress.IPv6Address) and address.is_multicast and (address.packed[1] & 0x0F) == 1:
+        return "interface-local"
+    if _global_unicast(address):
+        return "global"
+    return ""
+
+
+def _link_local_multicast(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(address, ipaddress.IPv4Address):
+        return address in ipaddress.IPv4Network("224.0.0.0/24")
+    return address.is_multicast and (address.packed[1] & 0x0F) == 2
+
+
+def _global_unicast(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if address.is_unspecified or address.is_loopback or address.is_multicast or address.is_link_local:
+        return False
+    return not (isinstance(address, ipaddress.IPv4Address) and int(address) == 0xFFFFFFFF)
+
+
+def _prefix_length(mask: ipaddress.IPv4Address | ipaddress.IPv6Address) -> int:
+    """Leading one bits of a netmask; a non-canonical mask is refused (Go cannot print it as CIDR)."""
+    bits = mask.max_prefixlen
+    value = int(mask)
+    ones = bits - (((~value) & ((1 << bits) - 1)).bit_length())
+    if value != ((1 << bits) - 1) ^ ((1 << (bits - ones)) - 1):
+        raise ValueError(f"non-canonical netmask {mask}")
+    return ones
+
+
+def parse_addresses(raw: dict[str, list[tuple[int, str, str | None]]]) -> list[AddressInfo]:
+    """Turn (family, address, netmask) per interface into upstream's address-info rows."""
+    rows = []
+    for device, entries in raw.items():
+        for family, address, netmask in entries:
+            if family not in (socket.AF_INET, socket.AF_INET6) or not netmask:
+                continue
+            try:
+                ip = ipaddress.ip_address(address.split("%", 1)[0])
+                prefix = _prefix_length(ipaddress.ip_address(netmask))
+            except ValueError:
+                continue
+            shown = str(ip.ipv4_mapped) if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped else str(ip)
+            rows.append(AddressInfo(device, shown, str(prefix), address_scope(ip)))
+    return rows
+
+
+class NetDevCollector:
+    def __init__(
+        self,
+        context: NodeContext,
+        filter_: DeviceFilter,
+        netlink: bool = True,
+        detailed: bool = False,
+        address_info: bool = False,
+    ) -> None:
+        self.context = context
+        self.filter = filter_
+        self.netlink = netlink
+        self.detailed = detailed
+        self.address_info = address_info
+
+    def read_proc_net_dev(self) -> str:
+        with open(self.context.proc("net", "dev"), encoding="utf-8", errors="surrogateescape") as f:
+            return f.read()
+
+    def read_link_stats(self, device: str) -> dict[str, str] | None:
+        """The files of /sys/class/net/<device>/statistics, or None when it is absent."""
+        directory = self.context.sys("class", "net", device, "statistics")
+        try:
+            names = os.listdir(directory)
+        except OSError:
+            return None
+        files = {}
+        for name in names:
+            if name not in LINK_STATS_KEYS:
+                continue
+            try:
+                with open(os.path.join(directory, name), encoding="ascii", errors="replace") as f:
+                    files[name] = f.read()
+            except OSError:
+                continue
+        return files
+
+    def read_addresses(self) -> dict[str, list[tuple[int, str, str | None]]]:
+        """Addresses of this network namespace's interfaces (upstream asks netlink, as psutil does)."""
+        return {
+            device: [(int(a.family), a.address, a.netmask) for a in addrs]
+            for device, addrs in psutil.net_if_addrs().items()
+        }
+
+    def device_stats(self) -> DeviceStats:
+        proc_stats = parse_proc_net_dev(self.read_proc_net_dev())
+        stats: DeviceStats = {}
+        for device, values in proc_stats.items():
+            if self.filter.ignored(device):
+                continue
+            if not self.netlink:
+                stats[device] = values
+                continue
+            files = self.read_link_stats(device)
+            stats[device] = parse_link_stats(files) if files else _netlink_keys_from_proc(values)
+        return stats
+
+    def collect(self) -> Iterable[Metric]:
+        families: dict[str, CounterMetricFamily] = {}
+        for device, values in sorted(self.device_stats().items()):
+            if not self.detailed:
+                values = legacy(values)
+            for key, value in values.items():
+                family = families.get(key)
+                if family is None:
+                    family = CounterMetricFamily(
+                        f"node_network_{key}", f"Network device statistic {key}.", labels=["device"]
+                    )
+                    families[key] = family
+                family.add_metric([device], float(value))
+        yield from families.values()
+        if self.address_info:
+            info = GaugeMetricFamily(
+                "node_network_address_info", "node network address by device",
+                labels=["device", "address", "netmask", "scope"],
+            )
+            for row in parse_addresses(self.read_addresses()):
+                info.add_metric([row.device, row.address, row.netmask, row.scope], 1.0)
+            yield info
+
+
+def _netlink_keys_from_proc(values: dict[str, int]) -> dict[str, int]:
+    """Netlink-style keys when sysfs has no statistics directory.
+
+    /proc/net/dev only has the kernel's folded counters, so the detailed error keys carry
+    the folded sums and the missed/length/over/crc/aborted/heartbeat/window keys are absent.
+    """
+    return {
+        "receive_packets": values["receive_packets"],
+        "transmit_packets": values["transmit_packets"],
+        "receive_bytes": values["receive_bytes"],
+        "transmit_bytes": values["transmit_bytes"],
+        "receive_errors": values["receive_errors"],
+        "transmit_errors": values["transmit_errors"],
+        "receive_dropped": values["receive_dropped"],
+        "transmit_dropped": values["transmit_dropped"],
+        "multicast": values["receive_multicast"],
+        "collisions": values["transmit_colls"],
+        "receive_frame_errors": values["receive_frame"],
+        "receive_fifo_errors": values["receive_fifo"],
+        "transmit_carrier_errors": values["transmit_carrier"],
+        "transmit_fifo_errors": values["transmit_fifo"],
+        "receive_compressed": values["receive_compressed"],
+        "transmit_compressed": values["transmit_compressed"],
+        "receive_nohandler": 0,
+    }
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser
+    group.add_argument("--collector.netdev.device-include", dest="netdev_device_include", default="",
+                       help="Regexp of net devices to include (mutually exclusive to device-exclude).")
+    group.add_argument("--collector.netdev.device-whitelist", dest="netdev_device_whitelist", default="",
+                       help=argparse.SUPPRESS)
+    group.add_argument("--collector.netdev.device-exclude", dest="netdev_device_exclude", default="",
+                       help="Regexp of net devices to exclude (mutually exclusive to device-include).")
+    group.add_argument("--collector.netdev.device-blacklist", dest="netdev_device_blacklist", default="",
+                       help=argparse.SUPPRESS)
+    add_bool_flag(group, "collector.netdev.address-info", "netdev_address_info", False,
+                  "Collect address-info for every device")
+    add_bool_flag(group, "collector.netdev.enable-detailed-metrics", "netdev_detailed", False,
+                  "Use (incompatible) metric names that provide more detailed stats on Linux")
+    add_bool_flag(group, "collector.netdev.netlink", "netdev_netlink", True,
+                  "Use netlink to gather stats instead of /proc/net/dev.")
+
+
+def factory(context: NodeContext) -> NetDevCollector:
+    include = str(context.option("netdev_device_include", "") or "")
+    exclude = str(context.option("netdev_device_exclude", "") or "")
+    old_include = str(context.option("netdev_device_whitelist", "") or "")
+    old_exclude = str(context.option("netdev_device_blacklist", "") or "")
+    if old_include:
+        if include:
+            raise ConfigError("--collector.netdev.device-whitelist and --collector.netdev.device-include "
+                              "are mutually exclusive")
+        LOGGER.warning("--collector.netdev.device-whitelist is DEPRECATED and will be removed in 2.0.0, "
+                       "use --collector.netdev.device-include", extra={"collector": NAME})
+        include = old_include
+    if old_exclude:
+        if exclude:
+            raise ConfigError("--collector.netdev.device-blacklist and --collector.netdev.device-exclude "
+                              "are mutually exclusive")
+        LOGGER.warning("--collector.netdev.device-blacklist is DEPRECATED and will be removed in 2.0.0, "
+                       "use --collector.netdev.device-exclude", extra={"collector": NAME})
+        exclude = old_exclude
+    filter_ = device_filter(exclude, include, "--collector.netdev")
+    if exclude:
+        LOGGER.info("Parsed flag --collector.netdev.device-exclude", extra={"collector": NAME, "flag": exclude})
+    if include:
+        LOGGER.info("Parsed Flag --collector.netdev.device-include", extra={"collector": NAME, "flag": include})
+    return NetDevCollector(
+        context,
+        filter_,
+        netlink=bool(context.option("netdev_netlink", True)),
+        detailed=bool(context.option("netdev_detailed", False)),
+        address_info=bool(context.option("netdev_address_info", False)),
+    )
+
+
+SPEC: CollectorSpec[NodeContext] = CollectorSpec(
+    name=NAME, factory=factory, enabled_by_default=True,
+    help="Exposes network interface statistics such as bytes transferred.", add_arguments=add_arguments,
+)

@@ -1,0 +1,116 @@
+"""netstat: /proc/net/netstat, /proc/net/snmp and /proc/net/snmp6 counters, ``node_netstat_<Proto>_<Field>``.
+
+Only fields whose ``<Proto>_<Field>`` matches ``--collector.netstat.fields`` (unanchored
+RE2 search, upstream's default list) are exported, untyped as upstream does. A value
+that is not a number fails the whole collector, before any filtering, as upstream.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Iterable
+
+from prometheus_client.metrics_core import Metric
+
+from exporters.core.collector import CollectorSpec
+from exporters.core.metrics import exact_untyped
+from exporters.node.collectors._gocompat import compile_go_regex
+from exporters.node.context import NodeContext
+
+NAME = "netstat"
+DEFAULT_FIELDS = (
+    "^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)|"
+    "TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts)|"
+    "Tcp_(ActiveOpens|InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs|CurrEstab)|"
+    "Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$"
+)
+
+ProtocolStats = dict[str, dict[str, str]]
+
+
+def parse_net_stats(text: str, filename: str = "netstat") -> ProtocolStats:
+    """Pairs of lines ``Proto: names...`` / ``Proto: values...`` (netstat and snmp)."""
+    stats: ProtocolStats = {}
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    for i in range(0, len(lines), 2):
+        names = lines[i].split(" ")
+        values = lines[i + 1].split(" ") if i + 1 < len(lines) else [""]
+        if not names[0]:
+            raise ValueError(f"malformed line in {filename}: {lines[i]!r}")
+        protocol = names[0][:-1]
+        if len(names) != len(values):
+            raise ValueError(f"mismatch field count mismatch in {filename}: {protocol}")
+        stats[protocol] = dict(zip(names[1:], values[1:], strict=True))
+    return stats
+
+
+def parse_snmp6(text: str) -> ProtocolStats:
+    """``Ip6InReceives  123`` lines: protocol is the name up to and including the first "6"."""
+    stats: ProtocolStats = {}
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) < 2:
+            continue
+        six = fields[0].find("6")
+        if six == -1:
+            continue
+        stats.setdefault(fields[0][: six + 1], {})[fields[0][six + 1:]] = fields[1]
+    return stats
+
+
+def go_parse_float(text: str) -> float:
+    """``strconv.ParseFloat(text, 64)`` for the decimal forms /proc uses."""
+    if not re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(?i:inf|infinity|nan)", text):
+        raise ValueError(f"invalid value {text!r} in netstats")
+    return float(text)
+
+
+class NetStatCollector:
+    def __init__(self, context: NodeContext, fields: re.Pattern[str]) -> None:
+        self.context = context
+        self.fields = fields
+
+    def read(self, name: str, optional: bool = False) -> str | None:
+        try:
+            with open(self.context.proc("net", name), encoding="utf-8", errors="surrogateescape") as f:
+                return f.read()
+        except FileNotFoundError:
+            if optional:
+                return None
+            raise
+
+    def collect(self) -> Iterable[Metric]:
+        netstat = parse_net_stats(self.read("netstat") or "", "net/netstat")
+        snmp = parse_net_stats(self.read("snmp") or "", "net/snmp")
+        snmp6_text = self.read("snmp6", optional=True)  # absent when IPv6 is disabled
+        merged = {**netstat, **snmp, **(parse_snmp6(snmp6_text) if snmp6_text is not None else {})}
+        families = []
+        for protocol, values in merged.items():
+            for name, raw in values.items():
+                value = go_parse_float(raw)
+                key = f"{protocol}_{name}"
+                if not self.fields.search(key):
+                    continue
+                family = exact_untyped(f"node_netstat_{key}", f"Statistic {protocol}{name}.")
+                family.add_metric([], value)
+                families.append(family)
+        return families
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--collector.netstat.fields", dest="netstat_fields", default=DEFAULT_FIELDS,
+                        help="Regexp of fields to return for netstat collector.")
+
+
+def factory(context: NodeContext) -> NetStatCollector:
+    pattern = str(context.option("netstat_fields", DEFAULT_FIELDS))
+    return NetStatCollector(context, compile_go_regex(pattern, "--collector.netstat.fields"))
+
+
+SPEC: CollectorSpec[NodeContext] = CollectorSpec(
+    name=NAME, factory=factory, enabled_by_default=True,
+    help="Exposes network statistics from /proc/net/netstat.", add_arguments=add_arguments,
+)

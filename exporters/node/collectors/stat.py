@@ -1,0 +1,140 @@
+"""stat: kernel counters from /proc/stat (``node_intr_total``, ``node_boot_time_seconds``...).
+
+``parse_stat`` is also the source of the cpu collector's ``node_cpu_seconds_total``: CPU
+times are in USER_HZ ticks (100 per second on every Linux ABI, whatever CONFIG_HZ is).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+
+from exporters.core.collector import CollectorSpec
+from exporters.node.collectors._gocompat import add_bool_flag, go_parse_uint
+from exporters.node.collectors._procfs import go_float, read_text
+from exporters.node.context import NodeContext
+
+NAME = "stat"
+USER_HZ = 100.0
+
+# /proc/stat cpu columns, in order (fields after guest_nice, from newer kernels, are ignored).
+CPU_MODES = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal", "guest", "guest_nice")
+# The softirq line's vectors after the total, in order (kernel/softirq.c softirq_to_name).
+SOFTIRQ_VECTORS = ("hi", "timer", "net_tx", "net_rx", "block", "block_iopoll", "tasklet", "sched", "hrtimer", "rcu")
+# Single-value lines: key -> ProcStat attribute.
+SCALARS = {
+    "btime": "boot_time",
+    "ctxt": "context_switches",
+    "processes": "processes_created",
+    "procs_running": "procs_running",
+    "procs_blocked": "procs_blocked",
+}
+
+
+@dataclass
+class ProcStat:
+    """What /proc/stat says; CPU times in seconds."""
+
+    cpu_total: dict[str, float] = field(default_factory=dict)
+    cpus: dict[int, dict[str, float]] = field(default_factory=dict)
+    intr_total: int = 0
+    boot_time: int = 0
+    context_switches: int = 0
+    processes_created: int = 0
+    procs_running: int = 0
+    procs_blocked: int = 0
+    softirq: dict[str, int] = field(default_factory=dict)
+
+
+def read_stat(context: NodeContext) -> str:
+    return read_text(context.proc("stat"))
+
+
+def parse_cpu_line(fields: list[str]) -> tuple[int | None, dict[str, float]]:
+    """One ``cpu``/``cpuN`` line: (CPU number or None for the total, mode -> seconds).
+
+    Like procfs's Sscanf: missing trailing columns read as 0 (older kernels have fewer),
+    but a malformed column is an error, and so is a line with no number at all.
+    """
+    label = fields[0]
+    values = dict.fromkeys(CPU_MODES, 0.0)
+    parsed = 0
+    for mode, text in zip(CPU_MODES, fields[1:], strict=False):
+        values[mode] = go_float(text) / USER_HZ
+        parsed += 1
+    if parsed == 0:
+        raise ValueError(f"couldn't parse {' '.join(fields)!r} (cpu)")
+    if label == "cpu":
+        return None, values
+    number = label[3:]
+    if not number.isascii() or not number.lstrip("+-").isdigit():
+        raise ValueError(f"couldn't parse {' '.join(fields)!r} (cpu/cpuid)")
+    return int(number), values
+
+
+def parse_stat(text: str) -> ProcStat:
+    stat = ProcStat()
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) < 2:
+            continue
+        key = fields[0]
+        if key in SCALARS:
+            setattr(stat, SCALARS[key], go_parse_uint(fields[1]))
+        elif key == "intr":
+            stat.intr_total = go_parse_uint(fields[1])
+            for count in fields[2:]:  # procfs parses the per-IRQ counts too: one bad one fails the file
+                go_parse_uint(count)
+        elif key == "softirq":
+            if len(fields) < 2 + len(SOFTIRQ_VECTORS):
+                raise ValueError(f"couldn't parse {line!r} (softirq)")
+            go_parse_uint(fields[1])
+            stat.softirq = {v: int(go_parse_uint(t)) for v, t in zip(SOFTIRQ_VECTORS, fields[2:], strict=False)}
+        elif key.startswith("cpu"):
+            number, values = parse_cpu_line(fields)
+            if number is None:
+                stat.cpu_total = values
+            else:
+                stat.cpus[number] = values
+    return stat
+
+
+class StatCollector:
+    def __init__(self, context: NodeContext) -> None:
+        self.context = context
+        self.softirq = bool(context.option("collector_stat_softirq", False))
+
+    def collect(self) -> Iterable[Metric]:
+        stat = parse_stat(read_stat(self.context))
+        yield _counter("node_intr_total", "Total number of interrupts serviced.", stat.intr_total)
+        yield _counter("node_context_switches_total", "Total number of context switches.", stat.context_switches)
+        yield _counter("node_forks_total", "Total number of forks.", stat.processes_created)
+        yield GaugeMetricFamily("node_boot_time_seconds", "Node boot time, in unixtime.", value=stat.boot_time)
+        yield GaugeMetricFamily("node_procs_running", "Number of processes in runnable state.",
+                                value=stat.procs_running)
+        yield GaugeMetricFamily("node_procs_blocked", "Number of processes blocked waiting for I/O to complete.",
+                                value=stat.procs_blocked)
+        if self.softirq:
+            family = CounterMetricFamily("node_softirqs", "Number of softirq calls.", labels=["vector"])
+            for vector in SOFTIRQ_VECTORS:
+                family.add_metric([vector], float(stat.softirq.get(vector, 0)))
+            yield family
+
+
+def _counter(name: str, documentation: str, value: float) -> CounterMetricFamily:
+    return CounterMetricFamily(name.removesuffix("_total"), documentation, value=float(value))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_bool_flag(parser, "collector.stat.softirq", "collector_stat_softirq", False,
+                  "Export softirq calls per vector")
+
+
+SPEC: CollectorSpec[NodeContext] = CollectorSpec(
+    name=NAME, factory=StatCollector, enabled_by_default=True,
+    help="Exposes various statistics from /proc/stat.", add_arguments=add_arguments,
+)

@@ -1,0 +1,120 @@
+"""tapestats: SCSI tape drive I/O statistics from ``/sys/class/scsi_tape/st*/stats/``.
+
+Attributes are described in the kernel's Documentation/scsi/st.rst ("Sysfs and
+statistics for tape devices"); times are nanoseconds, exported in seconds (x 1e-9).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from collections.abc import Iterable
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+
+from exporters.core.collector import CollectorSpec, NoDataError
+from exporters.node.collectors._storage import (
+    LOGGER,
+    compile_flag_regex,
+    go_match,
+    list_dir,
+    parse_uint_any_base,
+    sys_read_file,
+)
+from exporters.node.context import NodeContext
+
+NAME = "tapestats"
+DEFAULT_IGNORED_DEVICES = "^$"
+_TAPE_DEVICE = re.compile(r"st[0-9]+")
+NS = 0.000000001
+
+# stats file -> (metric, help, type, factor)
+STATS: tuple[tuple[str, str, str, str, float], ...] = (
+    ("in_flight", "node_tape_io_now", "The number of I/Os currently outstanding to this device.", "gauge", 1.0),
+    ("io_ns", "node_tape_io_time_seconds_total",
+     "The amount of time spent waiting for all I/O to complete (including read and write). This includes tape "
+     "movement commands such as seeking between file or set marks and implicit tape movement such as when rewind "
+     "on close tape devices are used.", "counter", NS),
+    ("other_cnt", "node_tape_io_others_total",
+     "The number of I/Os issued to the tape drive other than read or write commands. The time taken to complete "
+     "these commands uses the following calculation io_time_seconds_total-read_time_seconds_total-"
+     "write_time_seconds_total", "counter", 1.0),
+    ("read_byte_cnt", "node_tape_read_bytes_total", "The number of bytes read from the tape drive.", "counter", 1.0),
+    ("read_cnt", "node_tape_reads_completed_total", "The number of read requests issued to the tape drive.",
+     "counter", 1.0),
+    ("read_ns", "node_tape_read_time_seconds_total",
+     "The amount of time spent waiting for read requests to complete.", "counter", NS),
+    ("resid_cnt", "node_tape_residual_total",
+     "The number of times during a read or write we found the residual amount to be non-zero. This should mean "
+     "that a program is issuing a read larger thean the block size on tape. For write not all data made it to "
+     "tape.", "counter", 1.0),
+    ("write_byte_cnt", "node_tape_written_bytes_total", "The number of bytes written to the tape drive.",
+     "counter", 1.0),
+    ("write_cnt", "node_tape_writes_completed_total", "The number of write requests issued to the tape drive.",
+     "counter", 1.0),
+    ("write_ns", "node_tape_write_time_seconds_total",
+     "The amount of time spent waiting for write requests to complete.", "counter", NS),
+)
+_KNOWN = {file for file, *_ in STATS}
+
+
+def read_tape_stats(path: str) -> dict[str, int]:
+    """Every known counter in ``<tape>/stats``; absent ones are 0, a bad value is an error."""
+    counters = dict.fromkeys(_KNOWN, 0)
+    stats_dir = os.path.join(path, "stats")
+    for name in list_dir(stats_dir):
+        text = sys_read_file(os.path.join(stats_dir, name))
+        if name in _KNOWN:
+            counters[name] = parse_uint_any_base(text)
+    return counters
+
+
+class TapestatsCollector:
+    def __init__(self, context: NodeContext, ignored: re.Pattern[str]) -> None:
+        self.context = context
+        self.ignored = ignored
+
+    def collect(self) -> Iterable[Metric]:
+        base = self.context.sys("class", "scsi_tape")
+        try:
+            names = [n for n in list_dir(base) if _TAPE_DEVICE.fullmatch(n)]
+        except FileNotFoundError:
+            LOGGER.debug("scsi_tape stats not found, skipping", extra={"collector": NAME})
+            raise NoDataError("no /sys/class/scsi_tape") from None
+        tapes = {name: read_tape_stats(os.path.join(base, name)) for name in names}
+        families: list[CounterMetricFamily | GaugeMetricFamily] = []
+        for _, metric, doc, typ, _ in STATS:
+            if typ == "counter":
+                families.append(CounterMetricFamily(metric.removesuffix("_total"), doc, labels=["device"]))
+            else:
+                families.append(GaugeMetricFamily(metric, doc, labels=["device"]))
+        for name, counters in tapes.items():
+            if go_match(self.ignored, name):
+                LOGGER.debug("Ignoring device", extra={"collector": NAME, "device": name})
+                continue
+            for family, (file, _, _, _, factor) in zip(families, STATS, strict=True):
+                value = float(counters[file])
+                family.add_metric([name], value * factor if factor != 1.0 else value)
+        return families
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("tapestats collector")
+    group.add_argument(
+        "--collector.tapestats.ignored-devices", dest="collector_tapestats_ignored_devices",
+        default=DEFAULT_IGNORED_DEVICES, metavar="REGEXP",
+        help=f"Regexp of devices to ignore for tapestats. (default: {DEFAULT_IGNORED_DEVICES})",
+    )
+
+
+def build(context: NodeContext) -> TapestatsCollector:
+    pattern = str(context.option("collector_tapestats_ignored_devices", DEFAULT_IGNORED_DEVICES))
+    return TapestatsCollector(context, compile_flag_regex("--collector.tapestats.ignored-devices", pattern))
+
+
+SPEC: CollectorSpec[NodeContext] = CollectorSpec(
+    name=NAME, factory=build, enabled_by_default=True,
+    help="Exposes SCSI tape device I/O statistics.", add_arguments=add_arguments,
+)

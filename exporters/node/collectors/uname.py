@@ -1,0 +1,55 @@
+"""uname: ``node_uname_info{sysname,release,version,machine,nodename,domainname}`` from uname(2)."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+from collections.abc import Callable, Iterable
+
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+
+from exporters.core.collector import CollectorSpec
+from exporters.node.context import NodeContext
+from exporters.node.psutil_backend import platform_factory
+
+NAME = "uname"
+LABELS = ("sysname", "release", "version", "machine", "nodename", "domainname")
+
+
+UTS_LEN = 65  # Linux struct utsname: six char[65] fields (domainname is a GNU extension)
+
+
+class _Utsname(ctypes.Structure):
+    _fields_ = tuple((name, ctypes.c_char * UTS_LEN)
+                     for name in ("sysname", "nodename", "release", "version", "machine", "domainname"))
+
+
+def read_uname() -> dict[str, str]:
+    """uname(2) through libc, for ``domainname``, which Python's os.uname() leaves out."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    buf = _Utsname()
+    if libc.uname(ctypes.byref(buf)) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+    return {label: bytes(getattr(buf, label)).split(b"\0", 1)[0].decode("utf-8", "replace") for label in LABELS}
+
+
+class UnameCollector:
+    def __init__(self, context: NodeContext, reader: Callable[[], dict[str, str]] = read_uname) -> None:
+        self.reader = reader
+
+    def collect(self) -> Iterable[Metric]:
+        values = self.reader()
+        family = GaugeMetricFamily("node_uname_info",
+                                   "Labeled system information as provided by the uname system call.",
+                                   labels=list(LABELS))
+        family.add_metric([values[label] for label in LABELS], 1.0)
+        yield family
+
+
+SPEC: CollectorSpec[NodeContext] = CollectorSpec(
+    name=NAME, factory=platform_factory(NAME, UnameCollector), enabled_by_default=True,
+    help="Exposes system information as provided by the uname system call.",
+)

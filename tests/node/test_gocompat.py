@@ -1,0 +1,122 @@
+"""Go-compatibility helpers used by the network and hardware collectors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from exporters.core.cli import ConfigError
+from exporters.node.collectors._gocompat import (
+    DeviceFilter,
+    compile_go_regex,
+    device_filter,
+    go_join,
+    go_parse_int,
+    go_parse_uint,
+    procfs_pint64,
+    regular_files,
+    sys_read_file,
+    to_valid_utf8,
+)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text", "found"),
+    [
+        ("eth", "veth0", True),  # unanchored, as Go's MatchString
+        ("^eth", "veth0", False),
+        ("^lo$", "lo\n", False),  # Go's $ is end of text only
+        ("^lo$", "lo", True),
+        ("[$]", "a$b", True),  # a literal $ inside a class stays literal
+        ("[]a]", "]", True),
+        (r"x\z", "x", True),  # RE2's \z
+        ("^$", "", True),
+        ("^$", "eth0", False),
+    ],
+)
+def test_compile_go_regex(pattern: str, text: str, found: bool) -> None:
+    assert bool(compile_go_regex(pattern, "--flag").search(text)) is found
+
+
+def test_compile_go_regex_bad_pattern_is_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"--collector\.x"):
+        compile_go_regex("(", "--collector.x")
+
+
+@pytest.mark.parametrize(
+    ("exclude", "include", "name", "ignored"),
+    [
+        ("", "", "eth0", False),
+        ("^veth", "", "veth1", True),
+        ("^veth", "", "eth0", False),
+        ("", "^eth", "eth0", False),
+        ("", "^eth", "wlan0", True),
+        ("^eth1$", "^eth", "eth1", True),  # both given (allowed where upstream does not check): both apply
+    ],
+)
+def test_device_filter(exclude: str, include: str, name: str, ignored: bool) -> None:
+    assert device_filter(exclude, include, "--x", exclusive=False).ignored(name) is ignored
+
+
+def test_device_filter_mutually_exclusive() -> None:
+    with pytest.raises(ConfigError, match="mutually exclusive"):
+        device_filter("a", "b", "--collector.netdev")
+    assert DeviceFilter().ignored("anything") is False
+
+
+@pytest.mark.parametrize(
+    ("text", "base", "value"),
+    [
+        ("42", 10, 42), ("-42", 10, -42), ("+7", 10, 7), ("0x1003", 0, 0x1003), ("0X1F", 0, 31),
+        ("010", 0, 8), ("0o17", 0, 15), ("0b101", 0, 5), ("0", 0, 0), ("1_000", 0, 1000), ("ff", 16, 255),
+    ],
+)
+def test_go_parse_int(text: str, base: int, value: int) -> None:
+    assert go_parse_int(text, base) == value
+
+
+@pytest.mark.parametrize(
+    ("text", "base"),
+    [("", 10), (" 1", 10), ("1 ", 10), ("1.5", 10), ("0x", 0), ("12a", 10), ("9223372036854775808", 10),
+     ("1_000", 10), ("٣", 10), ("08", 0)],
+)
+def test_go_parse_int_malformed(text: str, base: int) -> None:
+    with pytest.raises(ValueError):
+        go_parse_int(text, base)
+
+
+def test_go_parse_uint_bits_and_sign() -> None:
+    assert go_parse_uint("ffffffff", 16, 32) == 2**32 - 1
+    assert go_parse_uint("18446744073709551615") == 2**64 - 1
+    for bad in ("-1", "+1", "100000000"):
+        with pytest.raises(ValueError):
+            go_parse_uint(bad, 16, 32)
+
+
+@pytest.mark.parametrize(("text", "value"), [("0x1003", 4099), ("1500", 1500), ("-1", -1), ("unknown", 0), ("", 0)])
+def test_procfs_pint64_reads_malformed_as_zero(text: str, value: int) -> None:
+    assert procfs_pint64(text) == value
+
+
+def test_sys_read_file_reads_one_block_trimmed(tmp_path: Path) -> None:
+    (tmp_path / "short").write_text("  up\n")
+    (tmp_path / "long").write_text("x" * 300)
+    assert sys_read_file(str(tmp_path / "short")) == "up"
+    assert sys_read_file(str(tmp_path / "long")) == "x" * 128
+    with pytest.raises(FileNotFoundError):
+        sys_read_file(str(tmp_path / "missing"))
+
+
+def test_regular_files_skips_links_and_directories(tmp_path: Path) -> None:
+    (tmp_path / "b").write_text("1")
+    (tmp_path / "a").write_text("1")
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "a")
+    assert regular_files(str(tmp_path)) == ["a", "b"]
+
+
+def test_go_join_and_utf8() -> None:
+    assert go_join("sys/", "class", "powercap") == "sys/class/powercap"
+    assert go_join("./sys", "class") == "sys/class"
+    assert to_valid_utf8(b"ok\xff".decode("utf-8", errors="surrogateescape")) == "ok\ufffd"

@@ -1,0 +1,75 @@
+"""Our node collectors on tests/fixtures/node against the reference node_exporter's golden output.
+
+Only collectors that exist in exporters/node/collectors/ are compared; see golden.py for
+how the golden file is made and tests/node/version_differences.py for what is adjusted.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.node import golden
+from tests.node.version_differences import DIFFERENCES, Series
+
+SECTIONS = golden.load_golden()
+IMPLEMENTED = golden.implemented_collectors()
+COMPARED = [name for name in IMPLEMENTED if name in SECTIONS]
+
+
+def test_golden_file_has_a_section_per_table_row() -> None:
+    assert sorted(SECTIONS) == sorted(row.name for row in golden.COLLECTORS)
+    assert len({row.name for row in golden.COLLECTORS}) == len(golden.COLLECTORS), "duplicate row in COLLECTORS"
+
+
+def test_golden_file_has_no_dropped_family() -> None:
+    for name, text in SECTIONS.items():
+        for series in golden.parse_samples(text):
+            rule = golden.unstable_rule(series.name)
+            assert rule is None or rule.compare != "drop", f"{name}: {series.name} should have been dropped"
+
+
+def test_every_implemented_collector_has_a_golden_row() -> None:
+    missing = [name for name in IMPLEMENTED if name not in SECTIONS]
+    assert not missing, f"add these collectors to COLLECTORS in tests/node/golden.py and regenerate: {missing}"
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("collector", COMPARED or [pytest.param("none", marks=pytest.mark.skip("no collector yet"))])
+def test_collector_matches_reference(collector: str) -> None:
+    ours = golden.scrape_ours([collector])[collector]
+    diff = golden.compare(collector, SECTIONS[collector], ours)
+    assert not diff, diff.report()
+
+
+@pytest.mark.parametrize(
+    ("reference", "ours", "expect"),
+    [
+        ('a{x="1"} 1\n', 'a{x="1"} 1.0000000000001\n', ""),
+        ('a{x="1"} 1\n', 'a{x="1"} 1.001\n', "values"),
+        ('a{x="1"} 1\n', 'a{x="2"} 1\n', "missing+extra"),
+        ("", 'a{x="1"} 1\n', "extra"),
+        ('a{x="1"} 1\n', "", "missing"),
+        ("node_time_seconds 5\n", "node_time_seconds 6\n", ""),
+        ('node_uname_info{nodename="a"} 1\n', 'node_uname_info{nodename="b"} 1\n', ""),
+        ('node_uname_info{nodename="a"} 1\n', 'node_uname_info{sysname="a"} 1\n', "missing+extra"),
+        ("node_scrape_collector_duration_seconds 1\n", "", ""),
+        ('node_cpu_seconds_total{cpu="2",mode="idle"} 0\n', "", ""),
+        ('node_cpu_seconds_total{cpu="1",mode="idle"} 0\n', "", "missing"),
+        ("", 'node_cpu_scaling_governor{cpu="0",governor="x"} 1\n', ""),
+        ("a NaN\n", "a NaN\n", ""),
+    ],
+)
+def test_compare_detects_differences(reference: str, ours: str, expect: str) -> None:
+    diff = golden.compare("t", reference, ours)
+    found = "+".join(k for k in ("missing", "extra", "values") if getattr(diff, k))
+    assert found == expect, diff.report()
+
+
+def test_version_difference_rows_are_documented() -> None:
+    for row in DIFFERENCES:
+        assert row.what and row.why and row.upstream, row
+        assert row.kind in ("added", "removed", "changed")
+        if row.kind == "changed":
+            assert row.transform is not None, row
+    sample = Series("node_cpu_seconds_total", (("cpu", "2"), ("mode", "idle")), 0.0)
+    assert any(row.matches(sample) for row in DIFFERENCES)

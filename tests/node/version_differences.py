@@ -1,0 +1,236 @@
+"""node_exporter v1.5.0 (the reference binary) -> v1.7.0 (our target): every known difference.
+
+The golden test and the live side-by-side test compare our output with the v1.5.0
+reference after applying this table. Each row says which samples it covers, what changed,
+why, and where upstream changed it. Append a row when a collector's behaviour differs
+between the two versions; never widen a pattern to hide an unexplained difference.
+
+Kinds:
+  added    v1.7.0 emits these samples and v1.5.0 does not: ignored in our output.
+  removed  v1.5.0 emits these samples and v1.7.0 does not: ignored in the reference output.
+  changed  both emit the sample but it differs: ``transform`` maps the reference sample to
+           what v1.7.0 emits (or ``None`` to drop it when v1.7.0 does not emit that one).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+Labels = tuple[tuple[str, str], ...]
+"""A sample's labels, sorted by name."""
+
+
+@dataclass(frozen=True)
+class Series:
+    """One sample of a scrape: name, sorted labels, value."""
+
+    name: str
+    labels: Labels
+    value: float
+
+    def label(self, name: str) -> str | None:
+        return dict(self.labels).get(name)
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One documented v1.5.0 -> v1.7.0 difference."""
+
+    collector: str
+    kind: Literal["added", "removed", "changed"]
+    name: str
+    """Regular expression matched against the whole sample name."""
+    what: str
+    why: str
+    upstream: str
+    """Upstream file and commit (prometheus/node_exporter) that made the change."""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """Optional label name -> regular expression: the sample must have the label, its whole value matching."""
+    transform: Callable[[Series], Series | None] | None = None
+
+    def matches(self, series: Series) -> bool:
+        if re.fullmatch(self.name, series.name) is None:
+            return False
+        values = dict(series.labels)
+        return all(
+            label in values and re.fullmatch(rx, values[label]) is not None for label, rx in self.labels.items()
+        )
+
+    def covers_family(self, family: str) -> bool:
+        """True when this row explains a whole family present on one side only."""
+        return re.fullmatch(self.name, family) is not None
+
+
+DIFFERENCES: tuple[Difference, ...] = (
+    Difference(
+        collector="cpu",
+        kind="removed",
+        name=r"node_cpu_(seconds_total|guest_seconds_total)",
+        labels={"cpu": r"2"},
+        what="v1.5.0 emits all-zero series for a CPU missing from /proc/stat (offline, with a higher-numbered "
+        "CPU online); v1.7.0 keys CPUs by their number and emits only the CPUs listed.",
+        why="The fixture's /proc/stat lists cpu0, cpu1 and cpu3 (cpu2 offline).",
+        upstream="collector/cpu_linux.go, 39b4556b 'fix cpustat when some cpus are offline' and "
+        "37d49746 'Remove metrics of offline CPUs in CPU collector' (procfs v0.12 Stat.CPU is a map)",
+    ),
+    Difference(
+        collector="cpu",
+        kind="added",
+        name=r"node_cpu_frequency_hertz",
+        labels={"package": r".*", "core": r".*"},
+        what="With --collector.cpu.info and the cpufreq collector disabled, node_cpu_frequency_hertz"
+        "{package,core,cpu} is emitted from /proc/cpuinfo's 'cpu MHz' (x 1e6).",
+        why="New in v1.7.0.",
+        upstream="collector/cpu_linux.go, 933b1c17 'Add new node_cpu_frequency_hertz metric'",
+    ),
+    Difference(
+        collector="cpufreq",
+        kind="added",
+        name=r"node_cpu_scaling_governor",
+        what="node_cpu_scaling_governor{cpu,governor}: 1 for the active governor, 0 for each other available one.",
+        why="New in v1.7.0.",
+        upstream="collector/cpufreq_linux.go, fe19fdd1/1724b28d 'feat: add support for cpu freq governor metrics'",
+    ),
+    Difference(
+        collector="netclass",
+        kind="changed",
+        name=r"node_network_info",
+        what="node_network_info gains the label adminstate (\"up\" when IFF_UP is set in "
+        "/sys/class/net/<iface>/flags, \"down\" otherwise, \"unknown\" without flags).",
+        why="New in v1.7.0. v1.5.0's sample carries no flags, so the expected label is derived from operstate "
+        "(down -> down, anything else -> up), which is exact for the fixture interfaces and this host's; "
+        "tests/node/test_netclass.py checks the flags rule itself.",
+        upstream="collector/netclass_linux.go, c8129fad 'Expose administrative state of network interfaces as "
+        "adminstate' (#2515)",
+        transform=lambda s: Series(
+            s.name,
+            tuple(sorted((*s.labels, ("adminstate", "down" if s.label("operstate") == "down" else "up")))),
+            s.value,
+        ),
+    ),
+    Difference(
+        collector="softnet",
+        kind="added",
+        name=r"node_softnet_(cpu_collision_total|received_rps_total|flow_limit_count_total|backlog_len)",
+        what="Four new families from /proc/net/softnet_stat columns 9-12: cpu_collision_total, "
+        "received_rps_total, flow_limit_count_total, backlog_len.",
+        why="New in v1.7.0 (procfs v0.12 parses the extra columns).",
+        upstream="collector/softnet_linux.go, df1b53be 'softnet: additionals metrics from softnet_data' (#2592)",
+    ),
+    Difference(
+        collector="diskstats",
+        kind="changed",
+        name=r"node_disk_info",
+        labels={"device": r"sdb", "serial": r"6005076a1b2c3d4e5f6a7b8c9d0e1f20"},
+        what="node_disk_info's serial label is udev's SCSI_IDENT_SERIAL (the serial on the disk label) when "
+        "present, ID_SERIAL_SHORT otherwise; v1.5.0 always used ID_SERIAL_SHORT.",
+        why="The fixture's udev/b8:16 (sdb) has both properties.",
+        upstream="collector/diskstats_linux.go, c05b97ce 'Use SCSI_IDENT_SERIAL as serial' (#2612)",
+        transform=lambda s: Series(
+            s.name, tuple(sorted({**dict(s.labels), "serial": "LABEL-SERIAL-0042"}.items())), s.value
+        ),
+    ),
+    Difference(
+        collector="filesystem",
+        kind="added",
+        name=r"node_filesystem_readonly",
+        labels={"mountpoint": r"/home/nfs|/srv/media library|/boot/efi|/mnt/.*"},
+        what="node_filesystem_readonly is also emitted for a mount whose statfs failed "
+        "(node_filesystem_device_error 1); v1.5.0 emitted it only for mounts that answered.",
+        why="The fixture's mounts under /home, /srv, /boot and /mnt do not exist under root/, so statfs fails.",
+        upstream="collector/filesystem_common.go, e387997e 'Move RO status before error return'",
+    ),
+    Difference(
+        collector="bcache",
+        kind="changed",
+        name=r"node_bcache_cache_readaheads_total",
+        what="node_bcache_cache_readaheads_total is omitted when the counter is 0 (the kernel stopped counting "
+        "readaheads in 4.18).",
+        why="The fixture's bdev1 has cache_readaheads 0.",
+        upstream="collector/bcache_linux.go, dcb10ff2 'bcache: remove cache_readaheads_totals metrics' (#2583)",
+        transform=lambda s: None if s.value == 0 else s,
+    ),
+    Difference(
+        collector="zfs",
+        kind="added",
+        name=r"node_zfs_dbuf_.*|node_zfs_arc_memory_available_bytes",
+        what="Signed 64-bit kstats (type 3, here arcstats' memory_available_bytes) are exported, and the dbuf "
+        "kstats are read from dbufstats (v1.5.0 looked for dbuf_stats, which OpenZFS never wrote).",
+        why="The fixture has proc/spl/kstat/zfs/dbufstats and a type-3 row in arcstats.",
+        upstream="collector/zfs.go, 1bbb2a94 'fix(zfs): add memory_available_bytes, fix dbufstats filename on "
+        "Linux' (#2687)",
+    ),
+    Difference(
+        collector="zfs",
+        kind="added",
+        name=r"node_zfs_zpool_state",
+        labels={"state": r"suspended"},
+        what="node_zfs_zpool_state has a seventh state, suspended.",
+        why="New in v1.7.0; the fixture's pool backup is SUSPENDED.",
+        upstream="collector/zfs_linux.go, d31af1d1 'feat: added suspended as a node_zfs_zpool_state' (#2449)",
+    ),
+    Difference(
+        collector="nfsd",
+        kind="removed",
+        name=r"node_nfsd_requests_total",
+        labels={"proto": r"4", "method": r"Verify|Write|RelLockOwner"},
+        what="v1.5.0 (procfs v0.8) read proc4ops without SETCLIENTID and SETCLIENTID_CONFIRM (ops 35, 36), so "
+        "its Verify, Write and RelLockOwner are ops 35-37; v1.7.0 counts them as ops 37-39.",
+        why="Values differ by design; tests/node/test_nfsd.py checks the v1.7.0 mapping.",
+        upstream="collector/nfsd_linux.go, 86ed8cdc 'NFSd: fix nfsd v4 index miss' (#2824), procfs 8f5b8ca",
+    ),
+    Difference(
+        collector="nfsd",
+        kind="added",
+        name=r"node_nfsd_requests_total",
+        labels={"proto": r"4", "method": r"SetClientID|SetClientIDConfirm|Verify|Write|RelLockOwner"},
+        what="node_nfsd_requests_total{proto=\"4\"} gains SetClientID and SetClientIDConfirm and takes Verify, "
+        "Write and RelLockOwner from their right proc4ops columns.",
+        why="New in v1.7.0; see the removed row above.",
+        upstream="collector/nfsd_linux.go, 86ed8cdc 'NFSd: fix nfsd v4 index miss' (#2824)",
+    ),
+)
+
+
+def applies(series: Series, kind: str, differences: tuple[Difference, ...] = DIFFERENCES) -> bool:
+    """True when some row of ``kind`` covers ``series``."""
+    return any(d.kind == kind and d.matches(series) for d in differences)
+
+
+def expected_from_reference(
+    reference: set[Series], differences: tuple[Difference, ...] = DIFFERENCES
+) -> set[Series]:
+    """What v1.7.0 would emit, given what v1.5.0 emitted: 'removed' dropped, 'changed' applied."""
+    out: set[Series] = set()
+    for series in reference:
+        current: Series | None = series
+        for diff in differences:
+            if current is None:
+                break
+            if not diff.matches(current):
+                continue
+            if diff.kind == "removed":
+                current = None
+            elif diff.kind == "changed" and diff.transform is not None:
+                current = diff.transform(current)
+        if current is not None:
+            out.add(current)
+    return out
+
+
+def without_added(ours: set[Series], differences: tuple[Difference, ...] = DIFFERENCES) -> set[Series]:
+    """Our samples minus those v1.7.0 added (the reference cannot have them)."""
+    return {s for s in ours if not applies(s, "added", differences)}
+
+
+def family_explained(family: str, side: Literal["ours", "reference"],
+                     differences: tuple[Difference, ...] = DIFFERENCES) -> Difference | None:
+    """The row explaining why a whole family appears only on ``side``, if any."""
+    wanted = "added" if side == "ours" else "removed"
+    for diff in differences:
+        if diff.kind in (wanted, "changed") and diff.covers_family(family):
+            return diff
+    return None
