@@ -34,10 +34,10 @@ def test_collect(tmp_path: Path) -> None:
     assert got[("node_bonding_slaves", (("master", "bond2"),))] == 0
 
 
-def test_missing_slave_status_fails(tmp_path: Path) -> None:
+def test_missing_slave_status_is_no_data(tmp_path: Path) -> None:
     write(tmp_path, "sys/class/net/bonding_masters", "bond0\n")
     write(tmp_path, "sys/class/net/bond0/bonding/slaves", "eth0\n")
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(NoDataError, match="mii_status"):
         list(bonding.BondingCollector(make_context(tmp_path)).collect())
 
 

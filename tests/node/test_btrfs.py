@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import errno
+import struct
 from pathlib import Path
 
 import pytest
 
+from exporters.node.collectors import btrfs
 from exporters.node.collectors.btrfs import BtrfsCollector, read_btrfs_stats
 from tests.node.storage_helpers import context, samples, value, write_tree
 
@@ -74,3 +77,90 @@ def test_missing_allocation_type_is_an_error(tmp_path: Path) -> None:
 def test_unparsable_value_reads_as_zero(tmp_path: Path) -> None:
     write_tree(tmp_path, tree("single", 1, **{f"{FS}/allocation/global_rsv_size": "lots\n"}))
     assert read_btrfs_stats(str(tmp_path / FS)).global_rsv_size == 0
+
+
+class FakeIoctl:
+    """A kernel with one filesystem: devices 1 and 3 (2 was removed)."""
+
+    FSID = bytes.fromhex("0f0e0d0c111122223333444455556666")
+
+    def __init__(self, subvolumes: set[str], failing: set[int] = frozenset()) -> None:  # type: ignore[assignment]
+        self.subvolumes = subvolumes
+        self.failing = failing
+        self.opened: list[str] = []
+        self.closed = 0
+        self.stats_requests: list[tuple[int, int]] = []
+
+    def open_subvolume(self, path: str) -> int | None:
+        self.opened.append(path)
+        return 7 if path in self.subvolumes else None
+
+    def ioctl(self, fd: int, request: int, buf: bytearray) -> None:
+        assert fd == 7
+        if request == btrfs.BTRFS_IOC_FS_INFO:
+            struct.pack_into("=QQ16s", buf, 0, 3, 2, self.FSID)
+            return
+        devid = struct.unpack_from("=Q", buf)[0]
+        if devid not in (1, 3):
+            raise OSError(errno.ENODEV, "no such device")
+        if devid in self.failing:
+            raise OSError(errno.EIO, "I/O error")
+        if request == btrfs.BTRFS_IOC_DEV_INFO:
+            struct.pack_into("=Q16sQQ", buf, 0, devid, bytes(range(devid, devid + 16)), 100 * devid, 1000 * devid)
+            path = f"/dev/sd{'abc'[devid - 1]}".encode()
+            buf[btrfs.DEV_PATH_OFFSET:btrfs.DEV_PATH_OFFSET + len(path)] = path
+        elif request == btrfs.BTRFS_IOC_GET_DEV_STATS:
+            self.stats_requests.append(struct.unpack_from("=QQ", buf))
+            struct.pack_into("=5Q", buf, 24, *(devid * 10 + i for i in range(5)))
+        else:
+            raise AssertionError(hex(request))
+
+    def close(self, fd: int) -> None:
+        self.closed += 1
+
+
+def test_ioctl_request_numbers_match_the_kernel_headers() -> None:
+    assert btrfs.BTRFS_IOC_FS_INFO == 0x8400941F
+    assert btrfs.BTRFS_IOC_DEV_INFO == 0xD000941E
+    assert btrfs.BTRFS_IOC_GET_DEV_STATS == 0xC4089434
+
+
+def test_collect_with_ioctl_device_stats(tmp_path: Path) -> None:
+    write_tree(tmp_path, tree("raid1", 2))
+    write_tree(tmp_path, {"proc/1/mounts": (
+        "/dev/sda /srv btrfs rw 0 0\n"
+        "/dev/sda /srv/again btrfs rw 0 0\n"  # the same filesystem again: not asked twice
+        "/dev/sdz /other ext4 rw 0 0\n"
+    )})
+    fake = FakeIoctl({str(tmp_path / "root" / "srv")})
+    found = samples(BtrfsCollector(context(tmp_path), ops=fake).collect())
+    assert fake.opened == [str(tmp_path / "root" / "srv")]
+    assert fake.closed == 1
+    assert fake.stats_requests == [(1, 5), (3, 5)]  # nr_items asks for all five counters
+    uuid = FS.rsplit("/", 1)[1]
+    dev1 = {"uuid": uuid, "device": "sda", "btrfs_dev_uuid": "01020304-0506-0708-090a-0b0c0d0e0f10"}
+    assert value(found, "node_btrfs_device_size_bytes", **dev1) == 1000
+    assert value(found, "node_btrfs_device_unused_bytes", **dev1) == 900
+    assert value(found, "node_btrfs_device_errors_total", type="write", **dev1) == 10
+    assert value(found, "node_btrfs_device_errors_total", type="generation", **dev1) == 14
+    dev3 = {"uuid": uuid, "device": "sdc", "btrfs_dev_uuid": "03040506-0708-090a-0b0c-0d0e0f101112"}
+    assert value(found, "node_btrfs_device_errors_total", type="corruption", **dev3) == 33
+    # the sysfs sizes are not reported when the ioctls answered
+    assert ("node_btrfs_device_size_bytes", (("device", "sda"), ("uuid", uuid))) not in found
+
+
+def test_ioctl_failure_falls_back_to_sysfs(tmp_path: Path) -> None:
+    write_tree(tmp_path, tree("raid1", 2))
+    write_tree(tmp_path, {"proc/1/mounts": "/dev/sda /srv btrfs rw 0 0\n"})
+    fake = FakeIoctl({str(tmp_path / "root" / "srv")}, failing={3})
+    found = samples(BtrfsCollector(context(tmp_path), ops=fake).collect())
+    uuid = FS.rsplit("/", 1)[1]
+    assert value(found, "node_btrfs_device_size_bytes", uuid=uuid, device="sda") == 100 * 512
+    assert "node_btrfs_device_errors_total" not in {name for name, _ in found}
+    assert fake.closed == 1
+
+
+def test_system_ioctl_ignores_a_directory_that_is_not_a_subvolume(tmp_path: Path) -> None:
+    assert btrfs.SystemIoctl().open_subvolume(str(tmp_path)) is None
+    with pytest.raises(FileNotFoundError):
+        btrfs.SystemIoctl().open_subvolume(str(tmp_path / "missing"))

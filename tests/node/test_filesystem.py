@@ -215,3 +215,28 @@ def test_real_statvfs_on_the_rootfs(tmp_path: Path) -> None:
     expected = os.statvfs(tmp_path / "root")
     assert value(found, "node_filesystem_size_bytes", device="rootdev", mountpoint="/", fstype="ext4") == float(
         expected.f_blocks) * expected.f_bsize
+
+
+@pytest.mark.timeout(20)
+def test_scrape_with_a_hung_mount_answers_within_the_deadline(tmp_path: Path) -> None:
+    from exporters.core.runner import CollectorRunner
+
+    release = threading.Event()
+
+    def statfs(path: str) -> SimpleNamespace:
+        if path.endswith("nfs share"):
+            release.wait(30)
+        return fake_statvfs()
+
+    collector = make(tmp_path, statfs, "--collector.filesystem.mount-timeout=200ms")
+    runner = CollectorRunner("node", {"filesystem": collector})
+    try:
+        start = time.monotonic()
+        found = samples(runner.collect(deadline=start + 2.0))
+        assert time.monotonic() - start < 1.0
+        assert value(found, "node_scrape_collector_success", collector="filesystem") == 1
+        assert value(found, "node_filesystem_device_error", device="srv:/export", mountpoint="/mnt/nfs share",
+                     fstype="nfs4") == 1
+    finally:
+        release.set()
+        runner.close()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
+from prometheus_client.core import GaugeMetricFamily
 
 from exporters.core.cli import ConfigError
 from exporters.node.collectors._gocompat import (
@@ -18,6 +20,8 @@ from exporters.node.collectors._gocompat import (
     regular_files,
     sys_read_file,
     to_valid_utf8,
+    valid_metric_name,
+    without_invalid_utf8,
 )
 
 
@@ -120,3 +124,26 @@ def test_go_join_and_utf8() -> None:
     assert go_join("sys/", "class", "powercap") == "sys/class/powercap"
     assert go_join("./sys", "class") == "sys/class"
     assert to_valid_utf8(b"ok\xff".decode("utf-8", errors="surrogateescape")) == "ok\ufffd"
+
+
+@pytest.mark.parametrize(
+    ("raw", "text"),
+    [(b"ok", "ok"), (b"a\xffb", "a\ufffdb"), (b"a\xff\xfe\xfdb", "a\ufffdb"), (b"\xff", "\ufffd"),
+     (b"\xe2\x82", "\ufffd"), (b"x\xffy\xfez", "x\ufffdy\ufffdz"), ("é".encode(), "é")],
+)
+def test_to_valid_utf8_collapses_invalid_runs(raw: bytes, text: str) -> None:
+    assert to_valid_utf8(raw.decode("utf-8", errors="surrogateescape")) == text
+
+
+@pytest.mark.parametrize(("name", "valid"), [("node_netstat_Tcp_InSegs", True), ("node_a-b", False),
+                                             ("node_\udcff", False), ("1abc", False), ("a:b_c", True)])
+def test_valid_metric_name(name: str, valid: bool) -> None:
+    assert valid_metric_name(name) is valid
+
+
+def test_without_invalid_utf8_drops_only_bad_samples() -> None:
+    family = GaugeMetricFamily("x", "h", labels=["l"])
+    family.add_metric(["good"], 1)
+    family.add_metric([b"bad\xff".decode("utf-8", errors="surrogateescape")], 2)
+    kept = list(without_invalid_utf8([family], logging.getLogger("test"), "t"))
+    assert [s.labels["l"] for m in kept for s in m.samples] == ["good"]

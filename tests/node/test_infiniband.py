@@ -80,15 +80,20 @@ def test_collect(tmp_path: Path) -> None:
 
 def test_mlx5_needs_hw_counters(tmp_path: Path) -> None:
     _device(tmp_path, "mlx5_0")
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(NoDataError, match="hw_counters"):
         list(infiniband.InfiniBandCollector(make_context(tmp_path)).collect())
     (tmp_path / f"{IB}/mlx5_0/ports/1/hw_counters").mkdir()
     assert samples(infiniband.InfiniBandCollector(make_context(tmp_path)).collect())
 
 
-def test_missing_fw_ver_fails_and_no_class_is_no_data(tmp_path: Path) -> None:
+def test_missing_files_are_no_data_and_bad_values_fail(tmp_path: Path) -> None:
     with pytest.raises(NoDataError):
         list(infiniband.InfiniBandCollector(make_context(tmp_path)).collect())
     (tmp_path / f"{IB}/hfi1_0").mkdir(parents=True)
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(NoDataError, match="fw_ver"):
+        list(infiniband.InfiniBandCollector(make_context(tmp_path)).collect())
+    (tmp_path / f"{IB}/hfi1_0").rmdir()
+    _device(tmp_path)
+    write(tmp_path, f"{IB}/mlx4_0/ports/1/state", "ACTIVE\n")
+    with pytest.raises(ValueError):
         list(infiniband.InfiniBandCollector(make_context(tmp_path)).collect())

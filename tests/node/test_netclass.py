@@ -136,3 +136,20 @@ def test_refused_attribute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, err:
     got = samples(collector.collect())
     assert ("node_network_speed_bytes", (("device", "eth0"),)) not in got
     assert ("node_network_mtu_bytes", (("device", "eth0"),)) in got
+
+
+def test_broken_device_link_is_no_data(tmp_path: Path) -> None:
+    _iface(tmp_path, "eth0", ETH0)
+    os.symlink("../../devices/virtual/net/gone", tmp_path / "sys/class/net/gone0")
+    with pytest.raises(NoDataError):
+        list(netclass.NetClassCollector(make_context(tmp_path), re.compile("^$")).collect())
+    # ignored devices are not read at all
+    assert samples(netclass.NetClassCollector(make_context(tmp_path), re.compile("^gone")).collect())
+
+
+def test_label_value_that_is_not_utf8_drops_that_sample_only(tmp_path: Path) -> None:
+    _iface(tmp_path, "eth0", ETH0)
+    (tmp_path / "sys/devices/virtual/net/eth0/ifalias").write_bytes(b"bad \xff alias\n")
+    got = samples(netclass.NetClassCollector(make_context(tmp_path), re.compile("^$")).collect())
+    assert not any(name == "node_network_info" for name, _ in got)
+    assert got[("node_network_mtu_bytes", (("device", "eth0"),))] == 9000

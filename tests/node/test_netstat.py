@@ -111,3 +111,10 @@ def test_missing_netstat_fails(tmp_path: Path) -> None:
     write(tmp_path, "proc/net/snmp", SNMP)
     with pytest.raises(FileNotFoundError):
         list(netstat.factory(make_context(tmp_path)).collect())
+
+
+def test_field_with_invalid_metric_name_is_skipped(tmp_path: Path) -> None:
+    _tree(tmp_path)
+    write(tmp_path, "proc/net/netstat", "Tcp-Ext: InErrs\nTcp-Ext: 5\nTcpExt: InErrs\nTcpExt: 6\n")
+    got = samples(netstat.factory(make_context(tmp_path, netstat_fields="InErrs$")).collect())
+    assert got == {("node_netstat_TcpExt_InErrs", ()): 6.0}

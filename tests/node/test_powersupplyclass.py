@@ -64,3 +64,10 @@ def test_no_power_supply_class_is_no_data(tmp_path: Path) -> None:
 
 def _never() -> re.Pattern[str]:
     return re.compile("^$")
+
+
+def test_broken_supply_link_is_no_data(tmp_path: Path) -> None:
+    _supply(tmp_path, "AC", {"type": "Mains", "online": "1"})
+    (tmp_path / "sys/class/power_supply/BAT9").symlink_to("nowhere")
+    with pytest.raises(NoDataError):
+        list(powersupplyclass.PowerSupplyClassCollector(make_context(tmp_path), _never()).collect())

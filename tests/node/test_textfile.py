@@ -29,6 +29,7 @@ from tests.node.storage_helpers import context, samples, value, write_tree
         ("# TYPE a GAUGE\na 1\n", "a", "gauge", None, [({}, 1.0)]),
         ("# just a comment\n#\n\na 1\n", "a", "untyped", None, [({}, 1.0)]),
         ("a 1e3\n", "a", "untyped", None, [({}, 1000.0)]),
+        ("# HELP a\n# TYPE a\na 1\n", "a", "untyped", None, [({}, 1.0)]),  # empty HELP/TYPE set nothing
     ],
 )
 def test_parse_valid(text: str, name: str, typ: str, help_text: str | None,
@@ -53,12 +54,19 @@ def test_parse_valid(text: str, name: str, typ: str, help_text: str | None,
         ("a\n", "value"),
         ("a one\n", "float"),
         ("a 1 2 3\n", "spurious"),
+        ("a 1 \n", "timestamp"),  # a blank after the value promises a timestamp
+        ("a 1 5 \n", "spurious"),
+        ("a 1\r\n", "float"),  # CR is not a separator
+        ("a 1e400\n", "float"),  # out of float64 range
+        ("a 0x1p-2\n", "float"),
+        ("a 1_000\n", "float"),
         ("a 1 1.5\n", "timestamp"),
         ("1a 1\n", "invalid metric name"),
         ("# TYPE a gauge\n# TYPE a gauge\na 1\n", "second TYPE"),
         ("a 1\n# TYPE a gauge\n", "TYPE reported after samples"),
         ("# HELP a x\n# HELP a y\na 1\n", "second HELP"),
         ("# TYPE a widget\na 1\n", "unknown metric type"),
+        ("# TYPE a gauge \na 1\n", "unknown metric type"),
         ("# TYPE 1a gauge\n", "metric name in comment"),
         ('# TYPE s summary\ns{quantile="x"} 1\n', "quantile"),
         ('# TYPE h histogram\nh_bucket{le="x"} 1\n', "'le'"),
@@ -87,6 +95,17 @@ def test_parse_summary_and_histogram_group_by_labels() -> None:
     ]
     s = families["s"].metrics
     assert [(m.labels, m.buckets, m.sum, m.count) for m in s] == [({}, {0.9: 7.0}, 10.0, 4.0)]
+
+
+def test_parse_repeated_le_keeps_the_last_and_negative_zero_is_zero() -> None:
+    families = parse_text_format('# TYPE h histogram\nh_bucket{le="1",le="2"} 1\nz -0\n')
+    assert families["h"].metrics[0].buckets == {2.0: 1.0}
+    assert math.copysign(1.0, families["z"].metrics[0].value) == 1.0
+
+
+def test_crlf_file_is_rejected(tmp_path: Path) -> None:
+    (tmp_path / "dos.prom").write_bytes(b"a 1\r\n")
+    assert value(collect(str(tmp_path)), "node_textfile_scrape_error") == 1
 
 
 def test_parse_drops_families_without_samples() -> None:
@@ -174,3 +193,10 @@ def test_flag(tmp_path: Path) -> None:
     collector = textfile.build(context(tmp_path, f"--collector.textfile.directory={tmp_path}"))
     assert collector.directory == str(tmp_path)
     assert textfile.build(context(tmp_path)).directory == ""
+
+
+def test_file_label_is_a_clean_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_tree(tmp_path, {"dir/a.prom": "a 1\n"})
+    monkeypatch.chdir(tmp_path)
+    found = collect("./dir/")
+    assert [dict(labels)["file"] for name, labels in found if name == "node_textfile_mtime_seconds"] == ["dir/a.prom"]

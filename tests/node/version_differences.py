@@ -101,8 +101,8 @@ DIFFERENCES: tuple[Difference, ...] = (
         what="node_network_info gains the label adminstate (\"up\" when IFF_UP is set in "
         "/sys/class/net/<iface>/flags, \"down\" otherwise, \"unknown\" without flags).",
         why="New in v1.7.0. v1.5.0's sample carries no flags, so the expected label is derived from operstate "
-        "(down -> down, anything else -> up), which is exact for the fixture interfaces and this host's; "
-        "tests/node/test_netclass.py checks the flags rule itself.",
+        "(down -> down, anything else -> up): exact for the fixture interfaces, not for a live link that is "
+        "administratively up with no carrier; tests/node/test_netclass.py checks the flags rule itself.",
         upstream="collector/netclass_linux.go, c8129fad 'Expose administrative state of network interfaces as "
         "adminstate' (#2515)",
         transform=lambda s: Series(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import logging
+import math
 import os
 import re
 
@@ -83,7 +84,8 @@ def parse_uints(fields: list[str], bits: int = 64) -> list[int]:
 def compile_flag_regex(flag: str, pattern: str) -> re.Pattern[str]:
     """A regexp from a command-line flag; a bad one stops the start with the flag's name."""
     try:
-        return re.compile(pattern)
+        # RE2's \d, \w and \s are ASCII-only
+        return re.compile(pattern, re.ASCII)
     except re.error as err:
         raise ConfigError(f"{flag}: invalid regular expression {pattern!r}: {err}") from None
 
@@ -112,4 +114,7 @@ def parse_float(text: str) -> float:
     """``strconv.ParseFloat(text, 64)`` for decimal input (no surrounding spaces, no ``_``)."""
     if not _GO_FLOAT.fullmatch(text):
         raise ValueError(f"invalid number {text!r}")
-    return float(text)
+    value = float(text)
+    if math.isinf(value) and "inf" not in text.lower():
+        raise ValueError(f"value out of range {text!r}")
+    return value

@@ -8,16 +8,24 @@ Upstream v1.7.0 defaults to an rtnetlink neighbour dump (``--collector.arp.netli
 from __future__ import annotations
 
 import argparse
+import logging
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec
-from exporters.node.collectors._gocompat import DeviceFilter, add_bool_flag, device_filter, go_parse_uint
+from exporters.node.collectors._gocompat import (
+    DeviceFilter,
+    add_bool_flag,
+    device_filter,
+    go_parse_uint,
+    without_invalid_utf8,
+)
 from exporters.node.context import NodeContext
 
+LOGGER = logging.getLogger("exporters.node")
 NAME = "arp"
 HEADER_WIDTH = 9
 DATA_WIDTH = 6
@@ -57,7 +65,10 @@ class ARPCollector:
         with open(self.context.proc("net", "arp"), encoding="utf-8", errors="surrogateescape") as f:
             return f.read()
 
-    def collect(self) -> Iterable[Metric]:
+    def collect(self) -> Iterator[Metric]:
+        return without_invalid_utf8(self._collect(), LOGGER, NAME)
+
+    def _collect(self) -> Iterable[Metric]:
         family = GaugeMetricFamily("node_arp_entries", "ARP entries by device", labels=["device"])
         for device, count in sorted(parse_arp(self.read()).items()):
             if not self.filter.ignored(device):

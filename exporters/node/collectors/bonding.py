@@ -6,14 +6,17 @@ Read from /sys/class/net/bonding_masters, ``<master>/bonding/slaves`` and each s
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Iterable, Iterator
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec, NoDataError
+from exporters.node.collectors._gocompat import without_invalid_utf8
 from exporters.node.context import NodeContext
 
+LOGGER = logging.getLogger("exporters.node")
 NAME = "bonding"
 
 
@@ -31,10 +34,7 @@ class BondingCollector:
             return f.read()
 
     def read_stats(self) -> dict[str, tuple[int, int]]:
-        try:
-            masters = self._read("bonding_masters").split()
-        except FileNotFoundError as err:
-            raise NoDataError(f"not collecting bonding, file does not exist: {err.filename}") from err
+        masters = self._read("bonding_masters").split()
         status = {}
         for master in masters:
             statuses = []
@@ -47,8 +47,15 @@ class BondingCollector:
             status[master] = count_slaves(statuses)
         return status
 
-    def collect(self) -> Iterable[Metric]:
-        stats = self.read_stats()
+    def collect(self) -> Iterator[Metric]:
+        return without_invalid_utf8(self._collect(), LOGGER, NAME)
+
+    def _collect(self) -> Iterable[Metric]:
+        try:
+            stats = self.read_stats()
+        except FileNotFoundError as err:
+            # Upstream treats any missing file of the bonding tree as "no bonding here".
+            raise NoDataError(f"not collecting bonding, file does not exist: {err.filename}") from err
         slaves = GaugeMetricFamily("node_bonding_slaves", "Number of configured slaves per bonding interface.",
                                    labels=["master"])
         active = GaugeMetricFamily("node_bonding_active", "Number of active slaves per bonding interface.",

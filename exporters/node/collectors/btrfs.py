@@ -1,28 +1,187 @@
-"""btrfs: allocation and device statistics from ``/sys/fs/btrfs/<uuid>/``.
+"""btrfs: allocation and device statistics from ``/sys/fs/btrfs/<uuid>/`` and ioctls.
 
-node_exporter additionally asks a mounted btrfs filesystem for per-device error counters
-with the BTRFS_IOC_DEV_INFO / GET_DEV_STATS ioctls; this collector reports what sysfs
-holds (``node_btrfs_device_size_bytes{device}`` without ``btrfs_dev_uuid``), which is
-what node_exporter itself falls back to when the ioctls are not available (not root, or
-the mount point not reachable through ``--path.rootfs``).
+For each btrfs filesystem mounted (``<procfs>/1/mounts``, reached through
+``--path.rootfs``) the per-device sizes and error counters come from the
+BTRFS_IOC_FS_INFO, BTRFS_IOC_DEV_INFO and BTRFS_IOC_GET_DEV_STATS ioctls
+(include/uapi/linux/btrfs.h), as node_exporter gets them; they need root. Where the
+ioctls are not available, device sizes come from sysfs, without ``btrfs_dev_uuid``.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import errno
+import fcntl
 import os
+import stat
+import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec
-from exporters.node.collectors._storage import glob_sorted, list_dir, sys_read_file
+from exporters.node.collectors._storage import LOGGER, glob_sorted, list_dir, read_text, sys_read_file
+from exporters.node.collectors.filesystem import Mount, parse_mounts
 from exporters.node.context import NodeContext
 
 NAME = "btrfs"
 SECTOR_SIZE = 512
 BLOCK_GROUP_TYPES = ("data", "metadata", "system")
+ERROR_TYPES = ("write", "read", "flush", "corruption", "generation")
+
+BTRFS_SUPER_MAGIC = 0x9123683E
+FIRST_FREE_OBJECTID = 256  # the inode number of a subvolume's root directory
+_IOC_WRITE, _IOC_READ = 1, 2
+_IOCTL_MAGIC = 0x94
+FS_INFO_SIZE = 1024
+DEV_INFO_SIZE = 4096
+DEV_STATS_SIZE = 1032  # 129 u64 fields: the padding was not shrunk when the flags field was added
+DEV_PATH_OFFSET = DEV_INFO_SIZE - 1024
+
+
+def _ioc(direction: int, nr: int, size: int) -> int:
+    return (direction << 30) | (size << 16) | (_IOCTL_MAGIC << 8) | nr
+
+
+BTRFS_IOC_FS_INFO = _ioc(_IOC_READ, 31, FS_INFO_SIZE)
+BTRFS_IOC_DEV_INFO = _ioc(_IOC_READ | _IOC_WRITE, 30, DEV_INFO_SIZE)
+BTRFS_IOC_GET_DEV_STATS = _ioc(_IOC_READ | _IOC_WRITE, 52, DEV_STATS_SIZE)
+
+
+@dataclass(frozen=True)
+class IoctlDevice:
+    """One device of a mounted filesystem, as the kernel reports it."""
+
+    path: str
+    uuid: str
+    bytes_used: int
+    total_bytes: int
+    errors: tuple[int, ...]  # in ERROR_TYPES order
+
+
+class IoctlOps(Protocol):
+    """The system calls the ioctl side needs; tests replace them."""
+
+    def open_subvolume(self, path: str) -> int | None:
+        """An O_RDONLY descriptor of ``path`` when it is a btrfs subvolume root, else None."""
+        ...
+
+    def ioctl(self, fd: int, request: int, buf: bytearray) -> None: ...
+
+    def close(self, fd: int) -> None: ...
+
+
+class _Statfs(ctypes.Structure):
+    # struct statfs starts with f_type (a long on every Linux ABI); the rest is padding here
+    _fields_ = [("f_type", ctypes.c_long), ("_rest", ctypes.c_byte * 256)]
+
+
+class SystemIoctl:
+    """The real system calls."""
+
+    def __init__(self) -> None:
+        self._libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+
+    def fs_type(self, path: str) -> int:
+        buf = _Statfs()
+        if self._libc.statfs(os.fsencode(path), ctypes.byref(buf)) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err), path)
+        return int(buf.f_type) & 0xFFFFFFFF
+
+    def open_subvolume(self, path: str) -> int | None:
+        st = os.stat(path)
+        if st.st_ino != FIRST_FREE_OBJECTID or not stat.S_ISDIR(st.st_mode):
+            return None
+        if self.fs_type(path) != BTRFS_SUPER_MAGIC:
+            return None
+        return os.open(path, os.O_RDONLY | getattr(os, "O_NOATIME", 0))
+
+    def ioctl(self, fd: int, request: int, buf: bytearray) -> None:
+        fcntl.ioctl(fd, request, buf, True)
+
+    def close(self, fd: int) -> None:
+        os.close(fd)
+
+
+def format_uuid(raw: bytes) -> str:
+    h = raw.hex()
+    return f"{h[0:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+
+
+def fs_info(ops: IoctlOps, fd: int) -> tuple[int, int, str]:
+    """(max device id, number of devices, fsid as 32 hex digits)."""
+    buf = bytearray(FS_INFO_SIZE)
+    ops.ioctl(fd, BTRFS_IOC_FS_INFO, buf)
+    max_id, num_devices, fsid = struct.unpack_from("=QQ16s", buf)
+    return max_id, num_devices, fsid.hex()
+
+
+def device_info(ops: IoctlOps, fd: int, devid: int) -> IoctlDevice:
+    info = bytearray(DEV_INFO_SIZE)
+    struct.pack_into("=Q", info, 0, devid)
+    ops.ioctl(fd, BTRFS_IOC_DEV_INFO, info)
+    _, uuid, bytes_used, total_bytes = struct.unpack_from("=Q16sQQ", info)
+    path = bytes(info[DEV_PATH_OFFSET:]).strip(b"\0").decode("utf-8", errors="replace")
+    stats = bytearray(DEV_STATS_SIZE)
+    struct.pack_into("=QQQ", stats, 0, devid, len(ERROR_TYPES), 0)  # devid, nr_items, flags
+    ops.ioctl(fd, BTRFS_IOC_GET_DEV_STATS, stats)
+    errors = struct.unpack_from(f"={len(ERROR_TYPES)}Q", stats, 24)
+    return IoctlDevice(path, format_uuid(uuid), bytes_used, total_bytes, tuple(errors))
+
+
+def filesystem_devices(ops: IoctlOps, fd: int) -> tuple[str, list[IoctlDevice]]:
+    """The fsid and the devices of the filesystem open at ``fd``."""
+    max_id, num_devices, fsid = fs_info(ops, fd)
+    devices: list[IoctlDevice] = []
+    for devid in range(max_id + 1):
+        try:
+            devices.append(device_info(ops, fd, devid))
+        except OSError as err:
+            # device ids are neither contiguous nor starting at 0
+            if err.errno == errno.ENODEV:
+                continue
+            raise
+        if len(devices) == num_devices:
+            break
+    return fsid, devices
+
+
+def read_ioctl_stats(mounts: Iterable[Mount], rootfs: str, ops: IoctlOps) -> dict[str, list[IoctlDevice]]:
+    """fsid -> devices, for every btrfs filesystem reachable through one of its mount points."""
+    done: set[str] = set()
+    found: dict[str, list[IoctlDevice]] = {}
+    for mount in mounts:
+        if mount.fs_type != "btrfs" or mount.device in done:
+            continue
+        path = os.path.join(rootfs, mount.mount_point.lstrip("/"))
+        try:
+            fd = ops.open_subvolume(path)
+        except OSError as err:
+            LOGGER.debug("Error inspecting btrfs mountpoint",
+                         extra={"collector": NAME, "mountPoint": path, "err": str(err)})
+            continue
+        if fd is None:
+            LOGGER.debug("Error inspecting btrfs mountpoint",
+                         extra={"collector": NAME, "mountPoint": path, "err": "not a btrfs subvolume"})
+            continue
+        try:
+            fsid, devices = filesystem_devices(ops, fd)
+        except OSError as err:
+            LOGGER.debug("Error querying btrfs device stats",
+                         extra={"collector": NAME, "mountPoint": path, "err": str(err)})
+            continue
+        finally:
+            ops.close(fd)
+        if fsid in found:
+            continue
+        done.add(mount.device)
+        found[fsid] = devices
+    return found
 
 
 @dataclass
@@ -131,11 +290,27 @@ def read_btrfs_stats(path: str) -> BtrfsStats:
 
 
 class BtrfsCollector:
-    def __init__(self, context: NodeContext) -> None:
+    def __init__(self, context: NodeContext, ops: IoctlOps | None = None) -> None:
         self.context = context
+        self.ops: IoctlOps = ops if ops is not None else SystemIoctl()
+
+    def read_mounts(self) -> list[Mount]:
+        try:
+            text = read_text(self.context.proc("1", "mounts"))
+        except FileNotFoundError:
+            text = read_text(self.context.proc("mounts"))
+        return parse_mounts(text, self.context.rootfs)
+
+    def ioctl_stats(self) -> dict[str, list[IoctlDevice]]:
+        try:
+            return read_ioctl_stats(self.read_mounts(), self.context.rootfs, self.ops)
+        except (OSError, ValueError) as err:
+            LOGGER.debug("Error querying btrfs device stats with ioctl", extra={"collector": NAME, "err": str(err)})
+            return {}
 
     def collect(self) -> Iterable[Metric]:
         stats = [read_btrfs_stats(p) for p in glob_sorted(self.context.sys("fs", "btrfs", "*-*"))]
+        by_fsid = self.ioctl_stats()
         info = GaugeMetricFamily("node_btrfs_info", "Filesystem information", labels=["uuid", "label"])
         rsv = GaugeMetricFamily("node_btrfs_global_rsv_size_bytes", "Size of global reserve.", labels=["uuid"])
         reserved = GaugeMetricFamily("node_btrfs_reserved_bytes", "Amount of space reserved for a data type",
@@ -149,6 +324,14 @@ class BtrfsCollector:
                                   labels=layout_labels)
         device_size = GaugeMetricFamily("node_btrfs_device_size_bytes",
                                         "Size of a device that is part of the filesystem.", labels=["uuid", "device"])
+        dev_labels = ["uuid", "device", "btrfs_dev_uuid"]
+        ioctl_size = GaugeMetricFamily("node_btrfs_device_size_bytes",
+                                       "Size of a device that is part of the filesystem.", labels=dev_labels)
+        unused = GaugeMetricFamily("node_btrfs_device_unused_bytes",
+                                   "Unused bytes unused on a device that is part of the filesystem.",
+                                   labels=dev_labels)
+        errors = CounterMetricFamily("node_btrfs_device_errors", "Errors reported for the device",
+                                     labels=["uuid", "type", "device", "btrfs_dev_uuid"])
         for s in stats:
             info.add_metric([s.uuid, s.label], 1.0)
             rsv.add_metric([s.uuid], float(s.global_rsv_size))
@@ -159,9 +342,19 @@ class BtrfsCollector:
                     used.add_metric([s.uuid, kind, mode], float(layout.used_bytes))
                     size.add_metric([s.uuid, kind, mode], float(layout.total_bytes))
                     ratio.add_metric([s.uuid, kind, mode], layout.ratio)
-            for device, dev_size in s.devices.items():
-                device_size.add_metric([s.uuid, device], float(dev_size))
-        return [info, rsv, reserved, used, size, ratio, device_size]
+            devices = by_fsid.get(s.uuid.replace("-", ""))
+            if devices is None:
+                for device, dev_size in s.devices.items():
+                    device_size.add_metric([s.uuid, device], float(dev_size))
+                continue
+            for dev in devices:
+                # /dev/sda -> sda, the same name the sysfs fallback uses
+                labels = [s.uuid, os.path.basename(dev.path), dev.uuid]
+                ioctl_size.add_metric(labels, float(dev.total_bytes))
+                unused.add_metric(labels, float((dev.total_bytes - dev.bytes_used) % (1 << 64)))
+                for kind, count in zip(ERROR_TYPES, dev.errors, strict=True):
+                    errors.add_metric([s.uuid, kind, labels[1], dev.uuid], float(count))
+        return [info, rsv, reserved, used, size, ratio, device_size, ioctl_size, unused, errors]
 
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(

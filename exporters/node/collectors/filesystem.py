@@ -42,7 +42,7 @@ DEFAULT_MOUNT_TIMEOUT = 5.0
 DEFAULT_STAT_WORKERS = 4
 LABELS = ["device", "mountpoint", "fstype"]
 
-# (metric, help, statfs field or None for the per-mount flags)
+# (metric, help), in the order of FilesystemStats.values
 SPACE_METRICS: tuple[tuple[str, str], ...] = (
     ("node_filesystem_size_bytes", "Filesystem size in bytes."),
     ("node_filesystem_free_bytes", "Filesystem free space in bytes."),
@@ -285,7 +285,7 @@ class FilesystemCollector:
         return [device_error, readonly, *space]
 
 
-def _positive_int(text: str) -> int:
+def _integer(text: str) -> int:
     try:
         return int(text)
     except ValueError:
@@ -322,7 +322,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="How long to wait for a mount to respond before marking it as stale (default 5s).",
     )
     group.add_argument(
-        "--collector.filesystem.stat-workers", dest="collector_filesystem_stat_workers", type=_positive_int,
+        "--collector.filesystem.stat-workers", dest="collector_filesystem_stat_workers", type=_integer,
         default=DEFAULT_STAT_WORKERS, metavar="N",
         help="How many stat calls to process simultaneously (default 4).",
     )

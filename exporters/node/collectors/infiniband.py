@@ -8,18 +8,20 @@ rate is read as a float32 Gb/s and exported as bytes/s.
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec, NoDataError
-from exporters.node.collectors._gocompat import go_parse_uint, regular_files, sys_read_file
+from exporters.node.collectors._gocompat import go_parse_uint, regular_files, sys_read_file, without_invalid_utf8
 from exporters.node.context import NodeContext
 
+LOGGER = logging.getLogger("exporters.node")
 NAME = "infiniband"
 # procfs skips these (its os.ErrInvalid test never matches an errno, so EINVAL is an error).
 SKIPPED_ERRNOS = {errno.ENOENT, errno.EACCES, errno.EPERM, errno.EOPNOTSUPP}
@@ -235,12 +237,15 @@ class InfiniBandCollector:
 
     def devices(self) -> list[Device]:
         try:
-            names = sorted(os.listdir(self._path()))
+            return [self.read_device(name) for name in sorted(os.listdir(self._path()))]
         except FileNotFoundError as err:
-            raise NoDataError("infiniband statistics not found, skipping") from err
-        return [self.read_device(name) for name in names]
+            # Upstream: any missing file or directory of the class tree means "no data".
+            raise NoDataError(f"infiniband statistics not found, skipping: {err.filename}") from err
 
-    def collect(self) -> Iterable[Metric]:
+    def collect(self) -> Iterator[Metric]:
+        return without_invalid_utf8(self._collect(), LOGGER, NAME)
+
+    def _collect(self) -> Iterable[Metric]:
         devices = self.devices()
         info = GaugeMetricFamily("node_infiniband_info",
                                  "Non-numeric data from /sys/class/infiniband/<device>, value is always 1.",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -16,9 +17,10 @@ from prometheus_client.metrics_core import Metric
 
 from exporters.core.cli import ConfigError
 from exporters.core.collector import CollectorSpec, NoDataError
-from exporters.node.collectors._gocompat import go_parse_uint
+from exporters.node.collectors._gocompat import go_parse_uint, without_invalid_utf8
 from exporters.node.context import NodeContext
 
+LOGGER = logging.getLogger("exporters.node")
 NAME = "ipvs"
 FULL_BACKEND_LABELS = ("local_address", "local_port", "remote_address", "remote_port", "proto", "local_mark")
 
@@ -139,6 +141,9 @@ class IPVSCollector:
             return f.read()
 
     def collect(self) -> Iterator[Metric]:
+        return without_invalid_utf8(self._collect(), LOGGER, NAME)
+
+    def _collect(self) -> Iterator[Metric]:
         try:
             stats_text = self.read("ip_vs_stats")
         except FileNotFoundError as err:

@@ -17,7 +17,7 @@ import errno
 import logging
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -25,7 +25,13 @@ from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec, NoDataError
 from exporters.core.metrics import ExactFamily, exact_gauge
-from exporters.node.collectors._gocompat import add_bool_flag, compile_go_regex, procfs_pint64, sys_read_file
+from exporters.node.collectors._gocompat import (
+    add_bool_flag,
+    compile_go_regex,
+    procfs_pint64,
+    sys_read_file,
+    without_invalid_utf8,
+)
 from exporters.node.context import NodeContext
 
 LOGGER = logging.getLogger("exporters.node")
@@ -182,21 +188,25 @@ class NetClassCollector:
         return stats
 
     def interfaces(self) -> list[NetClassIface]:
+        """Every interface not ignored; a missing or unreadable directory (a device gone, a
+        broken link) is "no data" as upstream, an unreadable attribute file only skips it."""
+        result = []
         try:
-            devices = self.read_devices()
+            for device in self.read_devices():
+                if self.ignored.search(device):
+                    continue
+                iface = parse_iface(device, self.read_attributes(device))
+                if self.netlink and self.rtnl_with_stats:
+                    iface.stats = self.read_stats(device)
+                result.append(iface)
         except (FileNotFoundError, PermissionError) as err:
             raise NoDataError(f"could not read netclass: {err}") from err
-        result = []
-        for device in devices:
-            if self.ignored.search(device):
-                continue
-            iface = parse_iface(device, self.read_attributes(device))
-            if self.netlink and self.rtnl_with_stats:
-                iface.stats = self.read_stats(device)
-            result.append(iface)
         return result
 
-    def collect(self) -> Iterable[Metric]:
+    def collect(self) -> Iterator[Metric]:
+        return without_invalid_utf8(self._collect(), LOGGER, NAME)
+
+    def _collect(self) -> Iterable[Metric]:
         ifaces = self.interfaces()
         return self.build_rtnl(ifaces) if self.netlink else self.build_sysfs(ifaces)
 

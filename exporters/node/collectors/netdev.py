@@ -16,7 +16,7 @@ import ipaddress
 import logging
 import os
 import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import psutil
@@ -25,7 +25,7 @@ from prometheus_client.metrics_core import Metric
 
 from exporters.core.cli import ConfigError
 from exporters.core.collector import CollectorSpec
-from exporters.node.collectors._gocompat import DeviceFilter, add_bool_flag, device_filter
+from exporters.node.collectors._gocompat import DeviceFilter, add_bool_flag, device_filter, without_invalid_utf8
 from exporters.node.context import NodeContext
 
 LOGGER = logging.getLogger("exporters.node")
@@ -251,7 +251,10 @@ class NetDevCollector:
             stats[device] = parse_link_stats(files) if files else _netlink_keys_from_proc(values)
         return stats
 
-    def collect(self) -> Iterable[Metric]:
+    def collect(self) -> Iterator[Metric]:
+        return without_invalid_utf8(self._collect(), LOGGER, NAME)
+
+    def _collect(self) -> Iterable[Metric]:
         families: dict[str, CounterMetricFamily] = {}
         for device, values in sorted(self.device_stats().items()):
             if not self.detailed:

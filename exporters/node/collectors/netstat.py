@@ -8,6 +8,7 @@ that is not a number fails the whole collector, before any filtering, as upstrea
 from __future__ import annotations
 
 import argparse
+import logging
 import re
 from collections.abc import Iterable
 
@@ -15,9 +16,10 @@ from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec
 from exporters.core.metrics import exact_untyped
-from exporters.node.collectors._gocompat import compile_go_regex
+from exporters.node.collectors._gocompat import compile_go_regex, valid_metric_name
 from exporters.node.context import NodeContext
 
+LOGGER = logging.getLogger("exporters.node")
 NAME = "netstat"
 DEFAULT_FIELDS = (
     "^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)|"
@@ -93,6 +95,10 @@ class NetStatCollector:
                 value = go_parse_float(raw)
                 key = f"{protocol}_{name}"
                 if not self.fields.search(key):
+                    continue
+                if not valid_metric_name(f"node_netstat_{key}"):
+                    # client_golang refuses the name (node_exporter panics); skip that field only.
+                    LOGGER.warning("skipping field with an invalid metric name", extra={"collector": NAME})
                     continue
                 family = exact_untyped(f"node_netstat_{key}", f"Statistic {protocol}{name}.")
                 family.add_metric([], value)

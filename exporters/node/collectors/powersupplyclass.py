@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import argparse
 import errno
+import logging
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from prometheus_client.core import GaugeMetricFamily
@@ -25,9 +26,11 @@ from exporters.node.collectors._gocompat import (
     regular_files,
     sys_read_file,
     to_valid_utf8,
+    without_invalid_utf8,
 )
 from exporters.node.context import NodeContext
 
+LOGGER = logging.getLogger("exporters.node")
 NAME = "powersupplyclass"
 # procfs skips ENOENT and EOPNOTSUPP only (its os.ErrInvalid test never matches an errno).
 SKIPPED_ERRNOS = {errno.ENOENT, errno.EOPNOTSUPP}
@@ -125,18 +128,21 @@ class PowerSupplyClassCollector:
 
     def supplies(self) -> list[PowerSupply]:
         base = self.context.sys("class", "power_supply")
-        try:
-            names = sorted(os.listdir(base))
-        except FileNotFoundError as err:
-            raise NoDataError("no /sys/class/power_supply") from err
         result = []
-        for name in names:
-            supply = parse_power_supply(name, self.read_attributes(os.path.join(base, name)))
-            if not self.ignored.search(name):
-                result.append(supply)
+        try:
+            for name in sorted(os.listdir(base)):
+                supply = parse_power_supply(name, self.read_attributes(os.path.join(base, name)))
+                if not self.ignored.search(name):
+                    result.append(supply)
+        except FileNotFoundError as err:
+            # Upstream: the class directory or a supply's directory missing means "no data".
+            raise NoDataError(f"power_supply class not readable: {err.filename}") from err
         return result
 
-    def collect(self) -> Iterable[Metric]:
+    def collect(self) -> Iterator[Metric]:
+        return without_invalid_utf8(self._collect(), LOGGER, NAME)
+
+    def _collect(self) -> Iterable[Metric]:
         families: dict[str, GaugeMetricFamily] = {}
         info = GaugeMetricFamily("node_power_supply_info", "info of /sys/class/power_supply/<power_supply>.")
         for supply in self.supplies():

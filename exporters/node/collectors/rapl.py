@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import logging
 import os
 import re
 from collections.abc import Iterator
@@ -18,9 +19,10 @@ from prometheus_client.core import CounterMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec, NoDataError
-from exporters.node.collectors._gocompat import add_bool_flag, go_join, go_parse_uint
+from exporters.node.collectors._gocompat import add_bool_flag, go_join, go_parse_uint, without_invalid_utf8
 from exporters.node.context import NodeContext
 
+LOGGER = logging.getLogger("exporters.node")
 NAME = "rapl"
 _SANITIZE = re.compile(r"_*[^0-9A-Za-z_]+_*")
 
@@ -75,6 +77,9 @@ class RaplCollector:
         return zones
 
     def collect(self) -> Iterator[Metric]:
+        return without_invalid_utf8(self._collect(), LOGGER, NAME)
+
+    def _collect(self) -> Iterator[Metric]:
         try:
             zones = self.zones()
         except (FileNotFoundError, PermissionError) as err:

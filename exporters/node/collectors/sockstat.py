@@ -7,6 +7,7 @@ IPv6 disabled) is skipped.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -15,9 +16,10 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec
-from exporters.node.collectors._gocompat import go_parse_int
+from exporters.node.collectors._gocompat import go_parse_int, valid_metric_name
 from exporters.node.context import NodeContext
 
+LOGGER = logging.getLogger("exporters.node")
 NAME = "sockstat"
 OPTIONAL_FIELDS = ("orphan", "tw", "alloc", "mem", "memory")
 
@@ -90,6 +92,9 @@ class SockStatCollector:
             if "mem" in proto.optional:
                 pairs.append(("mem_bytes", proto.optional["mem"] * self.page_size))
             for name, value in pairs:
+                if not valid_metric_name(f"node_sockstat_{proto.protocol}_{name}"):
+                    LOGGER.warning("skipping protocol with an invalid metric name", extra={"collector": NAME})
+                    continue
                 out.append(_gauge(f"node_sockstat_{proto.protocol}_{name}",
                                   f"Number of {proto.protocol} sockets in state {name}.", value))
         return out

@@ -122,8 +122,6 @@ def _parse_labels(text: str, pos: int, line_no: int, name: str) -> tuple[list[tu
         pos += 1
         if label == "__name__":
             raise TextParseError(line_no, "label name \"__name__\" is reserved")
-        if any(existing == label for existing, _ in labels):
-            raise TextParseError(line_no, f"duplicate label names for metric {name!r}")
         labels.append((label, value))
         while pos < len(text) and text[pos] in _BLANK:
             pos += 1
@@ -133,6 +131,30 @@ def _parse_labels(text: str, pos: int, line_no: int, name: str) -> tuple[list[tu
         if pos < len(text) and text[pos] == "}":
             return labels, pos + 1
         raise TextParseError(line_no, f"unexpected end of label set for metric {name!r}")
+
+
+def _value_and_timestamp(line: str, pos: int, line_no: int) -> tuple[str, str | None]:
+    """The value token and the optional timestamp token; only spaces and tabs separate tokens."""
+    while pos < len(line) and line[pos] in _BLANK:
+        pos += 1
+    end = pos
+    while end < len(line) and line[end] not in _BLANK:
+        end += 1
+    value = line[pos:end]
+    if not value:
+        raise TextParseError(line_no, "expected float as value, got \"\"")
+    if end == len(line):
+        return value, None
+    pos = end
+    while pos < len(line) and line[pos] in _BLANK:
+        pos += 1
+    end = pos
+    while end < len(line) and line[end] not in _BLANK:
+        end += 1
+    # a blank after the value promises a timestamp; nothing may follow the timestamp
+    if end < len(line):
+        raise TextParseError(line_no, f"spurious string after timestamp: {line[end:]!r}")
+    return value, line[pos:end]
 
 
 def parse_text_format(text: str) -> dict[str, ParsedFamily]:
@@ -170,6 +192,9 @@ def parse_text_format(text: str) -> dict[str, ParsedFamily]:
             if rest and rest[0] not in _BLANK:
                 raise TextParseError(line_no, "invalid metric name in comment")
             rest = rest.lstrip(_BLANK)
+            if not rest:
+                # "# HELP name" alone sets nothing, as in Go's parser
+                continue
             fam = families.get(name)
             if fam is None:
                 fam = families[name] = ParsedFamily(name)
@@ -182,9 +207,10 @@ def parse_text_format(text: str) -> dict[str, ParsedFamily]:
                     raise TextParseError(
                         line_no, f"second TYPE line for metric name {name!r}, or TYPE reported after samples"
                     )
-                kind = rest.rstrip(_BLANK).lower()
+                # the whole rest of the line is the type: trailing blanks make it unknown
+                kind = rest.lower()
                 if kind not in _TYPES:
-                    raise TextParseError(line_no, f"unknown metric type {rest.rstrip(_BLANK)!r}")
+                    raise TextParseError(line_no, f"unknown metric type {rest!r}")
                 fam.type = kind
             continue
 
@@ -200,20 +226,17 @@ def parse_text_format(text: str) -> dict[str, ParsedFamily]:
             labels, pos = _parse_labels(line, pos, line_no, name)
         elif pos == match.end() and pos < len(line):
             raise TextParseError(line_no, f"invalid metric name {line.split()[0]!r}")
-        fields = line[pos:].split()
-        if not fields:
-            raise TextParseError(line_no, f"expected a value for metric {name!r}")
-        if len(fields) > 2:
-            raise TextParseError(line_no, f"spurious string after timestamp: {fields[2]!r}")
+        value_text, timestamp_text = _value_and_timestamp(line, pos, line_no)
         try:
-            value = parse_float(fields[0])
+            # Go's exposition never writes -0
+            value = parse_float(value_text) + 0.0
         except ValueError:
-            raise TextParseError(line_no, f"expected float as value, got {fields[0]!r}") from None
+            raise TextParseError(line_no, f"expected float as value, got {value_text!r}") from None
         timestamp = None
-        if len(fields) == 2:
-            if not _TIMESTAMP.fullmatch(fields[1]):
-                raise TextParseError(line_no, f"expected integer as timestamp, got {fields[1]!r}")
-            timestamp = int(fields[1])
+        if timestamp_text is not None:
+            if not _TIMESTAMP.fullmatch(timestamp_text):
+                raise TextParseError(line_no, f"expected integer as timestamp, got {timestamp_text!r}")
+            timestamp = int(timestamp_text)
 
         fam, suffix = family_for_sample(name)
         if fam.type is None:
@@ -222,6 +245,9 @@ def parse_text_format(text: str) -> dict[str, ParsedFamily]:
         bound: float | None = None
         plain: list[tuple[str, str]] = []
         for label, label_value in labels:
+            if special is None or label != special:
+                if any(existing == label for existing, _ in plain):
+                    raise TextParseError(line_no, f"duplicate label names for metric {name!r}")
             if special is not None and label == special and suffix in ("", "_bucket"):
                 try:
                     bound = parse_float(label_value)
@@ -300,7 +326,8 @@ class TextfileCollector:
 
     def read_file(self, path: str) -> tuple[dict[str, ParsedFamily], int]:
         """Parse one file; return its families and its mtime (whole seconds)."""
-        with open(path, encoding="utf-8", errors="replace") as f:
+        # newline="": a CR is part of the line, as for Go's parser
+        with open(path, encoding="utf-8", errors="replace", newline="") as f:
             text = f.read()
             try:
                 families = parse_text_format(text)
@@ -332,7 +359,8 @@ class TextfileCollector:
             for entry in entries:
                 if not entry.endswith(".prom"):
                     continue
-                path = os.path.join(directory, entry)
+                # filepath.Join cleans the path: "./dir/" + "a.prom" is "dir/a.prom"
+                path = os.path.normpath(os.path.join(directory, entry))
                 try:
                     families, mtime = self.read_file(path)
                 except (OSError, ValueError) as err:

@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import errno
 import glob
+import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec, NoDataError
-from exporters.node.collectors._gocompat import go_parse_int, go_parse_uint, sys_read_file
+from exporters.node.collectors._gocompat import go_parse_int, go_parse_uint, sys_read_file, without_invalid_utf8
 from exporters.node.context import NodeContext
 
+LOGGER = logging.getLogger("exporters.node")
 NAME = "thermal_zone"
 
 
@@ -94,7 +96,10 @@ class ThermalZoneCollector:
                                          cur_state, max_state))
         return devices
 
-    def collect(self) -> Iterable[Metric]:
+    def collect(self) -> Iterator[Metric]:
+        return without_invalid_utf8(self._collect(), LOGGER, NAME)
+
+    def _collect(self) -> Iterable[Metric]:
         temp = GaugeMetricFamily("node_thermal_zone_temp", "Zone temperature in Celsius", labels=["zone", "type"])
         for zone in self.zones():
             temp.add_metric([zone.name, zone.type], zone.temp / 1000.0)
