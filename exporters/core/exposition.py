@@ -36,7 +36,7 @@ def format_value(value: float) -> str:
     if value == -math.inf:
         return "-Inf"
     if value.is_integer() and -1e6 < value < 1e6:
-        return str(int(value)) if value != 0 else ("-0" if math.copysign(1.0, value) < 0 else "0")
+        return str(int(value))  # Go writes any zero, -0 included, as "0"
     text = repr(value)
     negative = text.startswith("-")
     if negative:

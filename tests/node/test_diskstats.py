@@ -34,8 +34,17 @@ def test_parse_diskstats(text: str, expect: list[DiskStat]) -> None:
     assert parse_diskstats(text) == expect
 
 
-@pytest.mark.parametrize("text", ["8 0 sda 1 2 x 4 5 6 7 8 9 10 11", "a 0 sda 1 2 3 4 5 6 7 8 9 10 11",
-                                  "8 0 sda 1 2 3 4 5 6 7 8 9 10 -11"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "8 0 sda 1 2 x 4 5 6 7 8 9 10 11",
+        "a 0 sda 1 2 3 4 5 6 7 8 9 10 11",
+        "8 0 sda 1 2 3 4 5 6 7 8 9 10 -11",
+        "8 0 sda 1 2 3 4 5 6 7 8 9 10 +11",
+        "8 0 sda 1 2 3 4 5 6 7 8 9 10 18446744073709551616",
+        "4294967296 0 sda 1 2 3 4 5 6 7 8 9 10 11",
+    ],
+)
 def test_parse_diskstats_rejects_non_numbers(text: str) -> None:
     with pytest.raises(ValueError):
         parse_diskstats(text)

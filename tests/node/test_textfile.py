@@ -24,7 +24,7 @@ from tests.node.storage_helpers import context, samples, value, write_tree
         ('a{x="q\\"uote",y="back\\\\slash",z="new\\nline"} 1\n', "a", "untyped", None,
          [({"x": 'q"uote', "y": "back\\slash", "z": "new\nline"}, 1.0)]),
         ('a{x="1",} 1\n', "a", "untyped", None, [({"x": "1"}, 1.0)]),  # trailing comma
-        ("  a  {  x = \"1\" }   3  \n", "a", "untyped", None, [({"x": "1"}, 3.0)]),
+        ("  a  {  x = \"1\" , }   3\n", "a", "untyped", None, [({"x": "1"}, 3.0)]),
         ("a{} 4\n", "a", "untyped", None, [({}, 4.0)]),
         ("# TYPE a GAUGE\na 1\n", "a", "gauge", None, [({}, 1.0)]),
         ("# just a comment\n#\n\na 1\n", "a", "untyped", None, [({}, 1.0)]),

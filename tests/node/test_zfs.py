@@ -107,3 +107,20 @@ def test_no_zfs_is_no_data(tmp_path: Path) -> None:
     (tmp_path / "proc").mkdir()
     with pytest.raises(NoDataError):
         list(ZfsCollector(context(tmp_path)).collect())
+
+
+def test_values_before_a_malformed_file_are_kept(tmp_path: Path) -> None:
+    from exporters.core.runner import CollectorRunner
+
+    base = "proc/spl/kstat/zfs"
+    write_tree(tmp_path, {f"{base}/arcstats": KSTAT, f"{base}/tank/io": IO.replace(" 3 4 ", " 3 x ")})
+    runner = CollectorRunner("node", {"zfs": ZfsCollector(context(tmp_path))}, parallel=False)
+    try:
+        found = samples(runner.collect(None))
+    finally:
+        runner.close()
+    # as node_exporter: what was sent before the error stays, and the collector reports failure
+    assert value(found, "node_scrape_collector_success", collector="zfs") == 0
+    assert value(found, "node_zfs_arc_hits") == 100
+    assert value(found, "node_zfs_zpool_nwritten", zpool="tank") == 2
+    assert ("node_zfs_zpool_writes", (("zpool", "tank"),)) not in found

@@ -61,7 +61,7 @@ ATA_PROPERTIES: tuple[tuple[str, str, str], ...] = (
     ("ID_ATA_ROTATION_RATE_RPM", "ata_rotation_rate_rpm", "ATA disk rotation rate in RPMs (0 for SSDs)."),
 )
 
-_UINT = re.compile(r"\+?[0-9]+")
+_UINT = re.compile(r"[0-9]+")  # fmt.Sscanf %d into an unsigned: no sign
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,8 @@ def parse_diskstats(text: str) -> list[DiskStat]:
         for i, field in enumerate(fields[:20]):
             if i == 2:
                 continue
-            if not _UINT.fullmatch(field):
+            limit = 1 << (32 if i < 2 else 64)  # major and minor are 32-bit
+            if not _UINT.fullmatch(field) or int(field) >= limit:
                 raise ValueError(f"diskstats: expected integer in field {i + 1} of {line.strip()!r}")
             numbers.append(int(field))
         if len(fields[:20]) < 14:

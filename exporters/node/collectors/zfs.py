@@ -8,7 +8,7 @@ Only 64-bit integer kstats (data types 3 and 4) are exported.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Iterator
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
@@ -47,9 +47,12 @@ def metric_name(sysctl: str) -> str:
     return sysctl.rsplit(".", 1)[-1].replace("-", "_")
 
 
-def parse_kstat(text: str, kstat: str, types: tuple[str, ...] = INTEGER_TYPES) -> list[Sysctl]:
-    """A ``name type data`` kstat file; the header line must be present."""
-    out: list[Sysctl] = []
+def iter_kstat(text: str, kstat: str, types: tuple[str, ...] = INTEGER_TYPES) -> Iterator[Sysctl]:
+    """A ``name type data`` kstat file; the header line must be present.
+
+    A generator, so that the values before a malformed line are still exported, as
+    node_exporter sends each value as it parses it.
+    """
     started = False
     for line in text.splitlines():
         parts = line.split()
@@ -60,18 +63,24 @@ def parse_kstat(text: str, kstat: str, types: tuple[str, ...] = INTEGER_TYPES) -
             continue
         if parts[1] in types:
             key = f"kstat.zfs.misc.{kstat}.{parts[0]}"
-            try:
-                out.append((key, parse_uint(parts[2])))
-            except ValueError:
-                raise ValueError(f"could not parse expected integer value for {key!r}") from None
+            yield key, _value(key, parts[2])
     if not started:
         raise ValueError(f"did not parse a single {kstat!r} metric")
-    return out
 
 
-def parse_pool_io(text: str, kstat: str) -> list[Sysctl]:
+def _value(key: str, text: str) -> int:
+    try:
+        return parse_uint(text)
+    except ValueError:
+        raise ValueError(f"could not parse expected integer value for {key!r}") from None
+
+
+def parse_kstat(text: str, kstat: str, types: tuple[str, ...] = INTEGER_TYPES) -> list[Sysctl]:
+    return list(iter_kstat(text, kstat, types))
+
+
+def iter_pool_io(text: str, kstat: str) -> Iterator[Sysctl]:
     """A pool's ``io`` kstat: a header row starting with ``nread`` and a row of values."""
-    out: list[Sysctl] = []
     header: list[str] | None = None
     for line in text.splitlines():
         parts = line.split()
@@ -83,17 +92,16 @@ def parse_pool_io(text: str, kstat: str) -> list[Sysctl]:
             key = f"kstat.zfs.misc.{kstat}.{field}"
             if i >= len(parts):
                 raise ValueError(f"missing value for {key!r}")
-            try:
-                out.append((key, parse_uint(parts[i])))
-            except ValueError:
-                raise ValueError(f"could not parse expected integer value for {key!r}") from None
-    return out
+            yield key, _value(key, parts[i])
 
 
-def parse_objset(text: str) -> tuple[str, list[Sysctl]]:
-    """A dataset's ``objset-0x..`` kstat: its name and its 64-bit unsigned counters."""
+def parse_pool_io(text: str, kstat: str) -> list[Sysctl]:
+    return list(iter_pool_io(text, kstat))
+
+
+def iter_objset(text: str) -> Iterator[tuple[str, str, int]]:
+    """A dataset's ``objset-0x..`` kstat: (dataset name, sysctl, value) for each 64-bit unsigned counter."""
     dataset = ""
-    out: list[Sysctl] = []
     started = False
     for line in text.splitlines():
         parts = line.split()
@@ -107,74 +115,67 @@ def parse_objset(text: str) -> tuple[str, list[Sysctl]]:
             continue
         if parts[1] == "4":
             key = f"kstat.zfs.misc.objset.{parts[0]}"
-            try:
-                out.append((key, parse_uint(parts[2])))
-            except ValueError:
-                raise ValueError(f"could not parse expected integer value for {key!r}") from None
+            yield dataset, key, _value(key, parts[2])
     if not started:
         raise ValueError(f"did not parse a single objset metric of dataset {dataset!r}")
-    return dataset, out
+
+
+def parse_objset(text: str) -> tuple[str, list[Sysctl]]:
+    """The dataset's name (the last one named) and its counters."""
+    rows = list(iter_objset(text))
+    name = ""
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) >= 3 and parts[0] == "dataset_name":
+            name = parts[2]
+    return name, [(key, value) for _, key, value in rows]
 
 
 def parse_pool_state(text: str) -> str:
     return text.split("\n", 1)[0].lower()
 
 
+def _sample(name: str, sysctl: str, labels: dict[str, str], value: int) -> ExactFamily:
+    family = exact_untyped(name, sysctl, list(labels))
+    family.add_metric(list(labels.values()), float(value))
+    return family
+
+
 class ZfsCollector:
+    """Each value is yielded as soon as it is parsed (one-sample families, merged on exposition)."""
+
     def __init__(self, context: NodeContext) -> None:
         self.context = context
 
-    def collect(self) -> Iterable[Metric]:
+    def collect(self) -> Iterator[Metric]:
         base = self.context.proc(*KSTAT_DIR)
         if not os.path.exists(base):
             LOGGER.debug("ZFS / ZFS statistics are not available", extra={"collector": NAME})
             raise NoDataError("ZFS / ZFS statistics are not available")
-        families: dict[str, ExactFamily] = {}
-
-        def add(name: str, sysctl: str, labels: dict[str, str], value: int) -> None:
-            family = families.get(name)
-            if family is None:
-                family = families[name] = exact_untyped(name, sysctl, list(labels))
-            family.add_metric(list(labels.values()), float(value))
-
         for subsystem, kstat in SUBSYSTEMS:
             try:
                 text = read_text(os.path.join(base, kstat))
             except OSError:
                 # kstat files come and go with ZFS features and versions
                 continue
-            for sysctl, value in parse_kstat(text, kstat):
-                add(f"node_{subsystem}_{metric_name(sysctl)}", sysctl, {}, value)
-
-        self._pools(base, "io", lambda pool, text: [
-            (f"node_zfs_zpool_{metric_name(s)}", s, {"zpool": pool}, v) for s, v in parse_pool_io(text, "io")], add)
-        self._pools(base, "objset-*", self._objset_rows, add)
-
+            for sysctl, value in iter_kstat(text, kstat):
+                yield _sample(f"node_{subsystem}_{metric_name(sysctl)}", sysctl, {}, value)
+        for path in glob_sorted(os.path.join(base, "*", "io")):
+            pool = os.path.basename(os.path.dirname(path))
+            for sysctl, value in iter_pool_io(read_text(path), "io"):
+                yield _sample(f"node_zfs_zpool_{metric_name(sysctl)}", sysctl, {"zpool": pool}, value)
+        for path in glob_sorted(os.path.join(base, "*", "objset-*")):
+            pool = os.path.basename(os.path.dirname(path))
+            for dataset, sysctl, value in iter_objset(read_text(path)):
+                yield _sample(f"node_zfs_zpool_dataset_{metric_name(sysctl)}", sysctl,
+                              {"zpool": pool, "dataset": dataset}, value)
         state = GaugeMetricFamily("node_zfs_zpool_state", "kstat.zfs.misc.state", labels=["zpool", "state"])
         for path in glob_sorted(os.path.join(base, "*", "state")):
             pool = os.path.basename(os.path.dirname(path))
             current = parse_pool_state(read_text(path))
             for name in POOL_STATES:
                 state.add_metric([pool, name], 1.0 if current == name else 0.0)
-        return [*families.values(), state]
-
-    @staticmethod
-    def _objset_rows(pool: str, text: str) -> list[tuple[str, str, dict[str, str], int]]:
-        dataset, sysctls = parse_objset(text)
-        return [(f"node_zfs_zpool_dataset_{metric_name(s)}", s, {"zpool": pool, "dataset": dataset}, v)
-                for s, v in sysctls]
-
-    @staticmethod
-    def _pools(
-        base: str,
-        pattern: str,
-        rows: Callable[[str, str], list[tuple[str, str, dict[str, str], int]]],
-        add: Callable[[str, str, dict[str, str], int], None],
-    ) -> None:
-        for path in glob_sorted(os.path.join(base, "*", pattern)):
-            pool = os.path.basename(os.path.dirname(path))
-            for name, sysctl, labels, value in rows(pool, read_text(path)):
-                add(name, sysctl, labels, value)
+        yield state
 
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
