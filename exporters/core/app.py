@@ -252,8 +252,13 @@ def make_handler(app: Exporter) -> type[BaseHTTPRequestHandler]:
         def version_string(self) -> str:
             return "exporters"
 
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            # the path only: a query string may carry a target with credentials in it
+            app.logger.debug("request", extra={"client": self.client_address[0], "method": self.command,
+                                               "path": urlsplit(self.path).path, "code": str(code)})
+
         def log_message(self, format: str, *args: Any) -> None:
-            app.logger.debug(format % args, extra={"client": self.client_address[0]})
+            app.logger.debug("http server", extra={"client": self.client_address[0]})
 
         def _send(self, response: Response, head_only: bool = False) -> None:
             body = response.body

@@ -1,0 +1,1 @@
+"""The redis_exporter replacement: INFO mapping tables, key checks, multi-target scrapes."""

@@ -1,0 +1,5 @@
+import sys
+
+from exporters.redis.main import main
+
+sys.exit(main())

@@ -1,0 +1,555 @@
+"""``exporters redis``: the redis_exporter replacement (flags and environment of v1.58.0)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import sys
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client.metrics_core import Metric
+
+from exporters import __version__
+from exporters.core.app import Exporter, HTTPError, MetricsHandler, Request, Response, run_exporter
+from exporters.core.cli import ArgumentParser, ConfigError, add_version_flag, add_web_flags, parse_duration
+from exporters.core.webconfig import build_ssl_context
+from exporters.redis.families import Families
+from exporters.redis.resp import TLSOptions, parse_address
+from exporters.redis.scrape import LogOnce, RedisScrape, ScrapeOptions
+
+UPSTREAM = "redis_exporter"
+UPSTREAM_VERSION = "1.58.0"
+DEFAULT_ADDRESS = ":9121"
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One upstream flag: name (without dashes), environment variable, default, kind."""
+
+    name: str
+    env: str
+    default: str | int | bool
+    help: str
+    kind: str = "str"  # str, int, bool
+    dest_name: str = ""
+
+    @property
+    def dest(self) -> str:
+        return self.dest_name or self.name.replace(".", "_").replace("-", "_")
+
+
+# redis_exporter v1.58.0 main.go, in its order.
+FLAGS: tuple[Flag, ...] = (
+    Flag("redis.addr", "REDIS_ADDR", "redis://localhost:6379", "Address of the Redis instance to scrape"),
+    Flag("redis.user", "REDIS_USER", "", "User name to use for authentication (Redis ACL for Redis 6.0 and newer)"),
+    Flag("redis.password", "REDIS_PASSWORD", "", "Password of the Redis instance to scrape"),
+    Flag("redis.password-file", "REDIS_PASSWORD_FILE", "", "Password file of the Redis instance to scrape"),
+    Flag("namespace", "REDIS_EXPORTER_NAMESPACE", "redis", "Namespace for metrics"),
+    Flag("check-keys", "REDIS_EXPORTER_CHECK_KEYS", "",
+         "Comma separated list of key-patterns to export value and length/size, searched for with SCAN"),
+    Flag("check-single-keys", "REDIS_EXPORTER_CHECK_SINGLE_KEYS", "",
+         "Comma separated list of single keys to export value and length/size"),
+    Flag("check-key-groups", "REDIS_EXPORTER_CHECK_KEY_GROUPS", "",
+         "Comma separated list of lua regex for grouping keys"),
+    Flag("check-streams", "REDIS_EXPORTER_CHECK_STREAMS", "",
+         "Comma separated list of stream-patterns to export info about streams, groups and consumers, "
+         "searched for with SCAN"),
+    Flag("check-single-streams", "REDIS_EXPORTER_CHECK_SINGLE_STREAMS", "",
+         "Comma separated list of single streams to export info about streams, groups and consumers"),
+    Flag("count-keys", "REDIS_EXPORTER_COUNT_KEYS", "",
+         "Comma separated list of patterns to count (eg: 'db0=production_*,db3=sessions:*'), searched for with SCAN"),
+    Flag("check-keys-batch-size", "REDIS_EXPORTER_CHECK_KEYS_BATCH_SIZE", 1000,
+         "Approximate number of keys to process in each execution (SCAN COUNT)", "int"),
+    Flag("check-keys-limit", "REDIS_EXPORTER_CHECK_KEYS_LIMIT", 10000,
+         "Most keys the key checks of one scrape look at (SCAN results and checked keys); 0: no limit", "int"),
+    Flag("script", "REDIS_EXPORTER_SCRIPT", "",
+         "Comma separated list of path(s) to Redis Lua script(s) for gathering extra metrics"),
+    Flag("log-format", "REDIS_EXPORTER_LOG_FORMAT", "txt", "Log format, valid options are txt and json",
+         dest_name="upstream_log_format"),
+    Flag("config-command", "REDIS_EXPORTER_CONFIG_COMMAND", "CONFIG", "What to use for the CONFIG command"),
+    Flag("connection-timeout", "REDIS_EXPORTER_CONNECTION_TIMEOUT", "15s",
+         "Timeout for connection to Redis instance (also bounded by the scrape deadline)"),
+    Flag("tls-client-key-file", "REDIS_EXPORTER_TLS_CLIENT_KEY_FILE", "",
+         "Name of the client key file (including full path) if the server requires TLS client authentication"),
+    Flag("tls-client-cert-file", "REDIS_EXPORTER_TLS_CLIENT_CERT_FILE", "",
+         "Name of the client certificate file (including full path) if the server requires TLS client "
+         "authentication"),
+    Flag("tls-ca-cert-file", "REDIS_EXPORTER_TLS_CA_CERT_FILE", "",
+         "Name of the CA certificate file (including full path) if the server requires TLS client authentication"),
+    Flag("tls-server-key-file", "REDIS_EXPORTER_TLS_SERVER_KEY_FILE", "",
+         "Name of the server key file (including full path) if the web interface and telemetry should use TLS"),
+    Flag("tls-server-cert-file", "REDIS_EXPORTER_TLS_SERVER_CERT_FILE", "",
+         "Name of the server certificate file (including full path) if the web interface and telemetry should "
+         "use TLS"),
+    Flag("tls-server-ca-cert-file", "REDIS_EXPORTER_TLS_SERVER_CA_CERT_FILE", "",
+         "Name of the CA certificate file (including full path) if the web interface and telemetry should "
+         "require TLS client authentication"),
+    Flag("tls-server-min-version", "REDIS_EXPORTER_TLS_SERVER_MIN_VERSION", "TLS1.2",
+         "Minimum TLS version that is acceptable by the web interface and telemetry when using TLS"),
+    Flag("max-distinct-key-groups", "REDIS_EXPORTER_MAX_DISTINCT_KEY_GROUPS", 100,
+         "The maximum number of distinct key groups with the most memory utilization to present as distinct "
+         "metrics per database, the leftover key groups will be aggregated in the 'overflow' bucket", "int"),
+    Flag("debug", "REDIS_EXPORTER_DEBUG", False, "Output verbose debug information", "bool"),
+    Flag("set-client-name", "REDIS_EXPORTER_SET_CLIENT_NAME", True,
+         "Whether to set client name to redis_exporter", "bool"),
+    Flag("is-tile38", "REDIS_EXPORTER_IS_TILE38", False, "Whether to scrape Tile38 specific metrics", "bool"),
+    Flag("is-cluster", "REDIS_EXPORTER_IS_CLUSTER", False,
+         "Whether this is a redis cluster (Enable this if you need to fetch key level data on a Redis Cluster).",
+         "bool"),
+    Flag("export-client-list", "REDIS_EXPORTER_EXPORT_CLIENT_LIST", False,
+         "Whether to scrape Client List specific metrics", "bool"),
+    Flag("export-client-port", "REDIS_EXPORTER_EXPORT_CLIENT_PORT", False,
+         "Whether to include the client's port when exporting the client list", "bool"),
+    Flag("redis-only-metrics", "REDIS_EXPORTER_REDIS_ONLY_METRICS", False,
+         "Whether to export only the Redis metrics (no process and runtime metrics of the exporter)", "bool"),
+    Flag("ping-on-connect", "REDIS_EXPORTER_PING_ON_CONNECT", False,
+         "Whether to ping the redis instance after connecting", "bool"),
+    Flag("include-config-metrics", "REDIS_EXPORTER_INCL_CONFIG_METRICS", False,
+         "Whether to include all config settings as metrics", "bool"),
+    Flag("disable-exporting-key-values", "REDIS_EXPORTER_DISABLE_EXPORTING_KEY_VALUES", False,
+         "Whether to disable values of keys stored in redis as labels or not when using check-keys/check-single-key",
+         "bool"),
+    Flag("redact-config-metrics", "REDIS_EXPORTER_REDACT_CONFIG_METRICS", True,
+         "Whether to redact config settings that include potentially sensitive information like passwords",
+         "bool"),
+    Flag("include-system-metrics", "REDIS_EXPORTER_INCL_SYSTEM_METRICS", False,
+         "Whether to include system metrics like e.g. redis_total_system_memory_bytes", "bool"),
+    Flag("skip-tls-verification", "REDIS_EXPORTER_SKIP_TLS_VERIFICATION", False,
+         "Whether to to skip TLS verification", "bool"),
+    Flag("allowed-targets", "REDIS_EXPORTER_ALLOWED_TARGETS", "",
+         "Comma separated list of addresses /scrape may be asked for (host:port or URL; localhost and "
+         "127.0.0.1 match each other); empty: any target"),
+)
+
+_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
+_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
+
+
+def go_bool(text: str) -> bool:
+    """strconv.ParseBool."""
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise argparse.ArgumentTypeError(f"invalid boolean value {text!r}")
+
+
+def env_value(flag: Flag, env: Mapping[str, str]) -> str | int | bool:
+    """The flag's default, or its environment variable when set and valid (as upstream's getEnv*)."""
+    raw = env.get(flag.env)
+    if raw is None:
+        return flag.default
+    if flag.kind == "bool":
+        try:
+            return go_bool(raw)
+        except argparse.ArgumentTypeError:
+            return flag.default
+    if flag.kind == "int":
+        try:
+            return int(raw)
+        except ValueError:
+            return flag.default
+    return raw
+
+
+def normalize_argv(argv: Sequence[str]) -> list[str]:
+    """Go's flag package takes ``-name`` and ``--name`` alike; argparse gets ``--name``.
+
+    Every option here is long (only ``-h`` is a short one), so any ``-word`` with more
+    than one letter is the single-dash spelling of ``--word``.
+    """
+    out: list[str] = []
+    passthrough = False
+    for arg in argv:
+        if not passthrough and arg == "--":
+            passthrough = True
+        elif (not passthrough and arg.startswith("-") and not arg.startswith("--")
+              and len(arg.split("=", 1)[0]) > 2 and arg[1].isalpha()):
+            arg = "-" + arg
+        out.append(arg)
+    return out
+
+
+def build_parser(env: Mapping[str, str] | None = None) -> argparse.ArgumentParser:
+    environ = os.environ if env is None else env
+    parser = ArgumentParser(prog="redis_exporter", description="Prometheus exporter for Redis metrics.")
+    add_version_flag(parser, UPSTREAM, UPSTREAM_VERSION)
+    add_web_flags(parser, DEFAULT_ADDRESS, {
+        "web_listen_address": "REDIS_EXPORTER_WEB_LISTEN_ADDRESS",
+        "web_telemetry_path": "REDIS_EXPORTER_WEB_TELEMETRY_PATH",
+    }, environ)
+    group = parser.add_argument_group("redis")
+    for flag in FLAGS:
+        default = env_value(flag, environ)
+        if flag.kind == "bool":
+            group.add_argument(f"--{flag.name}", dest=flag.dest, nargs="?", const=True, type=go_bool,
+                               default=default, metavar="BOOL", help=f"{flag.help} (env {flag.env})")
+        elif flag.kind == "int":
+            group.add_argument(f"--{flag.name}", dest=flag.dest, type=int, default=default,
+                               help=f"{flag.help} (env {flag.env})")
+        else:
+            group.add_argument(f"--{flag.name}", dest=flag.dest, default=default,
+                               help=f"{flag.help} (env {flag.env})")
+    return parser
+
+
+def parse_args(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> argparse.Namespace:
+    args = build_parser(env).parse_args(normalize_argv(sys.argv[1:] if argv is None else argv))
+    if args.debug:
+        args.log_level = "debug"
+    if args.upstream_log_format == "json":
+        args.log_format = "json"
+    return args
+
+
+def load_password_file(path: str) -> dict[str, str]:
+    """The ``-redis.password-file`` JSON object (target URL -> password)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except OSError as err:
+        raise ConfigError(f"load password file {path}: {err.strerror or err}") from None
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"{path}:{err.lineno}: password file format error: {err.msg}") from None
+    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+        raise ConfigError(f"{path}: password file must be a JSON object of strings")
+    return dict(data)
+
+
+_LOOPBACK = {"localhost", "127.0.0.1", "::1", "0:0:0:0:0:0:0:1"}
+
+
+def target_key(target: str) -> str:
+    """A canonical form of a target: scheme, host (loopback names as one) and port.
+
+    ``redis://localhost:6379``, ``localhost:6379``, ``127.0.0.1`` and ``redis://127.0.0.1:6379/``
+    all give ``redis://localhost:6379``.
+    """
+    try:
+        address = parse_address(target)
+    except ValueError:
+        return target
+    if address.scheme == "unix":
+        return f"unix://{address.path}"
+    host = address.host.lower()
+    if host in _LOOPBACK:
+        host = "localhost"
+    return f"{address.scheme}://{host}:{address.port}"
+
+
+class PasswordMap:
+    """Per-target passwords: exact string first (as upstream), then the canonical form."""
+
+    def __init__(self, passwords: Mapping[str, str] | None = None) -> None:
+        self._lock = threading.Lock()
+        self.replace(passwords or {})
+
+    def replace(self, passwords: Mapping[str, str]) -> None:
+        exact = dict(passwords)
+        canonical = {target_key(k): v for k, v in passwords.items()}
+        with self._lock:
+            self._exact = exact
+            self._canonical = canonical
+
+    def __len__(self) -> int:
+        return len(self._exact)
+
+    def lookup(self, target: str) -> str:
+        with self._lock:
+            if target in self._exact:
+                return self._exact[target]
+            return self._canonical.get(target_key(target), "")
+
+
+class TargetAllowlist:
+    """``-allowed-targets``: which targets /scrape may connect to; empty allows any."""
+
+    def __init__(self, text: str) -> None:
+        self.entries = {target_key(t.strip()) for t in text.split(",") if t.strip()}
+
+    def allows(self, target: str) -> bool:
+        return not self.entries or target_key(target) in self.entries
+
+
+@dataclass
+class SelfStats:
+    """``redis_exporter_scrapes_total``, the scrape-duration summary and request errors."""
+
+    namespace: str
+    scrapes: int = 0
+    duration_sum: float = 0.0
+    request_errors: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def observe(self, seconds: float) -> None:
+        with self.lock:
+            self.duration_sum += seconds
+
+    def begin(self) -> None:
+        with self.lock:
+            self.scrapes += 1
+
+    def request_error(self) -> None:
+        with self.lock:
+            self.request_errors += 1
+
+    def collect(self) -> list[Metric]:
+        fam = Families(self.namespace)
+        with self.lock:
+            fam.counter("exporter_scrapes_total", float(self.scrapes))
+            fam.summary("exporter_scrape_duration_seconds", {}, float(self.scrapes), self.duration_sum)
+            fam.counter("target_scrape_request_errors_total", float(self.request_errors))
+        return fam.metrics()
+
+
+def build_info(namespace: str) -> list[Metric]:
+    fam = Families(namespace)
+    fam.gauge("exporter_build_info", 1.0, {
+        "version": __version__, "commit_sha": "", "build_date": "",
+        "golang_version": f"python{platform.python_version()}",
+    })
+    return fam.metrics()
+
+
+def scrape_options(args: argparse.Namespace) -> ScrapeOptions:
+    try:
+        timeout = parse_duration(args.connection_timeout)
+    except argparse.ArgumentTypeError as err:
+        raise ConfigError(f"couldn't parse connection timeout duration, err: {err}") from None
+    if bool(args.tls_client_cert_file) != bool(args.tls_client_key_file):
+        raise ConfigError("TLS client key file and cert file should both be present")
+    scripts: list[tuple[str, bytes]] = []
+    for path in [p for p in args.script.split(",") if p] if args.script else []:
+        try:
+            with open(path, "rb") as handle:
+                scripts.append((path, handle.read()))
+        except OSError as err:
+            raise ConfigError(f"error loading script file {path}: {err.strerror or err}") from None
+    tls = TLSOptions(args.tls_client_cert_file, args.tls_client_key_file, args.tls_ca_cert_file,
+                     args.skip_tls_verification)
+    try:
+        tls.context()
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"TLS client configuration: {err}") from None
+    options = ScrapeOptions(
+        namespace=args.namespace,
+        user=args.redis_user,
+        password=args.redis_password,
+        config_command=args.config_command,
+        check_keys=args.check_keys,
+        check_single_keys=args.check_single_keys,
+        check_streams=args.check_streams,
+        check_single_streams=args.check_single_streams,
+        count_keys=args.count_keys,
+        check_key_groups=args.check_key_groups,
+        max_distinct_key_groups=args.max_distinct_key_groups,
+        check_keys_batch_size=args.check_keys_batch_size,
+        max_checked_keys=args.check_keys_limit,
+        lua_scripts=tuple(scripts),
+        tls=tls,
+        include_config_metrics=args.include_config_metrics,
+        redact_config_metrics=args.redact_config_metrics,
+        include_system_metrics=args.include_system_metrics,
+        export_key_values=not args.disable_exporting_key_values,
+        set_client_name=args.set_client_name,
+        is_cluster=args.is_cluster,
+        is_tile38=args.is_tile38,
+        export_client_list=args.export_client_list,
+        export_client_port=args.export_client_port,
+        ping_on_connect=args.ping_on_connect,
+        connection_timeout=timeout,
+    )
+    try:
+        options.validate()
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    return options
+
+
+# Query parameters of /scrape that override the key-check flags for that request.
+SCRAPE_OVERRIDES = {
+    "check-keys": "check_keys",
+    "check-single-keys": "check_single_keys",
+    "check-streams": "check_streams",
+    "check-single-streams": "check_single_streams",
+    "count-keys": "count_keys",
+}
+
+
+class RedisService:
+    """The /metrics, /scrape, /health and /-/reload handlers."""
+
+    def __init__(self, args: argparse.Namespace, options: ScrapeOptions, exporter: Exporter) -> None:
+        self.args = args
+        self.options = options
+        self.exporter = exporter
+        self.address: str = args.redis_addr
+        self.once = LogOnce()
+        self.stats = SelfStats(options.namespace)
+        self.passwords = PasswordMap()
+        self.allowlist = TargetAllowlist(args.allowed_targets)
+        self.include_build_info = not args.redis_only_metrics
+        if args.redis_password_file and not args.redis_password:
+            self.passwords.replace(load_password_file(args.redis_password_file))
+            exporter.logger.info("loaded password file", extra={"entries": len(self.passwords)})
+
+    def _scrape(self, target: str, options: ScrapeOptions, stats: SelfStats, deadline: float | None) -> list[Metric]:
+        stats.begin()
+        uri = target if "://" in target else "redis://" + target
+        scrape = RedisScrape(uri, options, self.exporter.logger, self.once, self.passwords.lookup(uri))
+        metrics = scrape.run(deadline)
+        stats.observe(scrape.duration)
+        return metrics
+
+    def metrics(self, request: Request) -> Iterable[Metric]:
+        out: list[Metric] = []
+        if self.address:
+            out.extend(self._scrape(self.address, self.options, self.stats, request.deadline))
+        else:
+            self.stats.begin()
+        out.extend(self.stats.collect())
+        return out
+
+    def scrape(self, request: Request) -> Iterable[Metric]:
+        target = request.param("target")
+        if not target:
+            self.stats.request_error()
+            raise HTTPError(400, "'target' parameter must be specified")
+        if "://" not in target:
+            target = "redis://" + target
+        try:
+            parts = urllib.parse.urlsplit(target)
+            parse_address(target)
+        except ValueError as err:
+            self.stats.request_error()
+            raise HTTPError(400, f"Invalid 'target' parameter, parse err: {err}") from None
+        # Credentials never travel in the target; they come from the flags or the password file.
+        netloc = parts.netloc.rpartition("@")[2]
+        target = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+        if not self.allowlist.allows(target):
+            self.stats.request_error()
+            raise HTTPError(403, "target not allowed by -allowed-targets")
+        overrides: dict[str, Any] = {
+            dest: request.param(name) for name, dest in SCRAPE_OVERRIDES.items() if request.param(name)
+        }
+        options = self.options
+        if overrides:
+            options = dataclasses.replace(options, **overrides)
+            try:
+                options.validate()
+            except ValueError as err:
+                self.stats.request_error()
+                raise HTTPError(400, f"NewRedisExporter() err: {err}") from None
+        stats = SelfStats(options.namespace)
+        out = self._scrape(target, options, stats, request.deadline)
+        out.extend(stats.collect())
+        if self.include_build_info:
+            out.extend(build_info(options.namespace))
+        return out
+
+    def health(self, request: Request) -> Response:
+        return Response(200, b"ok")
+
+    def reload(self, request: Request) -> Response:
+        path = self.args.redis_password_file
+        if not path:
+            raise HTTPError(400, "There is no pwd file specified")
+        try:
+            self.reload_passwords()
+        except ConfigError as err:
+            raise HTTPError(500, f"failed to reload passwords file: {err}") from None
+        return Response(200, b"ok")
+
+    def reload_passwords(self) -> None:
+        path = self.args.redis_password_file
+        if path:
+            self.passwords.replace(load_password_file(path))
+            self.exporter.logger.info("reloaded password file", extra={"entries": len(self.passwords)})
+
+
+class RedisExporterApp(Exporter):
+    """redis_exporter's self-metrics (its own build-info family, not the core's node-style
+    one, and no promhttp_* handler metrics) and its -tls-server-* flags."""
+
+    def configure_from_args(self) -> None:
+        super().configure_from_args()
+        apply_server_tls_flags(self, self.args)
+
+    def scrape(self, request: Request, handler: MetricsHandler, limited: bool) -> Response:
+        """Always the text format: redis_exporter does not negotiate OpenMetrics, and its
+        latency quantile labels ("50", "99.9") are not valid OpenMetrics quantiles."""
+        headers = {k: v for k, v in request.headers.items() if k.lower() != "accept"}
+        return super().scrape(dataclasses.replace(request, headers=headers), handler, limited)
+
+    def self_metrics(self) -> list[Metric]:
+        out: list[Metric] = []
+        if self.exporter_metrics:
+            out.extend(build_info(getattr(self.args, "namespace", "redis")))
+            out.extend(self.process_metrics.collect())
+        return out
+
+
+_TLS_MIN_VERSIONS = {"TLS1.3": "TLS13", "TLS1.2": "TLS12", "TLS1.1": "TLS11", "TLS1.0": "TLS10"}
+
+
+def apply_server_tls_flags(exporter: Exporter, args: argparse.Namespace) -> None:
+    """``-tls-server-*`` flags: serve HTTPS as upstream does (same as a web config's TLS block)."""
+    if not (args.tls_server_cert_file and args.tls_server_key_file):
+        return
+    tls = exporter.web_config.tls
+    if tls.enabled:
+        raise ConfigError("-tls-server-* flags and a tls_server_config in --web.config.file are exclusive")
+    if args.tls_server_min_version not in _TLS_MIN_VERSIONS:
+        raise ConfigError(f"configured minimum TLS version unknown: '{args.tls_server_min_version}'")
+    tls.cert_file = args.tls_server_cert_file
+    tls.key_file = args.tls_server_key_file
+    tls.min_version = _TLS_MIN_VERSIONS[args.tls_server_min_version]
+    if args.tls_server_ca_cert_file:
+        tls.client_ca_file = args.tls_server_ca_cert_file
+        tls.client_auth_type = "RequireAndVerifyClientCert"
+    build_ssl_context(exporter.web_config)  # unreadable or mismatched files: refuse to start
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+
+    def build(exporter: Exporter) -> None:
+        options = scrape_options(args)
+        service = RedisService(args, options, exporter)
+        exporter.metrics = service.metrics
+        exporter.metrics_routes["/scrape"] = service.scrape
+        exporter.routes["/health"] = service.health
+        exporter.routes["/-/reload"] = service.reload
+        exporter.on_reload.append(service.reload_passwords)
+        if service.address:
+            try:
+                where = parse_address(service.address).redacted()
+            except ValueError:
+                where = "<redacted>"
+            exporter.logger.info("scraping", extra={"target": where})
+
+    exporter = RedisExporterApp(
+        name="redis",
+        upstream=UPSTREAM,
+        title=f"Redis Exporter {__version__}",
+        args=args,
+        exporter_metrics=not args.redis_only_metrics,
+        description=f"Prometheus exporter for Redis (compatible with redis_exporter {UPSTREAM_VERSION}).",
+    )
+    exporter.links.append(("/health", "Health"))
+    started = time.monotonic()
+    code = run_exporter(exporter, build)
+    exporter.logger.debug("exited", extra={"seconds": round(time.monotonic() - started, 3)})
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
