@@ -43,8 +43,10 @@ class CollectorRunner:
         collectors: Mapping[str, Collector],
         logger: logging.Logger | None = None,
         parallel: bool = True,
+        help_prefix: str | None = None,
     ) -> None:
         self.namespace = namespace
+        self.help_prefix = help_prefix or f"{namespace}_exporter"
         self.collectors = dict(collectors)
         self.logger = logger or logging.getLogger(f"exporters.{namespace}")
         self.parallel = parallel
@@ -117,6 +119,9 @@ class CollectorRunner:
                 results[name] = future.result() if future.done() else None
         else:
             for name in selected:
+                if deadline is not None and time.monotonic() >= deadline:
+                    results[name] = None  # no time left: not started at all
+                    continue
                 future = self._submit(name)
                 timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
                 wait_futures([future], timeout=timeout)
@@ -124,12 +129,12 @@ class CollectorRunner:
 
         duration = GaugeMetricFamily(
             f"{self.namespace}_scrape_collector_duration_seconds",
-            f"{self.namespace}_exporter: Duration of a collector scrape.",
+            f"{self.help_prefix}: Duration of a collector scrape.",
             labels=["collector"],
         )
         success = GaugeMetricFamily(
             f"{self.namespace}_scrape_collector_success",
-            f"{self.namespace}_exporter: Whether a collector succeeded.",
+            f"{self.help_prefix}: Whether a collector succeeded.",
             labels=["collector"],
         )
         out: list[Metric] = []

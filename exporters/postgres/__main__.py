@@ -1,0 +1,5 @@
+import sys
+
+from exporters.postgres.main import main
+
+sys.exit(main())

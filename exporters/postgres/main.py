@@ -1,0 +1,404 @@
+"""``exporters postgres``: the postgres_exporter replacement."""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import logging
+import os
+import re
+import sys
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TextIO
+
+from prometheus_client.metrics_core import Metric
+
+from exporters.core.app import Exporter, HTTPError, Request, run_exporter
+from exporters.core.cli import (
+    ArgumentParser,
+    ConfigError,
+    add_collector_flags,
+    add_version_flag,
+    add_web_flags,
+    enabled_collectors,
+    env_default,
+    parse_duration,
+)
+from exporters.core.collector import CollectorSpec
+from exporters.postgres import default_metrics
+from exporters.postgres.collectors import SPECS, PgContext
+from exporters.postgres.config import AuthModule, ExporterConfig, load_config
+from exporters.postgres.connection import ConnectError, Target
+from exporters.postgres.dsn import Dsn, data_sources_from_env
+from exporters.postgres.exporter import Options, PostgresExporter, QueriesState, config_reload_metrics
+from exporters.postgres.queries import HISTOGRAM_SUFFIXES, QueriesError
+
+UPSTREAM = "postgres_exporter"
+UPSTREAM_VERSION = "0.15.0"
+DEFAULT_ADDRESS = ":9187"
+PROBE_CACHE_SIZE = 64
+_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+
+WEB_ENV = {
+    "web_listen_address": "PG_EXPORTER_WEB_LISTEN_ADDRESS",
+    "web_telemetry_path": "PG_EXPORTER_WEB_TELEMETRY_PATH",
+}
+
+
+def _env_bool(env: Mapping[str, str], name: str) -> bool:
+    """A boolean flag's environment variable, parsed as Go's strconv.ParseBool."""
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return False
+    if raw in ("1", "t", "T", "TRUE", "true", "True"):
+        return True
+    if raw in ("0", "f", "F", "FALSE", "false", "False"):
+        return False
+    raise ConfigError(f"environment variable {name}: {raw!r} is not a boolean")
+
+
+def _bool_flag(parser: argparse.ArgumentParser, flag: str, env: Mapping[str, str], env_name: str, text: str) -> None:
+    dest = flag.replace("-", "_").replace(".", "_")
+    parser.add_argument(f"--{flag}", dest=dest, action="store_true", default=None,
+                        help=f"{text} (env {env_name})")
+    parser.add_argument(f"--no-{flag}", dest=dest, action="store_false", help=argparse.SUPPRESS)
+    parser.set_defaults(**{f"_env_{dest}": env_name})
+
+
+def build_parser(env: Mapping[str, str] | None = None) -> argparse.ArgumentParser:
+    environ = os.environ if env is None else env
+    parser = ArgumentParser(prog="postgres_exporter", description="Prometheus exporter for PostgreSQL server metrics.")
+    add_version_flag(parser, UPSTREAM, UPSTREAM_VERSION)
+    parser.add_argument("--config.file", dest="config_file", default="postgres_exporter.yml",
+                        help="Postgres exporter configuration file (auth_modules for /probe).")
+    add_web_flags(parser, DEFAULT_ADDRESS, WEB_ENV, environ)
+    _bool_flag(parser, "disable-default-metrics", environ, "PG_EXPORTER_DISABLE_DEFAULT_METRICS",
+               "Do not include default metrics.")
+    _bool_flag(parser, "disable-settings-metrics", environ, "PG_EXPORTER_DISABLE_SETTINGS_METRICS",
+               "Do not include pg_settings metrics.")
+    _bool_flag(parser, "auto-discover-databases", environ, "PG_EXPORTER_AUTO_DISCOVER_DATABASES",
+               "Whether to discover the databases on a server dynamically.")
+    parser.add_argument("--extend.query-path", dest="extend_query_path",
+                        default=env_default(environ, "PG_EXPORTER_EXTEND_QUERY_PATH", ""),
+                        help="Path to custom queries to run (env PG_EXPORTER_EXTEND_QUERY_PATH).")
+    parser.add_argument("--dumpmaps", action="store_true", help="Do not run, simply dump the maps.")
+    parser.add_argument("--constantLabels", dest="constant_labels",
+                        default=env_default(environ, "PG_EXPORTER_CONSTANT_LABELS", ""),
+                        help="A list of label=value separated by comma(,) (env PG_EXPORTER_CONSTANT_LABELS).")
+    parser.add_argument("--exclude-databases", dest="exclude_databases",
+                        default=env_default(environ, "PG_EXPORTER_EXCLUDE_DATABASES", ""),
+                        help="A list of databases to remove when autoDiscoverDatabases is enabled "
+                             "(env PG_EXPORTER_EXCLUDE_DATABASES).")
+    parser.add_argument("--include-databases", dest="include_databases",
+                        default=env_default(environ, "PG_EXPORTER_INCLUDE_DATABASES", ""),
+                        help="A list of databases to include when autoDiscoverDatabases is enabled "
+                             "(env PG_EXPORTER_INCLUDE_DATABASES).")
+    parser.add_argument("--metric-prefix", dest="metric_prefix",
+                        default=env_default(environ, "PG_EXPORTER_METRIC_PREFIX", "pg"),
+                        help='A metric prefix can be used to have non-default (not "pg") prefixes for each of the '
+                             "metrics (env PG_EXPORTER_METRIC_PREFIX).")
+    parser.add_argument("--connect-timeout", dest="connect_timeout", type=parse_duration, default=5.0,
+                        help="Timeout for establishing a database connection (default 5s); never longer than the "
+                             "scrape deadline.")
+    parser.add_argument("--probe.allowed-targets", dest="probe_allowed_targets",
+                        default=env_default(environ, "PG_EXPORTER_PROBE_ALLOWED_TARGETS", ""),
+                        help="Comma-separated host:port patterns (shell wildcards) /probe may connect to; "
+                             "empty allows any target, as upstream (env PG_EXPORTER_PROBE_ALLOWED_TARGETS).")
+    parser.add_argument("--check-queries", dest="check_queries", metavar="FILE", default=None,
+                        help="Validate a queries file and exit (0 valid, 1 not); with a data source in the "
+                             "environment also run each query once, read-only, and list its columns.")
+    add_collector_flags(parser, SPECS)
+    return parser
+
+
+def resolve_bools(args: argparse.Namespace, env: Mapping[str, str]) -> None:
+    """Flags not given on the command line take their environment variable."""
+    for key, value in list(vars(args).items()):
+        if key.startswith("_env_"):
+            dest = key[len("_env_"):]
+            if getattr(args, dest) is None:
+                setattr(args, dest, _env_bool(env, value))
+
+
+def parse_constant_labels(text: str) -> dict[str, str]:
+    """``--constantLabels``: ``a=b,c=d``; a malformed entry is refused (upstream logs and drops it)."""
+    labels: dict[str, str] = {}
+    for part in text.strip().split(",") if text.strip() else []:
+        key, sep, value = part.strip().partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or "=" in value:
+            raise ConfigError(f"--constantLabels: {part.strip()!r} is not label=value")
+        if not key or not value:
+            continue
+        if not _LABEL_NAME.match(key) or key.startswith("__"):
+            raise ConfigError(f"--constantLabels: {key!r} is not a valid label name")
+        if key in ("server", "filename", "hashsum", "collector"):
+            raise ConfigError(f"--constantLabels: label {key!r} is used by the exporter itself")
+        labels[key] = value
+    return labels
+
+
+def _split(text: str) -> tuple[str, ...]:
+    return tuple(p.strip() for p in text.split(",") if p.strip())
+
+
+def options_from_args(args: argparse.Namespace) -> Options:
+    prefix = args.metric_prefix
+    if not _LABEL_NAME.match(prefix):
+        raise ConfigError(f"--metric-prefix: {prefix!r} is not a valid metric name prefix")
+    return Options(
+        disable_default_metrics=bool(args.disable_default_metrics),
+        disable_settings_metrics=bool(args.disable_settings_metrics),
+        auto_discover_databases=bool(args.auto_discover_databases),
+        include_databases=_split(args.include_databases),
+        exclude_databases=_split(args.exclude_databases),
+        constant_labels=parse_constant_labels(args.constant_labels),
+        metric_prefix=prefix,
+        connect_timeout=float(args.connect_timeout),
+    )
+
+
+class ConfigState:
+    """``--config.file``: loaded at start and on SIGHUP; a bad reload keeps the old one."""
+
+    def __init__(self, path: str, logger: logging.Logger) -> None:
+        self.path = path
+        self.logger = logger
+        self.config = ExporterConfig()
+        self.success = False
+        self.success_time = 0.0
+        self._lock = threading.Lock()
+
+    def load(self, strict: bool) -> None:
+        try:
+            config = load_config(self.path)
+        except FileNotFoundError:
+            with self._lock:
+                self.success = False
+            self.logger.warning("config file not found: auth modules unavailable", extra={"file": self.path})
+            return
+        except (OSError, ConfigError) as err:
+            with self._lock:
+                self.success = False
+            if strict:
+                raise ConfigError(str(err)) from None
+            self.logger.error("failed to reload config file, keeping the previous one", extra={"err": str(err)})
+            return
+        with self._lock:
+            self.config, self.success, self.success_time = config, True, time.time()
+
+    def reload(self) -> None:
+        self.load(strict=False)
+
+    def auth_module(self, name: str) -> AuthModule | None:
+        with self._lock:
+            return self.config.auth_modules.get(name)
+
+    def metrics(self) -> list[Metric]:
+        with self._lock:
+            return config_reload_metrics(self.success, self.success_time)
+
+
+def target_allowed(dsn: Dsn, patterns: Sequence[str]) -> bool:
+    """Whether ``/probe`` may connect to ``dsn`` (``host:port`` or ``host`` against the patterns)."""
+    if not patterns:
+        return True
+    host = dsn.params.get("host") or "localhost"
+    return any(fnmatch.fnmatchcase(dsn.server, p) or fnmatch.fnmatchcase(host, p) for p in patterns)
+
+
+class ProbeHandler:
+    """``/probe?target=...&auth_module=...``: one target's metrics, connections kept in an LRU."""
+
+    def __init__(
+        self,
+        config: ConfigState,
+        options: Options,
+        queries: QueriesState | None,
+        specs: Sequence[CollectorSpec[PgContext]],
+        allowed: Sequence[str],
+        logger: logging.Logger,
+    ) -> None:
+        self.config = config
+        self.options = options
+        self.queries = queries
+        self.specs = specs
+        self.allowed = list(allowed)
+        self.logger = logger
+        self._cache: OrderedDict[str, PostgresExporter] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, request: Request) -> Iterable[Metric]:
+        target = request.param("target")
+        if not target:
+            raise HTTPError(400, "target is required")
+        module = AuthModule()
+        name = request.param("auth_module")
+        if name:
+            found = self.config.auth_module(name)
+            if found is None:
+                raise HTTPError(400, f"auth_module {name} not found")
+            if not found.username or not found.password:
+                raise HTTPError(400, f"auth_module {name} has no username or password")
+            module = found
+        try:
+            dsn = module.configure(target)
+        except ConfigError as err:
+            raise HTTPError(400, f"could not configure dsn for target: {err}") from None
+        if not target_allowed(dsn, self.allowed):
+            self.logger.warning("probe of a target outside --probe.allowed-targets refused",
+                                extra={"target": dsn.display()})
+            raise HTTPError(403, f"target {dsn.server} is not allowed")
+        return self._exporter(dsn).collect(request.deadline)
+
+    def _exporter(self, dsn: Dsn) -> PostgresExporter:
+        key = dsn.conninfo()
+        with self._lock:
+            exporter = self._cache.get(key)
+            if exporter is not None:
+                self._cache.move_to_end(key)
+                return exporter
+            exporter = PostgresExporter([dsn], self.options, self.queries, self.specs, self.logger)
+            self._cache[key] = exporter
+            while len(self._cache) > PROBE_CACHE_SIZE:
+                _, old = self._cache.popitem(last=False)
+                old.close()
+            return exporter
+
+    def close(self) -> None:
+        with self._lock:
+            for exporter in self._cache.values():
+                exporter.close()
+            self._cache.clear()
+
+
+def dump_maps(out: TextIO) -> None:
+    """``--dumpmaps``: the built-in namespaces, their queries and column mappings."""
+    for ns in default_metrics.NAMESPACES:
+        queries = default_metrics.QUERIES.get(ns.name)
+        if not queries:
+            out.write(f"{ns.name}\n")
+        for versions, query in queries or ():
+            out.write(f"{ns.name} {versions} {' '.join(query.split())}\n")
+        for col in ns.columns.values():
+            extra = f" pg_version={col.versions}" if col.versions is not None else ""
+            out.write(f"  {col.name:<40} {col.usage} {col.description!r}{extra}\n")
+        out.write("\n")
+
+
+def check_queries(
+    path: str, env: Mapping[str, str], out: TextIO, err: TextIO, collectors: Sequence[str] | None = None
+) -> int:
+    """``--check-queries FILE``: validate; with a data source also run every query once."""
+    try:
+        loaded = QueriesState.load_file(path, collectors)
+    except QueriesError as error:
+        err.write(f"{error}\n")
+        return 1
+    out.write(f"{path}: OK ({len(loaded.namespaces)} namespaces, sha256 {loaded.sha256})\n")
+    try:
+        dsns = data_sources_from_env(env)
+    except ConfigError as error:
+        err.write(f"{error}\n")
+        return 1
+    if not dsns:
+        return 0
+    logger = logging.getLogger("exporters.postgres.check")
+    logger.addHandler(logging.NullHandler())
+    logger.propagate = False
+    target = Target(dsns[0], logger)
+    failed = False
+    try:
+        with target.session(time.monotonic() + 60) as session:
+            for ns in loaded.namespaces:
+                if not ns.runs_on(session.version):
+                    out.write(f"{ns.name}: skipped (runonserver {ns.runonserver} excludes this server)\n")
+                    continue
+                try:
+                    result = session.query(ns.query)
+                except Exception as error:  # noqa: BLE001 - reported per namespace
+                    failed = True
+                    err.write(f"{ns.source}: namespace {ns.name}: query failed: "
+                              f"{target.dsn.redact(' '.join(str(error).split()))}\n")
+                    continue
+                out.write(f"{ns.name}: {len(result.rows)} rows, columns: {', '.join(result.columns)}\n")
+                returned = set(result.columns)
+                for col in ns.columns.values():
+                    if not col.supported(session.version):
+                        continue
+                    needed = [col.name]
+                    if col.usage == "HISTOGRAM":
+                        needed += [col.name + s for s in HISTOGRAM_SUFFIXES]
+                    for name in needed:
+                        if name not in returned:
+                            failed = True
+                            err.write(f"{path}:{col.line}: namespace {ns.name}: column {name!r} is not returned "
+                                      "by the query\n")
+    except ConnectError as error:
+        err.write(f"cannot connect to {target.dsn.display()}: {error}\n")
+        return 1
+    finally:
+        target.close()
+    return 1 if failed else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    env = dict(os.environ)
+    parser = build_parser(env)
+    args = parser.parse_args(argv)
+    try:
+        resolve_bools(args, env)
+    except ConfigError as err:
+        sys.stderr.write(f"{UPSTREAM}: error: {err}\n")
+        return 1
+    if args.dumpmaps:
+        dump_maps(sys.stdout)
+        return 0
+    chosen = enabled_collectors(args, SPECS)
+    if args.check_queries is not None:
+        return check_queries(args.check_queries, env, sys.stdout, sys.stderr, [s.name for s in chosen])
+
+    def build(exporter: Exporter) -> None:
+        logger = exporter.logger
+        options = options_from_args(args)
+        dsns = data_sources_from_env(env)
+        queries: QueriesState | None = None
+        if args.extend_query_path:
+            queries = QueriesState(args.extend_query_path, logger, [s.name for s in chosen])
+            try:
+                queries.load()
+            except QueriesError as err:
+                raise ConfigError(str(err)) from None
+            exporter.on_reload.append(queries.reload)
+        config = ConfigState(args.config_file, logger)
+        config.load(strict=True)
+        exporter.on_reload.append(config.reload)
+        if not dsns:
+            logger.warning("no data source configured (DATA_SOURCE_NAME, DATA_SOURCE_URI): only /probe is useful")
+        logger.info("enabled collectors", extra={"collectors": ",".join(s.name for s in chosen)})
+        pg = PostgresExporter(dsns, options, queries, chosen, logger)
+        probe = ProbeHandler(config, options, queries, chosen, _split(args.probe_allowed_targets), logger)
+
+        def metrics(request: Request) -> list[Metric]:
+            return [*pg.collect(request.deadline), *config.metrics()]
+
+        exporter.metrics = metrics
+        exporter.metrics_routes["/probe"] = probe
+        exporter.on_close.append(pg.close)
+        exporter.on_close.append(probe.close)
+
+    exporter = Exporter(
+        name="postgres",
+        upstream=UPSTREAM,
+        title="Postgres Exporter",
+        description="Prometheus PostgreSQL server Exporter",
+        args=args,
+    )
+    return run_exporter(exporter, build)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""``pg_settings_*``: every bool, integer and real server parameter as a gauge.
+
+Units are normalised to seconds and bytes (``pg_settings_shared_buffers_bytes``); -1 is
+kept as is because PostgreSQL uses it for "disabled".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from prometheus_client.metrics_core import Metric
+
+from exporters.core.metrics import exact_gauge
+from exporters.postgres.connection import Session
+
+QUERY = (
+    "SELECT name, setting, COALESCE(unit, ''), short_desc, vartype FROM pg_settings "
+    "WHERE vartype IN ('bool', 'integer', 'real') AND name != 'sync_commit_cancel_wait'"
+)
+
+# pg_settings unit -> (metric unit suffix, factor to that unit)
+UNITS: dict[str, tuple[str, float]] = {
+    "": ("", 1.0),
+    "ms": ("seconds", 1e-3), "s": ("seconds", 1.0), "min": ("seconds", 60.0),
+    "h": ("seconds", 3600.0), "d": ("seconds", 86400.0),
+    "B": ("bytes", 1.0), "kB": ("bytes", 2.0**10), "MB": ("bytes", 2.0**20),
+    "GB": ("bytes", 2.0**30), "TB": ("bytes", 2.0**40),
+    "1kB": ("bytes", 2.0**10), "2kB": ("bytes", 2.0**11), "4kB": ("bytes", 2.0**12),
+    "8kB": ("bytes", 2.0**13), "16kB": ("bytes", 2.0**14), "32kB": ("bytes", 2.0**15),
+    "64kB": ("bytes", 2.0**16), "16MB": ("bytes", 2.0**24), "32MB": ("bytes", 2.0**25),
+    "64MB": ("bytes", 2.0**26),
+}
+
+
+class SettingError(ValueError):
+    """A setting whose value or unit cannot be read."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One gauge from one pg_settings row."""
+
+    name: str
+    help: str
+    value: float
+
+
+def parse_setting(name: str, setting: str, unit: str, vartype: str) -> Setting:
+    """Turn one pg_settings row into a metric name, help text and value (pure)."""
+    metric = "pg_settings_" + name.replace(".", "_")
+    help_text = f"Server Parameter: {name}"
+    if vartype == "bool":
+        return Setting(metric, help_text, 1.0 if setting == "on" else 0.0)
+    if vartype not in ("integer", "real"):
+        raise SettingError(f"setting {name}: unsupported vartype {vartype!r}")
+    if unit not in UNITS:
+        raise SettingError(f"setting {name}: unknown unit {unit!r}")
+    try:
+        value = float(setting)
+    except ValueError:
+        raise SettingError(f"setting {name}: value {setting!r} is not a number") from None
+    suffix, factor = UNITS[unit]
+    if suffix:
+        metric += "_" + suffix
+        help_text += f" [Units converted to {suffix}.]"
+        if value != -1:
+            value *= factor
+    return Setting(metric, help_text, value)
+
+
+def settings_metrics(
+    rows: Iterable[tuple[str, str, str, str, str]], const_labels: Mapping[str, str]
+) -> tuple[list[Metric], list[str]]:
+    """Families for the rows, and a message for each row that could not be read."""
+    names = sorted(const_labels)
+    out: list[Metric] = []
+    errors: list[str] = []
+    for name, setting, unit, _short_desc, vartype in rows:
+        try:
+            parsed = parse_setting(name, setting, unit, vartype)
+        except SettingError as err:
+            errors.append(str(err))
+            continue
+        fam = exact_gauge(parsed.name, parsed.help, names)
+        fam.add_metric([const_labels[n] for n in names], parsed.value)
+        out.append(fam)
+    return out, errors
+
+
+def read_settings(session: Session) -> list[tuple[str, str, str, str, str]]:
+    return [tuple(str(v) for v in row) for row in session.query(QUERY).rows]  # type: ignore[misc]
