@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from collections.abc import Iterable, Sequence
 
 from prometheus_client.metrics_core import Metric
 
-from exporters.core.app import Exporter, HTTPError, Request, run_exporter
+from exporters.core.app import Exporter, HTTPError, Request, fail, run_exporter
 from exporters.core.cli import (
     ArgumentParser,
     add_collector_flags,
@@ -26,6 +27,49 @@ from exporters.node.context import NodeContext
 UPSTREAM = "node_exporter"
 UPSTREAM_VERSION = "1.7.0"
 DEFAULT_ADDRESS = ":9100"
+
+
+# node_exporter v1.7.0's Linux collectors this exporter does not provide, all off by default
+# upstream. Asking for one (--collector.NAME or one of its options) stops the start with a
+# clear error, so an operator who relies on one learns it at once instead of finding its
+# panels blank and its alerts silent.
+NOT_PROVIDED: dict[str, str] = {
+    "buddyinfo": "off by default; /proc/buddyinfo fragmentation data, rarely dashboarded",
+    "cgroups": "off by default; cgroup summary, not used by the standard dashboards",
+    "cpu_vulnerabilities": "off by default; not used by the standard dashboards",
+    "drbd": "off by default; needs DRBD kernel module state",
+    "drm": "off by default; AMD GPU sysfs, hardware-specific",
+    "ethtool": "needs the ethtool ioctl (SIOCETHTOOL) per interface",
+    "ksmd": "off by default; not used by the standard dashboards",
+    "lnstat": "off by default; /proc/net/stat tables, not used by the standard dashboards",
+    "logind": "needs systemd-logind over D-Bus",
+    "meminfo_numa": "off by default; per-NUMA-node memory, not used by the standard dashboards",
+    "mountstats": "off by default; per-NFS-mount RPC statistics",
+    "network_route": "needs rtnetlink",
+    "ntp": "sends NTP queries to a server (a network daemon, not host state)",
+    "perf": "needs perf_event_open(2) and CAP_PERFMON",
+    "qdisc": "needs rtnetlink",
+    "runit": "needs a runit service supervisor",
+    "slabinfo": "off by default; /proc/slabinfo is root-only",
+    "softirqs": "off by default; not used by the standard dashboards",
+    "supervisord": "needs a supervisord XML-RPC endpoint",
+    "sysctl": "off by default; not used by the standard dashboards",
+    "systemd": "needs systemd over D-Bus",
+    "wifi": "needs nl80211 over generic netlink",
+    "zoneinfo": "off by default; not used by the standard dashboards",
+}
+
+
+def not_provided_error(argv: Sequence[str]) -> str | None:
+    """The error for a flag that asks for a collector listed in ``NOT_PROVIDED``, if any."""
+    for arg in argv:
+        for prefix in ("--collector.", "--no-collector."):
+            if arg.startswith(prefix):
+                name = arg[len(prefix):].split("=")[0].split(".")[0]
+                if name in NOT_PROVIDED and prefix == "--collector.":
+                    return (f"the {name} collector is not provided by this exporter ({NOT_PROVIDED[name]}); "
+                            f"remove {arg.split('=')[0]}")
+    return None
 
 
 def collector_specs() -> list[CollectorSpec[NodeContext]]:
@@ -53,8 +97,23 @@ def build_parser(specs: Sequence[CollectorSpec[NodeContext]]) -> argparse.Argume
         "--web.disable-exporter-metrics", dest="web_disable_exporter_metrics", action="store_true",
         help="Exclude metrics about the exporter itself (process_*, python_*, promhttp_*).",
     )
+    parser.add_argument(
+        "--runtime.gomaxprocs", dest="runtime_gomaxprocs", type=int, metavar="N",
+        default=_int_env("GOMAXPROCS", 1),
+        help="Accepted for command-line compatibility with node_exporter (a Go runtime setting); "
+        "it has no effect here.",
+    )
     add_collector_flags(parser, specs)
     return parser
+
+
+def _int_env(name: str, default: int) -> int:
+    """An integer flag default read from the environment, as kingpin's ``Envar``."""
+    value = os.environ.get(name, "")
+    try:
+        return int(value) if value else default
+    except ValueError:
+        return default
 
 
 class NodeMetrics:
@@ -77,6 +136,12 @@ class NodeMetrics:
 
 def main(argv: Sequence[str] | None = None) -> int:
     specs = collector_specs()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    problem = not_provided_error(argv)
+    if problem is not None:
+        return fail(UPSTREAM, problem)
+    # switching off a collector we do not have is what the operator wants already
+    argv = [a for a in argv if not (a.startswith("--no-collector.") and a[len("--no-collector."):] in NOT_PROVIDED)]
     args = build_parser(specs).parse_args(argv)
     context = NodeContext(
         procfs=args.path_procfs,

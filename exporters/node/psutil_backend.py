@@ -2,7 +2,8 @@
 
 node_exporter reads sysctl, getmntinfo and IOKit on those systems; psutil reads the same
 kernel counters. Each collector here is selected instead of the /proc one when the
-exporter runs on such a system (``platform_factory``), and can be built for any profile on
+exporter runs on such a system (``platform_factory``), with that collector's filter flags
+(mount-point/fs-type excludes, device include/exclude), and can be built for any profile on
 any system, which is how it is tested on Linux against the /proc collectors.
 
 What psutil does not give is left out rather than invented: on macOS
@@ -25,6 +26,7 @@ from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import Collector, NoDataError
 from exporters.core.metrics import exact_counter
+from exporters.node.collectors._flags import DeviceFilter
 from exporters.node.context import NodeContext
 
 CollectorFactory = Callable[[NodeContext], Collector]
@@ -206,9 +208,11 @@ class FilesystemCollector:
     """node_filesystem_* for psutil.disk_partitions(), with the profile's default excludes."""
 
     def __init__(self, profile: Profile, partitions: Callable[[], list[Any]] | None = None,
-                 statvfs: Callable[[str], os.statvfs_result] = os.statvfs) -> None:
-        self.mount_points_exclude = re.compile(profile.mount_points_exclude)
-        self.fs_types_exclude = re.compile(profile.fs_types_exclude)
+                 statvfs: Callable[[str], os.statvfs_result] = os.statvfs,
+                 excludes: tuple[re.Pattern[str], re.Pattern[str]] | None = None) -> None:
+        """``excludes``: (mount points, filesystem types) from the flags; the profile's defaults if None."""
+        self.mount_points_exclude, self.fs_types_exclude = excludes or (
+            re.compile(profile.mount_points_exclude), re.compile(profile.fs_types_exclude))
         self.partitions = partitions or (lambda: list(psutil.disk_partitions(all=True)))
         self.statvfs = statvfs
 
@@ -254,11 +258,13 @@ class FilesystemCollector:
 
 
 class DiskstatsCollector:
-    def __init__(self, counters: Callable[[], Mapping[str, Any]] | None = None) -> None:
+    def __init__(self, counters: Callable[[], Mapping[str, Any]] | None = None,
+                 devices: DeviceFilter | None = None) -> None:
         self.counters = counters or (lambda: psutil.disk_io_counters(perdisk=True) or {})
+        self.devices = devices or DeviceFilter()
 
     def collect(self) -> Iterable[Metric]:
-        counters = self.counters()
+        counters = {d: c for d, c in self.counters().items() if not self.devices.ignored(d)}
         if not counters:
             raise NoDataError("no disk I/O counters")
         for field, name, documentation, scale in DISK_FIELDS:
@@ -271,11 +277,13 @@ class DiskstatsCollector:
 
 
 class NetdevCollector:
-    def __init__(self, counters: Callable[[], Mapping[str, Any]] | None = None) -> None:
+    def __init__(self, counters: Callable[[], Mapping[str, Any]] | None = None,
+                 devices: DeviceFilter | None = None) -> None:
         self.counters = counters or (lambda: psutil.net_io_counters(pernic=True))
+        self.devices = devices or DeviceFilter()
 
     def collect(self) -> Iterable[Metric]:
-        counters = self.counters()
+        counters = {d: c for d, c in self.counters().items() if not self.devices.ignored(d)}
         for field, key in NETDEV_FIELDS:
             family = CounterMetricFamily(f"node_network_{key}", f"Network device statistic {key}.",
                                          labels=["device"])
@@ -286,26 +294,34 @@ class NetdevCollector:
             yield family
 
 
-def collector_for(name: str, profile: Profile) -> Collector:
-    """The psutil collector standing in for ``name`` on ``profile``'s OS."""
+def collector_for(name: str, profile: Profile, context: NodeContext | None = None) -> Collector:
+    """The psutil collector standing in for ``name`` on ``profile``'s OS, with the collector's flags."""
+    # The flag readers live in the /proc collectors' modules, which import this one.
+    from exporters.node.collectors import diskstats, filesystem, netdev
+
+    ctx = context or NodeContext()
     builders: dict[str, Callable[[], Collector]] = {
         "cpu": lambda: CPUCollector(profile),
         "meminfo": lambda: MemoryCollector(profile),
         "loadavg": LoadavgCollector,
         "boottime": BootTimeCollector,
         "uname": UnameCollector,
-        "filesystem": lambda: FilesystemCollector(profile),
-        "diskstats": DiskstatsCollector,
-        "netdev": NetdevCollector,
+        "filesystem": lambda: FilesystemCollector(profile, excludes=filesystem.exclude_patterns(
+            ctx, profile.mount_points_exclude, profile.fs_types_exclude)),
+        "diskstats": lambda: DiskstatsCollector(devices=diskstats.device_filter_from_flags(ctx)),
+        "netdev": lambda: NetdevCollector(devices=netdev.device_filter_from_flags(ctx)),
     }
     return builders[name]()
 
 
-def platform_factory(name: str, linux: CollectorFactory, platform: str = sys.platform) -> CollectorFactory:
-    """A SPEC factory: the /proc collector on Linux, the psutil one on macOS and FreeBSD."""
+def platform_factory(name: str, linux: CollectorFactory, platform: str | None = None) -> CollectorFactory:
+    """A SPEC factory: the /proc collector on Linux, the psutil one on macOS and FreeBSD.
+
+    The system is looked up when the collector is built (``platform`` overrides it).
+    """
 
     def build(context: NodeContext) -> Collector:
-        profile = current_profile(platform)
-        return linux(context) if profile is None else collector_for(name, profile)
+        profile = current_profile(sys.platform if platform is None else platform)
+        return linux(context) if profile is None else collector_for(name, profile, context)
 
     return build

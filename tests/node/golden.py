@@ -11,7 +11,8 @@ same tree and prints the per-collector differences (what ``test_golden.py`` asse
 
 Samples are compared as a set of (name, labels, value), values equal to 1e-9 relative,
 after ``UNSTABLE`` (what does not come from the fixture tree) and the v1.5.0 -> v1.7.0
-differences of ``tests/node/version_differences.py``.
+differences of ``tests/node/version_differences.py``. The ``# HELP`` and ``# TYPE`` lines of
+every family both sides emit must be equal too (after ``HELP_DIFFERENCES`` there).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from typing import Literal
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.node.version_differences import Series, applies, expected_from_reference, without_added
+from tests.node.version_differences import Series, applies, expected_from_reference, expected_help, without_added
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES_REL = "tests/fixtures/node"
@@ -380,13 +381,16 @@ class Diff:
     """In ours, not in the reference."""
     values: list[tuple[Series, Series]] = field(default_factory=list)
     """(reference, ours) with the same name and labels but different values."""
+    metadata: list[str] = field(default_factory=list)
+    """Families both emit whose ``# HELP`` or ``# TYPE`` line differs."""
 
     def __bool__(self) -> bool:
-        return bool(self.missing or self.extra or self.values)
+        return bool(self.missing or self.extra or self.values or self.metadata)
 
     def report(self, limit: int = 30) -> str:
         lines = [f"collector {self.collector}: {len(self.missing)} missing, {len(self.extra)} extra, "
-                 f"{len(self.values)} value differences"]
+                 f"{len(self.values)} value differences, {len(self.metadata)} HELP/TYPE differences"]
+        lines.extend(f"  # {line}" for line in self.metadata[:limit])
         for s in sorted(self.missing, key=_sort)[:limit]:
             lines.append(f"  - missing {_show(s)}")
         for s in sorted(self.extra, key=_sort)[:limit]:
@@ -405,8 +409,38 @@ def _show(s: Series) -> str:
     return f"{s.name}{{{labels}}} {s.value!r}"
 
 
+META_LINE = re.compile(r"# (HELP|TYPE) (\S+)(?: (.*))?$")
+
+
+def parse_metadata(text: str) -> dict[tuple[str, str], str]:
+    """``(HELP|TYPE, family) -> text`` from the comment lines of an exposition."""
+    out: dict[tuple[str, str], str] = {}
+    for line in text.splitlines():
+        match = META_LINE.match(line)
+        if match is not None:
+            out[(match.group(1), match.group(2))] = match.group(3) or ""
+    return out
+
+
+def compare_metadata(collector: str, reference_text: str, ours_text: str) -> list[str]:
+    """HELP and TYPE lines of the families both emit, after the documented help changes."""
+    reference, ours = parse_metadata(reference_text), parse_metadata(ours_text)
+    problems = []
+    for kind, family in sorted(set(reference) & set(ours)):
+        rule = unstable_rule(family)
+        if rule is not None and rule.compare == "drop":
+            continue
+        want = reference[(kind, family)]
+        if kind == "HELP":
+            want = expected_help(collector, family, want)
+        got = ours[(kind, family)]
+        if got != want:
+            problems.append(f"{kind} {family}: reference {want!r}, ours {got!r}")
+    return problems
+
+
 def compare(collector: str, reference_text: str, ours_text: str) -> Diff:
-    """Compare one collector's samples after UNSTABLE and the version differences."""
+    """Compare one collector's samples (after UNSTABLE and the version differences) and metadata."""
     reference = expected_from_reference(parse_samples(reference_text))
     ours = without_added(parse_samples(ours_text))
     diff = Diff(collector)
@@ -430,6 +464,7 @@ def compare(collector: str, reference_text: str, ours_text: str) -> Diff:
     for key, mine in our_keyed.items():
         if key not in ref_keyed:
             diff.extra.extend(mine)
+    diff.metadata = compare_metadata(collector, reference_text, ours_text)
     return diff
 
 

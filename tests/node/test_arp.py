@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from exporters.node.collectors import arp
-from tests.node.helpers_a import make_context, samples, write
+from tests.node.collected import samples
+from tests.node.fake_host import make_context, write
 
 ARP = """IP address       HW type     Flags       HW address            Mask     Device
 192.168.1.1      0x1         0x2         cc:aa:dd:ee:aa:bb     *        eth0

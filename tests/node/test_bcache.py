@@ -8,7 +8,8 @@ import pytest
 
 from exporters.node.collectors import bcache
 from exporters.node.collectors.bcache import dehumanize, parse_priority_stats, parse_writeback_rate_debug
-from tests.node.storage_helpers import context, names, samples, value, write_tree
+from tests.node.collected import names, samples, value
+from tests.node.fake_host import context, write_tree
 
 
 @pytest.mark.parametrize(

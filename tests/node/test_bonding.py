@@ -8,7 +8,8 @@ import pytest
 
 from exporters.core.collector import NoDataError
 from exporters.node.collectors import bonding
-from tests.node.helpers_a import make_context, samples, write
+from tests.node.collected import samples
+from tests.node.fake_host import make_context, write
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,8 @@ import pytest
 
 from exporters.node.collectors import btrfs
 from exporters.node.collectors.btrfs import BtrfsCollector, read_btrfs_stats
-from tests.node.storage_helpers import context, samples, value, write_tree
+from tests.node.collected import samples, value
+from tests.node.fake_host import context, write_tree
 
 FS = "sys/fs/btrfs/0f0e0d0c-1111-2222-3333-444455556666"
 

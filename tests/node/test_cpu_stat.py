@@ -8,8 +8,9 @@ import pytest
 
 from exporters.core.cli import ConfigError
 from exporters.node.collectors import cpu, cpufreq, stat
-from exporters.node.collectors._procfs import go_float, parse_cpu_range
-from tests.node.helpers_a import collect_partial, make_context, samples, types, write
+from exporters.node.collectors._strconv import go_parse_float, parse_cpu_range
+from tests.node.collected import collect_partial, samples, types
+from tests.node.fake_host import make_context, write
 
 STAT = """cpu  9669 0 2871 81865 948 0 129 5 0 0
 cpu0 3921 1 1217 42360 206 0 44 2 7 3
@@ -57,7 +58,8 @@ def test_parse_stat() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["btime x\n", "intr 1 2 x\n", "ctxt -1\n", "softirq 1 2 3\n", "cpu0 a\n", "procs_running 1.5\n"],
+    ["btime x\n", "intr 1 2 x\n", "intr 1 2 ٣\n", "intr 1 18446744073709551616\n", "ctxt -1\n",
+     "softirq 1 2 3\n", "cpu0 a\n", "procs_running 1.5\n"],
 )
 def test_parse_stat_malformed(text: str) -> None:
     with pytest.raises(ValueError):
@@ -145,16 +147,17 @@ def test_parse_cpu_range_malformed(text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "expect"), [("1", 1.0), ("-2.5", -2.5), ("1e3", 1000.0), ("0x10", 16.0), ("+Inf", float("inf"))]
+    ("text", "expect"), [("1", 1.0), ("-2.5", -2.5), ("1e3", 1000.0), ("0x1p4", 16.0), ("-0x1.8p1", -3.0),
+                          ("+Inf", float("inf")), ("infinity", float("inf"))]
 )
 def test_go_float(text: str, expect: float) -> None:
-    assert go_float(text) == expect
+    assert go_parse_float(text) == expect
 
 
-@pytest.mark.parametrize("text", ["", " 1", "1 ", "1_000", "x", "1,5"])
+@pytest.mark.parametrize("text", ["", " 1", "1 ", "1_000", "x", "1,5", "0x10", "1e999", "--1", "0x"])
 def test_go_float_malformed(text: str) -> None:
     with pytest.raises(ValueError):
-        go_float(text)
+        go_parse_float(text)
 
 
 def _cpu_tree(tmp_path: Path) -> None:

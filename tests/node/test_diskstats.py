@@ -9,7 +9,8 @@ import pytest
 from exporters.core.cli import ConfigError
 from exporters.node.collectors import diskstats
 from exporters.node.collectors.diskstats import DiskStat, parse_diskstats, parse_udev_properties
-from tests.node.storage_helpers import context, names, samples, value, write_tree
+from tests.node.collected import names, samples, value
+from tests.node.fake_host import context, write_tree
 
 FULL = "   8       0 sda 10 2 30 4 50 6 70 8 1 100 110 12 13 14 15 16 17"
 

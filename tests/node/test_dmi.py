@@ -9,7 +9,8 @@ import pytest
 from exporters.core.collector import NoDataError
 from exporters.node.collectors import dmi
 from exporters.node.collectors.dmi import read_dmi
-from tests.node.storage_helpers import context, samples, write_tree
+from tests.node.collected import samples
+from tests.node.fake_host import context, write_tree
 
 ID = "sys/class/dmi/id"
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from exporters.node.collectors import edac
-from tests.node.helpers_a import collect_partial, make_context, samples, types, write
+from tests.node.collected import collect_partial, samples, types
+from tests.node.fake_host import make_context, write
 
 MC = "sys/devices/system/edac/mc"
 

@@ -8,7 +8,8 @@ import pytest
 
 from exporters.core.collector import NoDataError
 from exporters.node.collectors.fibrechannel import ATTRIBUTES, FibreChannelCollector
-from tests.node.storage_helpers import context, names, samples, value, write_tree
+from tests.node.collected import names, samples, value
+from tests.node.fake_host import context, write_tree
 
 HOST = "sys/class/fc_host/host0"
 

@@ -14,7 +14,8 @@ import pytest
 from exporters.core.cli import ConfigError
 from exporters.node.collectors import filesystem
 from exporters.node.collectors.filesystem import FilesystemCollector, Mount, parse_mounts, rootfs_strip_prefix
-from tests.node.storage_helpers import context, samples, value, write_tree
+from tests.node.collected import samples, value
+from tests.node.fake_host import context, write_tree
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests.node import golden
-from tests.node.version_differences import DIFFERENCES, Series
+from tests.node.version_differences import DIFFERENCES, HELP_DIFFERENCES, Series
 
 SECTIONS = golden.load_golden()
 IMPLEMENTED = golden.implemented_collectors()
@@ -57,11 +57,17 @@ def test_collector_matches_reference(collector: str) -> None:
         ('node_cpu_seconds_total{cpu="1",mode="idle"} 0\n', "", "missing"),
         ("", 'node_cpu_scaling_governor{cpu="0",governor="x"} 1\n', ""),
         ("a NaN\n", "a NaN\n", ""),
+        ("# HELP a X.\n# TYPE a gauge\na 1\n", "# HELP a X.\n# TYPE a gauge\na 1\n", ""),
+        ("# HELP a X.\n# TYPE a gauge\na 1\n", "# HELP a Y.\n# TYPE a gauge\na 1\n", "metadata"),
+        ("# HELP a X.\n# TYPE a gauge\na 1\n", "# HELP a X.\n# TYPE a untyped\na 1\n", "metadata"),
+        ("# HELP a_total X.\n# TYPE a_total counter\na_total 1\n",
+         "# HELP a_total X.\n# TYPE a_total gauge\na_total 1\n", "metadata"),
+        ("# HELP a \n# TYPE a gauge\na 1\n", "# HELP a\n# TYPE a gauge\na 1\n", ""),
     ],
 )
 def test_compare_detects_differences(reference: str, ours: str, expect: str) -> None:
     diff = golden.compare("t", reference, ours)
-    found = "+".join(k for k in ("missing", "extra", "values") if getattr(diff, k))
+    found = "+".join(k for k in ("missing", "extra", "values", "metadata") if getattr(diff, k))
     assert found == expect, diff.report()
 
 
@@ -73,3 +79,19 @@ def test_version_difference_rows_are_documented() -> None:
             assert row.transform is not None, row
     sample = Series("node_cpu_seconds_total", (("cpu", "2"), ("mode", "idle")), 0.0)
     assert any(row.matches(sample) for row in DIFFERENCES)
+
+
+def test_help_difference_rows_are_used() -> None:
+    for row in HELP_DIFFERENCES:
+        assert row.upstream and row.reference != row.target, row
+        metadata = golden.parse_metadata(SECTIONS[row.collector])
+        assert metadata[("HELP", row.family)] == row.reference, row
+
+
+def test_golden_compares_help_and_type_of_every_family() -> None:
+    families = {family for text in SECTIONS.values() for kind, family in golden.parse_metadata(text)
+                if kind == "TYPE"}
+    with_help = {family for text in SECTIONS.values() for kind, family in golden.parse_metadata(text)
+                 if kind == "HELP"}
+    assert families == with_help
+    assert len(families) > 500

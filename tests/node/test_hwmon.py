@@ -9,8 +9,9 @@ import pytest
 
 from exporters.core.collector import NoDataError
 from exporters.node.collectors import hwmon
-from exporters.node.collectors._gocompat import DeviceFilter
-from tests.node.helpers_a import collect_partial, make_context, samples, types, write
+from exporters.node.collectors._flags import DeviceFilter
+from tests.node.collected import collect_partial, samples, types
+from tests.node.fake_host import make_context, write
 
 
 @pytest.mark.parametrize(

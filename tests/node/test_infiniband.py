@@ -8,7 +8,8 @@ import pytest
 
 from exporters.core.collector import NoDataError
 from exporters.node.collectors import infiniband
-from tests.node.helpers_a import make_context, samples, types, write
+from tests.node.collected import samples, types
+from tests.node.fake_host import make_context, write
 
 IB = "sys/class/infiniband"
 

@@ -9,7 +9,8 @@ import pytest
 from exporters.core.cli import ConfigError
 from exporters.core.collector import NoDataError
 from exporters.node.collectors import ipvs
-from tests.node.helpers_a import collect_partial, make_context, samples, types, write
+from tests.node.collected import collect_partial, samples, types
+from tests.node.fake_host import make_context, write
 
 STATS = """   Total Incoming Outgoing         Incoming         Outgoing
    Conns  Packets  Packets            Bytes            Bytes

@@ -8,7 +8,8 @@ import pytest
 
 from exporters.core.collector import NoDataError
 from exporters.node.collectors import conntrack, interrupts, pressure, processes, schedstat
-from tests.node.helpers_a import collect_partial, make_context, samples, types, write
+from tests.node.collected import collect_partial, samples, types
+from tests.node.fake_host import make_context, write
 
 PSI_FULL = "some avg10=0.10 avg60=0.20 avg300=0.30 total=1500000\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=7\n"
 

@@ -8,7 +8,8 @@ import pytest
 
 from exporters.core.collector import NoDataError
 from exporters.node.collectors.mdadm import MdadmCollector, MDStat, parse_mdstat
-from tests.node.storage_helpers import context, samples, value, write_tree
+from tests.node.collected import samples, value
+from tests.node.fake_host import context, write_tree
 
 HEADER = "Personalities : [raid1] [raid5]\n"
 FOOTER = "\nunused devices: <none>\n"

@@ -12,8 +12,9 @@ import pytest
 from exporters.core.cli import ConfigError
 from exporters.core.collector import NoDataError
 from exporters.node.collectors import netclass
-from exporters.node.collectors._gocompat import sys_read_file
-from tests.node.helpers_a import make_context, samples, types, write
+from exporters.node.collectors._files import sys_read_file
+from tests.node.collected import samples, types
+from tests.node.fake_host import make_context, write
 
 ETH0 = {
     "address": "52:54:00:aa:bb:01", "broadcast": "ff:ff:ff:ff:ff:ff", "carrier": "1", "carrier_changes": "4",
@@ -122,12 +123,12 @@ def test_refused_attribute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, err:
     _iface(tmp_path, "eth0", ETH0)
     real = sys_read_file
 
-    def fake(path: str) -> str:
+    def fake(path: str, errors: str = "replace") -> str:
         if path.endswith("/speed"):
             raise OSError(err, os.strerror(err), path)
-        return real(path)
+        return real(path, errors)
 
-    monkeypatch.setattr("exporters.node.collectors.netclass.sys_read_file", fake)
+    monkeypatch.setattr("exporters.node.collectors._files.sys_read_file", fake)
     collector = netclass.NetClassCollector(make_context(tmp_path), re.compile("^$"))
     if not skipped:
         with pytest.raises(OSError):

@@ -9,8 +9,9 @@ import pytest
 
 from exporters.core.cli import ConfigError
 from exporters.node.collectors import netdev
-from exporters.node.collectors._gocompat import DeviceFilter
-from tests.node.helpers_a import make_context, samples, types, write
+from exporters.node.collectors._flags import DeviceFilter
+from tests.node.collected import samples, types
+from tests.node.fake_host import make_context, write
 
 PROC_NET_DEV = (
     "Inter-|   Receive                                                |  Transmit\n"

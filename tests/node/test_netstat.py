@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from exporters.node.collectors import netstat
-from tests.node.helpers_a import make_context, samples, types, write
+from tests.node.collected import samples, types
+from tests.node.fake_host import make_context, write
 
 NETSTAT = """TcpExt: SyncookiesSent ListenOverflows TCPTimeouts
 TcpExt: 0 3 17

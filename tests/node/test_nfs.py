@@ -8,7 +8,8 @@ import pytest
 
 from exporters.core.collector import NoDataError
 from exporters.node.collectors.nfs import CLIENT_V4_PROCEDURES, NfsCollector, parse_client_stats
-from tests.node.storage_helpers import context, samples, value, write_tree
+from tests.node.collected import samples, value
+from tests.node.fake_host import context, write_tree
 
 V3 = "proc3 22 " + " ".join(str(i) for i in range(22))
 

@@ -8,7 +8,8 @@ import pytest
 
 from exporters.core.collector import NoDataError
 from exporters.node.collectors.nfsd import NfsdCollector, parse_server_stats
-from tests.node.storage_helpers import context, samples, value, write_tree
+from tests.node.collected import samples, value
+from tests.node.fake_host import context, write_tree
 
 SERVER = (
     "rc 1 2 3\nfh 4 0 0 0 0\nio 5 6\nth 7 0 0.000 0.000\nra 8 0 0 0 0 0 0 0 0 0 0 9\nnet 10 11 12 13\n"

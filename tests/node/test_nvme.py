@@ -8,7 +8,8 @@ import pytest
 
 from exporters.core.collector import NoDataError
 from exporters.node.collectors.nvme import NvmeCollector
-from tests.node.storage_helpers import context, samples, value, write_tree
+from tests.node.collected import samples, value
+from tests.node.fake_host import context, write_tree
 
 
 def test_collect_trims_values(tmp_path: Path) -> None:

@@ -10,7 +10,8 @@ import pytest
 from exporters.core.cli import ConfigError
 from exporters.core.collector import NoDataError
 from exporters.node.collectors import powersupplyclass
-from tests.node.helpers_a import make_context, samples, write
+from tests.node.collected import samples
+from tests.node.fake_host import make_context, write
 
 BAT = {
     "type": "Battery", "status": "Discharging", "present": "1", "technology": "Li-ion", "cycle_count": "42",

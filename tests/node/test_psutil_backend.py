@@ -13,10 +13,11 @@ from types import SimpleNamespace
 import pytest
 from prometheus_client.metrics_core import Metric
 
+from exporters.core.cli import ConfigError
 from exporters.core.collector import Collector, NoDataError
 from exporters.node import psutil_backend as pb
 from exporters.node.context import NodeContext
-from tests.node.helpers_a import samples
+from tests.node.collected import samples
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -179,3 +180,95 @@ def test_platform_selection(platform: str, expect: pb.Profile | None) -> None:
     factory: Callable[[NodeContext], Collector] = pb.platform_factory("loadavg", Linux, platform)
     built = factory(NodeContext())
     assert isinstance(built, Linux) == (expect is None)
+
+
+PSUTIL_CLASSES = {
+    "cpu": pb.CPUCollector, "meminfo": pb.MemoryCollector, "loadavg": pb.LoadavgCollector,
+    "uname": pb.UnameCollector, "filesystem": pb.FilesystemCollector, "diskstats": pb.DiskstatsCollector,
+    "netdev": pb.NetdevCollector,
+}
+
+
+def _context(*flags: str) -> NodeContext:
+    from exporters.node.main import build_parser, collector_specs
+
+    return NodeContext(args=build_parser(collector_specs()).parse_args(list(flags)))
+
+
+@pytest.mark.parametrize("name", sorted(PSUTIL_CLASSES))
+def test_spec_factory_switches_to_psutil_off_linux(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from exporters.node.main import collector_specs
+
+    spec = next(s for s in collector_specs() if s.name == name)
+    context = _context()
+    assert not isinstance(spec.factory(context), PSUTIL_CLASSES[name])  # this host is Linux
+    monkeypatch.setattr(pb, "current_profile", lambda platform=None: pb.DARWIN)
+    assert isinstance(spec.factory(context), PSUTIL_CLASSES[name])
+
+
+def _families(metrics: list[Metric]) -> dict[str, tuple[str, frozenset[str]]]:
+    """family name -> (type, label names of its samples)."""
+    out = {}
+    for metric in metrics:
+        names = frozenset(label for s in metric.samples for label in s.labels)
+        out[metric.name] = (metric.type, names)
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(PSUTIL_CLASSES))
+def test_shared_families_have_the_proc_type_and_labels(name: str) -> None:
+    from exporters.node.main import collector_specs
+
+    spec = next(s for s in collector_specs() if s.name == name)
+    context = _context()
+    try:
+        proc = _families(list(spec.factory(context).collect()))
+    except NoDataError:
+        pytest.skip(f"{name}: no data on this host")
+    for profile in (pb.DARWIN, pb.FREEBSD):
+        mine = _families(list(pb.collector_for(name, profile, context).collect()))
+        shared = set(mine) & set(proc)
+        for family in shared:
+            assert mine[family][0] == proc[family][0], (profile.name, family)
+            if mine[family][1] and proc[family][1]:
+                assert mine[family][1] == proc[family][1], (profile.name, family)
+        if name not in ("meminfo",):  # node_memory_* names differ per OS by design
+            assert shared, (name, profile.name, sorted(mine))
+
+
+def test_filesystem_matches_proc_on_every_mount() -> None:
+    from exporters.node.collectors import filesystem
+
+    context = _context()
+    proc = linux("filesystem")
+    # the Linux defaults of the flags, so both sides keep the same mounts
+    mine = samples(pb.FilesystemCollector(pb.DARWIN, excludes=filesystem.exclude_patterns(context)).collect())
+    answered = {labels for (name, labels), v in proc.items() if name == "node_filesystem_device_error" and v == 0}
+    assert answered, "no filesystem answered statfs here"
+    for metric in ("node_filesystem_size_bytes", "node_filesystem_files"):
+        want = {labels: v for (name, labels), v in proc.items() if name == metric and labels in answered}
+        got = {labels: v for (name, labels), v in mine.items() if name == metric}
+        common = set(want) & set(got)
+        assert len(common) >= max(1, len(want) // 2), (sorted(want), sorted(got))
+        for labels in common:
+            assert got[labels] == want[labels], (metric, labels)
+
+
+def test_psutil_collectors_honour_the_collector_flags() -> None:
+    disks = sorted(pb.psutil.disk_io_counters(perdisk=True) or {})
+    nics = sorted(pb.psutil.net_io_counters(pernic=True))
+    assert nics
+    net = samples(pb.collector_for("netdev", pb.DARWIN, _context(f"--collector.netdev.device-include=^{nics[0]}$"))
+                  .collect())
+    assert {dict(labels)["device"] for _, labels in net} == {nics[0]}
+    fs = samples(pb.collector_for("filesystem", pb.DARWIN,
+                                  _context("--collector.filesystem.mount-points-exclude=.")).collect())
+    assert fs == {}
+    if len(disks) > 1:  # excluding the only disk would leave no data
+        first = disks[0]
+        got = samples(pb.collector_for(
+            "diskstats", pb.DARWIN, _context("--collector.diskstats.device-exclude=^" + first + "$")).collect())
+        assert first not in {dict(labels)["device"] for _, labels in got}
+    with pytest.raises(ConfigError, match="mutually exclusive"):
+        pb.collector_for("netdev", pb.DARWIN, _context("--collector.netdev.device-include=a",
+                                                       "--collector.netdev.device-exclude=b"))

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from exporters.node.collectors import sockstat
-from tests.node.helpers_a import make_context, samples, types, write
+from tests.node.collected import samples, types
+from tests.node.fake_host import make_context, write
 
 SOCKSTAT = """sockets: used 229
 TCP: inuse 4 orphan 0 tw 4 alloc 17 mem 1

@@ -12,7 +12,8 @@ from exporters.core.collector import NoDataError
 from exporters.node.collectors import os as os_collector
 from exporters.node.collectors import selinux, timex, uname
 from exporters.node.collectors import time as time_collector
-from tests.node.helpers_a import make_context, samples, write
+from tests.node.collected import samples
+from tests.node.fake_host import make_context, write
 
 
 def test_time_collector(tmp_path: Path) -> None:

@@ -9,7 +9,8 @@ import pytest
 from exporters.core.collector import NoDataError
 from exporters.node.collectors import tapestats
 from exporters.node.collectors.tapestats import STATS
-from tests.node.storage_helpers import context, samples, value, write_tree
+from tests.node.collected import samples, value
+from tests.node.fake_host import context, write_tree
 
 ST = "sys/class/scsi_tape"
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from exporters.node.collectors import tcpstat
-from tests.node.helpers_a import make_context, samples, write
+from tests.node.collected import samples
+from tests.node.fake_host import make_context, write
 
 HEADER = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
 TCP = HEADER + (

@@ -11,7 +11,8 @@ import pytest
 from exporters.core.exposition import render_text
 from exporters.node.collectors import textfile
 from exporters.node.collectors.textfile import TextfileCollector, TextParseError, parse_text_format
-from tests.node.storage_helpers import context, samples, value, write_tree
+from tests.node.collected import samples, value
+from tests.node.fake_host import context, write_tree
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,8 @@ import pytest
 
 from exporters.core.collector import NoDataError
 from exporters.node.collectors import thermal_zone
-from tests.node.helpers_a import make_context, samples, write
+from tests.node.collected import samples
+from tests.node.fake_host import make_context, write
 
 
 @pytest.mark.parametrize(("text", "value"), [("45000\n", 45000), ("-2500", -2500), (" 7 \n", 7)])
@@ -53,14 +54,14 @@ def test_zone_answering_enodata_is_skipped(tmp_path: Path, monkeypatch: pytest.M
     _zone(tmp_path, 0, "a", "1000")
     _zone(tmp_path, 1, "b", "2000")
     collector = thermal_zone.ThermalZoneCollector(make_context(tmp_path))
-    real = collector._read_text
+    real = thermal_zone.read_text
 
-    def read(path: str) -> str:
+    def read(path: str, errors: str = "replace") -> str:
         if "thermal_zone1" in path:
             raise OSError(errno.ENODATA, os.strerror(errno.ENODATA), path)
-        return real(path)
+        return real(path, errors)
 
-    monkeypatch.setattr(collector, "_read_text", read)
+    monkeypatch.setattr(thermal_zone, "read_text", read)
     got = samples(collector.collect())
     assert {dict(labels)["zone"] for _, labels in got} == {"0"}
 

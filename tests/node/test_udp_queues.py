@@ -8,7 +8,8 @@ import pytest
 
 from exporters.core.collector import NoDataError
 from exporters.node.collectors import udp_queues
-from tests.node.helpers_a import collect_partial, make_context, samples, write
+from tests.node.collected import collect_partial, samples
+from tests.node.fake_host import make_context, write
 
 HEADER = ("   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref"
           " pointer drops\n")

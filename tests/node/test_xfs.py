@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from exporters.node.collectors.xfs import METRICS, XfsCollector, parse_xfs_stats
-from tests.node.storage_helpers import context, samples, value, write_tree
+from tests.node.collected import samples, value
+from tests.node.fake_host import context, write_tree
 
 STATS = """\
 extent_alloc 1 2 3 4

@@ -16,7 +16,8 @@ from exporters.node.collectors.zfs import (
     parse_pool_io,
     parse_pool_state,
 )
-from tests.node.storage_helpers import context, names, samples, value, write_tree
+from tests.node.collected import names, samples, value
+from tests.node.fake_host import context, write_tree
 
 KSTAT = """\
 13 1 0x01 4 1088 5 6

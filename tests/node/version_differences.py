@@ -195,6 +195,41 @@ DIFFERENCES: tuple[Difference, ...] = (
 )
 
 
+@dataclass(frozen=True)
+class HelpDifference:
+    """A family whose ``# HELP`` text changed between v1.5.0 and v1.7.0 (type and samples unchanged)."""
+
+    collector: str
+    family: str
+    reference: str
+    """The v1.5.0 help text (as in golden.prom)."""
+    target: str
+    """The v1.7.0 help text (what we emit)."""
+    upstream: str
+
+
+HELP_DIFFERENCES: tuple[HelpDifference, ...] = tuple(
+    HelpDifference(
+        collector="cpufreq",
+        family=f"node_cpu_frequency{suffix}_hertz",
+        reference=f"{word} cpu thread frequency in hertz.",
+        target=f"{word} CPU thread frequency in hertz.",
+        upstream="collector/cpufreq_common.go, 3cd9b163 'Optimize cpufreq collector' (descriptions moved to "
+        "cpufreq_common.go, 'cpu' spelt 'CPU')",
+    )
+    for suffix, word in (("", "Current"), ("_min", "Minimum"), ("_max", "Maximum"))
+)
+
+
+def expected_help(collector: str, family: str, reference_help: str,
+                  differences: tuple[HelpDifference, ...] = HELP_DIFFERENCES) -> str:
+    """The v1.7.0 help text of ``family``, given v1.5.0's."""
+    for diff in differences:
+        if diff.collector == collector and diff.family == family and diff.reference == reference_help:
+            return diff.target
+    return reference_help
+
+
 def applies(series: Series, kind: str, differences: tuple[Difference, ...] = DIFFERENCES) -> bool:
     """True when some row of ``kind`` covers ``series``."""
     return any(d.kind == kind and d.matches(series) for d in differences)

@@ -16,13 +16,10 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec
-from exporters.node.collectors._gocompat import (
-    DeviceFilter,
-    add_bool_flag,
-    device_filter,
-    go_parse_uint,
-    without_invalid_utf8,
-)
+from exporters.node.collectors._files import read_text
+from exporters.node.collectors._flags import DeviceFilter, add_bool_flag, device_filter
+from exporters.node.collectors._labels import without_invalid_utf8
+from exporters.node.collectors._strconv import go_parse_uint
 from exporters.node.context import NodeContext
 
 LOGGER = logging.getLogger("exporters.node")
@@ -62,8 +59,7 @@ class ARPCollector:
         self.filter = filter_
 
     def read(self) -> str:
-        with open(self.context.proc("net", "arp"), encoding="utf-8", errors="surrogateescape") as f:
-            return f.read()
+        return read_text(self.context.proc("net", "arp"), errors="surrogateescape")
 
     def collect(self) -> Iterator[Metric]:
         return without_invalid_utf8(self._collect(), LOGGER, NAME)

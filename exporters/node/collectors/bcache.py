@@ -16,7 +16,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec
-from exporters.node.collectors._storage import glob_sorted, parse_float, read_text
+from exporters.node.collectors._files import glob_sorted, read_text
+from exporters.node.collectors._strconv import go_parse_float
 from exporters.node.context import NodeContext
 
 NAME = "bcache"
@@ -84,9 +85,9 @@ PRIORITY_METRICS: tuple[tuple[str, str, str], ...] = (
 def _pseudo_float(text: str) -> float:
     """``1.5`` as bcache prints it: the fraction digits count 1/10.24ths (procfs' rule)."""
     whole, _, frac = text.partition(".")
-    value = parse_float(whole)
+    value = go_parse_float(whole)
     if "." in text:
-        return value + parse_float(frac) / 10.24
+        return value + go_parse_float(frac) / 10.24
     return value
 
 
@@ -98,7 +99,7 @@ def dehumanize(text: str) -> int:
     if ord(last) > ord("9"):
         value = _pseudo_float(text[:-1]) * _MULTIPLIERS.get(last, 0)
     else:
-        value = parse_float(text)
+        value = go_parse_float(text)
     return int(value) if value == value and abs(value) != float("inf") else 0
 
 

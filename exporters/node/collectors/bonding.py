@@ -13,7 +13,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec, NoDataError
-from exporters.node.collectors._gocompat import without_invalid_utf8
+from exporters.node.collectors._files import read_text
+from exporters.node.collectors._labels import without_invalid_utf8
 from exporters.node.context import NodeContext
 
 LOGGER = logging.getLogger("exporters.node")
@@ -30,8 +31,7 @@ class BondingCollector:
         self.context = context
 
     def _read(self, *parts: str) -> str:
-        with open(self.context.sys("class", "net", *parts), encoding="utf-8", errors="surrogateescape") as f:
-            return f.read()
+        return read_text(self.context.sys("class", "net", *parts), errors="surrogateescape")
 
     def read_stats(self) -> dict[str, tuple[int, int]]:
         masters = self._read("bonding_masters").split()

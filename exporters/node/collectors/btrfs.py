@@ -10,9 +10,9 @@ ioctls are not available, device sizes come from sysfs, without ``btrfs_dev_uuid
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import fcntl
+import logging
 import os
 import stat
 import struct
@@ -24,9 +24,12 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec
-from exporters.node.collectors._storage import LOGGER, glob_sorted, list_dir, read_text, sys_read_file
+from exporters.node.collectors._files import glob_sorted, list_dir, read_text, sys_read_file
+from exporters.node.collectors._libc import libc
 from exporters.node.collectors.filesystem import Mount, parse_mounts
 from exporters.node.context import NodeContext
+
+LOGGER = logging.getLogger("exporters.node")
 
 NAME = "btrfs"
 SECTOR_SIZE = 512
@@ -84,7 +87,7 @@ class SystemIoctl:
     """The real system calls."""
 
     def __init__(self) -> None:
-        self._libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        self._libc = libc()
 
     def fs_type(self, path: str) -> int:
         buf = _Statfs()

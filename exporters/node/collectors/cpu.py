@@ -30,8 +30,9 @@ from prometheus_client.metrics_core import Metric
 
 from exporters.core.cli import ConfigError
 from exporters.core.collector import CollectorSpec
-from exporters.node.collectors._gocompat import add_bool_flag, compile_go_regex, go_parse_uint
-from exporters.node.collectors._procfs import go_float, parse_cpu_range, read_text, read_uint_file
+from exporters.node.collectors._files import read_text, read_uint_file
+from exporters.node.collectors._flags import add_bool_flag, compile_go_regex
+from exporters.node.collectors._strconv import go_parse_float, go_parse_uint, parse_cpu_range
 from exporters.node.collectors.stat import CPU_MODES, parse_stat
 from exporters.node.context import NodeContext
 from exporters.node.psutil_backend import platform_factory
@@ -103,7 +104,7 @@ def parse_cpuinfo(text: str) -> list[CPUInfo]:
         elif key in CPUINFO_STRINGS:
             setattr(cpu, CPUINFO_STRINGS[key], value)
         elif key == "cpu MHz":
-            cpu.mhz = go_float(value)
+            cpu.mhz = go_parse_float(value)
         elif key == "flags":
             cpu.flags = value.split()
         elif key == "bugs":
@@ -111,7 +112,7 @@ def parse_cpuinfo(text: str) -> list[CPUInfo]:
         elif key in CPUINFO_UINTS:
             go_parse_uint(value, 0, 32)
         elif key in CPUINFO_FLOATS:
-            go_float(value)
+            go_parse_float(value)
     return cpus
 
 

@@ -16,8 +16,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec
-from exporters.node.collectors._gocompat import go_parse_uint, sys_read_file
-from exporters.node.collectors._procfs import parse_cpu_range, read_text
+from exporters.node.collectors._files import read_text, sys_read_file
+from exporters.node.collectors._strconv import go_parse_uint, parse_cpu_range
 from exporters.node.context import NodeContext
 
 NAME = "cpufreq"

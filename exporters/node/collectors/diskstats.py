@@ -10,6 +10,7 @@ only emitted when the kernel provides its field.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import re
 from collections.abc import Iterable
@@ -18,10 +19,14 @@ from dataclasses import dataclass
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
-from exporters.core.cli import ConfigError
 from exporters.core.collector import CollectorSpec
-from exporters.node.collectors._storage import LOGGER, compile_flag_regex, go_match, parse_float, read_text
+from exporters.node.collectors._files import read_text
+from exporters.node.collectors._flags import DeviceFilter, device_filter, with_deprecated_alias
+from exporters.node.collectors._strconv import go_parse_float
 from exporters.node.context import NodeContext
+from exporters.node.psutil_backend import platform_factory
+
+LOGGER = logging.getLogger("exporters.node")
 
 NAME = "diskstats"
 DEFAULT_DEVICE_EXCLUDE = r"^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$"
@@ -108,20 +113,14 @@ def parse_udev_properties(text: str) -> dict[str, str]:
 class DiskstatsCollector:
     """``node_disk_*`` from /proc/diskstats and /run/udev/data/b<major>:<minor>."""
 
-    def __init__(self, context: NodeContext, exclude: re.Pattern[str] | None, include: re.Pattern[str] | None) -> None:
+    def __init__(self, context: NodeContext, devices: DeviceFilter) -> None:
         self.context = context
-        self.exclude = exclude
-        self.include = include
+        self.devices = devices
         if not os.path.isdir(context.udev_data):
             LOGGER.error(
                 "Failed to open directory, disabling udev device properties",
                 extra={"collector": NAME, "path": context.udev_data},
             )
-
-    def ignored(self, device: str) -> bool:
-        return (self.exclude is not None and go_match(self.exclude, device)) or (
-            self.include is not None and not go_match(self.include, device)
-        )
 
     def read_udev(self, major: int, minor: int) -> dict[str, str]:
         try:
@@ -156,7 +155,7 @@ class DiskstatsCollector:
 
         for stat in stats:
             dev = stat.device
-            if self.ignored(dev):
+            if self.devices.ignored(dev):
                 continue
             udev = self.read_udev(stat.major, stat.minor)
             # SCSI_IDENT_SERIAL is usually the serial printed on the disk label.
@@ -187,7 +186,7 @@ class DiskstatsCollector:
                     if prop not in udev:
                         continue
                     try:
-                        family.add_metric([dev], parse_float(udev[prop]))
+                        family.add_metric([dev], go_parse_float(udev[prop]))
                     except ValueError as err:
                         LOGGER.error("Failed to parse ATA value", extra={"collector": NAME, "err": str(err)})
         return [info, *families, fs_info, dm_info, *ata.values()]
@@ -212,36 +211,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def build(context: NodeContext) -> DiskstatsCollector:
+def device_filter_from_flags(context: NodeContext) -> DeviceFilter:
+    """``--collector.diskstats.device-exclude/-include`` (and the deprecated ``ignored-devices``)."""
     exclude_flag = context.option("collector_diskstats_device_exclude")
-    old_flag = str(context.option("collector_diskstats_ignored_devices", "") or "")
-    include = str(context.option("collector_diskstats_device_include", "") or "")
-    exclude = DEFAULT_DEVICE_EXCLUDE if exclude_flag is None else str(exclude_flag)
-    if old_flag:
-        if exclude_flag is not None:
-            raise ConfigError(
-                "--collector.diskstats.ignored-devices and --collector.diskstats.device-exclude are mutually exclusive"
-            )
-        LOGGER.warning(
-            "--collector.diskstats.ignored-devices is DEPRECATED and will be removed in 2.0.0, "
-            "use --collector.diskstats.device-exclude",
-            extra={"collector": NAME},
-        )
-        exclude = old_flag
-    if exclude and include:
-        raise ConfigError("collector diskstats: device-exclude & device-include are mutually exclusive")
-    if exclude:
-        LOGGER.info("Parsed flag --collector.diskstats.device-exclude", extra={"collector": NAME, "flag": exclude})
-    if include:
-        LOGGER.info("Parsed Flag --collector.diskstats.device-include", extra={"collector": NAME, "flag": include})
-    return DiskstatsCollector(
-        context,
-        compile_flag_regex("--collector.diskstats.device-exclude", exclude) if exclude else None,
-        compile_flag_regex("--collector.diskstats.device-include", include) if include else None,
+    exclude = with_deprecated_alias(
+        None if exclude_flag is None else str(exclude_flag),
+        str(context.option("collector_diskstats_ignored_devices", "") or ""),
+        "--collector.diskstats.device-exclude", "--collector.diskstats.ignored-devices",
+        DEFAULT_DEVICE_EXCLUDE, NAME,
     )
+    include = str(context.option("collector_diskstats_device_include", "") or "")
+    return device_filter(exclude, include, "--collector.diskstats", announce=NAME)
+
+
+def build(context: NodeContext) -> DiskstatsCollector:
+    return DiskstatsCollector(context, device_filter_from_flags(context))
 
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
-    name=NAME, factory=build, enabled_by_default=True,
+    name=NAME, factory=platform_factory(NAME, build), enabled_by_default=True,
     help="Exposes disk I/O statistics.", add_arguments=add_arguments,
 )

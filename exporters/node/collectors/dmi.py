@@ -6,6 +6,7 @@ Files only root may read (serial numbers, UUID) are left out when not readable.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Iterable
@@ -15,8 +16,10 @@ from prometheus_client.metrics_core import Metric
 
 from exporters.core.cli import ConfigError
 from exporters.core.collector import CollectorSpec, NoDataError
-from exporters.node.collectors._storage import LOGGER, sys_read_file
+from exporters.node.collectors._files import sys_read_file
 from exporters.node.context import NodeContext
+
+LOGGER = logging.getLogger("exporters.node")
 
 NAME = "dmi"
 # sysfs file -> label

@@ -11,6 +11,7 @@ from prometheus_client.core import CounterMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec
+from exporters.node.collectors._files import read_text
 from exporters.node.context import NodeContext
 
 NAME = "edac"
@@ -41,8 +42,7 @@ class EdacCollector:
         self.context = context
 
     def read(self, path: str) -> str:
-        with open(path, encoding="ascii", errors="replace") as f:
-            return f.read()
+        return read_text(path)
 
     def controllers(self) -> list[str]:
         return sorted(glob.glob(self.context.sys("devices/system/edac/mc/mc[0-9]*")))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import logging
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -11,8 +12,11 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec, NoDataError
-from exporters.node.collectors._storage import LOGGER, list_dir, parse_uint_any_base, sys_read_file
+from exporters.node.collectors._files import list_dir, sys_read_file
+from exporters.node.collectors._strconv import go_parse_uint
 from exporters.node.context import NodeContext
+
+LOGGER = logging.getLogger("exporters.node")
 
 NAME = "fibrechannel"
 # An HBA reports a counter it does not implement as all ones.
@@ -83,7 +87,7 @@ def read_fc_host(path: str) -> FibreChannelHost:
                 continue
             raise
         if entry.name in _KNOWN:
-            counters[entry.name] = parse_uint_any_base(text)
+            counters[entry.name] = go_parse_uint(text, 0)
     return FibreChannelHost(os.path.basename(path), attributes, counters)
 
 

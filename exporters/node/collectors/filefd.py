@@ -8,7 +8,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec
-from exporters.node.collectors._procfs import go_float, read_text
+from exporters.node.collectors._files import read_text
+from exporters.node.collectors._strconv import go_parse_float
 from exporters.node.context import NodeContext
 
 NAME = "filefd"
@@ -27,7 +28,7 @@ def parse_file_nr(text: str) -> dict[str, float]:
     out: dict[str, float] = {}
     for column, name in COLUMNS.items():
         try:
-            out[name] = go_float(parts[column])
+            out[name] = go_parse_float(parts[column])
         except ValueError as err:
             raise ValueError(f"invalid value {parts[column]!r} in file-nr") from err
     return out

@@ -13,6 +13,7 @@ ever: node_exporter issue #3058).
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import re
 import threading
@@ -25,10 +26,14 @@ from typing import Any, Protocol
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
-from exporters.core.cli import ConfigError, parse_duration
+from exporters.core.cli import parse_duration
 from exporters.core.collector import CollectorSpec
-from exporters.node.collectors._storage import LOGGER, compile_flag_regex, go_match, read_text
+from exporters.node.collectors._files import read_text
+from exporters.node.collectors._flags import compile_go_regex, go_match, with_deprecated_alias
 from exporters.node.context import NodeContext
+from exporters.node.psutil_backend import platform_factory
+
+LOGGER = logging.getLogger("exporters.node")
 
 NAME = "filesystem"
 DEFAULT_MOUNT_POINTS_EXCLUDE = (
@@ -330,34 +335,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _pattern(context: NodeContext, new: str, old: str, default: str) -> tuple[str, str]:
     """The effective regexp of a ``*-exclude`` flag and its deprecated ``ignored-*`` alias."""
-    new_dest = "collector_filesystem_" + new.replace("-", "_")
-    old_dest = "collector_filesystem_" + old.replace("-", "_")
-    new_value: Any = context.option(new_dest)
-    old_value = str(context.option(old_dest, "") or "")
+    new_value: Any = context.option("collector_filesystem_" + new.replace("-", "_"))
     flag = f"--collector.filesystem.{new}"
-    if old_value:
-        if new_value is not None:
-            raise ConfigError(f"--collector.filesystem.{old} and {flag} are mutually exclusive")
-        LOGGER.warning(
-            f"--collector.filesystem.{old} is DEPRECATED and will be removed in 2.0.0, use {flag}",
-            extra={"collector": NAME},
-        )
-        return flag, old_value
-    return flag, default if new_value is None else str(new_value)
+    value = with_deprecated_alias(
+        None if new_value is None else str(new_value),
+        str(context.option("collector_filesystem_" + old.replace("-", "_"), "") or ""),
+        flag, f"--collector.filesystem.{old}", default, NAME,
+    )
+    return flag, value
+
+
+def exclude_patterns(
+    context: NodeContext,
+    mount_points_default: str = DEFAULT_MOUNT_POINTS_EXCLUDE,
+    fs_types_default: str = DEFAULT_FS_TYPES_EXCLUDE,
+) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """The mount-point and filesystem-type excludes from the flags (defaults differ per OS)."""
+    mp_flag, mount_points = _pattern(context, "mount-points-exclude", "ignored-mount-points", mount_points_default)
+    fs_flag, fs_types = _pattern(context, "fs-types-exclude", "ignored-fs-types", fs_types_default)
+    LOGGER.info(f"Parsed flag {mp_flag}", extra={"collector": NAME, "flag": mount_points})
+    LOGGER.info(f"Parsed flag {fs_flag}", extra={"collector": NAME, "flag": fs_types})
+    return compile_go_regex(mount_points, mp_flag), compile_go_regex(fs_types, fs_flag)
 
 
 def build(context: NodeContext, statfs: StatFunc = os.statvfs) -> FilesystemCollector:
-    mp_flag, mount_points = _pattern(context, "mount-points-exclude", "ignored-mount-points",
-                                     DEFAULT_MOUNT_POINTS_EXCLUDE)
-    fs_flag, fs_types = _pattern(context, "fs-types-exclude", "ignored-fs-types", DEFAULT_FS_TYPES_EXCLUDE)
-    LOGGER.info(f"Parsed flag {mp_flag}", extra={"collector": NAME, "flag": mount_points})
-    LOGGER.info(f"Parsed flag {fs_flag}", extra={"collector": NAME, "flag": fs_types})
     timeout = context.option("collector_filesystem_mount_timeout", DEFAULT_MOUNT_TIMEOUT)
     workers = context.option("collector_filesystem_stat_workers", DEFAULT_STAT_WORKERS)
     return FilesystemCollector(
         context,
-        compile_flag_regex(mp_flag, mount_points),
-        compile_flag_regex(fs_flag, fs_types),
+        *exclude_patterns(context),
         mount_timeout=float(timeout) if isinstance(timeout, (int, float)) else DEFAULT_MOUNT_TIMEOUT,
         stat_workers=int(workers) if isinstance(workers, int) else DEFAULT_STAT_WORKERS,
         statfs=statfs,
@@ -365,6 +371,6 @@ def build(context: NodeContext, statfs: StatFunc = os.statvfs) -> FilesystemColl
 
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
-    name=NAME, factory=build, enabled_by_default=True,
+    name=NAME, factory=platform_factory(NAME, build), enabled_by_default=True,
     help="Exposes filesystem statistics, such as disk space used.", add_arguments=add_arguments,
 )

@@ -20,7 +20,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec, NoDataError
-from exporters.node.collectors._gocompat import DeviceFilter, device_filter, to_valid_utf8
+from exporters.node.collectors._files import read_once, read_text
+from exporters.node.collectors._flags import DeviceFilter, device_filter
+from exporters.node.collectors._labels import to_valid_utf8
+from exporters.node.collectors._strconv import go_parse_float
 from exporters.node.context import NodeContext
 
 LOGGER = logging.getLogger("exporters.node")
@@ -61,11 +64,12 @@ def add_sensor_files(data: SensorData, files: dict[str, str]) -> None:
         data.setdefault(f"{sensor_type}{number}", {})[prop] = raw.strip("\n")
 
 
-def go_parse_float(text: str) -> float | None:
-    """``strconv.ParseFloat(text, 64)`` for decimal input; None where Go would fail."""
-    if not re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(?i:inf|infinity|nan)", text):
+def parse_float_or_none(text: str) -> float | None:
+    """``strconv.ParseFloat(text, 64)``; None where Go fails (the sensor file is skipped)."""
+    try:
+        return go_parse_float(text)
+    except ValueError:
         return None
-    return float(text)
 
 
 class _Families:
@@ -99,7 +103,7 @@ def sensor_samples(chip: str, data: SensorData) -> Iterator[tuple[str, str, list
                    1.0 if props.get("") == "1" else 0.0, False)
             continue
         if sensor_type in ("vrm", "update_interval"):
-            value = go_parse_float(props.get("", ""))
+            value = parse_float_or_none(props.get("", ""))
             if value is None:
                 continue
             if sensor_type == "vrm":
@@ -119,7 +123,7 @@ def sensor_samples(chip: str, data: SensorData) -> Iterator[tuple[str, str, list
                     name += "_input"
             elif element != "":
                 name += "_" + clean_metric_name(element)
-            value = go_parse_float(raw)
+            value = parse_float_or_none(raw)
             if value is None:
                 continue
             yield _convert(name, sensor_type, element, value, labels)
@@ -201,14 +205,6 @@ def chip_name(device_link: str | None, name_file: str | None, real_dir: str) -> 
     raise ValueError(f"could not derive a monitoring name for {real_dir}")
 
 
-def _read_value(path: str) -> str:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        return os.read(fd, 128).decode("utf-8", errors="surrogateescape")
-    finally:
-        os.close(fd)
-
-
 class HwMonCollector:
     def __init__(self, context: NodeContext, filter_: DeviceFilter) -> None:
         self.context = context
@@ -222,15 +218,14 @@ class HwMonCollector:
             if not ok or sensor_type not in SENSOR_TYPES:
                 continue
             try:
-                values[entry] = _read_value(os.path.join(directory, entry))
+                values[entry] = read_once(os.path.join(directory, entry), errors="surrogateescape")
             except OSError:
                 continue
         return values
 
     def read_name_file(self, directory: str) -> str | None:
         try:
-            with open(os.path.join(directory, "name"), encoding="utf-8", errors="surrogateescape") as f:
-                return f.read()
+            return read_text(os.path.join(directory, "name"), errors="surrogateescape")
         except OSError:
             return None
 
@@ -290,7 +285,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def factory(context: NodeContext) -> HwMonCollector:
     return HwMonCollector(context, device_filter(
         str(context.option("hwmon_chip_exclude", "") or ""), str(context.option("hwmon_chip_include", "") or ""),
-        "--collector.hwmon.chip", exclusive=False,
+        "--collector.hwmon", exclusive=False, noun="chip",
     ))
 
 

@@ -18,7 +18,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec, NoDataError
-from exporters.node.collectors._gocompat import go_parse_uint, regular_files, sys_read_file, without_invalid_utf8
+from exporters.node.collectors._files import read_attribute_files, read_text, sys_read_file
+from exporters.node.collectors._labels import without_invalid_utf8
+from exporters.node.collectors._strconv import go_parse_uint
 from exporters.node.context import NodeContext
 
 LOGGER = logging.getLogger("exporters.node")
@@ -191,28 +193,18 @@ class InfiniBandCollector:
 
     def read_counter_dir(self, directory: str, optional: bool) -> dict[str, str]:
         try:
-            names = regular_files(directory)
+            return read_attribute_files(directory, SKIPPED_ERRNOS)
         except FileNotFoundError:
-            if optional:
+            if optional and not os.path.isdir(directory):
                 return {}
             raise
-        files = {}
-        for name in names:
-            try:
-                files[name] = sys_read_file(os.path.join(directory, name))
-            except OSError as err:
-                if err.errno in SKIPPED_ERRNOS:
-                    continue
-                raise
-        return files
 
     def read_port(self, device: str, port: str) -> Port:
         number = go_parse_uint(port, 10, 32)
         path = self._path(device, "ports", port)
 
         def text(name: str) -> str:
-            with open(os.path.join(path, name), encoding="utf-8", errors="replace") as f:
-                return f.read()
+            return read_text(os.path.join(path, name))
 
         result = Port(device, number, parse_state(text("state")), parse_state(text("phys_state")),
                       parse_rate(text("rate")))
@@ -225,10 +217,10 @@ class InfiniBandCollector:
         return result
 
     def read_device(self, name: str) -> Device:
-        device = Device(name, firmware_version=sys_read_file(self._path(name, "fw_ver")))
+        device = Device(name, firmware_version=sys_read_file(self._path(name, "fw_ver"), errors="surrogateescape"))
         for attr in ("board_id", "hca_type"):
             try:
-                setattr(device, attr, sys_read_file(self._path(name, attr)))
+                setattr(device, attr, sys_read_file(self._path(name, attr), errors="surrogateescape"))
             except FileNotFoundError:
                 continue
         for port in sorted(os.listdir(self._path(name, "ports"))):

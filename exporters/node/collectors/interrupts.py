@@ -15,7 +15,8 @@ from prometheus_client.core import CounterMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec
-from exporters.node.collectors._procfs import go_float, read_text
+from exporters.node.collectors._files import read_text
+from exporters.node.collectors._strconv import go_parse_float
 from exporters.node.context import NodeContext
 
 NAME = "interrupts"
@@ -68,7 +69,7 @@ class InterruptsCollector:
         for name, interrupt in parse_interrupts(read_interrupts(self.context)).items():
             for cpu, value in enumerate(interrupt.values):
                 try:
-                    number = go_float(value)
+                    number = go_parse_float(value)
                 except ValueError as err:
                     raise ValueError(f"invalid value {value} in interrupts") from err
                 family.add_metric([str(cpu), name, interrupt.info, interrupt.devices], number)

@@ -17,7 +17,9 @@ from prometheus_client.metrics_core import Metric
 
 from exporters.core.cli import ConfigError
 from exporters.core.collector import CollectorSpec, NoDataError
-from exporters.node.collectors._gocompat import go_parse_uint, without_invalid_utf8
+from exporters.node.collectors._files import read_text
+from exporters.node.collectors._labels import without_invalid_utf8
+from exporters.node.collectors._strconv import go_parse_uint
 from exporters.node.context import NodeContext
 
 LOGGER = logging.getLogger("exporters.node")
@@ -137,8 +139,7 @@ class IPVSCollector:
         self.backend_labels = backend_labels
 
     def read(self, name: str) -> str:
-        with open(self.context.proc("net", name), encoding="ascii", errors="replace") as f:
-            return f.read()
+        return read_text(self.context.proc("net", name))
 
     def collect(self) -> Iterator[Metric]:
         return without_invalid_utf8(self._collect(), LOGGER, NAME)

@@ -8,7 +8,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec
-from exporters.node.collectors._procfs import go_float, read_text
+from exporters.node.collectors._files import read_text
+from exporters.node.collectors._strconv import go_parse_float
 from exporters.node.context import NodeContext
 from exporters.node.psutil_backend import platform_factory
 
@@ -30,7 +31,7 @@ def parse_loadavg(text: str) -> list[float]:
     if len(fields) < len(LOADS):
         raise ValueError("unexpected content in loadavg")
     try:
-        return [go_float(field) for field in fields[: len(LOADS)]]
+        return [go_parse_float(field) for field in fields[: len(LOADS)]]
     except ValueError as err:
         raise ValueError(f"could not parse load: {err}") from err
 

@@ -16,7 +16,8 @@ from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec
 from exporters.core.metrics import exact_counter
-from exporters.node.collectors._procfs import go_float, read_text
+from exporters.node.collectors._files import read_text
+from exporters.node.collectors._strconv import go_parse_float
 from exporters.node.context import NodeContext
 from exporters.node.psutil_backend import platform_factory
 
@@ -39,7 +40,7 @@ def parse_meminfo(text: str) -> dict[str, float]:
         if len(fields) < 2:
             raise ValueError(f"invalid line in meminfo: {line}")
         try:
-            value = go_float(fields[1])
+            value = go_parse_float(fields[1])
         except ValueError as err:
             raise ValueError(f"invalid value in meminfo: {err}") from err
         key = PARENS.sub(r"_\1", fields[0][:-1])  # drop the trailing ':'

@@ -25,13 +25,10 @@ from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec, NoDataError
 from exporters.core.metrics import ExactFamily, exact_gauge
-from exporters.node.collectors._gocompat import (
-    add_bool_flag,
-    compile_go_regex,
-    procfs_pint64,
-    sys_read_file,
-    without_invalid_utf8,
-)
+from exporters.node.collectors._files import read_attribute_files, sys_read_file
+from exporters.node.collectors._flags import add_bool_flag, compile_go_regex
+from exporters.node.collectors._labels import without_invalid_utf8
+from exporters.node.collectors._strconv import procfs_pint64
 from exporters.node.context import NodeContext
 
 LOGGER = logging.getLogger("exporters.node")
@@ -163,25 +160,14 @@ class NetClassCollector:
             return sorted(e.name for e in entries if not e.is_file(follow_symlinks=False))
 
     def read_attributes(self, device: str) -> dict[str, str]:
-        directory = self.context.sys("class", "net", device)
-        values = {}
-        with os.scandir(directory) as entries:
-            names = sorted(e.name for e in entries if e.is_file(follow_symlinks=False))
-        for name in names:
-            try:
-                values[name] = sys_read_file(os.path.join(directory, name))
-            except OSError as err:
-                if err.errno in IGNORED_ERRNOS:
-                    continue
-                raise
-        return values
+        return read_attribute_files(self.context.sys("class", "net", device), IGNORED_ERRNOS)
 
     def read_stats(self, device: str) -> dict[str, int]:
         directory = self.context.sys("class", "net", device, "statistics")
         stats = {}
         for filename, _ in RTNL_STATS:
             try:
-                raw = sys_read_file(os.path.join(directory, filename))
+                raw = sys_read_file(os.path.join(directory, filename), errors="surrogateescape")
             except OSError:
                 continue
             stats[filename] = int(raw) if raw.isdigit() else 0
@@ -255,7 +241,7 @@ class NetClassCollector:
             for suffix, attr, counter in RTNL_METRICS:
                 if attr in iface.numbers:
                     fields.add(suffix, counter, iface.name, iface.numbers[attr])
-                if attr == "link_mode":
+                if suffix == "dormant":  # upstream pushes iface_link right after dormant
                     link_type = iface.numbers.get("type", 0)
                     value = link_type if link_type > 0 else iface.numbers.get("ifindex")
                     if value is not None:

@@ -23,10 +23,12 @@ import psutil
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
-from exporters.core.cli import ConfigError
 from exporters.core.collector import CollectorSpec
-from exporters.node.collectors._gocompat import DeviceFilter, add_bool_flag, device_filter, without_invalid_utf8
+from exporters.node.collectors._files import read_text
+from exporters.node.collectors._flags import DeviceFilter, add_bool_flag, device_filter, with_deprecated_alias
+from exporters.node.collectors._labels import without_invalid_utf8
 from exporters.node.context import NodeContext
+from exporters.node.psutil_backend import platform_factory
 
 LOGGER = logging.getLogger("exporters.node")
 NAME = "netdev"
@@ -210,8 +212,7 @@ class NetDevCollector:
         self.address_info = address_info
 
     def read_proc_net_dev(self) -> str:
-        with open(self.context.proc("net", "dev"), encoding="utf-8", errors="surrogateescape") as f:
-            return f.read()
+        return read_text(self.context.proc("net", "dev"), errors="surrogateescape")
 
     def read_link_stats(self, device: str) -> dict[str, str] | None:
         """The files of /sys/class/net/<device>/statistics, or None when it is absent."""
@@ -225,8 +226,7 @@ class NetDevCollector:
             if name not in LINK_STATS_KEYS:
                 continue
             try:
-                with open(os.path.join(directory, name), encoding="ascii", errors="replace") as f:
-                    files[name] = f.read()
+                files[name] = read_text(os.path.join(directory, name))
             except OSError:
                 continue
         return files
@@ -323,30 +323,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                   "Use netlink to gather stats instead of /proc/net/dev.")
 
 
+def device_filter_from_flags(context: NodeContext) -> DeviceFilter:
+    """``--collector.netdev.device-include/-exclude`` (and the deprecated whitelist/blacklist)."""
+    include = with_deprecated_alias(
+        str(context.option("netdev_device_include", "") or "") or None,
+        str(context.option("netdev_device_whitelist", "") or ""),
+        "--collector.netdev.device-include", "--collector.netdev.device-whitelist", "", NAME,
+    )
+    exclude = with_deprecated_alias(
+        str(context.option("netdev_device_exclude", "") or "") or None,
+        str(context.option("netdev_device_blacklist", "") or ""),
+        "--collector.netdev.device-exclude", "--collector.netdev.device-blacklist", "", NAME,
+    )
+    return device_filter(exclude, include, "--collector.netdev", announce=NAME)
+
+
 def factory(context: NodeContext) -> NetDevCollector:
-    include = str(context.option("netdev_device_include", "") or "")
-    exclude = str(context.option("netdev_device_exclude", "") or "")
-    old_include = str(context.option("netdev_device_whitelist", "") or "")
-    old_exclude = str(context.option("netdev_device_blacklist", "") or "")
-    if old_include:
-        if include:
-            raise ConfigError("--collector.netdev.device-whitelist and --collector.netdev.device-include "
-                              "are mutually exclusive")
-        LOGGER.warning("--collector.netdev.device-whitelist is DEPRECATED and will be removed in 2.0.0, "
-                       "use --collector.netdev.device-include", extra={"collector": NAME})
-        include = old_include
-    if old_exclude:
-        if exclude:
-            raise ConfigError("--collector.netdev.device-blacklist and --collector.netdev.device-exclude "
-                              "are mutually exclusive")
-        LOGGER.warning("--collector.netdev.device-blacklist is DEPRECATED and will be removed in 2.0.0, "
-                       "use --collector.netdev.device-exclude", extra={"collector": NAME})
-        exclude = old_exclude
-    filter_ = device_filter(exclude, include, "--collector.netdev")
-    if exclude:
-        LOGGER.info("Parsed flag --collector.netdev.device-exclude", extra={"collector": NAME, "flag": exclude})
-    if include:
-        LOGGER.info("Parsed Flag --collector.netdev.device-include", extra={"collector": NAME, "flag": include})
+    filter_ = device_filter_from_flags(context)
     return NetDevCollector(
         context,
         filter_,
@@ -357,6 +350,6 @@ def factory(context: NodeContext) -> NetDevCollector:
 
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
-    name=NAME, factory=factory, enabled_by_default=True,
+    name=NAME, factory=platform_factory(NAME, factory), enabled_by_default=True,
     help="Exposes network interface statistics such as bytes transferred.", add_arguments=add_arguments,
 )

@@ -16,7 +16,10 @@ from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec
 from exporters.core.metrics import exact_untyped
-from exporters.node.collectors._gocompat import compile_go_regex, valid_metric_name
+from exporters.node.collectors._files import read_text
+from exporters.node.collectors._flags import compile_go_regex
+from exporters.node.collectors._labels import valid_metric_name
+from exporters.node.collectors._strconv import go_parse_float
 from exporters.node.context import NodeContext
 
 LOGGER = logging.getLogger("exporters.node")
@@ -63,12 +66,6 @@ def parse_snmp6(text: str) -> ProtocolStats:
     return stats
 
 
-def go_parse_float(text: str) -> float:
-    """``strconv.ParseFloat(text, 64)`` for the decimal forms /proc uses."""
-    if not re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(?i:inf|infinity|nan)", text):
-        raise ValueError(f"invalid value {text!r} in netstats")
-    return float(text)
-
 
 class NetStatCollector:
     def __init__(self, context: NodeContext, fields: re.Pattern[str]) -> None:
@@ -77,8 +74,7 @@ class NetStatCollector:
 
     def read(self, name: str, optional: bool = False) -> str | None:
         try:
-            with open(self.context.proc("net", name), encoding="utf-8", errors="surrogateescape") as f:
-                return f.read()
+            return read_text(self.context.proc("net", name), errors="surrogateescape")
         except FileNotFoundError:
             if optional:
                 return None

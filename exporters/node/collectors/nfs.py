@@ -6,14 +6,18 @@ both files share the ``net``, ``rpc`` and ``procN`` line formats.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec, NoDataError
-from exporters.node.collectors._storage import LOGGER, parse_uints, read_text
+from exporters.node.collectors._files import read_text
+from exporters.node.collectors._strconv import parse_uints
 from exporters.node.context import NodeContext
+
+LOGGER = logging.getLogger("exporters.node")
 
 NAME = "nfs"
 

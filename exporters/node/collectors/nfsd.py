@@ -5,15 +5,19 @@ See https://www.svennd.be/nfsd-stats-explained-procnetrpcnfsd/ for the line form
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec, NoDataError
-from exporters.node.collectors._storage import LOGGER, parse_uints, read_text
+from exporters.node.collectors._files import read_text
+from exporters.node.collectors._strconv import parse_uints
 from exporters.node.collectors.nfs import V2_PROCEDURES, V3_PROCEDURES, Stats, fixed, line, procedures
 from exporters.node.context import NodeContext
+
+LOGGER = logging.getLogger("exporters.node")
 
 NAME = "nfsd"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable
 
@@ -9,8 +10,10 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec, NoDataError
-from exporters.node.collectors._storage import LOGGER, list_dir, sys_read_file
+from exporters.node.collectors._files import list_dir, sys_read_file
 from exporters.node.context import NodeContext
+
+LOGGER = logging.getLogger("exporters.node")
 
 NAME = "nvme"
 # sysfs attribute -> label, in the label order of node_nvme_info

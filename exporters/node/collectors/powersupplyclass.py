@@ -20,14 +20,10 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.samples import Sample
 
 from exporters.core.collector import CollectorSpec, NoDataError
-from exporters.node.collectors._gocompat import (
-    compile_go_regex,
-    procfs_pint64,
-    regular_files,
-    sys_read_file,
-    to_valid_utf8,
-    without_invalid_utf8,
-)
+from exporters.node.collectors._files import read_attribute_files
+from exporters.node.collectors._flags import compile_go_regex
+from exporters.node.collectors._labels import to_valid_utf8, without_invalid_utf8
+from exporters.node.collectors._strconv import procfs_pint64
 from exporters.node.context import NodeContext
 
 LOGGER = logging.getLogger("exporters.node")
@@ -116,15 +112,7 @@ class PowerSupplyClassCollector:
         self.ignored = ignored
 
     def read_attributes(self, directory: str) -> dict[str, str]:
-        values = {}
-        for name in regular_files(directory):
-            try:
-                values[name] = sys_read_file(os.path.join(directory, name))
-            except OSError as err:
-                if err.errno in SKIPPED_ERRNOS:
-                    continue
-                raise
-        return values
+        return read_attribute_files(directory, SKIPPED_ERRNOS)
 
     def supplies(self) -> list[PowerSupply]:
         base = self.context.sys("class", "power_supply")

@@ -14,7 +14,8 @@ from prometheus_client.core import CounterMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec, NoDataError
-from exporters.node.collectors._procfs import go_float, read_text
+from exporters.node.collectors._files import read_text
+from exporters.node.collectors._strconv import go_parse_float
 from exporters.node.context import NodeContext
 
 NAME = "pressure"
@@ -57,7 +58,7 @@ def parse_pressure(text: str) -> dict[str, PSILine]:
         match = LINE.match(line)
         if match is None:
             raise ValueError(f"malformed pressure line {line!r}")
-        out[kind] = PSILine(go_float(match[2]), go_float(match[3]), go_float(match[4]), int(match[5]))
+        out[kind] = PSILine(go_parse_float(match[2]), go_parse_float(match[3]), go_parse_float(match[4]), int(match[5]))
     return out
 
 

@@ -16,7 +16,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec
-from exporters.node.collectors._procfs import read_text, read_uint_file
+from exporters.node.collectors._files import read_text, read_uint_file
 from exporters.node.context import NodeContext
 
 NAME = "processes"

@@ -19,7 +19,10 @@ from prometheus_client.core import CounterMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec, NoDataError
-from exporters.node.collectors._gocompat import add_bool_flag, go_join, go_parse_uint, without_invalid_utf8
+from exporters.node.collectors._files import go_join, read_text
+from exporters.node.collectors._flags import add_bool_flag
+from exporters.node.collectors._labels import without_invalid_utf8
+from exporters.node.collectors._strconv import go_parse_uint
 from exporters.node.context import NodeContext
 
 LOGGER = logging.getLogger("exporters.node")
@@ -56,10 +59,6 @@ class RaplCollector:
         self.context = context
         self.zone_label = zone_label
 
-    def _read(self, path: str) -> str:
-        with open(path, encoding="utf-8", errors="surrogateescape") as f:
-            return f.read()
-
     def zones(self) -> list[RaplZone]:
         base = go_join(self.context.sysfs, "class", "powercap")
         zones = []
@@ -67,11 +66,11 @@ class RaplCollector:
         for entry in sorted(os.listdir(base)):
             directory = go_join(base, entry)
             try:
-                name = self._read(os.path.join(directory, "name")).strip()
+                name = read_text(os.path.join(directory, "name"), errors="surrogateescape").strip()
             except OSError:
                 continue
             index, name = index_and_name(counts, name)
-            parse_uint_file(self._read(os.path.join(directory, "max_energy_range_uj")))
+            parse_uint_file(read_text(os.path.join(directory, "max_energy_range_uj")))
             zones.append(RaplZone(name, index, directory))
             counts[name] = index + 1
         return zones
@@ -86,7 +85,7 @@ class RaplCollector:
             raise NoDataError(f"platform doesn't have readable powercap files: {err}") from err
         for zone in zones:
             try:
-                joules = parse_uint_file(self._read(os.path.join(zone.path, "energy_uj"))) / 1000000.0
+                joules = parse_uint_file(read_text(os.path.join(zone.path, "energy_uj"))) / 1000000.0
             except OSError as err:
                 if err.errno in (errno.EACCES, errno.EPERM):
                     raise NoDataError(f"can't access energy_uj file: {err}") from err

@@ -14,8 +14,8 @@ from prometheus_client.core import CounterMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec, NoDataError
-from exporters.node.collectors._gocompat import go_parse_uint
-from exporters.node.collectors._procfs import read_text
+from exporters.node.collectors._files import read_text
+from exporters.node.collectors._strconv import go_parse_uint
 from exporters.node.context import NodeContext
 
 NAME = "schedstat"

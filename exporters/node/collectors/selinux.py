@@ -17,7 +17,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec
-from exporters.node.collectors._procfs import read_text
+from exporters.node.collectors._files import read_text
 from exporters.node.context import NodeContext
 
 NAME = "selinux"

@@ -16,7 +16,9 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec
-from exporters.node.collectors._gocompat import go_parse_int, valid_metric_name
+from exporters.node.collectors._files import read_text
+from exporters.node.collectors._labels import valid_metric_name
+from exporters.node.collectors._strconv import go_parse_int
 from exporters.node.context import NodeContext
 
 LOGGER = logging.getLogger("exporters.node")
@@ -68,8 +70,7 @@ class SockStatCollector:
 
     def read(self, name: str) -> str | None:
         try:
-            with open(self.context.proc("net", name), encoding="utf-8", errors="surrogateescape") as f:
-                return f.read()
+            return read_text(self.context.proc("net", name), errors="surrogateescape")
         except FileNotFoundError:
             return None
 

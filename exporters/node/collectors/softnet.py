@@ -14,7 +14,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec
-from exporters.node.collectors._gocompat import go_parse_uint
+from exporters.node.collectors._files import read_text
+from exporters.node.collectors._strconv import go_parse_uint
 from exporters.node.context import NodeContext
 
 NAME = "softnet"
@@ -70,8 +71,7 @@ class SoftnetCollector:
         self.context = context
 
     def read(self) -> str:
-        with open(self.context.proc("net", "softnet_stat"), encoding="ascii", errors="replace") as f:
-            return f.read()
+        return read_text(self.context.proc("net", "softnet_stat"))
 
     def collect(self) -> Iterable[Metric]:
         stats = parse_softnet(self.read())

@@ -14,8 +14,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec
-from exporters.node.collectors._gocompat import add_bool_flag, go_parse_uint
-from exporters.node.collectors._procfs import go_float, read_text
+from exporters.node.collectors._files import read_text
+from exporters.node.collectors._flags import add_bool_flag
+from exporters.node.collectors._strconv import go_parse_float, go_parse_uint
 from exporters.node.context import NodeContext
 
 NAME = "stat"
@@ -64,7 +65,7 @@ def parse_cpu_line(fields: list[str]) -> tuple[int | None, dict[str, float]]:
     values = dict.fromkeys(CPU_MODES, 0.0)
     parsed = 0
     for mode, text in zip(CPU_MODES, fields[1:], strict=False):
-        values[mode] = go_float(text) / USER_HZ
+        values[mode] = go_parse_float(text) / USER_HZ
         parsed += 1
     if parsed == 0:
         raise ValueError(f"couldn't parse {' '.join(fields)!r} (cpu)")
@@ -87,8 +88,13 @@ def parse_stat(text: str) -> ProcStat:
             setattr(stat, SCALARS[key], go_parse_uint(fields[1]))
         elif key == "intr":
             stat.intr_total = go_parse_uint(fields[1])
-            for count in fields[2:]:  # procfs parses the per-IRQ counts too: one bad one fails the file
-                go_parse_uint(count)
+            # procfs parses the per-IRQ counts too: one bad one fails the file. Hundreds of
+            # them, so the plain case (ASCII digits, < 20 of them: within uint64) is checked at once.
+            counts = fields[2:]
+            joined = "".join(counts)
+            if not (joined.isascii() and joined.isdigit() and all(len(c) < 20 for c in counts)):
+                for count in counts:
+                    go_parse_uint(count)
         elif key == "softirq":
             if len(fields) < 2 + len(SOFTIRQ_VECTORS):
                 raise ValueError(f"couldn't parse {line!r} (softirq)")

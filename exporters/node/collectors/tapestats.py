@@ -7,6 +7,7 @@ statistics for tape devices"); times are nanoseconds, exported in seconds (x 1e-
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import re
 from collections.abc import Iterable
@@ -15,15 +16,12 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec, NoDataError
-from exporters.node.collectors._storage import (
-    LOGGER,
-    compile_flag_regex,
-    go_match,
-    list_dir,
-    parse_uint_any_base,
-    sys_read_file,
-)
+from exporters.node.collectors._files import list_dir, sys_read_file
+from exporters.node.collectors._flags import compile_go_regex, go_match
+from exporters.node.collectors._strconv import go_parse_uint
 from exporters.node.context import NodeContext
+
+LOGGER = logging.getLogger("exporters.node")
 
 NAME = "tapestats"
 DEFAULT_IGNORED_DEVICES = "^$"
@@ -67,7 +65,7 @@ def read_tape_stats(path: str) -> dict[str, int]:
     for name in list_dir(stats_dir):
         text = sys_read_file(os.path.join(stats_dir, name))
         if name in _KNOWN:
-            counters[name] = parse_uint_any_base(text)
+            counters[name] = go_parse_uint(text, 0)
     return counters
 
 
@@ -111,7 +109,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build(context: NodeContext) -> TapestatsCollector:
     pattern = str(context.option("collector_tapestats_ignored_devices", DEFAULT_IGNORED_DEVICES))
-    return TapestatsCollector(context, compile_flag_regex("--collector.tapestats.ignored-devices", pattern))
+    return TapestatsCollector(context, compile_go_regex(pattern, "--collector.tapestats.ignored-devices"))
 
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(

@@ -16,6 +16,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec
+from exporters.node.collectors._files import read_text
 from exporters.node.collectors.udp_queues import parse_socket_line
 from exporters.node.context import NodeContext
 
@@ -47,8 +48,7 @@ class TCPStatCollector:
         self.context = context
 
     def read(self, name: str) -> str:
-        with open(self.context.proc("net", name), encoding="ascii", errors="replace") as f:
-            return f.read()
+        return read_text(self.context.proc("net", name))
 
     def collect(self) -> Iterable[Metric]:
         stats = parse_tcp(self.read("tcp"))

@@ -12,6 +12,7 @@ logged, as node_exporter's registry drops them, without failing the scrape.
 from __future__ import annotations
 
 import argparse
+import logging
 import math
 import os
 import re
@@ -24,8 +25,11 @@ from prometheus_client.samples import Sample
 
 from exporters.core.collector import CollectorSpec
 from exporters.core.exposition import format_value
-from exporters.node.collectors._storage import LOGGER, glob_sorted, list_dir, parse_float
+from exporters.node.collectors._files import glob_sorted, list_dir
+from exporters.node.collectors._strconv import go_parse_float
 from exporters.node.context import NodeContext
+
+LOGGER = logging.getLogger("exporters.node")
 
 NAME = "textfile"
 
@@ -35,6 +39,14 @@ _TIMESTAMP = re.compile(r"[+-]?[0-9]+")
 _TYPES = {"counter": "counter", "gauge": "gauge", "untyped": "unknown", "summary": "summary",
           "histogram": "histogram"}
 _BLANK = " \t"
+
+
+def parse_expfmt_float(text: str) -> float:
+    """The text format's float: ``strconv.ParseFloat`` without hexadecimal floats or ``_``
+    (prometheus/common expfmt refuses ``p``, ``P`` and ``_`` before calling it)."""
+    if any(c in text for c in "pP_"):
+        raise ValueError(f"unsupported character in float {text!r}")
+    return go_parse_float(text)
 
 
 class TextParseError(ValueError):
@@ -229,7 +241,7 @@ def parse_text_format(text: str) -> dict[str, ParsedFamily]:
         value_text, timestamp_text = _value_and_timestamp(line, pos, line_no)
         try:
             # Go's exposition never writes -0
-            value = parse_float(value_text) + 0.0
+            value = parse_expfmt_float(value_text) + 0.0
         except ValueError:
             raise TextParseError(line_no, f"expected float as value, got {value_text!r}") from None
         timestamp = None
@@ -250,7 +262,7 @@ def parse_text_format(text: str) -> dict[str, ParsedFamily]:
                     raise TextParseError(line_no, f"duplicate label names for metric {name!r}")
             if special is not None and label == special and suffix in ("", "_bucket"):
                 try:
-                    bound = parse_float(label_value)
+                    bound = parse_expfmt_float(label_value)
                 except ValueError:
                     raise TextParseError(
                         line_no, f"expected float as value for {special!r} label, got {label_value!r}"

@@ -18,7 +18,9 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec, NoDataError
-from exporters.node.collectors._gocompat import go_parse_int, go_parse_uint, sys_read_file, without_invalid_utf8
+from exporters.node.collectors._files import read_text, sys_read_file
+from exporters.node.collectors._labels import without_invalid_utf8
+from exporters.node.collectors._strconv import go_parse_int, go_parse_uint
 from exporters.node.context import NodeContext
 
 LOGGER = logging.getLogger("exporters.node")
@@ -54,21 +56,17 @@ class ThermalZoneCollector:
     def __init__(self, context: NodeContext) -> None:
         self.context = context
 
-    def _read_text(self, path: str) -> str:
-        with open(path, encoding="utf-8", errors="surrogateescape") as f:
-            return f.read()
-
     def read_zone(self, path: str) -> ThermalZone:
-        zone_type = sys_read_file(os.path.join(path, "type"))
-        sys_read_file(os.path.join(path, "policy"))  # required by procfs
-        temp = parse_temp(self._read_text(os.path.join(path, "temp")))
+        zone_type = sys_read_file(os.path.join(path, "type"), errors="surrogateescape")
+        sys_read_file(os.path.join(path, "policy"), errors="surrogateescape")  # required by procfs
+        temp = parse_temp(read_text(os.path.join(path, "temp")))
         # Optional attributes: procfs reads them too, and a broken one fails the zone.
         try:
-            sys_read_file(os.path.join(path, "mode"))
+            sys_read_file(os.path.join(path, "mode"), errors="surrogateescape")
         except (FileNotFoundError, PermissionError):
             pass
         try:
-            go_parse_uint(self._read_text(os.path.join(path, "passive")).strip(), 10)
+            go_parse_uint(read_text(os.path.join(path, "passive")).strip(), 10)
         except (FileNotFoundError, PermissionError):
             pass
         return ThermalZone(os.path.basename(path).removeprefix("thermal_zone"), zone_type, temp)
@@ -89,9 +87,9 @@ class ThermalZoneCollector:
     def cooling_devices(self) -> list[CoolingDevice]:
         devices = []
         for path in sorted(glob.glob(self.context.sys("class/thermal/cooling_device[0-9]*"))):
-            cd_type = sys_read_file(os.path.join(path, "type"))
-            max_state = parse_state(sys_read_file(os.path.join(path, "max_state")))
-            cur_state = parse_state(sys_read_file(os.path.join(path, "cur_state")))
+            cd_type = sys_read_file(os.path.join(path, "type"), errors="surrogateescape")
+            max_state = parse_state(sys_read_file(os.path.join(path, "max_state"), errors="surrogateescape"))
+            cur_state = parse_state(sys_read_file(os.path.join(path, "cur_state"), errors="surrogateescape"))
             devices.append(CoolingDevice(os.path.basename(path).removeprefix("cooling_device"), cd_type,
                                          cur_state, max_state))
         return devices

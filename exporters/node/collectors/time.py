@@ -13,7 +13,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec
-from exporters.node.collectors._gocompat import sys_read_file
+from exporters.node.collectors._files import sys_read_file
 from exporters.node.context import NodeContext
 
 NAME = "time"

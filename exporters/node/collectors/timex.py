@@ -7,7 +7,6 @@ adjtimex is called with ``modes = 0``: read only. The struct is the Linux ``stru
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import os
 from collections.abc import Callable, Iterable
@@ -17,6 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec, NoDataError
+from exporters.node.collectors._libc import libc
 from exporters.node.context import NodeContext
 
 NAME = "timex"
@@ -65,9 +65,8 @@ class TimexState:
 
 def read_timex() -> TimexState:
     """adjtimex(2) with modes 0. Raises OSError on failure."""
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
     buf = Timex()
-    state = int(libc.adjtimex(ctypes.byref(buf)))
+    state = int(libc().adjtimex(ctypes.byref(buf)))
     if state < 0:
         err = ctypes.get_errno()
         raise OSError(err, os.strerror(err))

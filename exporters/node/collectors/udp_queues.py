@@ -9,7 +9,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec, NoDataError
-from exporters.node.collectors._gocompat import go_parse_uint
+from exporters.node.collectors._strconv import go_parse_uint
 from exporters.node.context import NodeContext
 
 NAME = "udp_queues"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 from collections.abc import Callable, Iterable
 
@@ -11,6 +10,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec
+from exporters.node.collectors._libc import libc
 from exporters.node.context import NodeContext
 from exporters.node.psutil_backend import platform_factory
 
@@ -28,9 +28,8 @@ class _Utsname(ctypes.Structure):
 
 def read_uname() -> dict[str, str]:
     """uname(2) through libc, for ``domainname``, which Python's os.uname() leaves out."""
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
     buf = _Utsname()
-    if libc.uname(ctypes.byref(buf)) != 0:
+    if libc().uname(ctypes.byref(buf)) != 0:
         err = ctypes.get_errno()
         raise OSError(err, os.strerror(err))
     return {label: bytes(getattr(buf, label)).split(b"\0", 1)[0].decode("utf-8", "replace") for label in LABELS}

@@ -11,8 +11,9 @@ from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec
 from exporters.core.metrics import exact_untyped
-from exporters.node.collectors._gocompat import compile_go_regex
-from exporters.node.collectors._procfs import go_float, read_text
+from exporters.node.collectors._files import read_text
+from exporters.node.collectors._flags import compile_go_regex
+from exporters.node.collectors._strconv import go_parse_float
 from exporters.node.context import NodeContext
 
 NAME = "vmstat"
@@ -30,7 +31,7 @@ def parse_vmstat(text: str, fields: re.Pattern[str]) -> list[tuple[str, float]]:
         parts = line.split()
         if len(parts) < 2:
             raise ValueError(f"invalid line in vmstat: {line!r}")
-        value = go_float(parts[1])
+        value = go_parse_float(parts[1])
         if fields.search(parts[0]):
             out.append((parts[0], value))
     return out

@@ -13,7 +13,8 @@ from prometheus_client.core import CounterMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec
-from exporters.node.collectors._storage import glob_sorted, parse_uints, read_text
+from exporters.node.collectors._files import glob_sorted, read_text
+from exporters.node.collectors._strconv import parse_uints
 from exporters.node.context import NodeContext
 
 NAME = "xfs"

@@ -7,6 +7,7 @@ Only 64-bit integer kstats (data types 3 and 4) are exported.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 
@@ -15,8 +16,11 @@ from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec, NoDataError
 from exporters.core.metrics import ExactFamily, exact_untyped
-from exporters.node.collectors._storage import LOGGER, glob_sorted, parse_uint, read_text
+from exporters.node.collectors._files import glob_sorted, read_text
+from exporters.node.collectors._strconv import go_parse_uint
 from exporters.node.context import NodeContext
+
+LOGGER = logging.getLogger("exporters.node")
 
 NAME = "zfs"
 KSTAT_DIR = ("spl", "kstat", "zfs")
@@ -53,24 +57,29 @@ def iter_kstat(text: str, kstat: str, types: tuple[str, ...] = INTEGER_TYPES) ->
     A generator, so that the values before a malformed line are still exported, as
     node_exporter sends each value as it parses it.
     """
+    for parts in _kstat_rows(text, f"did not parse a single {kstat!r} metric"):
+        if parts[1] in types:
+            key = f"kstat.zfs.misc.{kstat}.{parts[0]}"
+            yield key, _value(key, parts[2])
+
+
+def _kstat_rows(text: str, no_header: str) -> Iterator[list[str]]:
+    """The ``name type data`` rows after the header line; ValueError(no_header) without one."""
     started = False
     for line in text.splitlines():
         parts = line.split()
         if not started and parts == ["name", "type", "data"]:
             started = True
             continue
-        if not started or len(parts) < 3:
-            continue
-        if parts[1] in types:
-            key = f"kstat.zfs.misc.{kstat}.{parts[0]}"
-            yield key, _value(key, parts[2])
+        if started and len(parts) >= 3:
+            yield parts
     if not started:
-        raise ValueError(f"did not parse a single {kstat!r} metric")
+        raise ValueError(no_header)
 
 
 def _value(key: str, text: str) -> int:
     try:
-        return parse_uint(text)
+        return go_parse_uint(text)
     except ValueError:
         raise ValueError(f"could not parse expected integer value for {key!r}") from None
 
@@ -102,22 +111,13 @@ def parse_pool_io(text: str, kstat: str) -> list[Sysctl]:
 def iter_objset(text: str) -> Iterator[tuple[str, str, int]]:
     """A dataset's ``objset-0x..`` kstat: (dataset name, sysctl, value) for each 64-bit unsigned counter."""
     dataset = ""
-    started = False
-    for line in text.splitlines():
-        parts = line.split()
-        if not started and parts == ["name", "type", "data"]:
-            started = True
-            continue
-        if not started or len(parts) < 3:
-            continue
+    for parts in _kstat_rows(text, "did not parse a single objset metric"):
         if parts[0] == "dataset_name":
             dataset = parts[2]
             continue
         if parts[1] == "4":
             key = f"kstat.zfs.misc.objset.{parts[0]}"
             yield dataset, key, _value(key, parts[2])
-    if not started:
-        raise ValueError(f"did not parse a single objset metric of dataset {dataset!r}")
 
 
 def parse_objset(text: str) -> tuple[str, list[Sysctl]]:

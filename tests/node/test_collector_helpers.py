@@ -1,28 +1,19 @@
-"""Go-compatibility helpers used by the network and hardware collectors."""
+"""The shared collector helpers: Go number parsing, host file reads, flag regexps, label checks."""
 
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 
 import pytest
 from prometheus_client.core import GaugeMetricFamily
 
 from exporters.core.cli import ConfigError
-from exporters.node.collectors._gocompat import (
-    DeviceFilter,
-    compile_go_regex,
-    device_filter,
-    go_join,
-    go_parse_int,
-    go_parse_uint,
-    procfs_pint64,
-    regular_files,
-    sys_read_file,
-    to_valid_utf8,
-    valid_metric_name,
-    without_invalid_utf8,
-)
+from exporters.node.collectors._files import go_join, read_text, regular_files, sys_read_file
+from exporters.node.collectors._flags import DeviceFilter, compile_go_regex, device_filter
+from exporters.node.collectors._labels import to_valid_utf8, valid_metric_name, without_invalid_utf8
+from exporters.node.collectors._strconv import go_parse_float, go_parse_int, go_parse_uint, procfs_pint64
 
 
 @pytest.mark.parametrize(
@@ -96,6 +87,41 @@ def test_go_parse_uint_bits_and_sign() -> None:
     for bad in ("-1", "+1", "100000000"):
         with pytest.raises(ValueError):
             go_parse_uint(bad, 16, 32)
+
+
+@pytest.mark.parametrize(
+    ("text", "base", "bits", "value"),
+    [("0", 10, 64, 0), ("007", 10, 64, 7), ("007", 0, 64, 7), ("4294967295", 10, 32, 2**32 - 1),
+     ("4294967296", 10, 32, None), ("18446744073709551616", 10, 64, None), ("٣", 10, 64, None),
+     ("²", 10, 64, None), ("08", 0, 64, None), ("9", 8, 64, None)],
+)
+def test_go_parse_uint_decimal_fast_path_keeps_go_rules(text: str, base: int, bits: int, value: int | None) -> None:
+    if value is None:
+        with pytest.raises(ValueError):
+            go_parse_uint(text, base, bits)
+    else:
+        assert go_parse_uint(text, base, bits) == value
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("0", 0.0), ("123", 123.0), ("1" * 299, float("1" * 299)), ("9" * 309, None), ("٣", None), ("1e309", None),
+     ("-0x1p-1", -0.5), ("NaN", "nan"), ("-Inf", float("-inf")), ("0x1", None), ("1_0", None), (" 1", None)],
+)
+def test_go_parse_float(text: str, value: float | str | None) -> None:
+    if value is None:
+        with pytest.raises(ValueError):
+            go_parse_float(text)
+    elif value == "nan":
+        assert math.isnan(go_parse_float(text))
+    else:
+        assert go_parse_float(text) == value
+
+
+def test_read_text_keeps_bytes_as_asked(tmp_path: Path) -> None:
+    (tmp_path / "f").write_bytes(b"a\r\nb\xff\n")
+    assert read_text(str(tmp_path / "f")) == "a\r\nb\ufffd\n"  # no newline translation
+    assert read_text(str(tmp_path / "f"), errors="surrogateescape") == "a\r\nb\udcff\n"
 
 
 @pytest.mark.parametrize(("text", "value"), [("0x1003", 4099), ("1500", 1500), ("-1", -1), ("unknown", 0), ("", 0)])

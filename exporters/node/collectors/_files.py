@@ -1,0 +1,96 @@
+"""Reading host files as node_exporter's procfs/sysfs libraries do.
+
+Text is decoded with ``errors="replace"`` unless a caller asks for the raw bytes
+(``errors="surrogateescape"``) to apply Go's own invalid-UTF-8 rules later
+(``_labels.without_invalid_utf8``): a label value that cannot be encoded would otherwise
+fail the whole exposition.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Collection
+
+from exporters.node.collectors._strconv import go_parse_uint
+
+# procfs' SysReadFile reads at most this many bytes (one read(2) call).
+SYS_READ_LIMIT = 128
+
+
+def read_text(path: str, errors: str = "replace") -> str:
+    """The whole file as text, without newline translation.
+
+    Raw ``read(2)`` calls, decoded once: half the cost of a text-mode ``open()`` for the
+    small files a scrape reads by the hundred.
+    """
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    return b"".join(chunks).decode("utf-8", errors)
+
+
+def read_once(path: str, errors: str = "replace") -> str:
+    """One ``read(2)`` of at most 128 bytes, untrimmed (node_exporter's hwmon ``sysReadFile``).
+
+    A single raw read because some sysfs drivers answer EAGAIN forever to a buffered one.
+    """
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        data = os.read(fd, SYS_READ_LIMIT)
+    finally:
+        os.close(fd)
+    return data.decode("utf-8", errors=errors)
+
+
+def sys_read_file(path: str, errors: str = "replace") -> str:
+    """procfs ``util.SysReadFile``: ``read_once``, surrounding whitespace trimmed."""
+    return read_once(path, errors).strip()
+
+
+def read_uint_file(path: str) -> int:
+    """node_exporter's ``readUintFromFile``: the file's trimmed text as a base-10 uint64."""
+    return go_parse_uint(read_text(path).strip())
+
+
+def list_dir(path: str) -> list[str]:
+    """Directory entries sorted by name, as Go's ``os.ReadDir`` returns them."""
+    return sorted(os.listdir(path))
+
+
+def regular_files(directory: str) -> list[str]:
+    """Names of the regular files (not symlinks, not directories) in ``directory``, sorted."""
+    with os.scandir(directory) as entries:
+        return sorted(e.name for e in entries if e.is_file(follow_symlinks=False))
+
+
+def read_attribute_files(directory: str, skipped_errnos: Collection[int]) -> dict[str, str]:
+    """Every regular file of a sysfs directory (``sys_read_file``, raw bytes kept as surrogates).
+
+    An attribute the driver refuses with one of ``skipped_errnos`` is left out, as procfs's
+    sysfs readers do; any other error fails the read.
+    """
+    values = {}
+    for name in regular_files(directory):
+        try:
+            values[name] = sys_read_file(os.path.join(directory, name), errors="surrogateescape")
+        except OSError as err:
+            if err.errno in skipped_errnos:
+                continue
+            raise
+    return values
+
+
+def glob_sorted(pattern: str) -> list[str]:
+    """Go's ``filepath.Glob``: matches in lexical order, errors ignored."""
+    return sorted(glob.glob(pattern, include_hidden=True))
+
+
+def go_join(*parts: str) -> str:
+    """Go's ``filepath.Join``: join, then clean (no ``//``, no ``./``, no trailing ``/``)."""
+    joined = os.path.join(*[p for p in parts if p])
+    return os.path.normpath(joined) if joined else ""

@@ -1,0 +1,64 @@
+"""Metric names and label values built from host data, checked as client_golang checks them."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Iterator
+
+from prometheus_client.metrics_core import Metric
+
+_METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+
+
+def valid_metric_name(name: str) -> bool:
+    """Prometheus' metric name rule; a name built from file contents may break it."""
+    return _METRIC_NAME.fullmatch(name) is not None
+
+
+def to_valid_utf8(text: str) -> str:
+    """Go's ``strings.ToValidUTF8(s, "\uFFFD")`` for text decoded with surrogateescape.
+
+    Each run of invalid bytes becomes one replacement character.
+    """
+    data = text.encode("utf-8", errors="surrogateescape")
+    out: list[str] = []
+    in_invalid_run = False
+    while data:
+        try:
+            out.append(data.decode("utf-8"))
+            break
+        except UnicodeDecodeError as err:
+            if err.start:
+                out.append(data[: err.start].decode("utf-8"))
+                in_invalid_run = False
+            if not in_invalid_run:
+                out.append("\ufffd")
+                in_invalid_run = True
+            data = data[err.end:]
+    return "".join(out)
+
+
+def _encodable(value: str) -> bool:
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def without_invalid_utf8(metrics: Iterable[Metric], logger: logging.Logger, collector: str) -> Iterator[Metric]:
+    """Drop samples whose label values hold bytes that are not UTF-8 (read with surrogateescape).
+
+    client_golang refuses such a label value (node_exporter panics on it); dropping the one
+    sample and logging it keeps the rest of the scrape.
+    """
+    for metric in metrics:
+        kept = [s for s in metric.samples if all(_encodable(v) for v in s.labels.values())]
+        if len(kept) != len(metric.samples):
+            logger.warning("dropped samples with a label value that is not valid UTF-8",
+                           extra={"collector": collector, "metric": metric.name})
+            metric.samples = kept
+        yield metric
