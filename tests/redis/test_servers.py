@@ -402,3 +402,20 @@ def test_latency_spikes(server_factory: object) -> None:
     duration = value(fams, "redis_latency_spike_duration_seconds", event_name="command")
     assert last is not None and abs(last - time.time()) < 60
     assert duration is not None and duration >= 0.001
+
+
+def test_count_keys_is_not_capped_by_the_check_keys_limit(redis_url: str) -> None:
+    """A capped count would be wrong: -count-keys counts every match, whatever -check-keys-limit says."""
+    import uuid
+
+    import redis
+
+    prefix = f"exporters-test:{uuid.uuid4().hex}:"
+    client = redis.Redis.from_url(redis_url, socket_timeout=5)
+    try:
+        client.mset({f"{prefix}{i}": "1" for i in range(25)})
+        fams = scrape(redis_url, count_keys=prefix + "*", check_keys=prefix + "*", max_checked_keys=10)
+        assert value(fams, "redis_keys_count", key=prefix + "*") == 25
+        assert len(samples(fams, "redis_key_size")) <= 10
+    finally:
+        client.delete(*[f"{prefix}{i}" for i in range(25)])
