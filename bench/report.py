@@ -1,0 +1,215 @@
+"""The report: one JSON document, and a Markdown rendering of it."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+Row = dict[str, Any]
+
+# (field, label, kind) for the side-by-side table of one comparison.
+SIDE_FIGURES: list[tuple[str, str, str]] = [
+    ("p50_seconds", "p50 scrape latency", "s"),
+    ("p99_seconds", "p99 scrape latency", "s"),
+    ("max_seconds", "max scrape latency", "s"),
+    ("cpu_seconds_per_scrape", "CPU per scrape", "s"),
+    ("peak_rss_bytes", "peak RSS (VmHWM)", "B"),
+    ("steady_rss_bytes", "steady RSS (VmRSS, median)", "B"),
+    ("wire_bytes", "response bytes (on the wire)", "B"),
+    ("body_bytes", "response bytes (decoded)", "B"),
+    ("series", "samples in the response", "n"),
+    ("start_seconds", "start to first good scrape", "s"),
+    ("errors", "failed scrapes", "n"),
+    ("over_deadline", "scrapes over the deadline", "n"),
+]
+
+# Figures whose growth with the workload is reported for the scale scenarios.
+GROWTH_FIGURES: list[tuple[str, str, str]] = [
+    ("p50_seconds", "p50", "s"),
+    ("p99_seconds", "p99", "s"),
+    ("cpu_seconds_per_scrape", "CPU/scrape", "s"),
+    ("peak_rss_bytes", "peak RSS", "B"),
+    ("wire_bytes", "bytes", "B"),
+    ("series", "samples", "n"),
+]
+
+CONCURRENCY_FIGURES: list[tuple[str, str, str]] = [
+    ("throughput_per_second", "scrapes/s", "n"),
+    ("p50_seconds", "p50", "s"),
+    ("p99_seconds", "p99", "s"),
+    ("cpu_seconds_per_scrape", "CPU/scrape", "s"),
+    ("peak_rss_bytes", "peak RSS", "B"),
+]
+
+
+def fmt(value: Any, kind: str) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float) and math.isnan(value):
+        return "-"
+    if kind == "s":
+        v = float(value)
+        return f"{v * 1000:.3g} ms" if v < 1 else f"{v:.3g} s"
+    if kind == "B":
+        v = float(value)
+        if v >= 1024 * 1024:
+            return f"{v / (1024 * 1024):.1f} MiB"
+        if v >= 1024:
+            return f"{v / 1024:.1f} KiB"
+        return f"{int(v)} B"
+    if kind == "x":
+        return f"{float(value):.2f}"
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
+
+
+def ratio(ours: Any, go: Any) -> str:
+    try:
+        a, b = float(ours), float(go)
+    except (TypeError, ValueError):
+        return "-"
+    if b == 0 or math.isnan(a) or math.isnan(b):
+        return "-"
+    return f"{a / b:.2f}"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return lines
+
+
+def _skips(rows: Sequence[Row]) -> list[str]:
+    return [f"- skipped {r['exporter']} {r['size'].get('name')}={r['size'].get('value')}: {r['skipped']}"
+            for r in rows if "skipped" in r]
+
+
+def render_default(rows: Sequence[Row]) -> list[str]:
+    out = ["## Default settings, scraped alternately", ""]
+    for row in rows:
+        if "skipped" in row:
+            continue
+        go, ours = row["go"], row["ours"]
+        out += [f"### {row['exporter']}", ""]
+        table = [[label, fmt(go[name], kind), fmt(ours[name], kind), ratio(ours[name], go[name])]
+                 for name, label, kind in SIDE_FIGURES]
+        table.append(["content type", go["content_type"] or "-", ours["content_type"] or "-", ""])
+        out += _table(["figure", "Go", "ours", "ours/Go"], table)
+        out.append("")
+    out += _skips(rows)
+    return out
+
+
+def _growth(rows: Sequence[Row], figures: Sequence[tuple[str, str, str]]) -> list[str]:
+    done = [r for r in rows if "skipped" not in r]
+    if len(done) < 2:
+        return []
+    first, last = done[0], done[-1]
+    parts = []
+    for name, label, _kind in figures:
+        parts.append(f"{label} Go x{ratio(last['go'][name], first['go'][name])}, "
+                     f"ours x{ratio(last['ours'][name], first['ours'][name])}")
+    return [f"Growth from {first['size']['value']} to {last['size']['value']} {first['size']['name']}: "
+            + "; ".join(parts) + ".", ""]
+
+
+def _watched(side: dict[str, Any]) -> str:
+    watched = side.get("watched") or {}
+    return ", ".join(f"`{k} {v}`" for k, v in watched.items()) or "nothing"
+
+
+def render_scale(title: str, rows: Sequence[Row]) -> list[str]:
+    out = [f"## {title}", ""]
+    done = [r for r in rows if "skipped" not in r]
+    if done:
+        extras = [r.get("extra") or {} for r in done]
+        keys = list(extras[0])
+        varying = [k for k in keys if any(e.get(k) != extras[0].get(k) for e in extras)]
+        constant = {k: extras[0][k] for k in keys if k not in varying}
+        if constant:
+            out += ["Setup: " + ", ".join(f"{k}={v}" for k, v in constant.items()), ""]
+        header = [done[0]["size"]["name"], *varying]
+        for _name, label, _kind in GROWTH_FIGURES:
+            header += [f"{label} Go", f"{label} ours"]
+        header += ["errors Go/ours", "over deadline Go/ours"]
+        table = []
+        for r, extra in zip(done, extras, strict=True):
+            cells = [str(r["size"]["value"]), *(str(extra.get(k, "-")) for k in varying)]
+            for name, _label, kind in GROWTH_FIGURES:
+                cells += [fmt(r["go"][name], kind), fmt(r["ours"][name], kind)]
+            cells += [f"{r['go']['errors']}/{r['ours']['errors']}",
+                      f"{r['go']['over_deadline']}/{r['ours']['over_deadline']}"]
+            table.append(cells)
+        out += _table(header, table)
+        out.append("")
+        for r in done:
+            if r["go"].get("watched") or r["ours"].get("watched"):
+                out.append(f"- {r['size']['value']} {r['size']['name']}: Go reports {_watched(r['go'])}; "
+                           f"ours reports {_watched(r['ours'])}")
+        if any(r["go"].get("watched") or r["ours"].get("watched") for r in done):
+            out.append("")
+        out += _growth(rows, GROWTH_FIGURES)
+    out += _skips(rows)
+    out.append("")
+    return out
+
+
+def render_concurrency(rows: Sequence[Row]) -> list[str]:
+    out = ["## Concurrent scrapers", ""]
+    done = [r for r in rows if "skipped" not in r]
+    if done:
+        out += [f"Each exporter alone, scraped back to back for {done[0]['go']['duration_seconds']:.0f} s "
+                "by each number of scrapers.", ""]
+        header = ["exporter", "scrapers"]
+        for _name, label, _kind in CONCURRENCY_FIGURES:
+            header += [f"{label} Go", f"{label} ours"]
+        header.append("errors Go/ours")
+        table = []
+        for r in done:
+            cells = [r["exporter"], str(r["size"]["value"])]
+            for name, _label, kind in CONCURRENCY_FIGURES:
+                cells += [fmt(r["go"][name], kind), fmt(r["ours"][name], kind)]
+            cells.append(f"{r['go']['errors']}/{r['ours']['errors']}")
+            table.append(cells)
+        out += _table(header, table)
+        out.append("")
+    out += _skips(rows)
+    out.append("")
+    return out
+
+
+SCALE_TITLES = {
+    "pg-tables": "PostgreSQL: tables in the scraped database",
+    "redis-keys": "Redis: keys, with -check-keys and -count-keys",
+    "host": "Host: extra network links and tmpfs mounts (own namespaces)",
+}
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    m = report["machine"]
+    lines = [
+        "# Exporters benchmark: ours against the Go exporters",
+        "",
+        f"- when: {report['started']} ({report['elapsed_seconds']:.0f} s)",
+        f"- machine: {m['nproc']} CPUs, {m['cpu_model']}, kernel {m['kernel']}, Python {m['python']}",
+        f"- load average before/after: {m['loadavg_before']} / {m['loadavg_after']}",
+        "- Go exporters: " + ", ".join(f"{k} {v}" for k, v in m.get("go_versions", {}).items()),
+        f"- servers: {m.get('servers', {})}",
+        f"- options: {report['options']}",
+        "",
+    ]
+    rows: list[Row] = report["results"]
+    by_scenario: dict[str, list[Row]] = {}
+    for row in rows:
+        by_scenario.setdefault(row["scenario"], []).append(row)
+    for scenario, srows in by_scenario.items():
+        if scenario == "default":
+            lines += render_default(srows)
+        elif scenario == "concurrency":
+            lines += render_concurrency(srows)
+        else:
+            lines += render_scale(SCALE_TITLES.get(scenario, scenario), srows)
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
