@@ -1,5 +1,3 @@
-import sys
+from exporters.cli import run
 
-from exporters.cli import main
-
-sys.exit(main())
+run()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from exporters import __version__
 
@@ -36,5 +38,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     return result
 
 
+def exit_process(code: int) -> NoReturn:
+    """End the process now with ``code``.
+
+    A collector thread stuck in a system call (statfs on a hung NFS mount) can never be
+    joined, and the interpreter's normal exit would wait for it forever; a daemon that was
+    asked to stop must stop. Logs go to stderr unbuffered, so nothing is lost.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def run() -> NoReturn:
+    """The ``exporters`` console script."""
+    exit_process(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

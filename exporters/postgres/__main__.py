@@ -1,5 +1,4 @@
-import sys
-
+from exporters.cli import exit_process
 from exporters.postgres.main import main
 
-sys.exit(main())
+exit_process(main())
