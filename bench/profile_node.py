@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 from prometheus_client.metrics_core import Metric
 
+from exporters.core.app import GZIP_LEVEL
 from exporters.core.cli import enabled_collectors
 from exporters.core.collector import NoDataError
 from exporters.core.exposition import render_openmetrics, render_text
@@ -52,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             except Exception as err:  # noqa: BLE001 - the runner isolates collectors the same way
                 sys.stderr.write(f"{name}: {type(err).__name__}: {err}\n")
             per_collector[name] += time.perf_counter() - begin
-        gzip.compress(render(metrics), compresslevel=6, mtime=0)
+        gzip.compress(render(metrics), compresslevel=GZIP_LEVEL, mtime=0)
         scrapes += 1
     elapsed = time.perf_counter() - started
     sys.stdout.write(f"{scrapes} scrapes, {elapsed / scrapes * 1000:.2f} ms each (one thread)\n")

@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from functools import lru_cache
 
 from prometheus_client.metrics_core import Metric
+
+from exporters.core.metrics import Family, Row
 
 TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
@@ -29,6 +32,12 @@ _TEXT_TYPES = {"unknown": "untyped", "info": "gauge", "stateset": "gauge", "gaug
 def format_value(value: float) -> str:
     """Format a float as Go's ``strconv.FormatFloat(value, 'g', -1, 64)``."""
     value = float(value)
+    # the common case first; NaN and the infinities are not integers
+    if value.is_integer() and -1e6 < value < 1e6:
+        return str(int(value))  # Go writes any zero, -0 included, as "0"
+    if 1e-4 <= abs(value) < 1e6:
+        # both use fixed notation with the shortest round-tripping digits here
+        return repr(value)
     if value != value:
         return "NaN"
     if value == math.inf:
@@ -73,12 +82,62 @@ def _escape_label(text: str) -> str:
 def _labels(labels: dict[str, str]) -> str:
     if not labels:
         return ""
-    return "{" + ",".join(f'{k}="{_escape_label(v)}"' for k, v in labels.items()) + "}"
+    parts = []
+    for key, value in labels.items():
+        if "\\" in value or "\n" in value or '"' in value:
+            value = _escape_label(value)
+        parts.append(f'{key}="{value}"')
+    return "{" + ",".join(parts) + "}"
+
+
+def _write_rows(out: list[str], name: str, labelnames: tuple[str, ...], rows: list[Row]) -> bool:
+    """A ``Family``'s rows: one prepared template per family; False if a value is not text."""
+    append = out.append
+    number = format_value
+    if not labelnames:
+        for _, value in rows:
+            append(f"{name} {number(value)}\n")
+        return True
+    try:
+        blob = "".join(["".join(values) for values, _ in rows])
+    except TypeError:
+        return False
+    escape = "\\" in blob or "\n" in blob or '"' in blob
+    # names are [a-zA-Z0-9_:] only; "{{" and "}}" are the label set's literal braces
+    template = name + "{{" + ",".join(key + '="{}"' for key in labelnames) + "}} {}\n"
+    fill = template.format
+    for values, value in rows:
+        if escape:
+            values = tuple(_escape_label(v) for v in values)
+        append(fill(*values, number(value)))
+    return True
+
+
+def _write_samples(out: list[str], parts: list[Metric]) -> None:
+    append = out.append
+    labels_text = _labels
+    number = format_value
+    for part in parts:
+        if isinstance(part, Family):
+            rows = part.rows
+            if rows is not None and _write_rows(out, part.sample_name, part.labelnames, rows):
+                continue
+        for sample in part.samples:
+            labels = sample.labels
+            append(f"{sample.name}{labels_text(labels) if labels else ''} {number(sample.value)}\n")
 
 
 def family_name(metric: Metric) -> str:
     """The name a Go exporter gives the family in ``# HELP`` / ``# TYPE`` lines."""
-    if metric.type == "counter" and metric.samples:
+    if metric.type != "counter":
+        return metric.name
+    if isinstance(metric, Family):
+        if metric.has_samples():
+            first = metric.sample_name
+            if first != metric.name and first == metric.name + "_total":
+                return first
+        return metric.name
+    if metric.samples:
         first = metric.samples[0].name
         if first != metric.name and first == metric.name + "_total":
             return first
@@ -89,7 +148,7 @@ def merge_families(metrics: Iterable[Metric]) -> list[tuple[str, Metric, list[Me
     """Group families by exposed name, keeping first-seen order; drop empty ones."""
     merged: dict[str, tuple[Metric, list[Metric]]] = {}
     for metric in metrics:
-        if not metric.samples:
+        if not (metric.has_samples() if isinstance(metric, Family) else metric.samples):
             continue
         name = family_name(metric)
         if name in merged:
@@ -99,15 +158,18 @@ def merge_families(metrics: Iterable[Metric]) -> list[tuple[str, Metric, list[Me
     return [(name, first, parts) for name, (first, parts) in merged.items()]
 
 
+@lru_cache(maxsize=16384)
+def _header(name: str, typ: str, documentation: str) -> str:
+    """A family's "# HELP" and "# TYPE" lines; the same families come back every scrape."""
+    return f"# HELP {name} {_escape_help(documentation)}\n# TYPE {name} {typ}\n"
+
+
 def render_text(metrics: Iterable[Metric]) -> bytes:
     """Prometheus text exposition format 0.0.4."""
     out: list[str] = []
     for name, first, parts in merge_families(metrics):
-        out.append(f"# HELP {name} {_escape_help(first.documentation)}\n")
-        out.append(f"# TYPE {name} {_TEXT_TYPES.get(first.type, first.type)}\n")
-        for part in parts:
-            for sample in part.samples:
-                out.append(f"{sample.name}{_labels(sample.labels)} {format_value(sample.value)}\n")
+        out.append(_header(name, _TEXT_TYPES.get(first.type, first.type), first.documentation))
+        _write_samples(out, parts)
     return "".join(out).encode("utf-8")
 
 
@@ -122,11 +184,8 @@ def render_openmetrics(metrics: Iterable[Metric]) -> bytes:
                 om_name = name[: -len("_total")]
             else:
                 typ = "unknown"
-        out.append(f"# HELP {om_name} {_escape_help(first.documentation)}\n")
-        out.append(f"# TYPE {om_name} {typ}\n")
-        for part in parts:
-            for sample in part.samples:
-                out.append(f"{sample.name}{_labels(sample.labels)} {format_value(sample.value)}\n")
+        out.append(_header(om_name, typ, first.documentation))
+        _write_samples(out, parts)
     out.append("# EOF\n")
     return "".join(out).encode("utf-8")
 

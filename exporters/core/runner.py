@@ -1,28 +1,36 @@
-"""Runs an exporter's collectors for one scrape: isolated, in parallel, under a deadline.
+"""Runs an exporter's collectors for one scrape: isolated, under a deadline.
 
-Each collector runs in a worker thread. A collector that raises costs only its own
-metrics: ``<ns>_scrape_collector_success{collector} 0`` and one log line naming it.
-A collector still running when the scrape deadline arrives is reported the same way and
-the scrape answers with everything that did finish.
+A collector that raises costs only its own metrics: ``<ns>_scrape_collector_success{collector} 0``
+and one log line naming it. A collector still running when the scrape deadline arrives is
+reported the same way and the scrape answers with everything that did finish.
 
-Concurrent scrapes share a collection already in flight (one per collector at a time),
-so a hung collector holds at most one worker thread, and the pool (one worker per
-collector) can never be exhausted by it.
+The collectors of a scrape are handed to a worker thread as one batch, which runs them in
+turn: one thread hand-off per scrape rather than one per collector (under the GIL, running
+them side by side is no faster, and each hand-off costs CPU). When a batch makes no progress
+for ``STALL_SECONDS`` (a collector blocked on I/O), another worker takes over the collectors
+not yet started, so a hung collector still costs only its own metrics.
+
+Concurrent scrapes share a collection already in flight (one per collector at a time), so a
+hung collector holds at most one worker thread; workers are daemon threads started on demand
+(``DaemonPool``), so hung ones neither starve new scrapes nor keep the process from exiting.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
-from collections.abc import Iterable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import wait as wait_futures
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import Collector, NoDataError
+from exporters.core.metrics import GaugeFamily
+
+# How long a batch may go without finishing a collector before another worker joins in.
+STALL_SECONDS = 0.2
 
 
 @dataclass
@@ -34,8 +42,77 @@ class CollectorResult:
     success: bool = True
 
 
+class DaemonPool:
+    """Worker threads started on demand and reused, as daemons.
+
+    Unlike ``ThreadPoolExecutor``'s, whose threads the interpreter joins at exit, a worker
+    stuck in a call that never returns (a hung NFS mount, a wedged sysfs driver) cannot
+    keep the process from exiting on SIGTERM. There is no upper bound, so stuck workers
+    cannot starve new work; each task runs as soon as it is submitted.
+    """
+
+    def __init__(self, name: str, logger: logging.Logger | None = None) -> None:
+        self.name = name
+        self.logger = logger or logging.getLogger("exporters")
+        self._tasks: queue.SimpleQueue[tuple[Callable[..., object], tuple[object, ...]] | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._idle = 0
+        self._started = 0
+        self._closed = False
+
+    def submit(self, func: Callable[..., object], *args: object) -> None:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError(f"{self.name}: pool is closed")
+            self._tasks.put((func, args))
+            if self._idle > 0:
+                self._idle -= 1  # an idle worker takes it
+                return
+            self._started += 1
+            number = self._started
+        threading.Thread(target=self._work, name=f"{self.name}-{number}", daemon=True).start()
+
+    def close(self) -> None:
+        """Let idle workers exit; busy ones exit after their call."""
+        with self._lock:
+            self._closed = True
+            for _ in range(self._started):
+                self._tasks.put(None)
+
+    def _work(self) -> None:
+        while True:
+            task = self._tasks.get()
+            if task is None:
+                return
+            func, args = task
+            try:
+                func(*args)
+            except Exception as err:  # noqa: BLE001 - the worker must survive for the next task
+                self.logger.error("worker task failed", extra={"worker": self.name,
+                                                               "err": f"{type(err).__name__}: {err}"})
+            with self._lock:
+                self._idle += 1
+
+
+class _Job:
+    """One run of one collector: claimed by exactly one worker, awaited by any scrape."""
+
+    __slots__ = ("claim", "collector", "name", "result")
+
+    def __init__(self, name: str, collector: Collector) -> None:
+        self.name = name
+        self.collector = collector
+        self.result: CollectorResult | None = None  # set once, by the worker that claimed it
+        self.claim = threading.Lock()
+
+
 class CollectorRunner:
-    """Runs named collectors and adds ``<ns>_scrape_collector_*`` self-metrics."""
+    """Runs named collectors and adds ``<ns>_scrape_collector_*`` self-metrics.
+
+    With ``parallel`` (the default) a batch that stalls is helped by further workers, so
+    collectors behind a slow one still finish; without it the collectors run strictly one
+    after the other and those not started by the deadline are not started at all.
+    """
 
     def __init__(
         self,
@@ -51,21 +128,24 @@ class CollectorRunner:
         self.logger = logger or logging.getLogger(f"exporters.{namespace}")
         self.parallel = parallel
         self._lock = threading.Lock()
-        self._in_flight: dict[str, Future[CollectorResult]] = {}
-        self._pool = ThreadPoolExecutor(
-            max_workers=max(1, len(self.collectors)), thread_name_prefix=f"{namespace}-collector"
-        )
+        self._in_flight: dict[str, _Job] = {}
+        self._finished = threading.Condition()
+        # threads start on demand: a scrape that does not stall uses one
+        self._pool = DaemonPool(f"{namespace}-collector", self.logger)
+        self._duration_name = f"{namespace}_scrape_collector_duration_seconds"
+        self._duration_help = f"{self.help_prefix}: Duration of a collector scrape."
+        self._success_name = f"{namespace}_scrape_collector_success"
+        self._success_help = f"{self.help_prefix}: Whether a collector succeeded."
 
     def close(self) -> None:
         """Stop the worker pool without waiting for hung collectors."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.close()
 
     def _run_one(self, name: str, collector: Collector) -> CollectorResult:
         result = CollectorResult()
         begin = time.perf_counter()
         try:
-            for metric in collector.collect():
-                result.metrics.append(metric)
+            result.metrics.extend(collector.collect())
         except NoDataError as err:
             result.success = False
             self.logger.debug(
@@ -80,14 +160,32 @@ class CollectorRunner:
         result.duration = time.perf_counter() - begin
         return result
 
-    def _submit(self, name: str) -> Future[CollectorResult]:
+    def _drain(self, jobs: list[_Job], deadline: float | None) -> None:
+        """Run every job of ``jobs`` no other worker has claimed, in order."""
+        try:
+            for job in jobs:
+                if job.result is not None or not job.claim.acquire(blocking=False):
+                    continue
+                if not self.parallel and deadline is not None and time.monotonic() >= deadline:
+                    # no time left: not started at all (a later scrape may still claim it)
+                    job.claim.release()
+                    return
+                job.result = self._run_one(job.name, job.collector)
+        finally:
+            # one wake-up per batch, not per collector: a waiting scrape checks its jobs
+            with self._finished:
+                self._finished.notify_all()
+
+    def _jobs(self, names: list[str]) -> list[_Job]:
+        jobs = []
         with self._lock:
-            running = self._in_flight.get(name)
-            if running is not None and not running.done():
-                return running
-            future = self._pool.submit(self._run_one, name, self.collectors[name])
-            self._in_flight[name] = future
-            return future
+            for name in names:
+                job = self._in_flight.get(name)
+                if job is None or job.result is not None:
+                    job = _Job(name, self.collectors[name])
+                    self._in_flight[name] = job
+                jobs.append(job)
+        return jobs
 
     def selected(
         self, include: Iterable[str] | None = None, exclude: Iterable[str] | None = None
@@ -110,36 +208,33 @@ class CollectorRunner:
         """
         started = time.monotonic()
         selected = list(self.collectors) if names is None else list(names)
-        results: dict[str, CollectorResult | None] = {}
-        if self.parallel and len(selected) > 1:
-            futures = {name: self._submit(name) for name in selected}
-            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-            wait_futures(list(futures.values()), timeout=timeout)
-            for name, future in futures.items():
-                results[name] = future.result() if future.done() else None
-        else:
-            for name in selected:
-                if deadline is not None and time.monotonic() >= deadline:
-                    results[name] = None  # no time left: not started at all
-                    continue
-                future = self._submit(name)
-                timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-                wait_futures([future], timeout=timeout)
-                results[name] = future.result() if future.done() else None
+        jobs = self._jobs(selected)
+        if jobs:
+            self._pool.submit(self._drain, jobs, deadline)
+        with self._finished:
+            done = -1  # so that the first look never counts as a stall
+            while True:
+                progress = done
+                done = sum(1 for job in jobs if job.result is not None)
+                if done == len(jobs):
+                    break
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    break
+                if self.parallel and done == progress and any(not job.claim.locked() for job in jobs):
+                    # nothing finished for a while: help the batch past a slow collector
+                    self._pool.submit(self._drain, jobs, deadline)
+                if self.parallel or remaining is None:
+                    self._finished.wait(STALL_SECONDS if remaining is None else min(STALL_SECONDS, remaining))
+                else:
+                    self._finished.wait(remaining)
 
-        duration = GaugeMetricFamily(
-            f"{self.namespace}_scrape_collector_duration_seconds",
-            f"{self.help_prefix}: Duration of a collector scrape.",
-            labels=["collector"],
-        )
-        success = GaugeMetricFamily(
-            f"{self.namespace}_scrape_collector_success",
-            f"{self.help_prefix}: Whether a collector succeeded.",
-            labels=["collector"],
-        )
+        duration = GaugeFamily(self._duration_name, self._duration_help, labels=["collector"])
+        success = GaugeFamily(self._success_name, self._success_help, labels=["collector"])
         out: list[Metric] = []
-        for name in selected:
-            result = results[name]
+        for job in jobs:
+            name = job.name
+            result = job.result
             if result is None:
                 self.logger.error(
                     "collector did not finish before the scrape deadline",

@@ -15,19 +15,20 @@ import sys
 import threading
 from collections.abc import Iterable
 
-from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.metrics_core import Metric
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
 from exporters import __version__
+from exporters.core.metrics import CounterFamily, GaugeFamily
 
 _GOARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386", "ppc64le": "ppc64le",
            "s390x": "s390x"}
 
 
-def build_info(upstream: str, help_name: str | None = None) -> GaugeMetricFamily:
+def build_info(upstream: str, help_name: str | None = None) -> GaugeFamily:
     """``<upstream>_build_info`` with client_golang's label names."""
-    family = GaugeMetricFamily(
+    family = GaugeFamily(
         f"{upstream}_build_info",
         f"A metric with a constant '1' value labeled by version, revision, branch, goversion from which "
         f"{help_name or upstream} was built, and the goos and goarch for the build.",
@@ -69,11 +70,11 @@ class HandlerStats:
         with self._lock:
             codes = dict(self.codes)
             in_flight = self.in_flight
-        gauge = GaugeMetricFamily(
+        gauge = GaugeFamily(
             "promhttp_metric_handler_requests_in_flight", "Current number of scrapes being served."
         )
         gauge.add_metric([], in_flight)
-        counter = CounterMetricFamily(
+        counter = CounterFamily(
             "promhttp_metric_handler_requests_total", "Total number of scrapes by HTTP status code.", labels=["code"]
         )
         for code, count in sorted(codes.items()):
@@ -92,7 +93,7 @@ class ProcessMetrics:
         out: list[Metric] = list(self._process.collect())
         if out:
             limit = resource.getrlimit(resource.RLIMIT_AS)[0]
-            vmax = GaugeMetricFamily(
+            vmax = GaugeFamily(
                 "process_virtual_memory_max_bytes",
                 "Maximum amount of virtual memory available in bytes.",
             )
@@ -104,13 +105,13 @@ class ProcessMetrics:
 
 
 def _gc_metrics() -> list[Metric]:
-    collected = CounterMetricFamily(
+    collected = CounterFamily(
         "python_gc_objects_collected", "Objects collected during gc", labels=["generation"]
     )
-    uncollectable = CounterMetricFamily(
+    uncollectable = CounterFamily(
         "python_gc_objects_uncollectable", "Uncollectable objects found during GC", labels=["generation"]
     )
-    collections = CounterMetricFamily(
+    collections = CounterFamily(
         "python_gc_collections", "Number of times this generation was collected", labels=["generation"]
     )
     for generation, stat in enumerate(gc.get_stats()):

@@ -16,10 +16,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
-
-import bcrypt
-import yaml
 
 from exporters.core.cli import ConfigError, parse_duration
 
@@ -108,6 +106,8 @@ def load_web_config(path: str) -> WebConfig:
             text = handle.read()
     except OSError as err:
         raise ConfigError(f"{path}: cannot read web config: {err.strerror or err}") from None
+    import yaml  # only with a web config file
+
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as err:
@@ -196,6 +196,8 @@ def load_web_config(path: str) -> WebConfig:
 def _is_bcrypt_hash(value: str) -> bool:
     if len(value) != 60 or not value.startswith(("$2a$", "$2b$", "$2y$")):
         return False
+    import bcrypt
+
     try:
         bcrypt.checkpw(b"", value.encode())
     except ValueError:
@@ -266,10 +268,10 @@ class BasicAuth:
     reveal which users exist.
     """
 
-    _DUMMY = bcrypt.hashpw(b"exporters-dummy-password", bcrypt.gensalt(rounds=10))
-
     def __init__(self, users: Mapping[str, str], cache_size: int = 100) -> None:
         self.users = dict(users)
+        # made only when auth is on: hashing it costs tens of milliseconds
+        self._dummy = _dummy_hash() if self.users else b""
         self._cache: OrderedDict[bytes, None] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
@@ -281,12 +283,14 @@ class BasicAuth:
     def check(self, user: str, password: str) -> bool:
         hashed = self.users.get(user)
         known = hashed is not None
-        stored = hashed.encode() if hashed is not None else self._DUMMY
+        stored = hashed.encode() if hashed is not None else self._dummy
         key = hashlib.sha256(b"\0".join((user.encode(), password.encode(), stored))).digest()
         with self._lock:
             if known and key in self._cache:
                 self._cache.move_to_end(key)
                 return True
+        import bcrypt  # only with basic auth configured
+
         try:
             ok = bcrypt.checkpw(password.encode(), stored)
         except ValueError:
@@ -298,6 +302,13 @@ class BasicAuth:
                 while len(self._cache) > self._cache_size:
                     self._cache.popitem(last=False)
         return ok
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> bytes:
+    import bcrypt
+
+    return bytes(bcrypt.hashpw(b"exporters-dummy-password", bcrypt.gensalt(rounds=10)))
 
 
 class RateLimiter:

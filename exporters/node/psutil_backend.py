@@ -20,16 +20,21 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import psutil
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import Collector, NoDataError
-from exporters.core.metrics import exact_counter
+from exporters.core.metrics import CounterFamily, GaugeFamily, exact_counter
 from exporters.node.collectors._flags import DeviceFilter
 from exporters.node.context import NodeContext
 
 CollectorFactory = Callable[[NodeContext], Collector]
+
+
+def _psutil() -> Any:
+    """psutil, imported when a collector first needs it (Linux does not)."""
+    import psutil
+
+    return psutil
 
 
 @dataclass(frozen=True)
@@ -126,10 +131,10 @@ class CPUCollector:
 
     def __init__(self, profile: Profile, cpu_times: Callable[[], list[Any]] | None = None) -> None:
         self.profile = profile
-        self.cpu_times = cpu_times or (lambda: list(psutil.cpu_times(percpu=True)))
+        self.cpu_times = cpu_times or (lambda: list(_psutil().cpu_times(percpu=True)))
 
     def collect(self) -> Iterable[Metric]:
-        family = CounterMetricFamily("node_cpu_seconds", "Seconds the CPUs spent in each mode.",
+        family = CounterFamily("node_cpu_seconds", "Seconds the CPUs spent in each mode.",
                                      labels=["cpu", "mode"])
         for cpu, times in enumerate(self.cpu_times()):
             for field, mode in self.profile.cpu_modes:
@@ -142,11 +147,11 @@ class CPUCollector:
 class MemoryCollector:
     """node_memory_* as named on the profile's OS."""
 
-    def __init__(self, profile: Profile, virtual: Callable[[], Any] = psutil.virtual_memory,
-                 swap: Callable[[], Any] = psutil.swap_memory) -> None:
+    def __init__(self, profile: Profile, virtual: Callable[[], Any] | None = None,
+                 swap: Callable[[], Any] | None = None) -> None:
         self.profile = profile
-        self.virtual = virtual
-        self.swap = swap
+        self.virtual = virtual or (lambda: _psutil().virtual_memory())
+        self.swap = swap or (lambda: _psutil().swap_memory())
 
     def collect(self) -> Iterable[Metric]:
         sources = {"virtual": self.virtual(), "swap": self.swap()}
@@ -161,7 +166,7 @@ class MemoryCollector:
                 family.add_metric([], value)
                 yield family
             else:
-                yield GaugeMetricFamily(name, documentation, value=value)
+                yield GaugeFamily(name, documentation, value=value)
 
 
 class LoadavgCollector:
@@ -170,17 +175,17 @@ class LoadavgCollector:
 
     def collect(self) -> Iterable[Metric]:
         one, five, fifteen = self.loadavg()
-        yield GaugeMetricFamily("node_load1", "1m load average.", value=one)
-        yield GaugeMetricFamily("node_load5", "5m load average.", value=five)
-        yield GaugeMetricFamily("node_load15", "15m load average.", value=fifteen)
+        yield GaugeFamily("node_load1", "1m load average.", value=one)
+        yield GaugeFamily("node_load5", "5m load average.", value=five)
+        yield GaugeFamily("node_load15", "15m load average.", value=fifteen)
 
 
 class BootTimeCollector:
-    def __init__(self, boot_time: Callable[[], float] = psutil.boot_time) -> None:
-        self.boot_time = boot_time
+    def __init__(self, boot_time: Callable[[], float] | None = None) -> None:
+        self.boot_time = boot_time or (lambda: float(_psutil().boot_time()))
 
     def collect(self) -> Iterable[Metric]:
-        yield GaugeMetricFamily("node_boot_time_seconds", "Unix time of last boot, including microseconds.",
+        yield GaugeFamily("node_boot_time_seconds", "Unix time of last boot, including microseconds.",
                                 value=self.boot_time())
 
 
@@ -197,7 +202,7 @@ class UnameCollector:
     def collect(self) -> Iterable[Metric]:
         u = self.uname()
         host, domain = split_nodename(u.nodename)
-        family = GaugeMetricFamily("node_uname_info",
+        family = GaugeFamily("node_uname_info",
                                    "Labeled system information as provided by the uname system call.",
                                    labels=["sysname", "release", "version", "machine", "nodename", "domainname"])
         family.add_metric([u.sysname, u.release, u.version, u.machine, host, domain], 1.0)
@@ -213,7 +218,7 @@ class FilesystemCollector:
         """``excludes``: (mount points, filesystem types) from the flags; the profile's defaults if None."""
         self.mount_points_exclude, self.fs_types_exclude = excludes or (
             re.compile(profile.mount_points_exclude), re.compile(profile.fs_types_exclude))
-        self.partitions = partitions or (lambda: list(psutil.disk_partitions(all=True)))
+        self.partitions = partitions or (lambda: list(_psutil().disk_partitions(all=True)))
         self.statvfs = statvfs
 
     def collect(self) -> Iterable[Metric]:
@@ -227,7 +232,7 @@ class FilesystemCollector:
             ("readonly", "Filesystem read-only status."),
             ("device_error", "Whether an error occurred while getting statistics for the given device."),
         )
-        families = {n: GaugeMetricFamily(f"node_filesystem_{n}", h, labels=labels) for n, h in names}
+        families = {n: GaugeFamily(f"node_filesystem_{n}", h, labels=labels) for n, h in names}
         seen: set[tuple[str, str, str]] = set()
         for part in self.partitions():
             if self.mount_points_exclude.search(part.mountpoint) or self.fs_types_exclude.search(part.fstype):
@@ -260,7 +265,7 @@ class FilesystemCollector:
 class DiskstatsCollector:
     def __init__(self, counters: Callable[[], Mapping[str, Any]] | None = None,
                  devices: DeviceFilter | None = None) -> None:
-        self.counters = counters or (lambda: psutil.disk_io_counters(perdisk=True) or {})
+        self.counters = counters or (lambda: _psutil().disk_io_counters(perdisk=True) or {})
         self.devices = devices or DeviceFilter()
 
     def collect(self) -> Iterable[Metric]:
@@ -268,7 +273,7 @@ class DiskstatsCollector:
         if not counters:
             raise NoDataError("no disk I/O counters")
         for field, name, documentation, scale in DISK_FIELDS:
-            family = CounterMetricFamily(name.removesuffix("_total"), documentation, labels=["device"])
+            family = CounterFamily(name.removesuffix("_total"), documentation, labels=["device"])
             for device, stats in sorted(counters.items()):
                 value = _field(stats, field)
                 if value is not None:
@@ -279,13 +284,13 @@ class DiskstatsCollector:
 class NetdevCollector:
     def __init__(self, counters: Callable[[], Mapping[str, Any]] | None = None,
                  devices: DeviceFilter | None = None) -> None:
-        self.counters = counters or (lambda: psutil.net_io_counters(pernic=True))
+        self.counters = counters or (lambda: _psutil().net_io_counters(pernic=True))
         self.devices = devices or DeviceFilter()
 
     def collect(self) -> Iterable[Metric]:
         counters = {d: c for d, c in self.counters().items() if not self.devices.ignored(d)}
         for field, key in NETDEV_FIELDS:
-            family = CounterMetricFamily(f"node_network_{key}", f"Network device statistic {key}.",
+            family = CounterFamily(f"node_network_{key}", f"Network device statistic {key}.",
                                          labels=["device"])
             for device, stats in sorted(counters.items()):
                 value = _field(stats, field)

@@ -241,3 +241,23 @@ def test_scrape_with_a_hung_mount_answers_within_the_deadline(tmp_path: Path) ->
     finally:
         release.set()
         runner.close()
+
+
+def test_fast_mounts_are_statted_in_turn_by_one_reused_worker(tmp_path: Path) -> None:
+    callers: list[int] = []
+
+    def statfs(path: str) -> SimpleNamespace:
+        callers.append(threading.get_ident())
+        return fake_statvfs()
+
+    collector = make(tmp_path, statfs)
+    first = samples(collector.collect())
+    for _ in range(4):
+        assert samples(collector.collect()) == first
+    per_scrape = len(callers) // 5
+    assert per_scrape >= 3
+    assert threading.get_ident() not in callers
+    # no call was slow, so no second worker joined, and the worker outlived each scrape
+    assert len(set(callers)) == 1
+    names = [name for name, _ in first]
+    assert 0 < names.count("node_filesystem_size_bytes") <= per_scrape  # duplicates reported once

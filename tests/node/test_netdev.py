@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import struct
 from pathlib import Path
 
 import pytest
@@ -159,3 +161,52 @@ def test_parse_addresses_skips_link_layer_and_bad_entries() -> None:
                                             (socket.AF_INET, "10.0.0.1", None),
                                             (socket.AF_INET, "10.0.0.2", "255.0.255.0")]})
     assert rows == []
+
+
+def _rtattr(kind: int, payload: bytes) -> bytes:
+    length = 4 + len(payload)
+    return struct.pack("=HH", length, kind) + payload + b"\0" * (-length % 4)
+
+
+def _newlink(name: str, counters: list[int]) -> bytes:
+    body = struct.pack("=BxHiII", 0, 1, 2, 0, 0)
+    body += _rtattr(3, name.encode() + b"\0") + _rtattr(23, struct.pack(f"={len(counters)}Q", *counters))
+    body += _rtattr(13, b"\1\2\3")  # another attribute, skipped
+    return struct.pack("=IHHII", 16 + len(body), 16, 2, 1, 0) + body
+
+
+def test_parse_rtnetlink_links() -> None:
+    counters = [*STATS.values(), 99]  # a newer kernel's extra counter is ignored
+    old_kernel = list(STATS.values())[:23]  # before 4.6: no rx_nohandler
+    data = _newlink("eth0", counters) + _newlink("old0", old_kernel)
+    stats, done = netdev.parse_rtnetlink_links(data)
+    assert not done
+    assert stats["eth0"] == {netdev.LINK_STATS_KEYS[k]: v for k, v in STATS.items()}
+    assert stats["old0"]["receive_nohandler"] == 0
+    assert stats["old0"]["transmit_compressed"] == STATS["tx_compressed"]
+    done_message = struct.pack("=IHHII", 20, 3, 2, 1, 0) + b"\0" * 4
+    assert netdev.parse_rtnetlink_links(done_message) == ({}, True)
+    error = struct.pack("=IHHII", 36, 2, 0, 1, 0) + struct.pack("=i", -1) + b"\0" * 16
+    with pytest.raises(OSError):
+        netdev.parse_rtnetlink_links(error)
+    with pytest.raises(ValueError, match="truncated"):
+        netdev.parse_rtnetlink_links(data[:40])
+
+
+def test_netlink_counters_match_sysfs_on_this_host() -> None:
+    if not os.path.isdir("/sys/class/net/lo/statistics"):
+        pytest.skip("no sysfs network statistics on this host")
+    from exporters.node.context import NodeContext
+
+    live = netdev.NetDevCollector(NodeContext(), DeviceFilter())
+    assert live.live_host()
+    files = netdev.NetDevCollector(NodeContext(), DeviceFilter())
+    files.live_host = lambda: False  # type: ignore[method-assign]
+    before = files.device_stats()
+    links = live.device_stats()
+    after = files.device_stats()
+    assert set(links) == set(before) and "lo" in links
+    for device, values in links.items():
+        assert set(values) == set(before[device])
+        for key, value in values.items():
+            assert before[device][key] <= value <= after[device][key], (device, key)

@@ -10,6 +10,7 @@ import os
 from collections.abc import Callable
 from types import SimpleNamespace
 
+import psutil
 import pytest
 from prometheus_client.metrics_core import Metric
 
@@ -255,8 +256,8 @@ def test_filesystem_matches_proc_on_every_mount() -> None:
 
 
 def test_psutil_collectors_honour_the_collector_flags() -> None:
-    disks = sorted(pb.psutil.disk_io_counters(perdisk=True) or {})
-    nics = sorted(pb.psutil.net_io_counters(pernic=True))
+    disks = sorted(psutil.disk_io_counters(perdisk=True) or {})
+    nics = sorted(psutil.net_io_counters(pernic=True))
     assert nics
     net = samples(pb.collector_for("netdev", pb.DARWIN, _context(f"--collector.netdev.device-include=^{nics[0]}$"))
                   .collect())

@@ -119,14 +119,8 @@ SPECIAL: dict[str, Callable[[Callable[..., Any], str], Any]] = {
 # parsers that take no text (built from already parsed structures)
 NOT_TEXT = {"netdev.parse_addresses"}
 # present bugs found by this fuzzing, reported to the node collectors' owners
-KNOWN_BUGS = {
-    "netdev.parse_rtnetlink_links": "an NLMSG_ERROR message too short to hold its error code (16-byte header "
-                                    "only) raises struct.error instead of ValueError",
-    "textfile.parse_text_format": "a line holding only a character str.split() treats as whitespace but the "
-                                  "parser does not (e.g. '\\x1f') raises IndexError instead of TextParseError",
-    "infiniband.parse_rate": "a rate like '1E100 Gb/sec' overflows the float32 conversion: struct.pack('f') raises "
-                             "OverflowError instead of ValueError",
-}
+# Parser defects the fuzzing found and that are still open (none now); each is an xfail below.
+KNOWN_BUGS: dict[str, str] = {}
 # a netlink error reply is the kernel's answer, reported as OSError(errno) like a failed syscall
 ALSO_ALLOWED: dict[str, tuple[type[Exception], ...]] = {"netdev.parse_rtnetlink_links": (OSError,)}
 # parsers of a flag value rather than of a host file: a bad value is a configuration error
@@ -507,7 +501,6 @@ def test_resp_well_formed_replies_pass() -> None:
         _resp_exchange(data)
 
 
-@pytest.mark.xfail(strict=False, reason=KNOWN_BUGS["textfile.parse_text_format"])
 def test_textfile_line_of_unit_separator() -> None:
     """The example the fuzzing found, kept so that every run checks it."""
     from exporters.node.collectors.textfile import parse_text_format
@@ -518,7 +511,6 @@ def test_textfile_line_of_unit_separator() -> None:
         pass
 
 
-@pytest.mark.xfail(strict=False, reason=KNOWN_BUGS["infiniband.parse_rate"])
 def test_infiniband_rate_overflow() -> None:
     from exporters.node.collectors.infiniband import parse_rate
 
@@ -528,7 +520,6 @@ def test_infiniband_rate_overflow() -> None:
         pass
 
 
-@pytest.mark.xfail(strict=False, reason=KNOWN_BUGS["netdev.parse_rtnetlink_links"])
 def test_rtnetlink_short_error_message() -> None:
     from exporters.node.collectors.netdev import parse_rtnetlink_links
 

@@ -68,14 +68,19 @@ def regular_files(directory: str) -> list[str]:
         return sorted(e.name for e in entries if e.is_file(follow_symlinks=False))
 
 
-def read_attribute_files(directory: str, skipped_errnos: Collection[int]) -> dict[str, str]:
+def read_attribute_files(
+    directory: str, skipped_errnos: Collection[int], only: Collection[str] | None = None
+) -> dict[str, str]:
     """Every regular file of a sysfs directory (``sys_read_file``, raw bytes kept as surrogates).
 
     An attribute the driver refuses with one of ``skipped_errnos`` is left out, as procfs's
-    sysfs readers do; any other error fails the read.
+    sysfs readers do; any other error fails the read. With ``only``, files of other names
+    are not read at all (their content would be discarded).
     """
     values = {}
     for name in regular_files(directory):
+        if only is not None and name not in only:
+            continue
         try:
             values[name] = sys_read_file(os.path.join(directory, name), errors="surrogateescape")
         except OSError as err:

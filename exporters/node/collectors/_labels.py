@@ -8,6 +8,8 @@ from collections.abc import Iterable, Iterator
 
 from prometheus_client.metrics_core import Metric
 
+from exporters.core.metrics import Family, Row
+
 _METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 
 
@@ -49,6 +51,13 @@ def _encodable(value: str) -> bool:
     return True
 
 
+def _all_ascii(rows: list[Row]) -> bool:
+    try:
+        return "".join(["".join(values) for values, _ in rows]).isascii()
+    except TypeError:  # a label value that is not text: the per-sample check decides
+        return False
+
+
 def without_invalid_utf8(metrics: Iterable[Metric], logger: logging.Logger, collector: str) -> Iterator[Metric]:
     """Drop samples whose label values hold bytes that are not UTF-8 (read with surrogateescape).
 
@@ -56,6 +65,10 @@ def without_invalid_utf8(metrics: Iterable[Metric], logger: logging.Logger, coll
     sample and logging it keeps the rest of the scrape.
     """
     for metric in metrics:
+        rows = metric.rows if isinstance(metric, Family) else None
+        if rows is not None and _all_ascii(rows):
+            yield metric  # the common case, checked without building Sample objects
+            continue
         kept = [s for s in metric.samples if all(_encodable(v) for v in s.labels.values())]
         if len(kept) != len(metric.samples):
             logger.warning("dropped samples with a label value that is not valid UTF-8",

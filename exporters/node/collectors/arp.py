@@ -12,10 +12,10 @@ import logging
 from collections import Counter
 from collections.abc import Iterable, Iterator
 
-from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec
+from exporters.core.metrics import GaugeFamily
 from exporters.node.collectors._files import read_text
 from exporters.node.collectors._flags import DeviceFilter, add_bool_flag, device_filter
 from exporters.node.collectors._labels import without_invalid_utf8
@@ -65,7 +65,7 @@ class ARPCollector:
         return without_invalid_utf8(self._collect(), LOGGER, NAME)
 
     def _collect(self) -> Iterable[Metric]:
-        family = GaugeMetricFamily("node_arp_entries", "ARP entries by device", labels=["device"])
+        family = GaugeFamily("node_arp_entries", "ARP entries by device", labels=["device"])
         for device, count in sorted(parse_arp(self.read()).items()):
             if not self.filter.ignored(device):
                 family.add_metric([device], float(count))

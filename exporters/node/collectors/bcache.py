@@ -12,10 +12,10 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec
+from exporters.core.metrics import CounterFamily, GaugeFamily
 from exporters.node.collectors._files import glob_sorted, read_text
 from exporters.node.collectors._strconv import go_parse_float
 from exporters.node.context import NodeContext
@@ -210,15 +210,15 @@ class BcacheCollector:
 
     def collect(self) -> Iterable[Metric]:
         sets = [read_bcache_set(p, self.priority_stats) for p in glob_sorted(self.context.sys("fs", "bcache", "*-*"))]
-        families: dict[str, CounterMetricFamily | GaugeMetricFamily] = {}
+        families: dict[str, CounterFamily | GaugeFamily] = {}
 
-        def family(metric: str, doc: str, typ: str, labels: list[str]) -> CounterMetricFamily | GaugeMetricFamily:
+        def family(metric: str, doc: str, typ: str, labels: list[str]) -> CounterFamily | GaugeFamily:
             name = "node_bcache_" + metric
             if name not in families:
                 if typ == "counter":
-                    families[name] = CounterMetricFamily(name.removesuffix("_total"), doc, labels=labels)
+                    families[name] = CounterFamily(name.removesuffix("_total"), doc, labels=labels)
                 else:
-                    families[name] = GaugeMetricFamily(name, doc, labels=labels)
+                    families[name] = GaugeFamily(name, doc, labels=labels)
             return families[name]
 
         for s in sets:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 
-from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec, NoDataError
+from exporters.core.metrics import GaugeFamily
 from exporters.node.collectors._files import read_text
 from exporters.node.collectors._labels import without_invalid_utf8
 from exporters.node.context import NodeContext
@@ -56,9 +56,9 @@ class BondingCollector:
         except FileNotFoundError as err:
             # Upstream treats any missing file of the bonding tree as "no bonding here".
             raise NoDataError(f"not collecting bonding, file does not exist: {err.filename}") from err
-        slaves = GaugeMetricFamily("node_bonding_slaves", "Number of configured slaves per bonding interface.",
+        slaves = GaugeFamily("node_bonding_slaves", "Number of configured slaves per bonding interface.",
                                    labels=["master"])
-        active = GaugeMetricFamily("node_bonding_active", "Number of active slaves per bonding interface.",
+        active = GaugeFamily("node_bonding_active", "Number of active slaves per bonding interface.",
                                    labels=["master"])
         for master, (configured, up) in sorted(stats.items()):
             slaves.add_metric([master], float(configured))

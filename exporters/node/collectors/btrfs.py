@@ -20,10 +20,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec
+from exporters.core.metrics import CounterFamily, GaugeFamily
 from exporters.node.collectors._files import glob_sorted, list_dir, read_text, sys_read_file
 from exporters.node.collectors._libc import libc
 from exporters.node.collectors.filesystem import Mount, parse_mounts
@@ -314,26 +314,26 @@ class BtrfsCollector:
     def collect(self) -> Iterable[Metric]:
         stats = [read_btrfs_stats(p) for p in glob_sorted(self.context.sys("fs", "btrfs", "*-*"))]
         by_fsid = self.ioctl_stats()
-        info = GaugeMetricFamily("node_btrfs_info", "Filesystem information", labels=["uuid", "label"])
-        rsv = GaugeMetricFamily("node_btrfs_global_rsv_size_bytes", "Size of global reserve.", labels=["uuid"])
-        reserved = GaugeMetricFamily("node_btrfs_reserved_bytes", "Amount of space reserved for a data type",
+        info = GaugeFamily("node_btrfs_info", "Filesystem information", labels=["uuid", "label"])
+        rsv = GaugeFamily("node_btrfs_global_rsv_size_bytes", "Size of global reserve.", labels=["uuid"])
+        reserved = GaugeFamily("node_btrfs_reserved_bytes", "Amount of space reserved for a data type",
                                      labels=["uuid", "block_group_type"])
         layout_labels = ["uuid", "block_group_type", "mode"]
-        used = GaugeMetricFamily("node_btrfs_used_bytes", "Amount of used space by a layout/data type",
+        used = GaugeFamily("node_btrfs_used_bytes", "Amount of used space by a layout/data type",
                                  labels=layout_labels)
-        size = GaugeMetricFamily("node_btrfs_size_bytes", "Amount of space allocated for a layout/data type",
+        size = GaugeFamily("node_btrfs_size_bytes", "Amount of space allocated for a layout/data type",
                                  labels=layout_labels)
-        ratio = GaugeMetricFamily("node_btrfs_allocation_ratio", "Data allocation ratio for a layout/data type",
+        ratio = GaugeFamily("node_btrfs_allocation_ratio", "Data allocation ratio for a layout/data type",
                                   labels=layout_labels)
-        device_size = GaugeMetricFamily("node_btrfs_device_size_bytes",
+        device_size = GaugeFamily("node_btrfs_device_size_bytes",
                                         "Size of a device that is part of the filesystem.", labels=["uuid", "device"])
         dev_labels = ["uuid", "device", "btrfs_dev_uuid"]
-        ioctl_size = GaugeMetricFamily("node_btrfs_device_size_bytes",
+        ioctl_size = GaugeFamily("node_btrfs_device_size_bytes",
                                        "Size of a device that is part of the filesystem.", labels=dev_labels)
-        unused = GaugeMetricFamily("node_btrfs_device_unused_bytes",
+        unused = GaugeFamily("node_btrfs_device_unused_bytes",
                                    "Unused bytes unused on a device that is part of the filesystem.",
                                    labels=dev_labels)
-        errors = CounterMetricFamily("node_btrfs_device_errors", "Errors reported for the device",
+        errors = CounterFamily("node_btrfs_device_errors", "Errors reported for the device",
                                      labels=["uuid", "type", "device", "btrfs_dev_uuid"])
         for s in stats:
             info.add_metric([s.uuid, s.label], 1.0)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec, NoDataError
+from exporters.core.metrics import GaugeFamily
 from exporters.node.collectors._files import read_text, read_uint_file
 from exporters.node.collectors._strconv import go_parse_uint
 from exporters.node.context import NodeContext
@@ -57,16 +57,16 @@ class ConntrackCollector:
     def collect(self) -> Iterable[Metric]:
         try:
             count = read_uint_file(self.context.proc("sys/net/netfilter/nf_conntrack_count"))
-            yield GaugeMetricFamily("node_nf_conntrack_entries",
+            yield GaugeFamily("node_nf_conntrack_entries",
                                     "Number of currently allocated flow entries for connection tracking.", value=count)
             limit = read_uint_file(self.context.proc("sys/net/netfilter/nf_conntrack_max"))
-            yield GaugeMetricFamily("node_nf_conntrack_entries_limit", "Maximum size of connection tracking table.",
+            yield GaugeFamily("node_nf_conntrack_entries_limit", "Maximum size of connection tracking table.",
                                     value=limit)
             stats = parse_conntrack_stat(read_conntrack_stat(self.context))
         except FileNotFoundError as err:
             raise NoDataError("conntrack probably not loaded") from err
         for _, name, documentation in STAT_COLUMNS:
-            yield GaugeMetricFamily(f"node_nf_conntrack_stat_{name}", documentation, value=stats[name])
+            yield GaugeFamily(f"node_nf_conntrack_stat_{name}", documentation, value=stats[name])
 
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(

@@ -25,11 +25,11 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.cli import ConfigError
 from exporters.core.collector import CollectorSpec
+from exporters.core.metrics import CounterFamily, GaugeFamily
 from exporters.node.collectors._files import read_text, read_uint_file
 from exporters.node.collectors._flags import add_bool_flag, compile_go_regex
 from exporters.node.collectors._strconv import go_parse_float, go_parse_uint, parse_cpu_range
@@ -224,9 +224,9 @@ class CPUCollector:
         stat = parse_stat(read_text(self.context.proc("stat")))
         with self.lock:
             cpus = self.cache.update(stat.cpus)
-        seconds = CounterMetricFamily("node_cpu_seconds", "Seconds the CPUs spent in each mode.",
+        seconds = CounterFamily("node_cpu_seconds", "Seconds the CPUs spent in each mode.",
                                       labels=["cpu", "mode"])
-        guest = CounterMetricFamily("node_cpu_guest_seconds", "Seconds the CPUs spent in guests (VMs) for each mode.",
+        guest = CounterFamily("node_cpu_guest_seconds", "Seconds the CPUs spent in guests (VMs) for each mode.",
                                     labels=["cpu", "mode"])
         for cpu in sorted(cpus):
             values = cpus[cpu]
@@ -238,7 +238,7 @@ class CPUCollector:
         if self.guest:
             yield guest
         if self.isolated is not None:
-            isolated = GaugeMetricFamily(
+            isolated = GaugeFamily(
                 "node_cpu_isolated",
                 "Whether each core is isolated, information from /sys/devices/system/cpu/isolated.",
                 labels=["cpu"])
@@ -248,7 +248,7 @@ class CPUCollector:
         yield from self.throttle_metrics(read_thermal_throttles(self.context))
 
     def info_metrics(self, cpus: list[CPUInfo]) -> list[Metric]:
-        info = GaugeMetricFamily(
+        info = GaugeFamily(
             "node_cpu_info", "CPU information from /proc/cpuinfo.",
             labels=["package", "core", "cpu", "vendor", "family", "model", "model_name", "microcode", "stepping",
                     "cachesize"])
@@ -257,7 +257,7 @@ class CPUCollector:
                              cpu.model, cpu.model_name, cpu.microcode, cpu.stepping, cpu.cache_size], 1.0)
         out: list[Metric] = [info]
         if self.frequency_from_cpuinfo:
-            frequency = GaugeMetricFamily("node_cpu_frequency_hertz", "CPU frequency in hertz from /proc/cpuinfo.",
+            frequency = GaugeFamily("node_cpu_frequency_hertz", "CPU frequency in hertz from /proc/cpuinfo.",
                                           labels=["package", "core", "cpu"])
             for cpu in cpus:
                 frequency.add_metric([cpu.physical_id, cpu.core_id, str(cpu.processor)], cpu.mhz * 1e6)
@@ -273,11 +273,11 @@ class CPUCollector:
 
     @staticmethod
     def throttle_metrics(throttles: Throttles) -> list[Metric]:
-        packages = CounterMetricFamily("node_cpu_package_throttles", "Number of times this CPU package has been "
+        packages = CounterFamily("node_cpu_package_throttles", "Number of times this CPU package has been "
                                        "throttled.", labels=["package"])
         for package, count in sorted(throttles.packages.items()):
             packages.add_metric([str(package)], float(count))
-        cores = CounterMetricFamily("node_cpu_core_throttles", "Number of times this CPU core has been throttled.",
+        cores = CounterFamily("node_cpu_core_throttles", "Number of times this CPU core has been throttled.",
                                     labels=["package", "core"])
         for (package, core), count in sorted(throttles.cores.items()):
             cores.add_metric([str(package), str(core)], float(count))
@@ -288,7 +288,7 @@ def _field_info(name: str, documentation: str, label: str, values: list[str],
                 include: re.Pattern[str] | None) -> list[Metric]:
     if include is None:
         return []
-    family = GaugeMetricFamily(name, documentation, labels=[label])
+    family = GaugeFamily(name, documentation, labels=[label])
     for value in values:
         if include.search(value):
             family.add_metric([value], 1.0)

@@ -12,10 +12,10 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec
+from exporters.core.metrics import GaugeFamily
 from exporters.node.collectors._files import read_text, sys_read_file
 from exporters.node.collectors._strconv import go_parse_uint, parse_cpu_range
 from exporters.node.context import NodeContext
@@ -83,9 +83,9 @@ class CPUFreqCollector:
 
     def collect(self) -> Iterable[Metric]:
         cpus = read_cpufreq(self.context)
-        families = {f: GaugeMetricFamily(metric, documentation, labels=["cpu"])
+        families = {f: GaugeFamily(metric, documentation, labels=["cpu"])
                     for f, metric, documentation in FREQUENCY_FILES}
-        governor = GaugeMetricFamily("node_cpu_scaling_governor", "Current enabled CPU frequency governor.",
+        governor = GaugeFamily("node_cpu_scaling_governor", "Current enabled CPU frequency governor.",
                                      labels=["cpu", "governor"])
         for cpu in cpus:
             for name, family in families.items():

@@ -16,10 +16,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec
+from exporters.core.metrics import CounterFamily, GaugeFamily
 from exporters.node.collectors._files import read_text
 from exporters.node.collectors._flags import DeviceFilter, device_filter, with_deprecated_alias
 from exporters.node.collectors._strconv import go_parse_float
@@ -131,26 +131,26 @@ class DiskstatsCollector:
 
     def collect(self) -> Iterable[Metric]:
         stats = parse_diskstats(read_text(self.context.proc("diskstats")))
-        info = GaugeMetricFamily(
+        info = GaugeFamily(
             "node_disk_info", "Info of /sys/block/<block_device>.",
             labels=["device", "major", "minor", "path", "wwn", "model", "serial", "revision"],
         )
-        families: list[CounterMetricFamily | GaugeMetricFamily] = []
+        families: list[CounterFamily | GaugeFamily] = []
         for suffix, doc, typ, _ in FIELDS:
             if typ == "counter":
-                families.append(CounterMetricFamily("node_disk_" + suffix.removesuffix("_total"), doc,
+                families.append(CounterFamily("node_disk_" + suffix.removesuffix("_total"), doc,
                                                     labels=["device"]))
             else:
-                families.append(GaugeMetricFamily("node_disk_" + suffix, doc, labels=["device"]))
-        fs_info = GaugeMetricFamily(
+                families.append(GaugeFamily("node_disk_" + suffix, doc, labels=["device"]))
+        fs_info = GaugeFamily(
             "node_disk_filesystem_info", "Info about disk filesystem.",
             labels=["device", "type", "usage", "uuid", "version"],
         )
-        dm_info = GaugeMetricFamily(
+        dm_info = GaugeFamily(
             "node_disk_device_mapper_info", "Info about disk device mapper.",
             labels=["device", "name", "uuid", "vg_name", "lv_name", "lv_layer"],
         )
-        ata = {prop: GaugeMetricFamily(f"node_disk_{suffix}", doc, labels=["device"])
+        ata = {prop: GaugeFamily(f"node_disk_{suffix}", doc, labels=["device"])
                for prop, suffix, doc in ATA_PROPERTIES}
 
         for stat in stats:

@@ -11,11 +11,11 @@ import os
 import re
 from collections.abc import Iterable
 
-from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.cli import ConfigError
 from exporters.core.collector import CollectorSpec, NoDataError
+from exporters.core.metrics import GaugeFamily
 from exporters.node.collectors._files import sys_read_file
 from exporters.node.context import NodeContext
 
@@ -79,7 +79,7 @@ class DmiCollector:
         if not self.values:
             raise NoDataError("no DMI information")
         labels = sorted(self.values)
-        info = GaugeMetricFamily("node_dmi_info", HELP, labels=labels)
+        info = GaugeFamily("node_dmi_info", HELP, labels=labels)
         info.add_metric([self.values[k] for k in labels], 1.0)
         return [info]
 

@@ -7,10 +7,10 @@ import os
 import re
 from collections.abc import Iterator
 
-from prometheus_client.core import CounterMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec
+from exporters.core.metrics import CounterFamily
 from exporters.node.collectors._files import read_text
 from exporters.node.context import NodeContext
 
@@ -51,7 +51,7 @@ class EdacCollector:
         """One small family per sample, yielded as read: a failing file keeps what came before, as upstream."""
         for index, labels, path, what in self._samples():
             name, doc, label_names = FAMILIES[index]
-            family = CounterMetricFamily(name, doc, labels=label_names)
+            family = CounterFamily(name, doc, labels=label_names)
             family.add_metric(labels, float(parse_count(self.read(path), what)))
             yield family
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec
+from exporters.core.metrics import GaugeFamily
 from exporters.node.collectors._files import read_uint_file
 from exporters.node.context import NodeContext
 
@@ -38,11 +38,11 @@ class EntropyCollector:
         values = read_kernel_random(self.context)
         if "entropy_avail" not in values:
             raise ValueError("couldn't get entropy_avail")
-        yield GaugeMetricFamily("node_entropy_available_bits", "Bits of available entropy.",
+        yield GaugeFamily("node_entropy_available_bits", "Bits of available entropy.",
                                 value=values["entropy_avail"])
         if "poolsize" not in values:
             raise ValueError("couldn't get entropy poolsize")  # after the first sample, as upstream
-        yield GaugeMetricFamily("node_entropy_pool_size_bits", "Bits of entropy pool.", value=values["poolsize"])
+        yield GaugeFamily("node_entropy_pool_size_bits", "Bits of entropy pool.", value=values["poolsize"])
 
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(

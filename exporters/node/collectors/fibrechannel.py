@@ -8,10 +8,10 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec, NoDataError
+from exporters.core.metrics import CounterFamily, GaugeFamily
 from exporters.node.collectors._files import list_dir, sys_read_file
 from exporters.node.collectors._strconv import go_parse_uint
 from exporters.node.context import NodeContext
@@ -103,11 +103,11 @@ class FibreChannelCollector:
             LOGGER.debug("fibrechannel statistics not found, skipping", extra={"collector": NAME})
             raise NoDataError("no /sys/class/fc_host") from None
         hosts = [read_fc_host(os.path.join(base, name)) for name in names]
-        info = GaugeMetricFamily(
+        info = GaugeFamily(
             "node_fibrechannel_info", "Non-numeric data from /sys/class/fc_host/<host>, value is always 1.",
             labels=["fc_host", *(label for _, label in ATTRIBUTES)],
         )
-        counters = [CounterMetricFamily(f"node_fibrechannel_{metric.removesuffix('_total')}", doc,
+        counters = [CounterFamily(f"node_fibrechannel_{metric.removesuffix('_total')}", doc,
                                         labels=["fc_host"]) for _, metric, doc in COUNTERS]
         for host in hosts:
             info.add_metric([host.name, *(host.attributes[attr] for attr, _ in ATTRIBUTES)], 1.0)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec
+from exporters.core.metrics import GaugeFamily
 from exporters.node.collectors._files import read_text
 from exporters.node.collectors._strconv import go_parse_float
 from exporters.node.context import NodeContext
@@ -40,7 +40,7 @@ class FilefdCollector:
 
     def collect(self) -> Iterable[Metric]:
         for name, value in parse_file_nr(read_file_nr(self.context)).items():
-            yield GaugeMetricFamily(f"node_filefd_{name}", f"File descriptor statistics: {name}.", value=value)
+            yield GaugeFamily(f"node_filefd_{name}", f"File descriptor statistics: {name}.", value=value)
 
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(

@@ -1,13 +1,14 @@
 """filesystem: size and free space of mounted filesystems (statfs(2) of each mount point).
 
 Mount points come from ``<procfs>/1/mounts`` (``<procfs>/mounts`` when PID 1 is hidden
-by ``hidepid``), as node_exporter reads them. Each statfs call runs in its own thread,
-at most ``--collector.filesystem.stat-workers`` at a time, and is given
-``--collector.filesystem.mount-timeout``. A mount that does not answer in time (a hung
-NFS server) is reported with ``node_filesystem_device_error 1`` and is not asked again
-until the call in flight returns, so it holds one thread at most and a scrape that meets
-it waits no longer than the mount timeout (node_exporter's first such scrape waits for
-ever: node_exporter issue #3058).
+by ``hidepid``), as node_exporter reads them. The statfs calls run in worker threads
+that outlive the scrape, at most ``--collector.filesystem.stat-workers`` at a time (one
+unless a call is slow), and each call is given ``--collector.filesystem.mount-timeout``.
+A mount that does not answer in time (a hung NFS server) is reported with
+``node_filesystem_device_error 1`` and is not asked again until the call in flight
+returns, so it holds one thread at most and a scrape that meets it waits no longer than
+the mount timeout (node_exporter's first such scrape waits for ever: node_exporter
+issue #3058).
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.cli import parse_duration
 from exporters.core.collector import CollectorSpec
+from exporters.core.metrics import GaugeFamily
+from exporters.core.runner import DaemonPool
 from exporters.node.collectors._files import read_text
 from exporters.node.collectors._flags import compile_go_regex, go_match, with_deprecated_alias
 from exporters.node.context import NodeContext
@@ -45,6 +47,8 @@ DEFAULT_FS_TYPES_EXCLUDE = (
 )
 DEFAULT_MOUNT_TIMEOUT = 5.0
 DEFAULT_STAT_WORKERS = 4
+# How long the scrape lets one worker's statfs call run before another worker joins in.
+STALL_SECONDS = 0.01
 LABELS = ["device", "mountpoint", "fstype"]
 
 # (metric, help), in the order of FilesystemStats.values
@@ -130,7 +134,7 @@ def stats_from_statvfs(mount: Mount, buf: StatvfsResult) -> FilesystemStats:
 
 @dataclass
 class _StatCall:
-    """One statfs call in flight, run by its own daemon thread."""
+    """One statfs call: started by a worker, watched by the scrape for its timeout."""
 
     mount: Mount
     path: str
@@ -138,7 +142,17 @@ class _StatCall:
     done: bool = False
     result: StatvfsResult | None = None
     error: OSError | None = None
-    waiters: list[threading.Condition] = field(default_factory=list)
+
+
+@dataclass
+class _StatBatch:
+    """The mounts of one scrape: ``pending`` not started yet, ``running`` in a worker."""
+
+    pending: deque[Mount]
+    cond: threading.Condition
+    running: list[_StatCall] = field(default_factory=list)
+    finished: list[_StatCall] = field(default_factory=list)
+    workers: int = 0
 
 
 class FilesystemCollector:
@@ -162,6 +176,10 @@ class FilesystemCollector:
         self._lock = threading.Lock()
         # mount point -> the call that timed out and has not returned yet
         self._stuck: dict[str, _StatCall] = {}
+        # Worker threads outlive a scrape (starting a thread costs more than the statfs
+        # calls of a whole scrape); one stuck in a hung mount is simply never idle again,
+        # and as a daemon it does not hold up the exporter's exit.
+        self._pool = DaemonPool("statfs", LOGGER)
 
     def read_mounts(self) -> list[Mount]:
         try:
@@ -177,33 +195,42 @@ class FilesystemCollector:
     def stat_path(self, mount: Mount) -> str:
         return os.path.normpath(os.path.join(self.context.rootfs, mount.mount_point.lstrip("/")))
 
-    def _run(self, call: _StatCall) -> None:
-        result: StatvfsResult | None = None
-        error: OSError | None = None
-        try:
-            result = self.statfs(call.path)
-        except OSError as err:
-            error = err
-        with self._lock:
-            call.result, call.error, call.done = result, error, True
-            if self._stuck.get(call.mount.mount_point) is call:
-                del self._stuck[call.mount.mount_point]
-                LOGGER.debug(
-                    "Mount point has recovered, monitoring will resume",
-                    extra={"collector": NAME, "mountpoint": call.mount.mount_point},
-                )
-            waiters = list(call.waiters)
-        for cond in waiters:
+    def _drain(self, batch: _StatBatch) -> None:
+        """A worker: statfs the batch's pending mounts one after another until none is left."""
+        cond = batch.cond
+        while True:
             with cond:
+                if not batch.pending:
+                    batch.workers -= 1
+                    cond.notify_all()
+                    return
+                mount = batch.pending.popleft()
+                call = _StatCall(mount, self.stat_path(mount), time.monotonic())
+                batch.running.append(call)
+            result: StatvfsResult | None = None
+            error: OSError | None = None
+            try:
+                result = self.statfs(call.path)
+            except OSError as err:
+                error = err
+            with self._lock:
+                if self._stuck.get(mount.mount_point) is call:
+                    del self._stuck[mount.mount_point]
+                    LOGGER.debug(
+                        "Mount point has recovered, monitoring will resume",
+                        extra={"collector": NAME, "mountpoint": mount.mount_point},
+                    )
+            with cond:
+                call.result, call.error, call.done = result, error, True
+                if call not in batch.running:
+                    return  # written off as stuck: the scrape no longer counts this worker
+                batch.running.remove(call)
+                batch.finished.append(call)
                 cond.notify_all()
 
-    def _start(self, mount: Mount, cond: threading.Condition) -> _StatCall:
-        call = _StatCall(mount, self.stat_path(mount), time.monotonic(), waiters=[cond])
-        thread = threading.Thread(
-            target=self._run, args=(call,), name=f"statfs {mount.mount_point}", daemon=True
-        )
-        thread.start()
-        return call
+    def _add_worker(self, batch: _StatBatch) -> None:
+        batch.workers += 1
+        self._pool.submit(self._drain, batch)
 
     def _finish(self, call: _StatCall) -> FilesystemStats:
         if call.error is not None or call.result is None:
@@ -217,7 +244,9 @@ class FilesystemCollector:
     def get_stats(self) -> list[FilesystemStats]:
         stats: list[FilesystemStats] = []
         queue: deque[Mount] = deque()
-        for mount in self.read_mounts():
+        mounts = self.read_mounts()
+        order = {id(mount): index for index, mount in enumerate(mounts)}
+        for mount in mounts:
             if go_match(self.mount_points_exclude, mount.mount_point):
                 LOGGER.debug("Ignoring mount point", extra={"collector": NAME, "mountpoint": mount.mount_point})
                 continue
@@ -234,47 +263,50 @@ class FilesystemCollector:
                 stats.append(FilesystemStats(mount, device_error=1.0))
                 continue
             queue.append(mount)
+        if not queue:
+            return stats
 
-        cond = threading.Condition()
-        active: list[_StatCall] = []
-        while queue or active:
-            while queue and len(active) < self.stat_workers:
-                active.append(self._start(queue.popleft(), cond))
-            with cond:
-                now = time.monotonic()
-                with self._lock:
-                    finished = any(c.done for c in active)
-                if not finished:
-                    first_deadline = min(c.started for c in active) + self.mount_timeout
-                    cond.wait(max(0.0, first_deadline - now))
-            now = time.monotonic()
-            still: list[_StatCall] = []
-            for call in active:
-                with self._lock:
-                    done = call.done
-                    timed_out = not done and now - call.started >= self.mount_timeout
-                    if timed_out:
-                        self._stuck[call.mount.mount_point] = call
-                if done:
+        # One worker takes the mounts in turn; while a call is slow, more join in (up to
+        # --collector.filesystem.stat-workers), and a worker stuck past the mount timeout
+        # is written off and replaced, so a hung mount costs only its own series.
+        batch = _StatBatch(queue, threading.Condition())
+        stall = min(STALL_SECONDS, self.mount_timeout)
+        with batch.cond:
+            self._add_worker(batch)
+            while batch.pending or batch.running or batch.finished:
+                if not batch.finished:
+                    now = time.monotonic()
+                    first_timeout = min((c.started + self.mount_timeout for c in batch.running), default=now + stall)
+                    batch.cond.wait(max(0.0, min(first_timeout, now + stall) - now))
+                for call in batch.finished:
                     stats.append(self._finish(call))
-                elif timed_out:
+                progressed = bool(batch.finished)
+                batch.finished.clear()
+                now = time.monotonic()
+                for call in list(batch.running):
+                    if now - call.started < self.mount_timeout:
+                        continue
+                    batch.running.remove(call)
+                    batch.workers -= 1  # that worker is gone until the call returns
+                    with self._lock:
+                        self._stuck[call.mount.mount_point] = call
                     LOGGER.debug(
                         "Mount point timed out, it is being labeled as stuck and will not be monitored",
                         extra={"collector": NAME, "mountpoint": call.mount.mount_point},
                     )
                     stats.append(FilesystemStats(call.mount, device_error=1.0))
-                else:
-                    still.append(call)
-            active = still
+                if batch.pending and batch.workers < self.stat_workers and (not progressed or batch.workers == 0):
+                    self._add_worker(batch)
+        stats.sort(key=lambda s: order[id(s.mount)])  # mount table order, however the calls finished
         return stats
 
     def collect(self) -> Iterable[Metric]:
-        device_error = GaugeMetricFamily(
+        device_error = GaugeFamily(
             "node_filesystem_device_error",
             "Whether an error occurred while getting statistics for the given device.", labels=LABELS,
         )
-        readonly = GaugeMetricFamily("node_filesystem_readonly", "Filesystem read-only status.", labels=LABELS)
-        space = [GaugeMetricFamily(name, doc, labels=LABELS) for name, doc in SPACE_METRICS]
+        readonly = GaugeFamily("node_filesystem_readonly", "Filesystem read-only status.", labels=LABELS)
+        space = [GaugeFamily(name, doc, labels=LABELS) for name, doc in SPACE_METRICS]
         seen: set[tuple[str, str, str]] = set()
         for s in self.get_stats():
             labels = (s.mount.device, s.mount.mount_point, s.mount.fs_type)

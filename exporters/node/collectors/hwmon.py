@@ -16,10 +16,10 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec, NoDataError
+from exporters.core.metrics import CounterFamily, GaugeFamily
 from exporters.node.collectors._files import read_once, read_text
 from exporters.node.collectors._flags import DeviceFilter, device_filter
 from exporters.node.collectors._labels import to_valid_utf8
@@ -76,16 +76,16 @@ class _Families:
     """Families by name, created on first use (first help text wins, as exposition merges)."""
 
     def __init__(self) -> None:
-        self.families: dict[str, CounterMetricFamily | GaugeMetricFamily] = {}
+        self.families: dict[str, CounterFamily | GaugeFamily] = {}
 
     def add(self, name: str, doc: str, labels: list[str], values: list[str], value: float,
             counter: bool = False) -> None:
         family = self.families.get(name)
         if family is None:
             if counter:
-                family = CounterMetricFamily(name, doc, labels=labels)
+                family = CounterFamily(name, doc, labels=labels)
             else:
-                family = GaugeMetricFamily(name, doc, labels=labels)
+                family = GaugeFamily(name, doc, labels=labels)
             self.families[name] = family
         family.add_metric(values, value)
 

@@ -14,10 +14,10 @@ import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec, NoDataError
+from exporters.core.metrics import CounterFamily, GaugeFamily
 from exporters.node.collectors._files import read_attribute_files, read_text, sys_read_file
 from exporters.node.collectors._labels import without_invalid_utf8
 from exporters.node.collectors._strconv import go_parse_uint
@@ -163,8 +163,12 @@ def parse_rate(text: str) -> int:
         value = float(parts[0].strip())
     except ValueError as err:
         raise ValueError(f"failed to convert {parts[0].strip()} into uint") from err
-    as_float32 = struct.unpack("f", struct.pack("f", value))[0]
-    return int(as_float32 * 125000000)
+    try:
+        as_float32 = struct.unpack("f", struct.pack("f", value))[0]
+        return int(as_float32 * 125000000)
+    except (OverflowError, ValueError) as err:
+        # out of float32's range, or infinite/NaN: Go's ParseFloat(s, 32) reports a range error
+        raise ValueError(f"failed to convert {parts[0].strip()} into uint: out of range") from err
 
 
 def parse_counters(files: dict[str, str], table: dict[str, tuple[str, int]]) -> dict[str, int]:
@@ -239,12 +243,12 @@ class InfiniBandCollector:
 
     def _collect(self) -> Iterable[Metric]:
         devices = self.devices()
-        info = GaugeMetricFamily("node_infiniband_info",
+        info = GaugeFamily("node_infiniband_info",
                                  "Non-numeric data from /sys/class/infiniband/<device>, value is always 1.",
                                  labels=["device", "board_id", "firmware_version", "hca_type"])
-        gauges = {name: GaugeMetricFamily(f"node_infiniband_{name}", HELP[name], labels=["device", "port"])
+        gauges = {name: GaugeFamily(f"node_infiniband_{name}", HELP[name], labels=["device", "port"])
                   for name in ("state_id", "physical_state_id", "rate_bytes_per_second")}
-        counters = {name: CounterMetricFamily(f"node_infiniband_{name}", HELP[name], labels=["device", "port"])
+        counters = {name: CounterFamily(f"node_infiniband_{name}", HELP[name], labels=["device", "port"])
                     for name in COUNTER_ORDER}
         for device in devices:
             info.add_metric([device.name, device.board_id, device.firmware_version, device.hca_type], 1.0)

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from prometheus_client.core import CounterMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec
+from exporters.core.metrics import CounterFamily
 from exporters.node.collectors._files import read_text
 from exporters.node.collectors._strconv import go_parse_float
 from exporters.node.context import NodeContext
@@ -64,7 +64,7 @@ class InterruptsCollector:
         self.context = context
 
     def collect(self) -> Iterable[Metric]:
-        family = CounterMetricFamily("node_interrupts", "Interrupt details.",
+        family = CounterFamily("node_interrupts", "Interrupt details.",
                                      labels=["cpu", "type", "info", "devices"])
         for name, interrupt in parse_interrupts(read_interrupts(self.context)).items():
             for cpu, value in enumerate(interrupt.values):

@@ -12,11 +12,11 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.cli import ConfigError
 from exporters.core.collector import CollectorSpec, NoDataError
+from exporters.core.metrics import CounterFamily, GaugeFamily
 from exporters.node.collectors._files import read_text
 from exporters.node.collectors._labels import without_invalid_utf8
 from exporters.node.collectors._strconv import go_parse_uint
@@ -150,7 +150,7 @@ class IPVSCollector:
         except FileNotFoundError as err:
             raise NoDataError("ipvs collector metrics are not available for this system") from err
         for (name, doc), value in zip(STATS_METRICS, parse_ipvs_stats(stats_text), strict=True):
-            yield CounterMetricFamily(name, doc, value=float(value))
+            yield CounterFamily(name, doc, value=float(value))
         sums: dict[tuple[str, ...], list[int]] = {}
         for backend in parse_ipvs_backends(self.read("ip_vs")):
             key = tuple(_label_value(backend, label) for label in self.backend_labels)
@@ -159,11 +159,11 @@ class IPVSCollector:
             total[1] += backend.inact_conn
             total[2] += backend.weight
         labels = self.backend_labels
-        active = GaugeMetricFamily("node_ipvs_backend_connections_active",
+        active = GaugeFamily("node_ipvs_backend_connections_active",
                                    "The current active connections by local and remote address.", labels=labels)
-        inactive = GaugeMetricFamily("node_ipvs_backend_connections_inactive",
+        inactive = GaugeFamily("node_ipvs_backend_connections_inactive",
                                      "The current inactive connections by local and remote address.", labels=labels)
-        weight = GaugeMetricFamily("node_ipvs_backend_weight",
+        weight = GaugeFamily("node_ipvs_backend_weight",
                                    "The current backend weight by local and remote address.", labels=labels)
         for key, (act, inact, wgt) in sums.items():
             active.add_metric(list(key), float(act))

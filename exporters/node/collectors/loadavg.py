@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec
+from exporters.core.metrics import GaugeFamily
 from exporters.node.collectors._files import read_text
 from exporters.node.collectors._strconv import go_parse_float
 from exporters.node.context import NodeContext
@@ -43,7 +43,7 @@ class LoadavgCollector:
     def collect(self) -> Iterable[Metric]:
         loads = parse_loadavg(read_loadavg(self.context))
         for (name, documentation), value in zip(LOADS, loads, strict=True):
-            yield GaugeMetricFamily(name, documentation, value=value)
+            yield GaugeFamily(name, documentation, value=value)
 
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(

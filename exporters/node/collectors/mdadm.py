@@ -7,10 +7,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec, NoDataError
+from exporters.core.metrics import GaugeFamily
 from exporters.node.collectors._files import read_text
 from exporters.node.context import NodeContext
 
@@ -127,13 +127,13 @@ class MdadmCollector:
             LOGGER.debug("Not collecting mdstat, file does not exist", extra={"collector": NAME})
             raise NoDataError("mdstat does not exist") from None
         arrays = parse_mdstat(text)
-        required = GaugeMetricFamily("node_md_disks_required", "Total number of disks of device.",
+        required = GaugeFamily("node_md_disks_required", "Total number of disks of device.",
                                      labels=["device"])
-        disks = GaugeMetricFamily("node_md_disks", "Number of active/failed/spare disks of device.",
+        disks = GaugeFamily("node_md_disks", "Number of active/failed/spare disks of device.",
                                   labels=["device", "state"])
-        state = GaugeMetricFamily("node_md_state", "Indicates the state of md-device.", labels=["device", "state"])
-        blocks = GaugeMetricFamily("node_md_blocks", "Total number of blocks on device.", labels=["device"])
-        synced = GaugeMetricFamily("node_md_blocks_synced", "Number of blocks synced on device.", labels=["device"])
+        state = GaugeFamily("node_md_state", "Indicates the state of md-device.", labels=["device", "state"])
+        blocks = GaugeFamily("node_md_blocks", "Total number of blocks on device.", labels=["device"])
+        synced = GaugeFamily("node_md_blocks_synced", "Number of blocks synced on device.", labels=["device"])
         for md in arrays:
             required.add_metric([md.name], float(md.disks_total))
             disks.add_metric([md.name, "active"], float(md.disks_active))

@@ -11,11 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec
-from exporters.core.metrics import exact_counter
+from exporters.core.metrics import GaugeFamily, exact_counter
 from exporters.node.collectors._files import read_text
 from exporters.node.collectors._strconv import go_parse_float
 from exporters.node.context import NodeContext
@@ -66,7 +65,7 @@ class MeminfoCollector:
                 family.add_metric([], value)
                 yield family
             else:
-                yield GaugeMetricFamily(name, documentation, value=value)
+                yield GaugeFamily(name, documentation, value=value)
 
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(

@@ -20,11 +20,10 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec, NoDataError
-from exporters.core.metrics import ExactFamily, exact_gauge
+from exporters.core.metrics import CounterFamily, ExactFamily, GaugeFamily, exact_gauge
 from exporters.node.collectors._files import read_attribute_files, sys_read_file
 from exporters.node.collectors._flags import add_bool_flag, compile_go_regex
 from exporters.node.collectors._labels import without_invalid_utf8
@@ -160,7 +159,8 @@ class NetClassCollector:
             return sorted(e.name for e in entries if not e.is_file(follow_symlinks=False))
 
     def read_attributes(self, device: str) -> dict[str, str]:
-        return read_attribute_files(self.context.sys("class", "net", device), IGNORED_ERRNOS)
+        # only the attributes parse_iface uses: a read costs a syscall round trip each
+        return read_attribute_files(self.context.sys("class", "net", device), IGNORED_ERRNOS, ATTRIBUTES)
 
     def read_stats(self, device: str) -> dict[str, int]:
         directory = self.context.sys("class", "net", device, "statistics")
@@ -197,9 +197,9 @@ class NetClassCollector:
         return self.build_rtnl(ifaces) if self.netlink else self.build_sysfs(ifaces)
 
     def build_sysfs(self, ifaces: list[NetClassIface]) -> list[Metric]:
-        up = GaugeMetricFamily("node_network_up", "Value is 1 if operstate is 'up', 0 otherwise.",
+        up = GaugeFamily("node_network_up", "Value is 1 if operstate is 'up', 0 otherwise.",
                                labels=["device"])
-        info = GaugeMetricFamily(
+        info = GaugeFamily(
             "node_network_info", "Non-numeric data from /sys/class/net/<iface>, value is always 1.",
             labels=["device", "address", "broadcast", "duplex", "operstate", "adminstate", "ifalias"],
         )
@@ -222,9 +222,9 @@ class NetClassCollector:
 
     def build_rtnl(self, ifaces: list[NetClassIface]) -> list[Metric]:
         fields = _FieldFamilies()
-        up = GaugeMetricFamily("node_network_up", "Value is 1 if operstate is 'up', 0 otherwise.",
+        up = GaugeFamily("node_network_up", "Value is 1 if operstate is 'up', 0 otherwise.",
                                labels=["device"])
-        info = GaugeMetricFamily(
+        info = GaugeFamily(
             "node_network_info", "Non-numeric data of <iface>, value is always 1.",
             labels=["device", "address", "broadcast", "duplex", "operstate", "ifalias"],
         )
@@ -256,14 +256,14 @@ class _FieldFamilies:
     """``node_network_<field>{device}`` families created on first use."""
 
     def __init__(self) -> None:
-        self.families: dict[str, CounterMetricFamily | ExactFamily] = {}
+        self.families: dict[str, CounterFamily | ExactFamily] = {}
 
     def add(self, suffix: str, counter: bool, device: str, value: int) -> None:
         family = self.families.get(suffix)
         if family is None:
             doc = f"Network device property: {suffix}"
             if counter:
-                family = CounterMetricFamily(f"node_network_{suffix}", doc, labels=["device"])
+                family = CounterFamily(f"node_network_{suffix}", doc, labels=["device"])
             else:
                 family = exact_gauge(f"node_network_{suffix}", doc, ["device"])
             self.families[suffix] = family

@@ -71,6 +71,7 @@ class NetStatCollector:
     def __init__(self, context: NodeContext, fields: re.Pattern[str]) -> None:
         self.context = context
         self.fields = fields
+        self._selected: dict[tuple[str, tuple[str, ...]], list[tuple[str, str, bool]]] = {}
 
     def read(self, name: str, optional: bool = False) -> str | None:
         try:
@@ -87,19 +88,45 @@ class NetStatCollector:
         merged = {**netstat, **snmp, **(parse_snmp6(snmp6_text) if snmp6_text is not None else {})}
         families = []
         for protocol, values in merged.items():
-            for name, raw in values.items():
-                value = go_parse_float(raw)
-                key = f"{protocol}_{name}"
-                if not self.fields.search(key):
-                    continue
-                if not valid_metric_name(f"node_netstat_{key}"):
+            _check_numbers(values)
+            for name, metric, valid in self._selection(protocol, tuple(values)):
+                if not valid:
                     # client_golang refuses the name (node_exporter panics); skip that field only.
                     LOGGER.warning("skipping field with an invalid metric name", extra={"collector": NAME})
                     continue
-                family = exact_untyped(f"node_netstat_{key}", f"Statistic {protocol}{name}.")
-                family.add_metric([], value)
+                family = exact_untyped(metric, f"Statistic {protocol}{name}.")
+                family.add_metric([], go_parse_float(values[name]))
                 families.append(family)
         return families
+
+    def _selection(self, protocol: str, names: tuple[str, ...]) -> list[tuple[str, str, bool]]:
+        """(field, metric name, valid name?) of the fields ``--collector.netstat.fields`` selects.
+
+        Cached per protocol and field list: the kernel's field names are a fixed set, and
+        the regex search of every field was most of this collector's work.
+        """
+        key = (protocol, names)
+        selection = self._selected.get(key)
+        if selection is None:
+            selection = [
+                (name, f"node_netstat_{protocol}_{name}", valid_metric_name(f"node_netstat_{protocol}_{name}"))
+                for name in names
+                if self.fields.search(f"{protocol}_{name}")
+            ]
+            if len(self._selected) > 1000:  # field lists that keep changing: do not grow for ever
+                self._selected.clear()
+            self._selected[key] = selection
+        return selection
+
+
+def _check_numbers(values: dict[str, str]) -> None:
+    """Every value must parse as upstream's ParseFloat, selected or not; decimal digits mostly are."""
+    raw = list(values.values())
+    joined = "".join(raw)
+    if joined.isascii() and joined.isdigit() and all(raw) and max(map(len, raw)) < 300:
+        return
+    for text in raw:
+        go_parse_float(text)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

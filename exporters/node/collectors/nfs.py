@@ -9,10 +9,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from prometheus_client.core import CounterMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec, NoDataError
+from exporters.core.metrics import CounterFamily
 from exporters.node.collectors._files import read_text
 from exporters.node.collectors._strconv import parse_uints
 from exporters.node.context import NodeContext
@@ -100,19 +100,19 @@ class NfsCollector:
         stats = parse_client_stats(text)
         net = line(stats, "net", 4)
         rpc = line(stats, "rpc", 3)
-        packets = CounterMetricFamily(
+        packets = CounterFamily(
             "node_nfs_packets", "Total NFSd network packets (sent+received) by protocol type.", labels=["protocol"]
         )
         packets.add_metric(["udp"], float(net[1]))
         packets.add_metric(["tcp"], float(net[2]))
-        connections = CounterMetricFamily("node_nfs_connections", "Total number of NFSd TCP connections.",
+        connections = CounterFamily("node_nfs_connections", "Total number of NFSd TCP connections.",
                                           value=float(net[3]))
-        rpcs = CounterMetricFamily("node_nfs_rpcs", "Total number of RPCs performed.", value=float(rpc[0]))
-        retrans = CounterMetricFamily("node_nfs_rpc_retransmissions", "Number of RPC transmissions performed.",
+        rpcs = CounterFamily("node_nfs_rpcs", "Total number of RPCs performed.", value=float(rpc[0]))
+        retrans = CounterFamily("node_nfs_rpc_retransmissions", "Number of RPC transmissions performed.",
                                       value=float(rpc[1]))
-        refreshes = CounterMetricFamily("node_nfs_rpc_authentication_refreshes",
+        refreshes = CounterFamily("node_nfs_rpc_authentication_refreshes",
                                         "Number of RPC authentication refreshes performed.", value=float(rpc[2]))
-        requests = CounterMetricFamily("node_nfs_requests", "Number of NFS procedures invoked.",
+        requests = CounterFamily("node_nfs_requests", "Number of NFS procedures invoked.",
                                        labels=["proto", "method"])
         for proto, key, names in (("2", "proc2", V2_PROCEDURES), ("3", "proc3", V3_PROCEDURES),
                                   ("4", "proc4", CLIENT_V4_PROCEDURES)):

@@ -8,10 +8,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec, NoDataError
+from exporters.core.metrics import CounterFamily, GaugeFamily
 from exporters.node.collectors._files import read_text
 from exporters.node.collectors._strconv import parse_uints
 from exporters.node.collectors.nfs import V2_PROCEDURES, V3_PROCEDURES, Stats, fixed, line, procedures
@@ -109,21 +109,21 @@ class NfsdCollector:
         for metric, doc, typ, key, index in SIMPLE:
             value = float(line(stats, key, LINE_LENGTHS[key])[index])
             if typ == "counter":
-                out.append(CounterMetricFamily(metric.removesuffix("_total"), doc, value=value))
+                out.append(CounterFamily(metric.removesuffix("_total"), doc, value=value))
             else:
-                out.append(GaugeMetricFamily(metric, doc, value=value))
+                out.append(GaugeFamily(metric, doc, value=value))
         net = line(stats, "net", 4)
-        packets = CounterMetricFamily("node_nfsd_packets",
+        packets = CounterFamily("node_nfsd_packets",
                                       "Total NFSd network packets (sent+received) by protocol type.", labels=["proto"])
         packets.add_metric(["udp"], float(net[1]))
         packets.add_metric(["tcp"], float(net[2]))
         rpc = line(stats, "rpc", 5)
-        errors = CounterMetricFamily("node_nfsd_rpc_errors", "Total number of NFSd RPC errors by error type.",
+        errors = CounterFamily("node_nfsd_rpc_errors", "Total number of NFSd RPC errors by error type.",
                                      labels=["error"])
         errors.add_metric(["fmt"], float(rpc[2]))
         errors.add_metric(["auth"], float(rpc[3]))
         errors.add_metric(["cInt"], float(rpc[4]))
-        requests = CounterMetricFamily("node_nfsd_requests", "Total number NFSd Requests by method and protocol.",
+        requests = CounterFamily("node_nfsd_requests", "Total number NFSd Requests by method and protocol.",
                                        labels=["proto", "method"])
         # the NULL procedure is not exported for the server
         for proto, key, names in (("2", "proc2", V2_PROCEDURES), ("3", "proc3", V3_PROCEDURES)):

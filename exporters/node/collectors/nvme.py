@@ -6,10 +6,10 @@ import logging
 import os
 from collections.abc import Iterable
 
-from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec, NoDataError
+from exporters.core.metrics import GaugeFamily
 from exporters.node.collectors._files import list_dir, sys_read_file
 from exporters.node.context import NodeContext
 
@@ -41,7 +41,7 @@ class NvmeCollector:
         except FileNotFoundError:
             LOGGER.debug("nvme statistics not found, skipping", extra={"collector": NAME})
             raise NoDataError("no /sys/class/nvme") from None
-        info = GaugeMetricFamily(
+        info = GaugeFamily(
             "node_nvme_info", "Non-numeric data from /sys/class/nvme/<device>, value is always 1.",
             labels=["device", *(label for _, label in ATTRIBUTES)],
         )

@@ -14,10 +14,10 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec, NoDataError
+from exporters.core.metrics import GaugeFamily
 from exporters.node.context import NodeContext
 
 NAME = "os"
@@ -180,14 +180,14 @@ class OSCollector:
 
     def collect(self) -> Iterable[Metric]:
         release = self.read_release()
-        info = GaugeMetricFamily(
+        info = GaugeFamily(
             "node_os_info",
             "A metric with a constant '1' value labeled by build_id, id, id_like, image_id, image_version, "
             "name, pretty_name, variant, variant_id, version, version_codename, version_id.",
             labels=list(INFO_LABELS))
         info.add_metric([release.env.get(key, "") for key in INFO_LABELS.values()], 1.0)
         yield info
-        version = GaugeMetricFamily("node_os_version", "Metric containing the major.minor part of the OS version.",
+        version = GaugeFamily("node_os_version", "Metric containing the major.minor part of the OS version.",
                                     labels=list(VERSION_LABELS))
         version.add_metric([release.env.get(key, "") for key in VERSION_LABELS.values()], release.version)
         yield version

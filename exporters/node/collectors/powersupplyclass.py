@@ -15,11 +15,11 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.samples import Sample
 
 from exporters.core.collector import CollectorSpec, NoDataError
+from exporters.core.metrics import GaugeFamily
 from exporters.node.collectors._files import read_attribute_files
 from exporters.node.collectors._flags import compile_go_regex
 from exporters.node.collectors._labels import to_valid_utf8, without_invalid_utf8
@@ -131,13 +131,13 @@ class PowerSupplyClassCollector:
         return without_invalid_utf8(self._collect(), LOGGER, NAME)
 
     def _collect(self) -> Iterable[Metric]:
-        families: dict[str, GaugeMetricFamily] = {}
-        info = GaugeMetricFamily("node_power_supply_info", "info of /sys/class/power_supply/<power_supply>.")
+        families: dict[str, GaugeFamily] = {}
+        info = GaugeFamily("node_power_supply_info", "info of /sys/class/power_supply/<power_supply>.")
         for supply in self.supplies():
             for attr, (suffix, divisor) in NUMERIC.items():
                 if attr not in supply.numbers:
                     continue
-                family = families.setdefault(suffix, GaugeMetricFamily(
+                family = families.setdefault(suffix, GaugeFamily(
                     f"node_power_supply_{suffix}", f"{suffix} value of /sys/class/power_supply/<power_supply>.",
                     labels=["power_supply"]))
                 value = float(supply.numbers[attr])

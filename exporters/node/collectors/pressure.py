@@ -10,10 +10,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from prometheus_client.core import CounterMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec, NoDataError
+from exporters.core.metrics import CounterFamily
 from exporters.node.collectors._files import read_text
 from exporters.node.collectors._strconv import go_parse_float
 from exporters.node.context import NodeContext
@@ -83,7 +83,7 @@ class PressureCollector:
                     continue
                 if kind not in stats:
                     raise ValueError(f"pressure/{resource}: no {kind!r} line")
-                yield CounterMetricFamily(name.removesuffix("_total"), documentation,
+                yield CounterFamily(name.removesuffix("_total"), documentation,
                                           value=stats[kind].total / 1000.0 / 1000.0)
 
 

@@ -12,10 +12,10 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec
+from exporters.core.metrics import GaugeFamily
 from exporters.node.collectors._files import read_text, read_uint_file
 from exporters.node.context import NodeContext
 
@@ -93,21 +93,21 @@ class ProcessesCollector:
 
     def collect(self) -> Iterable[Metric]:
         counts = read_process_counts(self.context)
-        yield GaugeMetricFamily("node_processes_threads", "Allocated threads in system", value=counts.threads)
+        yield GaugeFamily("node_processes_threads", "Allocated threads in system", value=counts.threads)
         max_threads = read_uint_file(self.context.proc("sys/kernel/threads-max"))
-        yield GaugeMetricFamily("node_processes_max_threads", "Limit of threads in the system", value=max_threads)
-        state = GaugeMetricFamily("node_processes_state", "Number of processes in each state.", labels=["state"])
+        yield GaugeFamily("node_processes_max_threads", "Limit of threads in the system", value=max_threads)
+        state = GaugeFamily("node_processes_state", "Number of processes in each state.", labels=["state"])
         for name, number in sorted(counts.states.items()):
             state.add_metric([name], float(number))
         yield state
-        thread_state = GaugeMetricFamily("node_processes_threads_state", "Number of threads in each state.",
+        thread_state = GaugeFamily("node_processes_threads_state", "Number of threads in each state.",
                                          labels=["thread_state"])
         for name, number in sorted(counts.thread_states.items()):
             thread_state.add_metric([name], float(number))
         yield thread_state
         pid_max = read_uint_file(self.context.proc("sys/kernel/pid_max"))
-        yield GaugeMetricFamily("node_processes_pids", "Number of PIDs", value=counts.pids)
-        yield GaugeMetricFamily("node_processes_max_processes", "Number of max PIDs limit", value=pid_max)
+        yield GaugeFamily("node_processes_pids", "Number of PIDs", value=counts.pids)
+        yield GaugeFamily("node_processes_max_processes", "Number of max PIDs limit", value=pid_max)
 
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(

@@ -15,10 +15,10 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from prometheus_client.core import CounterMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec, NoDataError
+from exporters.core.metrics import CounterFamily
 from exporters.node.collectors._files import go_join, read_text
 from exporters.node.collectors._flags import add_bool_flag
 from exporters.node.collectors._labels import without_invalid_utf8
@@ -92,12 +92,12 @@ class RaplCollector:
                 raise
             # One family per zone, yielded at once: a later unreadable zone keeps these (as upstream).
             if self.zone_label:
-                family = CounterMetricFamily("node_rapl_joules", "Current RAPL value in joules",
+                family = CounterFamily("node_rapl_joules", "Current RAPL value in joules",
                                              labels=["index", "path", "rapl_zone"])
                 family.add_metric([str(zone.index), zone.path, zone.name], joules)
             else:
                 metric = f"node_rapl_{sanitize_metric_name(zone.name)}_joules"
-                family = CounterMetricFamily(metric, f"Current RAPL {zone.name} value in joules",
+                family = CounterFamily(metric, f"Current RAPL {zone.name} value in joules",
                                              labels=["index", "path"])
                 family.add_metric([str(zone.index), zone.path], joules)
             yield family

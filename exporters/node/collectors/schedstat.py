@@ -10,10 +10,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from prometheus_client.core import CounterMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec, NoDataError
+from exporters.core.metrics import CounterFamily
 from exporters.node.collectors._files import read_text
 from exporters.node.collectors._strconv import go_parse_uint
 from exporters.node.context import NodeContext
@@ -59,11 +59,11 @@ class SchedstatCollector:
             cpus = parse_schedstat(read_schedstat(self.context))
         except FileNotFoundError as err:
             raise NoDataError("schedstat file does not exist") from err
-        running = CounterMetricFamily("node_schedstat_running_seconds", "Number of seconds CPU spent running a "
+        running = CounterFamily("node_schedstat_running_seconds", "Number of seconds CPU spent running a "
                                       "process.", labels=["cpu"])
-        waiting = CounterMetricFamily("node_schedstat_waiting_seconds", "Number of seconds spent by processing "
+        waiting = CounterFamily("node_schedstat_waiting_seconds", "Number of seconds spent by processing "
                                       "waiting for this CPU.", labels=["cpu"])
-        slices = CounterMetricFamily("node_schedstat_timeslices", "Number of timeslices executed by CPU.",
+        slices = CounterFamily("node_schedstat_timeslices", "Number of timeslices executed by CPU.",
                                      labels=["cpu"])
         for cpu in cpus:
             running.add_metric([cpu.cpu], cpu.running_ns / NS_PER_SEC)

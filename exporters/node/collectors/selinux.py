@@ -13,10 +13,10 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec
+from exporters.core.metrics import GaugeFamily
 from exporters.node.collectors._files import read_text
 from exporters.node.context import NodeContext
 
@@ -79,12 +79,12 @@ class SELinuxCollector:
 
     def collect(self) -> Iterable[Metric]:
         state = read_selinux(self.context)
-        yield GaugeMetricFamily("node_selinux_enabled", "SELinux is enabled, 1 is true, 0 is false",
+        yield GaugeFamily("node_selinux_enabled", "SELinux is enabled, 1 is true, 0 is false",
                                 value=1.0 if state.enabled else 0.0)
         if state.enabled:
-            yield GaugeMetricFamily("node_selinux_config_mode", "Configured SELinux enforcement mode",
+            yield GaugeFamily("node_selinux_config_mode", "Configured SELinux enforcement mode",
                                     value=float(state.config_mode))
-            yield GaugeMetricFamily("node_selinux_current_mode", "Current SELinux enforcement mode",
+            yield GaugeFamily("node_selinux_current_mode", "Current SELinux enforcement mode",
                                     value=float(state.current_mode))
 
 

@@ -12,10 +12,10 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec
+from exporters.core.metrics import GaugeFamily
 from exporters.node.collectors._files import read_text
 from exporters.node.collectors._labels import valid_metric_name
 from exporters.node.collectors._strconv import go_parse_int
@@ -101,8 +101,8 @@ class SockStatCollector:
         return out
 
 
-def _gauge(name: str, doc: str, value: int) -> GaugeMetricFamily:
-    return GaugeMetricFamily(name, doc, value=float(value))
+def _gauge(name: str, doc: str, value: int) -> GaugeFamily:
+    return GaugeFamily(name, doc, value=float(value))
 
 
 def factory(context: NodeContext) -> SockStatCollector:

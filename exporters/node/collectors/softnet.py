@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec
+from exporters.core.metrics import CounterFamily, GaugeFamily
 from exporters.node.collectors._files import read_text
 from exporters.node.collectors._strconv import go_parse_uint
 from exporters.node.context import NodeContext
@@ -77,8 +77,8 @@ class SoftnetCollector:
         stats = parse_softnet(self.read())
         families: list[Metric] = []
         for attr, name, doc, counter in METRICS:
-            family: Metric = (CounterMetricFamily(name, doc, labels=["cpu"]) if counter
-                              else GaugeMetricFamily(name, doc, labels=["cpu"]))
+            family: Metric = (CounterFamily(name, doc, labels=["cpu"]) if counter
+                              else GaugeFamily(name, doc, labels=["cpu"]))
             for stat in stats:
                 family.add_metric([str(stat.index)], float(getattr(stat, attr)))  # type: ignore[attr-defined]
             families.append(family)

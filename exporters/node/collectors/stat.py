@@ -10,10 +10,10 @@ import argparse
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec
+from exporters.core.metrics import CounterFamily, GaugeFamily
 from exporters.node.collectors._files import read_text
 from exporters.node.collectors._flags import add_bool_flag
 from exporters.node.collectors._strconv import go_parse_float, go_parse_uint
@@ -119,20 +119,20 @@ class StatCollector:
         yield _counter("node_intr_total", "Total number of interrupts serviced.", stat.intr_total)
         yield _counter("node_context_switches_total", "Total number of context switches.", stat.context_switches)
         yield _counter("node_forks_total", "Total number of forks.", stat.processes_created)
-        yield GaugeMetricFamily("node_boot_time_seconds", "Node boot time, in unixtime.", value=stat.boot_time)
-        yield GaugeMetricFamily("node_procs_running", "Number of processes in runnable state.",
+        yield GaugeFamily("node_boot_time_seconds", "Node boot time, in unixtime.", value=stat.boot_time)
+        yield GaugeFamily("node_procs_running", "Number of processes in runnable state.",
                                 value=stat.procs_running)
-        yield GaugeMetricFamily("node_procs_blocked", "Number of processes blocked waiting for I/O to complete.",
+        yield GaugeFamily("node_procs_blocked", "Number of processes blocked waiting for I/O to complete.",
                                 value=stat.procs_blocked)
         if self.softirq:
-            family = CounterMetricFamily("node_softirqs", "Number of softirq calls.", labels=["vector"])
+            family = CounterFamily("node_softirqs", "Number of softirq calls.", labels=["vector"])
             for vector in SOFTIRQ_VECTORS:
                 family.add_metric([vector], float(stat.softirq.get(vector, 0)))
             yield family
 
 
-def _counter(name: str, documentation: str, value: float) -> CounterMetricFamily:
-    return CounterMetricFamily(name.removesuffix("_total"), documentation, value=float(value))
+def _counter(name: str, documentation: str, value: float) -> CounterFamily:
+    return CounterFamily(name.removesuffix("_total"), documentation, value=float(value))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

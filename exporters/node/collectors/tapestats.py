@@ -12,10 +12,10 @@ import os
 import re
 from collections.abc import Iterable
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec, NoDataError
+from exporters.core.metrics import CounterFamily, GaugeFamily
 from exporters.node.collectors._files import list_dir, sys_read_file
 from exporters.node.collectors._flags import compile_go_regex, go_match
 from exporters.node.collectors._strconv import go_parse_uint
@@ -82,12 +82,12 @@ class TapestatsCollector:
             LOGGER.debug("scsi_tape stats not found, skipping", extra={"collector": NAME})
             raise NoDataError("no /sys/class/scsi_tape") from None
         tapes = {name: read_tape_stats(os.path.join(base, name)) for name in names}
-        families: list[CounterMetricFamily | GaugeMetricFamily] = []
+        families: list[CounterFamily | GaugeFamily] = []
         for _, metric, doc, typ, _ in STATS:
             if typ == "counter":
-                families.append(CounterMetricFamily(metric.removesuffix("_total"), doc, labels=["device"]))
+                families.append(CounterFamily(metric.removesuffix("_total"), doc, labels=["device"]))
             else:
-                families.append(GaugeMetricFamily(metric, doc, labels=["device"]))
+                families.append(GaugeFamily(metric, doc, labels=["device"]))
         for name, counters in tapes.items():
             if go_match(self.ignored, name):
                 LOGGER.debug("Ignoring device", extra={"collector": NAME, "device": name})

@@ -12,10 +12,10 @@ import os
 from collections import Counter
 from collections.abc import Iterable
 
-from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec
+from exporters.core.metrics import GaugeFamily
 from exporters.node.collectors._files import read_text
 from exporters.node.collectors.udp_queues import parse_socket_line
 from exporters.node.context import NodeContext
@@ -54,7 +54,7 @@ class TCPStatCollector:
         stats = parse_tcp(self.read("tcp"))
         if os.path.exists(self.context.proc("net", "tcp6")):
             stats.update(parse_tcp(self.read("tcp6")))
-        family = GaugeMetricFamily("node_tcp_connection_states", "Number of connection states.",
+        family = GaugeFamily("node_tcp_connection_states", "Number of connection states.",
                                    labels=["state"])
         for state, value in sorted(stats.items()):
             family.add_metric([state], float(value))

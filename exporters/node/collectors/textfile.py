@@ -19,12 +19,12 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.samples import Sample
 
 from exporters.core.collector import CollectorSpec
 from exporters.core.exposition import format_value
+from exporters.core.metrics import GaugeFamily
 from exporters.node.collectors._files import glob_sorted, list_dir
 from exporters.node.collectors._strconv import go_parse_float
 from exporters.node.context import NodeContext
@@ -228,7 +228,7 @@ def parse_text_format(text: str) -> dict[str, ParsedFamily]:
 
         match = _METRIC_NAME.match(line)
         if match is None:
-            raise TextParseError(line_no, f"invalid metric name {line.split()[0]!r}")
+            raise TextParseError(line_no, f"invalid metric name {(line.split() or [line])[0]!r}")
         name = match.group(0)
         pos = match.end()
         while pos < len(line) and line[pos] in _BLANK:
@@ -413,12 +413,12 @@ class TextfileCollector:
                 kept.append(m)
             out.append(convert_family(fam, help_text, kept))
 
-        mtime_family = GaugeMetricFamily("node_textfile_mtime_seconds",
+        mtime_family = GaugeFamily("node_textfile_mtime_seconds",
                                          "Unixtime mtime of textfiles successfully read.", labels=["file"])
         for path in sorted(mtimes):
             mtime_family.add_metric([path], float(mtimes[path]))
         out.append(mtime_family)
-        out.append(GaugeMetricFamily("node_textfile_scrape_error",
+        out.append(GaugeFamily("node_textfile_scrape_error",
                                      "1 if there was an error opening or reading a file, 0 otherwise",
                                      value=1.0 if errored else 0.0))
         return out

@@ -14,10 +14,10 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec, NoDataError
+from exporters.core.metrics import GaugeFamily
 from exporters.node.collectors._files import read_text, sys_read_file
 from exporters.node.collectors._labels import without_invalid_utf8
 from exporters.node.collectors._strconv import go_parse_int, go_parse_uint
@@ -98,13 +98,13 @@ class ThermalZoneCollector:
         return without_invalid_utf8(self._collect(), LOGGER, NAME)
 
     def _collect(self) -> Iterable[Metric]:
-        temp = GaugeMetricFamily("node_thermal_zone_temp", "Zone temperature in Celsius", labels=["zone", "type"])
+        temp = GaugeFamily("node_thermal_zone_temp", "Zone temperature in Celsius", labels=["zone", "type"])
         for zone in self.zones():
             temp.add_metric([zone.name, zone.type], zone.temp / 1000.0)
         yield temp
-        cur = GaugeMetricFamily("node_cooling_device_cur_state", "Current throttle state of the cooling device",
+        cur = GaugeFamily("node_cooling_device_cur_state", "Current throttle state of the cooling device",
                                 labels=["name", "type"])
-        top = GaugeMetricFamily("node_cooling_device_max_state", "Maximum throttle state of the cooling device",
+        top = GaugeFamily("node_cooling_device_max_state", "Maximum throttle state of the cooling device",
                                 labels=["name", "type"])
         for device in self.cooling_devices():
             cur.add_metric([device.name, device.type], float(device.cur_state))

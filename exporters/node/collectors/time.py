@@ -9,10 +9,10 @@ import time as pytime
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec
+from exporters.core.metrics import GaugeFamily
 from exporters.node.collectors._files import sys_read_file
 from exporters.node.context import NodeContext
 
@@ -49,17 +49,17 @@ class TimeCollector:
 
     def collect(self) -> Iterable[Metric]:
         now = self.clock()
-        yield GaugeMetricFamily("node_time_seconds", "System time in seconds since epoch (1970).", value=now)
+        yield GaugeFamily("node_time_seconds", "System time in seconds since epoch (1970).", value=now)
         name, offset = zone(now)
-        zone_family = GaugeMetricFamily("node_time_zone_offset_seconds", "System time zone offset in seconds.",
+        zone_family = GaugeFamily("node_time_zone_offset_seconds", "System time zone offset in seconds.",
                                         labels=["time_zone"])
         zone_family.add_metric([name], float(offset))
         yield zone_family
         sources = read_clocksources(self.context)
-        available = GaugeMetricFamily("node_time_clocksource_available_info",
+        available = GaugeFamily("node_time_clocksource_available_info",
                                       "Available clocksources read from '/sys/devices/system/clocksource'.",
                                       labels=["device", "clocksource"])
-        current = GaugeMetricFamily("node_time_clocksource_current_info",
+        current = GaugeFamily("node_time_clocksource_current_info",
                                     "Current clocksource read from '/sys/devices/system/clocksource'.",
                                     labels=["device", "clocksource"])
         for index, source in enumerate(sources):

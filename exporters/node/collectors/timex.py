@@ -12,10 +12,10 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec, NoDataError
+from exporters.core.metrics import CounterFamily, GaugeFamily
 from exporters.node.collectors._libc import libc
 from exporters.node.context import NodeContext
 
@@ -108,9 +108,9 @@ def timex_metrics(state: TimexState) -> list[Metric]:
     for suffix, documentation, counter, value in FIELDS:
         name = f"node_timex_{suffix}"
         if counter:
-            out.append(CounterMetricFamily(name.removesuffix("_total"), documentation, value=value(state, divisor)))
+            out.append(CounterFamily(name.removesuffix("_total"), documentation, value=value(state, divisor)))
         else:
-            out.append(GaugeMetricFamily(name, documentation, value=value(state, divisor)))
+            out.append(GaugeFamily(name, documentation, value=value(state, divisor)))
     return out
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec, NoDataError
+from exporters.core.metrics import GaugeFamily
 from exporters.node.collectors._strconv import go_parse_uint
 from exporters.node.context import NodeContext
 
@@ -82,7 +82,7 @@ class UDPQueuesCollector:
                 missing += 1
                 continue
             tx, rx, _ = parse_socket_summary(text)
-            family = GaugeMetricFamily("node_udp_queues",
+            family = GaugeFamily("node_udp_queues",
                                        "Number of allocated memory in the kernel for UDP datagrams in bytes.",
                                        labels=["queue", "ip"])
             family.add_metric(["tx", ip], float(tx))

@@ -6,10 +6,10 @@ import ctypes
 import os
 from collections.abc import Callable, Iterable
 
-from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec
+from exporters.core.metrics import GaugeFamily
 from exporters.node.collectors._libc import libc
 from exporters.node.context import NodeContext
 from exporters.node.psutil_backend import platform_factory
@@ -41,7 +41,7 @@ class UnameCollector:
 
     def collect(self) -> Iterable[Metric]:
         values = self.reader()
-        family = GaugeMetricFamily("node_uname_info",
+        family = GaugeFamily("node_uname_info",
                                    "Labeled system information as provided by the uname system call.",
                                    labels=list(LABELS))
         family.add_metric([values[label] for label in LABELS], 1.0)

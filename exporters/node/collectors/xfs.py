@@ -9,10 +9,10 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-from prometheus_client.core import CounterMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec
+from exporters.core.metrics import CounterFamily
 from exporters.node.collectors._files import glob_sorted, read_text
 from exporters.node.collectors._strconv import parse_uints
 from exporters.node.context import NodeContext
@@ -137,7 +137,7 @@ class XfsCollector:
         for path in glob_sorted(self.context.sys("fs", "xfs", "*", "stats", "stats")):
             name = os.path.basename(os.path.dirname(os.path.dirname(path)))
             devices.append((name, parse_xfs_stats(read_text(path))))
-        families = [CounterMetricFamily("node_xfs_" + metric.removesuffix("_total"), doc, labels=["device"])
+        families = [CounterFamily("node_xfs_" + metric.removesuffix("_total"), doc, labels=["device"])
                     for metric, _, _, doc in METRICS]
         for name, stats in devices:
             for family, (_, line, index, _) in zip(families, METRICS, strict=True):

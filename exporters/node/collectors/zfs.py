@@ -11,11 +11,10 @@ import logging
 import os
 from collections.abc import Iterator
 
-from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec, NoDataError
-from exporters.core.metrics import ExactFamily, exact_untyped
+from exporters.core.metrics import ExactFamily, GaugeFamily, exact_untyped
 from exporters.node.collectors._files import glob_sorted, read_text
 from exporters.node.collectors._strconv import go_parse_uint
 from exporters.node.context import NodeContext
@@ -169,7 +168,7 @@ class ZfsCollector:
             for dataset, sysctl, value in iter_objset(read_text(path)):
                 yield _sample(f"node_zfs_zpool_dataset_{metric_name(sysctl)}", sysctl,
                               {"zpool": pool, "dataset": dataset}, value)
-        state = GaugeMetricFamily("node_zfs_zpool_state", "kstat.zfs.misc.state", labels=["zpool", "state"])
+        state = GaugeFamily("node_zfs_zpool_state", "kstat.zfs.misc.state", labels=["zpool", "state"])
         for path in glob_sorted(os.path.join(base, "*", "state")):
             pool = os.path.basename(os.path.dirname(path))
             current = parse_pool_state(read_text(path))
