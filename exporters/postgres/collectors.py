@@ -80,26 +80,31 @@ def families_from_result(table: Table, result: Result) -> list[Metric]:
     for col in table.columns:
         make = exact_counter if col.kind == "counter" else exact_gauge
         fams[col.name] = make(col.name, col.help, table.labels)
+    required = [index[r] for r in table.required]
+    label_index = [index[name] for name in table.labels]
+    only_when = [(index[flag], names) for flag, names in table.only_when.items()]
+    # worked out once, not per row: (column index, family's add_metric, name, value for NULL or None to drop)
+    plan = [(index[col.column], fams[col.name].add_metric, col.name, col.null) for col in table.columns]
+    null_label = table.label_null
     for row in result.rows:
-        if any(row[index[r]] is None for r in table.required):
+        if any(row[i] is None for i in required):
             continue
-        labels = [table.label_null if row[index[name]] is None else to_label(row[index[name]])
-                  for name in table.labels]
+        # one tuple of label values per row, shared by the row's series
+        labels = tuple(null_label if row[i] is None else to_label(row[i]) for i in label_index)
         hidden: set[str] = set()
-        for flag, names in table.only_when.items():
-            if not row[index[flag]]:
+        for flag_index, names in only_when:
+            if not row[flag_index]:
                 hidden.update(names)
-        for col in table.columns:
-            if col.name in hidden:
+        for i, add, name, null in plan:
+            if hidden and name in hidden:
                 continue
-            raw = row[index[col.column]]
+            raw = row[i]
             if raw is None:
-                if col.null is None:
+                if null is None:
                     continue
-                value = col.null
+                add(labels, null)
             else:
-                value = to_float(raw)
-            fams[col.name].add_metric(labels, value)
+                add(labels, to_float(raw))
     return list(fams.values())
 
 
@@ -119,8 +124,17 @@ class TableCollector:
             found = session.query("SELECT to_regclass(%s) IS NOT NULL", [self.table.needs_relation])
             if not found.rows or not found.rows[0][0]:
                 raise NoDataError(f"{self.table.needs_relation} is not installed")
-        params: list[Any] = [self.context.exclude_databases] if self.table.takes_excluded else []
-        return families_from_result(self.table, session.query(query, params))
+        return families_from_result(self.table, session.query(query, self._params()))
+
+    def statement(self, version: Version) -> tuple[str, list[Any]] | None:
+        """The query ``collect`` will run on a server of this version, when known in advance."""
+        if self.table.needs_relation:
+            return None
+        query = self.table.query_for(version)
+        return None if query is None else (query, self._params())
+
+    def _params(self) -> list[Any]:
+        return [self.context.exclude_databases] if self.table.takes_excluded else []
 
 
 class ProcessIdleCollector:

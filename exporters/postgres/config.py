@@ -21,8 +21,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
 from exporters.core.cli import ConfigError
 from exporters.postgres.dsn import Dsn
 
@@ -67,6 +65,9 @@ def _mapping(where: str, value: Any) -> Mapping[str, Any]:
 
 
 def parse_config(text: str, path: str) -> ExporterConfig:
+    # imported here: most runs have no config file, and PyYAML costs memory
+    import yaml
+
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:

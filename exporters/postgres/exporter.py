@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
@@ -21,15 +22,17 @@ from exporters.core.collector import CollectorSpec
 from exporters.core.metrics import exact_counter, exact_gauge, exact_untyped
 from exporters.core.runner import CollectorRunner
 from exporters.postgres import default_metrics
-from exporters.postgres.collectors import SPECS, PgContext, builtin_families
+from exporters.postgres.collectors import SPECS, PgContext, TableCollector, builtin_families
 from exporters.postgres.connection import ConnectError, DeadlineExceeded, Session, Target
 from exporters.postgres.dsn import Dsn
 from exporters.postgres.namespaces import NamespaceCollector, NamespaceError
 from exporters.postgres.queries import Namespace, QueriesError, QueryFile, load_queries
+from exporters.postgres.settings import QUERY as SETTINGS_QUERY
 from exporters.postgres.settings import read_settings, settings_metrics
-from exporters.postgres.versions import format_version, parse_version_string
+from exporters.postgres.versions import Version, format_version, parse_version_string
 
 SPEC_NAMES = tuple(spec.name for spec in SPECS)
+VERSION_QUERY = "SELECT version()"
 DISCOVER_QUERY = (
     "SELECT datname FROM pg_database WHERE datallowconn = true AND datistemplate = false "
     "AND datname != current_database()"
@@ -126,9 +129,18 @@ class TargetCollectors:
 
     def __init__(self, specs: Sequence[CollectorSpec[PgContext]], options: Options, logger: logging.Logger) -> None:
         self.context = PgContext(options.exclude_databases)
-        collectors = {spec.name: spec.factory(self.context) for spec in specs}
+        self.collectors = {spec.name: spec.factory(self.context) for spec in specs}
         # one connection per target: collectors take turns on it
-        self.runner = CollectorRunner("pg", collectors, logger, parallel=False, help_prefix="postgres_exporter")
+        self.runner = CollectorRunner("pg", self.collectors, logger, parallel=False, help_prefix="postgres_exporter")
+
+    def statements(self, version: Version) -> list[tuple[str, list[Any]]]:
+        """The queries the collectors will run, where known in advance (see ``Session.prefetch``)."""
+        out = []
+        for collector in self.collectors.values():
+            planned = collector.statement(version) if isinstance(collector, TableCollector) else None
+            if planned is not None:
+                out.append(planned)
+        return out
 
     def collect(self, session: Session, deadline: float | None) -> list[Metric]:
         self.context.session = session
@@ -222,6 +234,7 @@ class PostgresExporter:
         try:
             with target.session(deadline) as session:
                 discovered: list[str] = []
+                session.prefetch(self._planned(session, master, with_collectors))
                 # built-ins first: a slow custom query must not starve them of the deadline
                 errors = self._scrape_server(session, target, master, out, builtin=True)
                 if with_collectors and self.collectors is not None:
@@ -240,12 +253,26 @@ class PostgresExporter:
                 "target": target.dsn.display(), "err": target.dsn.redact(str(err))})
             return [], False, 1
 
+    def _planned(self, session: Session, master: bool, with_collectors: bool) -> list[tuple[str, list[Any]]]:
+        """The built-in queries this scrape of a server runs, in order. The queries file's
+        are left out: their cost is unknown, and they run one by one under the deadline."""
+        out: list[tuple[str, list[Any]]] = []
+        if not self.options.disable_default_metrics and master:
+            out.append((VERSION_QUERY, []))
+            if not self.options.disable_settings_metrics:
+                out.append((SETTINGS_QUERY, []))
+        out.extend((ns.query, []) for ns in self._namespaces_for(session, master, True) if ns.cache_seconds <= 0)
+        if with_collectors and self.collectors is not None:
+            out.extend(self.collectors.statements(session.version))
+        return out
+
     def server_labels(self, target: Target) -> dict[str, str]:
         return {"server": target.server, **self.options.constant_labels}
 
     def _scrape_server(self, session: Session, target: Target, master: bool, out: list[Metric], builtin: bool) -> int:
         """The default metrics (``builtin``) or the queries file's namespaces; the error count."""
         labels = self.server_labels(target)
+        chosen = self._namespaces_for(session, master, builtin)
         errors = 0
         defaults = builtin and not self.options.disable_default_metrics and master
         if defaults:
@@ -263,9 +290,10 @@ class PostgresExporter:
             except Exception as err:  # noqa: BLE001
                 errors += 1
                 self._log_query_error(target, "pg_settings", err)
-        for ns in self._namespaces_for(session, master, builtin):
+        server_key = target.dsn.conninfo() if any(ns.cache_seconds > 0 for ns in chosen) else target.server
+        for ns in chosen:
             try:
-                out.extend(self.namespaces.collect(session, ns, labels, target.dsn.conninfo()))
+                out.extend(self.namespaces.collect(session, ns, labels, server_key))
             except NamespaceError as err:
                 errors += 1
                 self.logger.error(str(err), extra={"target": target.dsn.display()})
@@ -291,7 +319,7 @@ class PostgresExporter:
         ]
 
     def _static(self, session: Session, labels: Mapping[str, str]) -> Metric:
-        text = str(session.query("SELECT version()").rows[0][0])
+        text = str(session.query(VERSION_QUERY).rows[0][0])
         version = parse_version_string(text) or session.version
         names = sorted({*labels, "version", "short_version"})
         values = {**labels, "version": text, "short_version": format_version(version)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import gc
 import logging
 import os
 import re
@@ -345,6 +346,17 @@ def check_queries(
     return 1 if failed else 0
 
 
+# A scrape builds an object or two per series: 330,000 series at 10,000 tables with the
+# default collectors. With CPython's default thresholds (700, 10, 10) the cyclic collector
+# runs hundreds of young collections and several full ones over them per scrape, about a
+# third of that scrape's CPU; what start-up built is frozen out of them (exporters.core.app).
+GC_THRESHOLDS = (50_000, 20, 100)
+
+
+def tune_gc() -> None:
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     env = dict(os.environ)
     parser = build_parser(env)
@@ -389,6 +401,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         exporter.metrics_routes["/probe"] = probe
         exporter.on_close.append(pg.close)
         exporter.on_close.append(probe.close)
+        tune_gc()
 
     exporter = Exporter(
         name="postgres",

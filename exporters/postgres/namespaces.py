@@ -108,39 +108,48 @@ class NamespaceCollector:
                 families[name] = fam
             return fam
 
+        # per exported column, worked out once: (index, mapping, usage, family name, type, help)
+        plan: list[tuple[int, ColumnMapping | None, str, str, str, str]] = []
+        for i, column in enumerate(result.columns):
+            if column in skip:
+                continue
+            col = ns.columns.get(column)
+            if col is None:
+                plan.append((i, None, "UNTYPED", f"{ns.name}_{column}", "untyped", f"Unknown metric from {ns.name}"))
+            elif col.usage == "HISTOGRAM":
+                plan.append((i, col, col.usage, f"{ns.name}_{column}", "histogram", col.description))
+            elif col.usage == "DURATION":
+                plan.append((i, col, col.usage, f"{ns.name}_{column}_milliseconds", "gauge", col.description))
+            else:
+                kind = "counter" if col.usage == "COUNTER" else "gauge"
+                plan.append((i, col, col.usage, f"{ns.name}_{column}", kind, col.description))
+
         for row in result.rows:
             values = dict(const_labels)
             for label in labels:
                 values[label] = to_label(row[index[label]]) if label in index else ""
-            label_values = [values[n] for n in label_names]
-            for i, column in enumerate(result.columns):
-                if column in skip:
-                    continue
-                col = ns.columns.get(column)
+            # one tuple of label values per row, shared by the row's series
+            label_values = tuple(values[n] for n in label_names)
+            for i, col, usage, name, kind, help_text in plan:
                 try:
-                    if col is None:
-                        value = to_float(row[i])
-                        fam = family(f"{ns.name}_{column}", "untyped", f"Unknown metric from {ns.name}")
-                    elif col.usage == "HISTOGRAM":
-                        self._histogram(family(f"{ns.name}_{column}", "histogram", col.description),
-                                        ns, col, row, index, label_values)
+                    if usage == "HISTOGRAM":
+                        assert col is not None
+                        self._histogram(family(name, kind, help_text), ns, col, row, index, label_values)
                         continue
-                    elif col.usage == "DURATION":
+                    if usage == "DURATION":
                         value = _duration_ms(row[i])
-                        fam = family(f"{ns.name}_{column}_milliseconds", "gauge", col.description)
-                    elif col.usage == "MAPPEDMETRIC":
+                    elif usage == "MAPPEDMETRIC":
+                        assert col is not None
                         value = _mapped(col, row[i])
-                        fam = family(f"{ns.name}_{column}", "gauge", col.description)
                     else:
                         value = to_float(row[i])
-                        kind = "counter" if col.usage == "COUNTER" else "gauge"
-                        fam = family(f"{ns.name}_{column}", kind, col.description)
                 except ConversionError as err:
                     self.logger.info(
                         "unparseable column value, skipped",
-                        extra={"namespace": ns.name, "column": column, "err": str(err)},
+                        extra={"namespace": ns.name, "column": result.columns[i], "err": str(err)},
                     )
                     continue
+                fam = family(name, kind, help_text)
                 assert isinstance(fam, ExactFamily)
                 fam.add_metric(label_values, value)
         return list(families.values())
@@ -152,7 +161,7 @@ class NamespaceCollector:
         col: ColumnMapping,
         row: Sequence[Any],
         index: Mapping[str, int],
-        label_values: list[str],
+        label_values: Sequence[str],
     ) -> None:
         missing = [col.name + s for s in HISTOGRAM_SUFFIXES if col.name + s not in index]
         if missing:

@@ -30,8 +30,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-
-import yaml
+from typing import TYPE_CHECKING
 
 from exporters.postgres.versions import VersionRange, VersionRangeError, parse_range
 
@@ -40,6 +39,16 @@ _NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _NAMESPACE_KEYS = {"query", "metrics", "master", "cache_seconds", "runonserver"}
 _COLUMN_KEYS = {"usage", "description", "metric_mapping", "pg_version"}
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
+
+if TYPE_CHECKING:
+    import yaml
+# PyYAML itself is imported when a file is parsed (see ``parse_queries``): a run without
+# a queries file does not carry it. Nodes are told apart by their ``id``.
+_SCALAR, _SEQUENCE, _MAPPING = "scalar", "sequence", "mapping"
+
+
+def _node_id(node: yaml.Node) -> str:
+    return str(getattr(node, "id", ""))
 
 
 class QueriesError(Exception):
@@ -140,21 +149,21 @@ def _where(path: str, node: yaml.Node) -> str:
 
 
 def _scalar(path: str, node: yaml.Node, what: str) -> str:
-    if not isinstance(node, yaml.ScalarNode):
+    if not _node_id(node) == _SCALAR:
         raise QueriesError(f"{_where(path, node)}: {what} must be a scalar, not a {_kind(node)}")
     return str(node.value)
 
 
 def _kind(node: yaml.Node) -> str:
-    if isinstance(node, yaml.MappingNode):
+    if _node_id(node) == _MAPPING:
         return "mapping"
-    if isinstance(node, yaml.SequenceNode):
+    if _node_id(node) == _SEQUENCE:
         return "list"
     return "scalar"
 
 
 def _mapping_items(path: str, node: yaml.Node, what: str) -> list[tuple[str, yaml.Node, yaml.Node]]:
-    if not isinstance(node, yaml.MappingNode):
+    if not _node_id(node) == _MAPPING:
         raise QueriesError(f"{_where(path, node)}: {what} must be a mapping, not a {_kind(node)}")
     seen: dict[str, int] = {}
     items = []
@@ -170,13 +179,13 @@ def _mapping_items(path: str, node: yaml.Node, what: str) -> list[tuple[str, yam
 
 
 def _bool(path: str, node: yaml.Node, what: str) -> bool:
-    if not isinstance(node, yaml.ScalarNode) or node.tag != "tag:yaml.org,2002:bool":
+    if not _node_id(node) == _SCALAR or node.tag != "tag:yaml.org,2002:bool":
         raise QueriesError(f"{_where(path, node)}: {what} must be true or false")
     return str(node.value).lower() in ("true", "yes", "on", "y")
 
 
 def _number(path: str, node: yaml.Node, what: str) -> float:
-    if not isinstance(node, yaml.ScalarNode) or node.tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float"):
+    if not _node_id(node) == _SCALAR or node.tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float"):
         raise QueriesError(f"{_where(path, node)}: {what} must be a number")
     try:
         return float(str(node.value).replace("_", ""))
@@ -247,7 +256,7 @@ def _namespace(path: str, name: str, key_node: yaml.Node, node: yaml.Node) -> Na
     if "metrics" not in fields:
         raise QueriesError(f"{where}: namespace {name!r} has no metrics")
     mnode = fields["metrics"][1]
-    if not isinstance(mnode, yaml.SequenceNode):
+    if not _node_id(mnode) == _SEQUENCE:
         raise QueriesError(f"{_where(path, mnode)}: metrics of {name!r} must be a list, not a {_kind(mnode)}")
     columns: dict[str, ColumnMapping] = {}
     for item in mnode.value:
@@ -304,6 +313,8 @@ def parse_queries(
     (``pg_settings_``). A namespace named like one of ``overridable`` (upstream's default
     metric namespaces) replaces it, as upstream allows.
     """
+    import yaml  # only where a file is parsed (see the top of the module)
+
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as err:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import cast
 
 from prometheus_client.metrics_core import Metric
 
@@ -15,7 +17,7 @@ from exporters.core.metrics import exact_gauge
 from exporters.postgres.connection import Session
 
 QUERY = (
-    "SELECT name, setting, COALESCE(unit, ''), short_desc, vartype FROM pg_settings "
+    "SELECT name, setting, COALESCE(unit, ''), vartype FROM pg_settings "
     "WHERE vartype IN ('bool', 'integer', 'real') AND name != 'sync_commit_cancel_wait'"
 )
 
@@ -46,47 +48,60 @@ class Setting:
     value: float
 
 
-def parse_setting(name: str, setting: str, unit: str, vartype: str) -> Setting:
-    """Turn one pg_settings row into a metric name, help text and value (pure)."""
+@lru_cache(maxsize=4096)
+def setting_shape(name: str, unit: str, vartype: str) -> tuple[str, str, float | None]:
+    """(metric name, help text, unit factor; None for a bool) of a setting (pure, so
+    remembered: the same few hundred settings come back every scrape)."""
     metric = "pg_settings_" + name.replace(".", "_")
     help_text = f"Server Parameter: {name}"
     if vartype == "bool":
-        return Setting(metric, help_text, 1.0 if setting == "on" else 0.0)
+        return metric, help_text, None
     if vartype not in ("integer", "real"):
         raise SettingError(f"setting {name}: unsupported vartype {vartype!r}")
     if unit not in UNITS:
         raise SettingError(f"setting {name}: unknown unit {unit!r}")
-    try:
-        value = float(setting)
-    except ValueError:
-        raise SettingError(f"setting {name}: value {setting!r} is not a number") from None
     suffix, factor = UNITS[unit]
     if suffix:
         metric += "_" + suffix
         help_text += f" [Units converted to {suffix}.]"
-        if value != -1:
-            value *= factor
+    return metric, help_text, factor
+
+
+def parse_setting(name: str, setting: str, unit: str, vartype: str) -> Setting:
+    """Turn one pg_settings row into a metric name, help text and value (pure)."""
+    metric, help_text, factor = setting_shape(name, unit, vartype)
+    if factor is None:
+        return Setting(metric, help_text, 1.0 if setting == "on" else 0.0)
+    try:
+        value = float(setting)
+    except ValueError:
+        raise SettingError(f"setting {name}: value {setting!r} is not a number") from None
+    # -1 means "disabled" and stays as is; unitless settings have the factor 1
+    if value != -1:
+        value *= factor
     return Setting(metric, help_text, value)
 
 
 def settings_metrics(
-    rows: Iterable[tuple[str, str, str, str, str]], const_labels: Mapping[str, str]
+    rows: Iterable[tuple[str, str, str, str]], const_labels: Mapping[str, str]
 ) -> tuple[list[Metric], list[str]]:
     """Families for the rows, and a message for each row that could not be read."""
     names = sorted(const_labels)
+    values = tuple(const_labels[n] for n in names)
     out: list[Metric] = []
     errors: list[str] = []
-    for name, setting, unit, _short_desc, vartype in rows:
+    for name, setting, unit, vartype in rows:
         try:
             parsed = parse_setting(name, setting, unit, vartype)
         except SettingError as err:
             errors.append(str(err))
             continue
         fam = exact_gauge(parsed.name, parsed.help, names)
-        fam.add_metric([const_labels[n] for n in names], parsed.value)
+        fam.add_metric(values, parsed.value)
         out.append(fam)
     return out, errors
 
 
-def read_settings(session: Session) -> list[tuple[str, str, str, str, str]]:
-    return [tuple(str(v) for v in row) for row in session.query(QUERY).rows]  # type: ignore[misc]
+def read_settings(session: Session) -> list[tuple[str, str, str, str]]:
+    # every column of QUERY is text: psycopg returns str already
+    return cast(list[tuple[str, str, str, str]], session.query(QUERY).rows)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -27,8 +28,26 @@ def _epoch(value: dt.datetime | dt.date) -> float:
     return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC).timestamp()
 
 
+def _bool_float(value: bool) -> float:
+    return 1.0 if value else 0.0
+
+
+# the types psycopg returns for most columns, by exact type: one dict lookup per value
+# instead of a chain of isinstance checks (a 10,000-table scrape converts 300,000 values)
+_FAST_FLOAT: dict[type, Callable[[Any], float]] = {
+    int: float,
+    float: float,
+    Decimal: float,
+    bool: _bool_float,
+    dt.datetime: _epoch,
+}
+
+
 def to_float(value: Any) -> float:
     """A sample value; raises ``ConversionError`` for what cannot be one."""
+    fast = _FAST_FLOAT.get(type(value))
+    if fast is not None:
+        return fast(value)
     if value is None:
         return math.nan
     if isinstance(value, bool):
@@ -51,6 +70,8 @@ def to_float(value: Any) -> float:
 
 def to_label(value: Any) -> str:
     """A label value."""
+    if type(value) is str:
+        return value
     if value is None:
         return ""
     if isinstance(value, bool):
