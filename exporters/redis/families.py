@@ -107,34 +107,48 @@ class Families:
         self.namespace = namespace
         self._families: dict[str, Metric] = {}
         self._labels: dict[str, tuple[str, ...]] = {}
+        # short name -> (family, its label names, its type): the lookup of add(), which
+        # runs for every sample of a scrape
+        self._by_name: dict[str, tuple[Metric, tuple[str, ...], str]] = {}
 
     def full_name(self, name: str) -> str:
         return f"{self.namespace}_{name}" if self.namespace else name
 
     def _family(self, name: str, typ: str, labels: Sequence[str]) -> Metric | None:
-        full = self.full_name(name)
-        family = self._families.get(full)
         names = tuple(labels)
-        if family is None:
+        entry = self._by_name.get(name)
+        if entry is not None:
+            family, known, known_type = entry
+            return family if known == names and known_type == typ else None
+        full = self.full_name(name)
+        existing = self._families.get(full)
+        if existing is None:
             if typ == "counter":
-                family = exact_counter(full, help_for(name), names)
+                existing = exact_counter(full, help_for(name), names)
             elif typ == "gauge":
-                family = exact_gauge(full, help_for(name), names)
+                existing = exact_gauge(full, help_for(name), names)
             else:
-                family = Metric(full, help_for(name), typ)
-            self._families[full] = family
+                existing = Metric(full, help_for(name), typ)
+            self._families[full] = existing
             self._labels[full] = names
-            return family
-        if self._labels[full] != names or family.type != typ:
+        self._by_name[name] = (existing, self._labels[full], existing.type)
+        if self._labels[full] != names or existing.type != typ:
             return None
-        return family
+        return existing
 
     def add(self, name: str, typ: str, value: float, labels: Mapping[str, str] | None = None) -> None:
         """One gauge or counter sample."""
-        labels = labels or {}
-        family = self._family(name, typ, list(labels))
+        entry = self._by_name.get(name)
+        names = tuple(labels) if labels else ()
+        family: Metric | None
+        if entry is None:
+            family = self._family(name, typ, names)
+        elif entry[1] == names and entry[2] == typ:
+            family = entry[0]
+        else:
+            return
         if isinstance(family, ExactFamily):
-            family.add_metric([str(v) for v in labels.values()], value)
+            family.add_metric(tuple(map(str, labels.values())) if labels else (), value)
 
     def gauge(self, name: str, value: float, labels: Mapping[str, str] | None = None) -> None:
         self.add(name, "gauge", value, labels)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 MetricType = Literal["gauge", "counter"]
 GAUGE: MetricType = "gauge"
@@ -233,8 +233,7 @@ def parse_value(text: str) -> float | None:
     return word if word is not None else parse_number(text)
 
 
-@dataclass(frozen=True)
-class InfoLine:
+class InfoLine(NamedTuple):
     section: str
     key: str
     value: str

@@ -12,6 +12,7 @@ import logging
 import re
 import time
 import urllib.parse
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -96,42 +97,101 @@ class KeyBudget:
         return True
 
 
-def scan_keys(conn: Connection, pattern: str, count: int, budget: KeyBudget) -> list[str]:
-    """Keys matching ``pattern`` in the selected database, by SCAN, within the budget."""
-    found: list[str] = []
-    seen: set[str] = set()
-    cursor = b"0"
-    while True:
-        if not budget.time_left():
-            budget.exhausted.append(pattern)
-            break
-        reply = conn.command("SCAN", cursor, "MATCH", pattern, "COUNT", max(1, count))
+@dataclass
+class KeyScan:
+    """One pattern walked with SCAN in one database: the names it finds, or how many.
+
+    ``collect`` keeps the distinct names (``-check-keys`` / ``-check-streams`` patterns, at
+    most ``limit`` of them when it is above 0); otherwise only the number SCAN returns is
+    kept (``-count-keys``: like upstream, a key SCAN returns twice counts twice).
+    """
+
+    db: str
+    pattern: str
+    count: int
+    collect: bool
+    limit: int = 0
+    cursor: bytes = b"0"
+    names: list[str] = field(default_factory=list)
+    total: int = 0
+    complete: bool = False  # the cursor came back to 0
+    interrupted: bool = False  # the scrape deadline (or the limit) came first
+    error: str = ""
+    _seen: set[str] = field(default_factory=set)
+
+    def command(self) -> tuple[object, ...]:
+        return ("SCAN", self.cursor, "MATCH", self.pattern, "COUNT", max(1, self.count))
+
+    def take(self, reply: Reply) -> bool:
+        """Account one SCAN reply; ``True`` when the next batch should be asked for."""
+        if isinstance(reply, ReplyError):
+            self.error = reply.message
+            return False
         if not isinstance(reply, list) or len(reply) != 2 or not isinstance(reply[1], list):
-            raise ValueError(f"invalid response from SCAN for pattern: {pattern}")
-        for item in reply[1]:
-            name = as_text(item)
-            if name in seen:
-                continue
-            if budget.limit > 0 and len(found) >= budget.limit:
-                budget.exhausted.append(pattern)
-                return found
-            seen.add(name)
-            found.append(name)
-        cursor = reply[0] if isinstance(reply[0], bytes) else str(reply[0]).encode()
-        if cursor == b"0":
-            break
-    return found
-
-
-def expand_patterns(conn: Connection, keys: list[DbKey], count: int, budget: KeyBudget) -> list[DbKey]:
-    out: list[DbKey] = []
-    for item in keys:
-        if GLOB_CHARS.search(item.key):
-            conn.command("SELECT", item.db)
-            out.extend(DbKey(item.db, name) for name in scan_keys(conn, item.key, count, budget))
+            self.error = f"invalid response from SCAN for pattern: {self.pattern}"
+            return False
+        items = reply[1]
+        if self.collect:
+            names, seen, limit = self.names, self._seen, self.limit
+            for item in items:
+                name = as_text(item)
+                if name in seen:
+                    continue
+                if limit > 0 and len(names) >= limit:
+                    self.interrupted = True
+                    return False
+                seen.add(name)
+                names.append(name)
         else:
-            out.append(item)
-    return out
+            self.total += len(items)
+        cursor = reply[0]
+        self.cursor = cursor if isinstance(cursor, bytes) else str(cursor).encode()
+        if self.cursor == b"0":
+            self.complete = True
+            return False
+        return True
+
+
+def run_scans(conn: Connection, scans: list[KeyScan], budget: KeyBudget) -> None:
+    """Walk every scan to its end (or error, limit, deadline) over one connection.
+
+    The scans of a database run side by side with one SCAN of each in flight: the next
+    batch of one pattern is asked for before the reply of another is read, so the server
+    works on one while this side reads the other, and two patterns over a large keyspace
+    take little more than the server's own time. Each database is selected once.
+    """
+    by_db: dict[str, list[KeyScan]] = {}
+    for scan in scans:
+        by_db.setdefault(scan.db, []).append(scan)
+    for db, group in by_db.items():
+        selected = conn.pipeline([("SELECT", db)])[0]
+        if isinstance(selected, ReplyError):
+            for scan in group:
+                scan.error = selected.message
+            continue
+        in_flight: deque[KeyScan] = deque()
+        for scan in group:
+            _ask(conn, scan, budget, in_flight)
+        while in_flight:
+            scan = in_flight.popleft()
+            if scan.take(conn.receive()):
+                _ask(conn, scan, budget, in_flight)
+            elif scan.interrupted:
+                budget.exhausted.append(scan.pattern)
+
+
+def _ask(conn: Connection, scan: KeyScan, budget: KeyBudget, in_flight: deque[KeyScan]) -> None:
+    if not budget.time_left():
+        scan.interrupted = True
+        budget.exhausted.append(scan.pattern)
+        return
+    conn.send([scan.command()])
+    in_flight.append(scan)
+
+
+def is_pattern(key: str) -> bool:
+    """Whether a ``-check-keys`` entry is a SCAN MATCH pattern rather than a key name."""
+    return GLOB_CHARS.search(key) is not None
 
 
 def key_size(conn: Connection, key: str) -> tuple[str, float] | None:
@@ -156,6 +216,10 @@ def key_size(conn: Connection, key: str) -> tuple[str, float] | None:
     return key_type, float(size) if isinstance(size, int) else 0.0
 
 
+# Keys checked per batch of pipelined commands: three round trips per batch, not five per key.
+KEY_CHECK_BATCH = 100
+
+
 def check_keys(
     conn: Connection,
     families: Families,
@@ -168,22 +232,124 @@ def check_keys(
     route: Callable[[str], Connection] | None = None,
 ) -> None:
     """``key_size`` (and ``key_value`` / ``key_value_as_string`` for strings) per key."""
+    if cluster:
+        _check_keys_in_cluster(families, keys, export_values, budget, logger, conn, route)
+        return
+    batch: list[DbKey] = []
     for item in keys:
         if not budget.take(item.key):
             break
-        target = conn
-        db = item.db
-        if cluster:
-            db = "0"
-            if route is not None:
-                target = route(item.key)
+        batch.append(item)
+        if len(batch) == KEY_CHECK_BATCH:
+            _check_key_batch(conn, families, batch, export_values, logger)
+            batch = []
+    if batch:
+        _check_key_batch(conn, families, batch, export_values, logger)
+
+
+def _per_key(
+    conn: Connection, items: list[DbKey], commands: list[list[tuple[object, ...]]],
+) -> list[tuple[ReplyError | None, list[Reply]]]:
+    """One pipeline of each key's commands, with a SELECT wherever the database changes:
+    per key, the SELECT's error (its replies are then that error too) and its replies."""
+    sent: list[tuple[object, ...]] = []
+    spans: list[tuple[int, int, int]] = []  # (its SELECT, first and end of its own replies)
+    db = None
+    select = -1
+    for item, own in zip(items, commands, strict=True):
+        if own and item.db != db:
+            sent.append(("SELECT", item.db))
+            db = item.db
+            select = len(sent) - 1
+        spans.append((select, len(sent), len(sent) + len(own)))
+        sent.extend(own)
+    replies = conn.pipeline(sent) if sent else []
+    out: list[tuple[ReplyError | None, list[Reply]]] = []
+    for select, start, end in spans:
+        selected = replies[select] if start < end else None
+        if isinstance(selected, ReplyError):
+            out.append((selected, [selected] * (end - start)))
         else:
-            try:
-                conn.command("SELECT", db)
-            except ReplyError as err:
-                logger.error("couldn't select database", extra={"db": db, "err": err.message})
-                continue
-        labels = {"db": "db" + db, "key": item.key}
+            out.append((None, replies[start:end]))
+    return out
+
+
+def _check_key_batch(
+    conn: Connection, families: Families, items: list[DbKey], export_values: bool, logger: Log,
+) -> None:
+    """TYPE of each key; then GETRANGE of the strings (a HyperLogLog starts with ``HYLL``)
+    and the size of the others; then the size and value of the strings."""
+    first = _per_key(conn, items, [[("TYPE", item.key)] for item in items])
+    types: list[str | None] = []
+    for item, (selected, (type_reply,)) in zip(items, first, strict=True):
+        name = "" if isinstance(type_reply, ReplyError) else as_text(type_reply)
+        if selected is not None:
+            logger.error("couldn't select database", extra={"db": item.db, "err": selected.message})
+            types.append(None)
+        elif isinstance(type_reply, ReplyError):
+            logger.error("couldn't get key size", extra={"key": item.key, "err": type_reply.message})
+            types.append(None)
+        elif name != "none" and name not in SIZE_COMMANDS:
+            logger.error("couldn't get key size",
+                         extra={"key": item.key, "err": f"unknown type: {name} for key: {item.key}"})
+            types.append(None)
+        else:
+            types.append(name)
+    second = _per_key(conn, items, [
+        [("GETRANGE", item.key, 0, len(HLL_MAGIC) - 1)] if key_type == "string"
+        else [(SIZE_COMMANDS[key_type], item.key)] if key_type in SIZE_COMMANDS else []
+        for item, key_type in zip(items, types, strict=True)
+    ])
+    hll = [
+        key_type == "string" and replies[0] == HLL_MAGIC
+        for key_type, (_, replies) in zip(types, second, strict=True)
+    ]
+    third = _per_key(conn, items, [
+        [("PFCOUNT", item.key)] if is_hll
+        else [("STRLEN", item.key), *([("GET", item.key)] if export_values else [])] if key_type == "string"
+        else []
+        for item, key_type, is_hll in zip(items, types, hll, strict=True)
+    ])
+    for item, key_type, is_hll, (_, replies2), (_, replies3) in zip(items, types, hll, second, third, strict=True):
+        if key_type is None:
+            continue
+        labels = {"db": "db" + item.db, "key": item.key}
+        if key_type == "none":
+            families.gauge("key_size", 0.0, labels)
+            continue
+        size = replies3[0] if key_type == "string" else replies2[0]
+        if isinstance(size, ReplyError):
+            logger.error("couldn't get key size", extra={"key": item.key, "err": size.message})
+            continue
+        families.gauge("key_size", float(size) if isinstance(size, int) else 0.0, labels)
+        if key_type == "string" and not is_hll and export_values:
+            _key_value(families, labels, replies3[1])
+
+
+def _key_value(families: Families, labels: dict[str, str], value: Reply) -> None:
+    if not isinstance(value, bytes):
+        return
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError:
+        return  # not text: client_golang refuses such a label value too
+    number = parse_number(text)
+    if number is not None:
+        families.gauge("key_value", number, labels)
+    else:
+        families.gauge("key_value_as_string", 1.0, {**labels, "val": text})
+
+
+def _check_keys_in_cluster(
+    families: Families, keys: list[DbKey], export_values: bool, budget: KeyBudget, logger: Log,
+    conn: Connection, route: Callable[[str], Connection] | None,
+) -> None:
+    """Key by key, each on the node that holds it (a cluster has database 0 only)."""
+    for item in keys:
+        if not budget.take(item.key):
+            break
+        target = route(item.key) if route is not None else conn
+        labels = {"db": "db0", "key": item.key}
         try:
             info = key_size(target, item.key)
         except (ReplyError, ValueError) as err:
@@ -195,57 +361,7 @@ def check_keys(
         key_type, size = info
         families.gauge("key_size", size, labels)
         if key_type == "string" and export_values:
-            value = target.command("GET", item.key)
-            if isinstance(value, bytes):
-                try:
-                    text = value.decode("utf-8")
-                except UnicodeDecodeError:
-                    continue  # not text: client_golang refuses such a label value too
-                number = parse_number(text)
-                if number is not None:
-                    families.gauge("key_value", number, labels)
-                else:
-                    families.gauge("key_value_as_string", 1.0, {**labels, "val": text})
-
-
-def count_keys(
-    conn: Connection, families: Families, patterns: list[DbKey], count: int, budget: KeyBudget,
-    logger: Log,
-) -> None:
-    """``keys_count{db,key}``: how many keys match each pattern (SCAN).
-
-    Not capped by ``-check-keys-limit``: a capped count would be a wrong number, not a
-    cheaper one. A count the scrape deadline interrupts is left out (and logged), never
-    reported partial. Like upstream, keys SCAN returns twice are counted twice.
-    """
-    for item in patterns:
-        try:
-            conn.command("SELECT", item.db)
-            total = count_matching(conn, item.key, count, budget)
-        except (ReplyError, ValueError) as err:
-            logger.error("couldn't count keys", extra={"key": item.key, "err": str(err)})
-            continue
-        if total is None:
-            logger.warning("counting keys did not finish before the scrape deadline", extra={"key": item.key})
-            continue
-        families.gauge("keys_count", float(total), {"db": "db" + item.db, "key": item.key})
-
-
-def count_matching(conn: Connection, pattern: str, count: int, budget: KeyBudget) -> int | None:
-    """How many keys SCAN returns for ``pattern``; ``None`` if the deadline came first."""
-    total = 0
-    cursor = b"0"
-    while True:
-        if not budget.time_left():
-            budget.exhausted.append(pattern)
-            return None
-        reply = conn.command("SCAN", cursor, "MATCH", pattern, "COUNT", max(1, count))
-        if not isinstance(reply, list) or len(reply) != 2 or not isinstance(reply[1], list):
-            raise ValueError(f"invalid response from SCAN for pattern: {pattern}")
-        total += len(reply[1])
-        cursor = reply[0] if isinstance(reply[0], bytes) else str(reply[0]).encode()
-        if cursor == b"0":
-            return total
+            _key_value(families, labels, target.command("GET", item.key))
 
 
 def stream_id_ms(text: str) -> float:

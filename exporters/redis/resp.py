@@ -5,6 +5,10 @@ Every socket operation is bounded by ``min(connection timeout, time left before 
 scrape deadline)``, so a server that accepts and never answers costs at most the
 scrape's budget, never the 15 s upstream waits.
 
+Replies are taken apart by ``ReplyReader`` from whole received buffers, with a one-pass
+path for the arrays of bulk strings SCAN and CONFIG GET return: counting a million keys
+is then mostly the server's time, not this parser's.
+
 Error messages never contain the password: they are built from the address with its
 user information removed and from the server's own reply.
 """
@@ -146,12 +150,151 @@ def encode_command(args: tuple[object, ...]) -> bytes:
     return b"".join(out)
 
 
+class ReplyReader:
+    """Takes RESP2 replies apart from the bytes fed to it; pure, no I/O.
+
+    ``feed()`` the bytes received, then call ``next_reply()`` until it returns
+    ``INCOMPLETE``. The parse state (the arrays being filled) survives between feeds, so a
+    reply that arrives in many pieces is read once, not again from its start, and bytes
+    are joined only when there are enough of them for the parse to go on (a long bulk
+    string is copied once, not once per received piece).
+    """
+
+    def __init__(self) -> None:
+        self._buf = b""
+        self._pos = 0
+        self._chunks: list[bytes] = []
+        self._pending = 0  # bytes in _chunks
+        self._need = 0  # unparsed bytes required before parsing can go on
+        self._stack: list[list[Reply]] = []  # arrays being filled
+        self._left: list[int] = []  # elements still missing in each of them
+
+    def feed(self, data: bytes) -> None:
+        self._chunks.append(data)
+        self._pending += len(data)
+        if len(self._buf) - self._pos + self._pending >= self._need:
+            self._chunks.insert(0, self._buf[self._pos:])
+            self._buf = b"".join(self._chunks)
+            self._pos = 0
+            self._chunks = []
+            self._pending = 0
+
+    def next_reply(self) -> Reply | Incomplete:
+        """The next complete reply, or ``INCOMPLETE``; raises ``ProtocolError`` on bad input."""
+        buf = self._buf
+        pos = self._pos
+        size = len(buf)
+        stack = self._stack
+        left = self._left
+        find = buf.find
+        value: Reply
+        try:
+            while True:
+                end = find(b"\r\n", pos)
+                if end < 0:
+                    self._need = size - pos + 1
+                    break
+                kind = buf[pos]
+                if kind == 36:  # $: bulk string
+                    length = int(buf[pos + 1:end])
+                    if length < 0:
+                        value = None
+                        pos = end + 2
+                    else:
+                        stop = end + 2 + length
+                        if stop + 2 > size:
+                            self._need = stop + 2 - pos
+                            break
+                        value = buf[end + 2:stop]
+                        pos = stop + 2
+                elif kind == 42:  # *: array
+                    count = int(buf[pos + 1:end])
+                    pos = end + 2
+                    run = _bulk_run(buf, pos, count) if count >= _BULK_RUN_MIN else None
+                    if run is not None:
+                        value, pos = run
+                    elif count > 0:
+                        stack.append([])
+                        left.append(count)
+                        continue
+                    else:
+                        value = None if count < 0 else []
+                elif kind == 58:  # :
+                    value = int(buf[pos + 1:end])
+                    pos = end + 2
+                elif kind == 43:  # +
+                    value = buf[pos + 1:end]
+                    pos = end + 2
+                elif kind == 45:  # -
+                    value = ReplyError(buf[pos + 1:end].decode("utf-8", "replace"))
+                    pos = end + 2
+                else:
+                    raise ProtocolError(f"protocol error: unexpected reply type {buf[pos:pos + 1]!r}")
+                while stack:
+                    stack[-1].append(value)
+                    left[-1] -= 1
+                    if left[-1]:
+                        break
+                    left.pop()
+                    value = stack.pop()
+                else:
+                    self._pos = pos
+                    self._need = 0
+                    return value
+        except ValueError:
+            raise ProtocolError("protocol error: invalid length or integer") from None
+        self._pos = pos
+        return INCOMPLETE
+
+
+# "$<length>" for the lengths of most key names: what a bulk string's header must be.
+_BULK_HEADS = tuple(b"$%d" % length for length in range(512))
+_BULK_RUN_MIN = 32
+
+
+def _bulk_run(buf: bytes, pos: int, count: int) -> tuple[list[Reply], int] | None:
+    """An array of ``count`` bulk strings at ``pos`` (a SCAN or CONFIG GET reply) in one pass.
+
+    Splitting at CRLF and checking that every header is ``$`` and the length of the piece
+    after it proves the pieces are exactly what parsing one element at a time would give
+    (a piece holding a CRLF of its own would be shorter than its header says). ``None``
+    when that does not hold (not all bulk strings, nil, long or CRLF-holding values, not
+    all received yet): the caller then parses element by element.
+    """
+    if buf[pos:pos + 1] != b"$":
+        return None
+    lines = 2 * count
+    parts = buf[pos:].split(b"\r\n", lines)
+    if len(parts) <= lines:
+        return None
+    values = parts[1:lines:2]
+    try:
+        heads = list(map(_BULK_HEADS.__getitem__, map(len, values)))
+    except IndexError:
+        return None
+    if parts[0:lines:2] != heads:
+        return None
+    return values, len(buf) - len(parts[-1])  # type: ignore[return-value]  # list[bytes] is list[Reply]
+
+
+class Incomplete:
+    """The type of ``INCOMPLETE``: more bytes are needed for the next reply."""
+
+
+INCOMPLETE = Incomplete()
+
+
+class ProtocolError(ConnectionResetError):
+    """The server sent something that is not RESP2; the connection cannot be used further."""
+
+
 class Connection:
     """One RESP2 connection. ``deadline`` is a ``time.monotonic()`` instant or ``None``."""
 
     def __init__(self, sock: socket.socket, address: Address, timeout: float, deadline: float | None) -> None:
         self._sock = sock
-        self._buf = bytearray()
+        self._reader = ReplyReader()
+        self._sock_timeout: float | None = sock.gettimeout()
         self.address = address
         self.timeout = timeout
         self.deadline = deadline
@@ -233,13 +376,35 @@ class Connection:
 
     def pipeline(self, commands: list[tuple[object, ...]]) -> list[Reply]:
         """Send several commands at once; error replies are returned, not raised."""
+        self.send(commands)
+        return [self.receive() for _ in commands]
+
+    def send(self, commands: list[tuple[object, ...]]) -> None:
+        """Send commands without waiting; read their replies, in order, with ``receive()``."""
         if self.broken:
             raise RedisConnectionError(f"{self.address.dial_name()}: connection already failed")
-        payload = b"".join(encode_command(args) for args in commands)
+        payload = b"".join([encode_command(args) for args in commands])
         try:
-            self._sock.settimeout(_budget(self.timeout, self.deadline))
+            self._set_timeout()
             self._sock.sendall(payload)
-            return [self._read_reply() for _ in commands]
+        except TimeoutError:
+            self.broken = True
+            raise RedisConnectionError(f"write {self.address.dial_name()}: i/o timeout") from None
+        except (OSError, ssl.SSLError) as err:
+            self.broken = True
+            raise RedisConnectionError(f"{self.address.dial_name()}: {_describe(err)}") from None
+
+    def receive(self) -> Reply:
+        """The next reply of the commands sent; an error reply is returned, not raised."""
+        if self.broken:
+            raise RedisConnectionError(f"{self.address.dial_name()}: connection already failed")
+        reader = self._reader
+        try:
+            reply = reader.next_reply()
+            while isinstance(reply, Incomplete):
+                self._fill()
+                reply = reader.next_reply()
+            return reply
         except TimeoutError:
             self.broken = True
             raise RedisConnectionError(f"read {self.address.dial_name()}: i/o timeout") from None
@@ -247,49 +412,27 @@ class Connection:
             self.broken = True
             raise RedisConnectionError(f"{self.address.dial_name()}: {_describe(err)}") from None
 
+    def _set_timeout(self) -> None:
+        """Bound the next socket operation by the connection timeout and the deadline.
+
+        ``settimeout`` is a system call; it is made only when the bound has to come
+        down (the deadline nears) or has grown by more than a second since it was set.
+        """
+        budget = _budget(self.timeout, self.deadline)
+        current = self._sock_timeout
+        if current is None or current > budget + 0.05 or current < budget - 1.0:
+            self._sock.settimeout(budget)
+            self._sock_timeout = budget
+
     def _fill(self) -> None:
-        self._sock.settimeout(_budget(self.timeout, self.deadline))
-        chunk = self._sock.recv(65536)
+        self._set_timeout()
+        chunk = self._sock.recv(_RECV_SIZE)
         if not chunk:
             raise ConnectionResetError("connection closed by server")
-        self._buf.extend(chunk)
+        self._reader.feed(chunk)
 
-    def _read_line(self) -> bytes:
-        while True:
-            end = self._buf.find(b"\r\n")
-            if end >= 0:
-                line = bytes(self._buf[:end])
-                del self._buf[: end + 2]
-                return line
-            self._fill()
 
-    def _read_exact(self, size: int) -> bytes:
-        while len(self._buf) < size + 2:
-            self._fill()
-        data = bytes(self._buf[:size])
-        del self._buf[: size + 2]
-        return data
-
-    def _read_reply(self) -> Reply:
-        line = self._read_line()
-        if not line:
-            raise ConnectionResetError("empty reply line")
-        kind, rest = line[:1], line[1:]
-        if kind == b"+":
-            return rest
-        if kind == b"-":
-            return ReplyError(rest.decode("utf-8", "replace"))
-        if kind == b":":
-            return int(rest)
-        if kind == b"$":
-            size = int(rest)
-            return None if size < 0 else self._read_exact(size)
-        if kind == b"*":
-            count = int(rest)
-            if count < 0:
-                return None
-            return [self._read_reply() for _ in range(count)]
-        raise ConnectionResetError(f"protocol error: unexpected reply type {kind!r}")
+_RECV_SIZE = 131072
 
 
 def _budget(timeout: float, deadline: float | None) -> float:

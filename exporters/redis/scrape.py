@@ -3,9 +3,13 @@
 The order follows upstream's ``scrapeRedisHost``: connect (AUTH, SELECT), optional PING
 and CLIENT SETNAME, CONFIG GET *, INFO ALL, CLUSTER INFO in cluster mode, LATENCY,
 SLOWLOG, Sentinel, client list, Tile38, then the key checks, key groups and Lua scripts.
-A failure to connect or to read INFO makes ``redis_up 0`` with the error in
-``redis_exporter_last_scrape_error``; a command the server refuses (CONFIG or LATENCY on
-managed services) costs only its own metrics and is logged once per target.
+The fixed commands go out in two pipelines (CLIENT SETNAME, CONFIG GET, INFO; then
+CLUSTER INFO, LATENCY, SLOWLOG), in that order, so a scrape costs two round trips where
+upstream waits for seven. The key checks do every SCAN first, the patterns of one database
+side by side (``keys.run_scans``), then check what they found. A failure to connect or to
+read INFO makes ``redis_up 0`` with the error in ``redis_exporter_last_scrape_error``; a
+command the server refuses (CONFIG or LATENCY on managed services) costs only its own
+metrics and is logged once per target.
 """
 
 from __future__ import annotations
@@ -40,12 +44,14 @@ from exporters.redis.info import (
 )
 from exporters.redis.key_groups import key_group_metrics, parse_key_groups
 from exporters.redis.keys import (
+    DbKey,
     KeyBudget,
+    KeyScan,
     check_keys,
     check_streams,
-    count_keys,
-    expand_patterns,
+    is_pattern,
     parse_key_arg,
+    run_scans,
 )
 from exporters.redis.replies import (
     parse_client_line,
@@ -213,33 +219,55 @@ class RedisScrape:
                     self._log(logging.ERROR, "couldn't PING server", err=err.message)
                 else:
                     fam.gauge("exporter_last_scrape_ping_time_seconds", time.monotonic() - started)
+            # Two round trips instead of seven: the commands are sent in upstream's order
+            # and their replies read in one go; each reply is then handled as before.
+            first: list[tuple[object, ...]] = [(opts.config_command, "GET", "*"), ("INFO", "ALL")]
             if opts.set_client_name:
-                try:
-                    conn.command("CLIENT", "SETNAME", "redis_exporter")
-                except ReplyError as err:
-                    self._warn_once("setname", "CLIENT SETNAME refused", err.message)
+                first.insert(0, ("CLIENT", "SETNAME", "redis_exporter"))
+            replies = conn.pipeline(first)
+            if opts.set_client_name:
+                setname = replies.pop(0)
+                if isinstance(setname, ReplyError):
+                    self._warn_once("setname", "CLIENT SETNAME refused", setname.message)
+            config, info_reply = replies
 
             databases = 0
-            try:
-                config = conn.command(opts.config_command, "GET", "*")
-            except ReplyError as err:
-                self._warn_once("config", f"{opts.config_command} GET * refused: no config metrics", err.message)
+            if isinstance(config, ReplyError):
+                self._warn_once("config", f"{opts.config_command} GET * refused: no config metrics", config.message)
             else:
                 databases = self._config_metrics(config)
 
-            info_text = self._info(conn)
+            info_text = "" if isinstance(info_reply, ReplyError) else as_text(info_reply)
+            if not info_text:
+                info_text = as_text(conn.command("INFO"))
             lines = parse_info(info_text)
-            if any(line.key == "cluster_enabled" and line.value.strip() == "1" for line in lines):
-                try:
-                    self._cluster_info(as_text(conn.command("CLUSTER", "INFO")))
+            cluster = any(line.key == "cluster_enabled" and line.value.strip() == "1" for line in lines)
+            version = next((line.value for line in lines if line.key == "redis_version"), "")
+            major = version.split(".")[0]
+            # LATENCY HISTOGRAM came with Redis 7.0; asking an older server would add an error
+            # to its errorstats.
+            histogram = not (major.isdigit() and int(major) < 7)
+            second: list[tuple[object, ...]] = [("LATENCY", "LATEST")]
+            if histogram:
+                second.append(("LATENCY", "HISTOGRAM"))
+            second += [("SLOWLOG", "LEN"), ("SLOWLOG", "GET", "1")]
+            if cluster:
+                second.insert(0, ("CLUSTER", "INFO"))
+            replies = conn.pipeline(second)
+            if cluster:
+                cluster_reply = replies.pop(0)
+                if isinstance(cluster_reply, ReplyError):
+                    self._log(logging.ERROR, "CLUSTER INFO failed", err=cluster_reply.message)
+                else:
+                    self._cluster_info(as_text(cluster_reply))
                     databases = 1  # a cluster has only database 0
-                except ReplyError as err:
-                    self._log(logging.ERROR, "CLUSTER INFO failed", err=err.message)
             elif databases == 0:
                 databases = DEFAULT_DATABASES
             self._info_metrics(lines, databases)
-            self._latency(conn, lines)
-            self._slowlog(conn)
+            latest = replies.pop(0)
+            histograms = replies.pop(0) if histogram else None
+            self._latency(latest, histograms, lines)
+            self._slowlog(replies[0], replies[1])
             if any(line.section == "Sentinel" for line in lines):
                 sentinel_masters(conn, fam)
             if opts.export_client_list:
@@ -255,25 +283,19 @@ class RedisScrape:
             for filename, script in opts.lua_scripts:
                 self._lua(conn, filename, script)
 
-    def _info(self, conn: Connection) -> str:
-        try:
-            text = as_text(conn.command("INFO", "ALL"))
-        except ReplyError:
-            text = ""
-        if not text:
-            text = as_text(conn.command("INFO"))
-        return text
-
     def _config_metrics(self, config: Reply) -> int:
         if not isinstance(config, list) or len(config) % 2:
             raise ScrapeError("invalid config reply")
         databases = 0
         opts = self.options
+        every_key = opts.include_config_metrics
         for i in range(0, len(config), 2):
             key_raw, value_raw = config[i], config[i + 1]
             if not isinstance(key_raw, bytes) or not isinstance(value_raw, bytes):
                 continue
             key = key_raw.decode("utf-8", "replace")
+            if not every_key and key not in CONFIG_GAUGES and key != "databases":
+                continue  # a few hundred keys of which a default scrape exports three
             value = value_raw.decode("utf-8", "replace")
             if key == "databases":
                 try:
@@ -281,7 +303,7 @@ class RedisScrape:
                 except ValueError:
                     raise ScrapeError(f"invalid config value for key databases: {value!r}") from None
             number = info_mod.parse_number(value)
-            if opts.include_config_metrics and not (opts.redact_config_metrics and key in REDACTED_CONFIG_KEYS):
+            if every_key and not (opts.redact_config_metrics and key in REDACTED_CONFIG_KEYS):
                 self.families.gauge("config_key_value", 1.0, {"key": key, "value": value})
                 if number is not None:
                     self.families.gauge("config_value", number, {"key": key})
@@ -321,10 +343,11 @@ class RedisScrape:
         for line in lines:
             key, value, section = line.key, line.value, line.section
             values[key] = value
-            if MASTER_HOST.match(key):
-                master_host = value
-            if MASTER_PORT.match(key):
-                master_port = value
+            if key.startswith("master"):  # the prefix both patterns require, tested cheaply first
+                if MASTER_HOST.match(key):
+                    master_host = value
+                if MASTER_PORT.match(key):
+                    master_port = value
             if section == "Replication" and self._replication(key, value, master_host, master_port):
                 continue
             if section == "Server" and key == "uptime_in_seconds":
@@ -408,24 +431,20 @@ class RedisScrape:
             return True
         return False
 
-    def _latency(self, conn: Connection, lines: list[info_mod.InfoLine]) -> None:
+    def _latency(self, latest: Reply, histograms: Reply, lines: list[info_mod.InfoLine]) -> None:
+        """LATENCY LATEST and LATENCY HISTOGRAM (``None``: not asked, server older than 7.0)."""
         fam = self.families
-        try:
-            latest = conn.command("LATENCY", "LATEST")
-        except ReplyError as err:
-            self._warn_once("latency-latest", "LATENCY LATEST refused: no latency spike metrics", err.message)
+        if isinstance(latest, ReplyError):
+            self._warn_once("latency-latest", "LATENCY LATEST refused: no latency spike metrics", latest.message)
         else:
             for event in parse_latency_latest(latest):
                 fam.gauge("latency_spike_last", event.last, {"event_name": event.name})
                 fam.gauge("latency_spike_duration_seconds", event.duration_seconds, {"event_name": event.name})
-        version = next((line.value for line in lines if line.key == "redis_version"), "")
-        major = version.split(".")[0]
-        if major.isdigit() and int(major) < 7:
-            return  # LATENCY HISTOGRAM came with Redis 7.0; asking would add an error to errorstats
-        try:
-            histograms = conn.command("LATENCY", "HISTOGRAM")
-        except ReplyError as err:
-            self._warn_once("latency-histogram", "LATENCY HISTOGRAM refused: no latency histograms", err.message)
+        if histograms is None:
+            return
+        if isinstance(histograms, ReplyError):
+            self._warn_once("latency-histogram", "LATENCY HISTOGRAM refused: no latency histograms",
+                            histograms.message)
             return
         commandstats = {
             line.key[len("cmdstat_"):]: line.value for line in lines
@@ -435,14 +454,12 @@ class RedisScrape:
             fam.histogram("commands_latencies_usec", {"cmd": histogram.cmd}, histogram.calls,
                           total_usec(commandstats, histogram.cmd), histogram.buckets)
 
-    def _slowlog(self, conn: Connection) -> None:
+    def _slowlog(self, length: Reply, entries: Reply) -> None:
         fam = self.families
-        try:
-            length = conn.command("SLOWLOG", "LEN")
-            entries = conn.command("SLOWLOG", "GET", "1")
-        except ReplyError as err:
-            self._warn_once("slowlog", "SLOWLOG refused: no slowlog metrics", err.message)
-            return
+        for reply in (length, entries):
+            if isinstance(reply, ReplyError):
+                self._warn_once("slowlog", "SLOWLOG refused: no slowlog metrics", reply.message)
+                return
         if isinstance(length, int):
             fam.gauge("slowlog_length", float(length))
         last_id, last_duration = parse_slowlog_last(entries)
@@ -496,21 +513,33 @@ class RedisScrape:
             router = ClusterRouter(conn, self.address, opts.connection_timeout, deadline, opts.tls,
                                    opts.user, self.password)
         try:
+            check_patterns = parse_key_arg(opts.check_keys)
+            stream_patterns = parse_key_arg(opts.check_streams)
+            # Every SCAN first, side by side (run_scans), then the checks of what they found.
+            expansions = {
+                (which, index): KeyScan(item.db, item.key, batch, collect=True, limit=budget.limit)
+                for which, items in (("keys", check_patterns), ("streams", stream_patterns))
+                for index, item in enumerate(items) if is_pattern(item.key)
+            }
+            counts = [KeyScan(item.db, item.key, batch, collect=False) for item in parse_key_arg(opts.count_keys)]
+            run_scans(conn, [*expansions.values(), *counts], budget)
+
             keys = parse_key_arg(opts.check_single_keys)
-            try:
-                keys += expand_patterns(conn, parse_key_arg(opts.check_keys), batch, budget)
-            except (ReplyError, ValueError) as err:
-                self._log(logging.ERROR, "error expanding key patterns", err=str(err))
+            keys += self._expanded("keys", check_patterns, expansions, "error expanding key patterns")
             check_keys(conn, self.families, keys, export_values=opts.export_key_values, budget=budget,
                        logger=self._target_logger(), cluster=opts.is_cluster,
                        route=router.connection_for if router is not None else None)
             streams = parse_key_arg(opts.check_single_streams)
-            try:
-                streams += expand_patterns(conn, parse_key_arg(opts.check_streams), batch, budget)
-            except (ReplyError, ValueError) as err:
-                self._log(logging.ERROR, "error expanding stream patterns", err=str(err))
+            streams += self._expanded("streams", stream_patterns, expansions, "error expanding stream patterns")
             check_streams(conn, self.families, streams, budget, self._target_logger())
-            count_keys(conn, self.families, parse_key_arg(opts.count_keys), batch, budget, self._target_logger())
+            for scan in counts:
+                if scan.error:
+                    self._log(logging.ERROR, "couldn't count keys", key=scan.pattern, err=scan.error)
+                elif not scan.complete:
+                    self._log(logging.WARNING, "counting keys did not finish before the scrape deadline",
+                              key=scan.pattern)
+                else:
+                    self.families.gauge("keys_count", float(scan.total), {"db": "db" + scan.db, "key": scan.pattern})
         except RedisConnectionError as err:
             # The deadline or the connection ended the checks; what was collected stays.
             self._log(logging.ERROR, "key checks stopped", err=str(err))
@@ -520,6 +549,26 @@ class RedisScrape:
         if budget.exhausted:
             self._log(logging.WARNING, "key checks stopped early (key limit or scrape deadline)",
                       limit=opts.max_checked_keys, skipped=",".join(sorted(set(budget.exhausted))[:5]))
+
+    def _expanded(
+        self, which: str, items: list[DbKey], scans: dict[tuple[str, int], KeyScan], what: str,
+    ) -> list[DbKey]:
+        """The key names of ``items``, patterns replaced by what their SCAN found, in order.
+
+        A pattern whose SCAN failed drops every pattern's names, as upstream's expansion
+        returns an error and no keys then.
+        """
+        out: list[DbKey] = []
+        for index, item in enumerate(items):
+            scan = scans.get((which, index))
+            if scan is None:
+                out.append(item)
+            elif scan.error:
+                self._log(logging.ERROR, what, err=scan.error)
+                return []
+            else:
+                out.extend(DbKey(item.db, name) for name in scan.names)
+        return out
 
     def _target_logger(self) -> logging.LoggerAdapter[logging.Logger]:
         return logging.LoggerAdapter(self.logger, {"target": self.where})
