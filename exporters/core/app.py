@@ -97,6 +97,8 @@ class Exporter:
     title: str
     args: argparse.Namespace
     exporter_metrics: bool = True
+    # False: always the text format, as an upstream that never negotiates OpenMetrics
+    openmetrics: bool = True
     description: str = ""
     metrics: MetricsHandler | None = None
     routes: dict[str, RouteHandler] = field(default_factory=dict)
@@ -210,7 +212,7 @@ class Exporter:
             metrics = list(handler(request))
             if limited:
                 metrics.extend(self.self_metrics())
-            if wants_openmetrics(request.headers.get("Accept")):
+            if self.openmetrics and wants_openmetrics(request.headers.get("Accept")):
                 return Response(200, render_openmetrics(metrics), OPENMETRICS_CONTENT_TYPE)
             return Response(200, render_text(metrics), TEXT_CONTENT_TYPE)
         except HTTPError as err:

@@ -76,13 +76,13 @@ def add_web_flags(
         help="Maximum number of parallel scrape requests; 0 disables the limit (default 40).",
     )
     web.add_argument(
-        "--scrape.timeout", dest="scrape_timeout", type=_seconds, metavar="SECONDS",
+        "--scrape.timeout", dest="scrape_timeout", type=parse_duration, metavar="SECONDS",
         default=10.0,
         help="Scrape deadline when the scraper sends no X-Prometheus-Scrape-Timeout-Seconds header "
         "(default 10s, Prometheus's default scrape_timeout; 0 disables).",
     )
     web.add_argument(
-        "--scrape.timeout-offset", dest="scrape_timeout_offset", type=_seconds, metavar="SECONDS",
+        "--scrape.timeout-offset", dest="scrape_timeout_offset", type=parse_duration, metavar="SECONDS",
         default=0.5,
         help="Subtracted from the scraper's timeout to leave time for the response (default 0.5s).",
     )
@@ -95,11 +95,6 @@ def add_web_flags(
         "--log.format", dest="log_format", default=env_default(environ, names.get("log_format"), "logfmt"),
         choices=["logfmt", "json"], help="Output format of log messages.",
     )
-
-
-def _seconds(text: str) -> float:
-    """A duration as Go writes it (``5s``, ``500ms``, ``1m``) or a bare number of seconds."""
-    return parse_duration(text)
 
 
 def parse_duration(text: str) -> float:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -201,17 +201,24 @@ def _range(path: str, node: yaml.Node, what: str) -> VersionRange:
         raise QueriesError(f"{_where(path, node)}: {what}: {err}") from None
 
 
+def _known_keys(
+    path: str, node: yaml.Node, allowed: Collection[str], what: str, context: str
+) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+    """A mapping's entries by key; an unknown key is refused at its line."""
+    entries = {key: (kn, vn) for key, kn, vn in _mapping_items(path, node, what)}
+    for key, (kn, _) in entries.items():
+        if key not in allowed:
+            raise QueriesError(
+                f"{_where(path, kn)}: unknown key {key!r} {context} (allowed: {', '.join(sorted(allowed))})"
+            )
+    return entries
+
+
 def _column(path: str, name: str, key_node: yaml.Node, node: yaml.Node, ns: str) -> ColumnMapping:
     where = _where(path, key_node)
     if not _NAME.match(name):
         raise QueriesError(f"{where}: column {name!r} of {ns} is not a valid metric or label name")
-    options = {key: (kn, vn) for key, kn, vn in _mapping_items(path, node, f"column {name!r} of {ns}")}
-    for key, (kn, _) in options.items():
-        if key not in _COLUMN_KEYS:
-            raise QueriesError(
-                f"{_where(path, kn)}: unknown key {key!r} for column {name!r} of {ns} "
-                f"(allowed: {', '.join(sorted(_COLUMN_KEYS))})"
-            )
+    options = _known_keys(path, node, _COLUMN_KEYS, f"column {name!r} of {ns}", f"for column {name!r} of {ns}")
     if "usage" not in options:
         raise QueriesError(f"{where}: column {name!r} of {ns} has no usage")
     usage_node = options["usage"][1]
@@ -241,13 +248,7 @@ def _namespace(path: str, name: str, key_node: yaml.Node, node: yaml.Node) -> Na
     where = _where(path, key_node)
     if not _NAME.match(name):
         raise QueriesError(f"{where}: namespace {name!r} is not a valid metric name")
-    fields = {key: (kn, vn) for key, kn, vn in _mapping_items(path, node, f"namespace {name!r}")}
-    for key, (kn, _) in fields.items():
-        if key not in _NAMESPACE_KEYS:
-            raise QueriesError(
-                f"{_where(path, kn)}: unknown key {key!r} in namespace {name!r} "
-                f"(allowed: {', '.join(sorted(_NAMESPACE_KEYS))})"
-            )
+    fields = _known_keys(path, node, _NAMESPACE_KEYS, f"namespace {name!r}", f"in namespace {name!r}")
     if "query" not in fields:
         raise QueriesError(f"{where}: namespace {name!r} has no query")
     query = _scalar(path, fields["query"][1], "query").strip()

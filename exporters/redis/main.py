@@ -18,7 +18,7 @@ from typing import Any
 from prometheus_client.metrics_core import Metric
 
 from exporters import __version__
-from exporters.core.app import Exporter, HTTPError, MetricsHandler, Request, Response, run_exporter
+from exporters.core.app import Exporter, HTTPError, Request, Response, run_exporter
 from exporters.core.cli import ArgumentParser, ConfigError, add_version_flag, add_web_flags, parse_duration
 from exporters.core.webconfig import build_ssl_context
 from exporters.redis.families import Families
@@ -483,12 +483,6 @@ class RedisExporterApp(Exporter):
         super().configure_from_args()
         apply_server_tls_flags(self, self.args)
 
-    def scrape(self, request: Request, handler: MetricsHandler, limited: bool) -> Response:
-        """Always the text format: redis_exporter does not negotiate OpenMetrics, and its
-        latency quantile labels ("50", "99.9") are not valid OpenMetrics quantiles."""
-        headers = {k: v for k, v in request.headers.items() if k.lower() != "accept"}
-        return super().scrape(dataclasses.replace(request, headers=headers), handler, limited)
-
     def self_metrics(self) -> list[Metric]:
         out: list[Metric] = []
         if self.exporter_metrics:
@@ -542,6 +536,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         title=f"Redis Exporter {__version__}",
         args=args,
         exporter_metrics=not args.redis_only_metrics,
+        # redis_exporter does not negotiate OpenMetrics, and its latency quantile labels
+        # ("50", "99.9") are not valid OpenMetrics quantiles
+        openmetrics=False,
         description=f"Prometheus exporter for Redis (compatible with redis_exporter {UPSTREAM_VERSION}).",
     )
     exporter.links.append(("/health", "Health"))

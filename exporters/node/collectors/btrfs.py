@@ -24,9 +24,9 @@ from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec
 from exporters.core.metrics import CounterFamily, GaugeFamily
-from exporters.node.collectors._files import glob_sorted, list_dir, read_text, sys_read_file
+from exporters.node.collectors._files import glob_sorted, list_dir, sys_read_file
 from exporters.node.collectors._libc import libc
-from exporters.node.collectors.filesystem import Mount, parse_mounts
+from exporters.node.collectors.filesystem import Mount, read_mounts
 from exporters.node.context import NodeContext
 
 LOGGER = logging.getLogger("exporters.node")
@@ -298,11 +298,7 @@ class BtrfsCollector:
         self.ops: IoctlOps = ops if ops is not None else SystemIoctl()
 
     def read_mounts(self) -> list[Mount]:
-        try:
-            text = read_text(self.context.proc("1", "mounts"))
-        except FileNotFoundError:
-            text = read_text(self.context.proc("mounts"))
-        return parse_mounts(text, self.context.rootfs)
+        return read_mounts(self.context, NAME)
 
     def ioctl_stats(self) -> dict[str, list[IoctlDevice]]:
         try:

@@ -101,6 +101,19 @@ def rootfs_strip_prefix(path: str, rootfs: str) -> str:
     return stripped or "/"
 
 
+def read_mounts(context: NodeContext, collector: str) -> list[Mount]:
+    """PID 1's mount table (the host's, from a container), else this process's."""
+    try:
+        text = read_text(context.proc("1", "mounts"))
+    except FileNotFoundError as err:
+        LOGGER.debug(
+            "Reading root mounts failed, falling back to system mounts",
+            extra={"collector": collector, "err": str(err)},
+        )
+        text = read_text(context.proc("mounts"))
+    return parse_mounts(text, context.rootfs)
+
+
 def parse_mounts(text: str, rootfs: str = "/") -> list[Mount]:
     """Parse /proc/<pid>/mounts (fstab(5) format, ``\\040`` and ``\\011`` escapes)."""
     mounts: list[Mount] = []
@@ -182,15 +195,7 @@ class FilesystemCollector:
         self._pool = DaemonPool("statfs", LOGGER)
 
     def read_mounts(self) -> list[Mount]:
-        try:
-            text = read_text(self.context.proc("1", "mounts"))
-        except FileNotFoundError as err:
-            LOGGER.debug(
-                "Reading root mounts failed, falling back to system mounts",
-                extra={"collector": NAME, "err": str(err)},
-            )
-            text = read_text(self.context.proc("mounts"))
-        return parse_mounts(text, self.context.rootfs)
+        return read_mounts(self.context, NAME)
 
     def stat_path(self, mount: Mount) -> str:
         return os.path.normpath(os.path.join(self.context.rootfs, mount.mount_point.lstrip("/")))
@@ -329,10 +334,6 @@ def _integer(text: str) -> int:
         raise argparse.ArgumentTypeError(f"invalid integer {text!r}") from None
 
 
-def _duration(text: str) -> float:
-    return parse_duration(text)
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("filesystem collector")
     group.add_argument(
@@ -354,7 +355,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="", help=argparse.SUPPRESS,
     )
     group.add_argument(
-        "--collector.filesystem.mount-timeout", dest="collector_filesystem_mount_timeout", type=_duration,
+        "--collector.filesystem.mount-timeout", dest="collector_filesystem_mount_timeout", type=parse_duration,
         default=DEFAULT_MOUNT_TIMEOUT, metavar="DURATION",
         help="How long to wait for a mount to respond before marking it as stale (default 5s).",
     )
