@@ -32,7 +32,17 @@ REFERENCE_BINARIES = {
     "redis": "prometheus-redis-exporter",
     "promtool": "promtool",
     "prometheus": "prometheus",
+    "alertmanager": "prometheus-alertmanager",
+    "amtool": "amtool",
 }
+# Two generations of reference binaries, both from Debian:
+#   "bookworm": Debian 12's installed packages (node_exporter 1.5.0, postgres_exporter 0.11.1,
+#               redis_exporter 1.45.0, Prometheus 2.42), found on PATH;
+#   "trixie":   Debian 13's (1.9.0, 0.17.1, 1.69.0, Prometheus 2.53.3), closer to the target
+#               versions, unpacked without installing by .ci/fetch-oracles into
+#               $EXPORTERS_ORACLES (default: .oracles in the repository).
+GENERATIONS = ("bookworm", "trixie")
+ORACLES = Path(os.environ.get("EXPORTERS_ORACLES") or REPO / ".oracles")
 
 
 def free_port() -> int:
@@ -49,11 +59,22 @@ def missing(what: str) -> None:
     pytest.skip(f"{what} not available")
 
 
-def reference_binary(name: str) -> str:
-    """Path of a reference Go binary (Debian package) or skip/fail."""
-    binary = shutil.which(REFERENCE_BINARIES.get(name, name))
+def find_reference_binary(name: str, generation: str = "bookworm") -> str | None:
+    """Path of a reference Go binary of one generation (see ``GENERATIONS``), or None."""
+    if generation not in GENERATIONS:
+        raise ValueError(f"unknown oracle generation {generation!r}")
+    program = REFERENCE_BINARIES.get(name, name)
+    if generation == "bookworm":
+        return shutil.which(program)
+    path = ORACLES / "usr" / "bin" / program
+    return str(path) if os.access(path, os.X_OK) else None
+
+
+def reference_binary(name: str, generation: str = "bookworm") -> str:
+    """Path of a reference Go binary, or skip/fail (``generation``: see ``GENERATIONS``)."""
+    binary = find_reference_binary(name, generation)
     if binary is None:
-        missing(f"reference binary {REFERENCE_BINARIES.get(name, name)}")
+        missing(f"reference binary {REFERENCE_BINARIES.get(name, name)} ({generation})")
     assert binary is not None
     return binary
 
