@@ -26,8 +26,6 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, Protocol, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.exposition import (
     OPENMETRICS_CONTENT_TYPE,
     TEXT_CONTENT_TYPE,
@@ -38,6 +36,7 @@ from exporters.core.exposition import (
 from exporters.core.flags import ConfigError
 from exporters.core.listen import Listener, open_listeners
 from exporters.core.logs import setup_logging
+from exporters.core.metrics import Metric
 from exporters.core.selfmetrics import HandlerStats, ProcessMetrics, build_info
 from exporters.core.server import ExporterHTTPServer, serve_in_thread
 from exporters.core.settings import LogSettings, WebSettings

@@ -20,6 +20,7 @@ from functools import lru_cache
 from typing import Any
 
 from exporters.core.flags import ConfigError, parse_duration
+from exporters.core.yamlfile import Problems
 
 _TLS_VERSIONS = {
     "TLS10": ssl.TLSVersion.TLSv1,
@@ -94,9 +95,8 @@ def _expect(value: Any, kind: type | tuple[type, ...], where: str, path: str) ->
 
 
 def _check_keys(section: Mapping[str, Any], allowed: set[str], where: str, path: str) -> None:
-    unknown = sorted(set(section) - allowed)
-    if unknown:
-        raise ConfigError(f"{path}: {where}: unknown field {unknown[0]!r}")
+    # exporter-toolkit reads the file with yaml.UnmarshalStrict: an unknown field stops the start
+    Problems(path, strict=True).unknown_keys(section, allowed, where)
 
 
 def load_web_config(path: str) -> WebConfig:

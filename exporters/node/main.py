@@ -10,8 +10,6 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.app import Exporter, HTTPError, Request, Runtime, fail, run
 from exporters.core.collector import CollectorSpec
 from exporters.core.flags import (
@@ -21,6 +19,7 @@ from exporters.core.flags import (
     add_web_flags,
     enabled_collectors,
 )
+from exporters.core.metrics import Metric
 from exporters.core.runner import CollectorRunner
 from exporters.core.settings import LogSettings, WebSettings
 from exporters.node import collectors as collectors_pkg

@@ -16,8 +16,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.app import Exporter, HTTPError, Request, Runtime, run
 from exporters.core.collector import CollectorSpec
 from exporters.core.flags import (
@@ -31,6 +29,7 @@ from exporters.core.flags import (
     env_default,
     parse_duration,
 )
+from exporters.core.metrics import Metric
 from exporters.core.settings import LogSettings, WebSettings
 from exporters.postgres import default_metrics
 from exporters.postgres.collectors import SPECS, PgContext

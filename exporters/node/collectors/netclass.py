@@ -20,10 +20,8 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import CollectorSpec, NoDataError
-from exporters.core.metrics import CounterFamily, ExactFamily, GaugeFamily, exact_gauge
+from exporters.core.metrics import CounterFamily, ExactFamily, GaugeFamily, Metric, exact_gauge
 from exporters.node.collectors._files import read_attribute_files, sys_read_file
 from exporters.node.collectors._flags import add_bool_flag, compile_go_regex
 from exporters.node.collectors._labels import without_invalid_utf8

@@ -20,10 +20,8 @@ import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import CollectorSpec
-from exporters.core.metrics import CounterFamily, GaugeFamily
+from exporters.core.metrics import CounterFamily, GaugeFamily, Metric
 from exporters.node.collectors._files import read_text
 from exporters.node.collectors._flags import DeviceFilter, add_bool_flag, device_filter, with_deprecated_alias
 from exporters.node.collectors._labels import without_invalid_utf8

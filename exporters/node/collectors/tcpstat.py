@@ -12,10 +12,8 @@ import os
 from collections import Counter
 from collections.abc import Iterable
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import CollectorSpec
-from exporters.core.metrics import GaugeFamily
+from exporters.core.metrics import GaugeFamily, Metric
 from exporters.node.collectors._files import read_text
 from exporters.node.collectors.udp_queues import parse_socket_line
 from exporters.node.context import NodeContext
