@@ -45,7 +45,7 @@ LEFT_OUT_FLAGS = [
     "--collector.ethtool.device-include=x", "--collector.ethtool.metrics-include=x",
     "--collector.ntp.server=127.0.0.1", "--collector.perf.cpus=0",
     "--collector.qdisc.device-include=x", "--collector.runit.servicedir=/etc/service",
-    "--collector.supervisord.url=http://localhost:9001/RPC2", "--collector.sysctl.include=x",
+    "--collector.supervisord.url=http://localhost:9001/RPC2",
     "--collector.systemd.unit-include=x", "--collector.wifi.fixtures=x",
 ]
 
@@ -97,6 +97,8 @@ VALUE_FLAGS: dict[str, tuple[str, object]] = {
     "--collector.netdev.device-blacklist": ("x", ""),
     "--collector.netstat.fields": ("x", NETSTAT_FIELDS),
     "--collector.powersupply.ignored-supplies": ("x", "^$"),
+    "--collector.sysctl.include": ("x", None),  # kingpin Strings(): repeatable, empty by default
+    "--collector.sysctl.include-info": ("x", None),
     "--collector.tapestats.ignored-devices": ("x", "^$"),
     "--collector.textfile.directory": ("x", ""),
     "--collector.vmstat.fields": ("x", "^(oom_kill|pgpg|pswp|pg.*fault).*"),

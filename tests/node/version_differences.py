@@ -202,6 +202,18 @@ DIFFERENCES: tuple[Difference, ...] = (
         why="New in v1.7.0; see the removed row above.",
         upstream="collector/nfsd_linux.go, 86ed8cdc 'NFSd: fix nfsd v4 index miss' (#2824)",
     ),
+    Difference(
+        collector="cpu_vulnerabilities",
+        kind="changed",
+        name=r"node_cpu_vulnerabilities_info",
+        what="v1.9.0 adds the label mitigation (the text after the state word, \"\" when none); v1.7.0 has "
+        "codename and state only.",
+        why="Golden from v1.9.0 (v1.5.0 lacks the collector): the label is dropped from the reference sample.",
+        upstream="collector/cpu_vulnerabilities_linux.go, 16f7122d 'Add mitigation information to the linux "
+        "vulnerabilities collector' (#2806)",
+        transform=lambda s: Series(s.name, tuple(kv for kv in s.labels if kv[0] != "mitigation"), s.value),
+        reference="trixie",
+    ),
 )
 
 
