@@ -38,7 +38,6 @@ NOT_PROVIDED: dict[str, str] = {
     "logind": "needs systemd-logind over D-Bus",
     "network_route": "needs rtnetlink",
     "ntp": "sends NTP queries to a server (a network daemon, not host state)",
-    "perf": "needs perf_event_open(2) and CAP_PERFMON",
     "qdisc": "needs rtnetlink",
     "runit": "needs a runit service supervisor",
     "supervisord": "needs a supervisord XML-RPC endpoint",
