@@ -23,6 +23,7 @@ from exporters.core.collector import CollectorSpec
 from exporters.core.runner import CollectorRunner
 from exporters.node import collectors as collectors_pkg
 from exporters.node.context import NodeContext
+from exporters.node.help import add_help_pages
 
 UPSTREAM = "node_exporter"
 UPSTREAM_VERSION = "1.7.0"
@@ -90,6 +91,7 @@ def build_parser(specs: Sequence[CollectorSpec[NodeContext]]) -> argparse.Argume
         "it has no effect here.",
     )
     add_collector_flags(parser, specs)
+    add_help_pages(parser, {spec.name: spec.enabled_by_default for spec in specs})
     return parser
 
 
