@@ -27,7 +27,7 @@ import pytest
 import yaml
 
 from tests.conftest import RunningExporter, free_port, reference_binary, start_exporter, wait_http
-from tests.deploy.conftest import DEPLOY
+from tests.deploy.conftest import DEPLOY, terminate
 from tests.deploy.test_grafana import DASHBOARDS, metric_names, panel_exprs
 
 pytestmark = [pytest.mark.slow]
@@ -166,12 +166,7 @@ def stack(work_dir: Path, postgres_dsn: str, redis_url: str, sized_table: None) 
         yield Stack(f"http://127.0.0.1:{port}", exporters, address("redis-down"), postgres_dsn)
     finally:
         if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            terminate(proc, 15)
         for exporter in exporters.values():
             exporter.stop()
 
