@@ -6,12 +6,18 @@ import os
 import shutil
 import subprocess
 import sys
+import time
+import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from tests.conftest import REPO, missing, wait_http
+import pytest
+import yaml
+
+from tests.conftest import REPO, free_port, missing, wait_http
 
 DEPLOY = REPO / "deploy"
 
@@ -85,3 +91,44 @@ def serving(argv: Sequence[str], env: dict[str, str], port: int, workdir: Path, 
     finally:
         terminate(proc)
     assert "Traceback" not in log.read_text(errors="replace"), log.read_text(errors="replace")
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float = 45.0) -> Any:
+    """Poll ``check`` until it returns something truthy, or fail saying what was awaited."""
+    end = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < end:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.5)
+    pytest.fail(f"timed out after {timeout}s waiting for {what}; last result: {last!r}")
+
+
+def http_status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
+@contextmanager
+def running_prometheus(binary: str, work_dir: Path, config: dict[str, Any]) -> Iterator[str]:
+    """Prometheus ``binary`` with ``config`` and its storage in ``work_dir``, on a free loopback port,
+    once ready; yields its URL."""
+    (work_dir / "prometheus.yml").write_text(yaml.safe_dump(config))
+    port = free_port()
+    with (work_dir / "prometheus.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [binary, f"--config.file={work_dir / 'prometheus.yml'}", f"--storage.tsdb.path={work_dir / 'data'}",
+             f"--web.listen-address=127.0.0.1:{port}"],
+            stdout=log, stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_http(f"http://127.0.0.1:{port}/-/ready", timeout=30, proc=proc)
+        # /-/ready answers 503 while the storage opens; wait_http accepts any status
+        wait_for("Prometheus ready", lambda: http_status(f"http://127.0.0.1:{port}/-/ready") == 200, timeout=30)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        terminate(proc, 15)
