@@ -24,6 +24,7 @@ from exporters.core.runner import CollectorRunner
 from exporters.core.settings import LogSettings, WebSettings
 from exporters.node import collectors as collectors_pkg
 from exporters.node.context import NodeContext
+from exporters.node.help import add_help_pages
 
 UPSTREAM = "node_exporter"
 UPSTREAM_VERSION = "1.7.0"
@@ -35,29 +36,15 @@ DEFAULT_ADDRESS = ":9100"
 # clear error, so an operator who relies on one learns it at once instead of finding its
 # panels blank and its alerts silent.
 NOT_PROVIDED: dict[str, str] = {
-    "buddyinfo": "off by default; /proc/buddyinfo fragmentation data, rarely dashboarded",
-    "cgroups": "off by default; cgroup summary, not used by the standard dashboards",
-    "cpu_vulnerabilities": "off by default; not used by the standard dashboards",
-    "drbd": "off by default; needs DRBD kernel module state",
-    "drm": "off by default; AMD GPU sysfs, hardware-specific",
     "ethtool": "needs the ethtool ioctl (SIOCETHTOOL) per interface",
-    "ksmd": "off by default; not used by the standard dashboards",
-    "lnstat": "off by default; /proc/net/stat tables, not used by the standard dashboards",
     "logind": "needs systemd-logind over D-Bus",
-    "meminfo_numa": "off by default; per-NUMA-node memory, not used by the standard dashboards",
-    "mountstats": "off by default; per-NFS-mount RPC statistics",
     "network_route": "needs rtnetlink",
     "ntp": "sends NTP queries to a server (a network daemon, not host state)",
-    "perf": "needs perf_event_open(2) and CAP_PERFMON",
     "qdisc": "needs rtnetlink",
     "runit": "needs a runit service supervisor",
-    "slabinfo": "off by default; /proc/slabinfo is root-only",
-    "softirqs": "off by default; not used by the standard dashboards",
     "supervisord": "needs a supervisord XML-RPC endpoint",
-    "sysctl": "off by default; not used by the standard dashboards",
     "systemd": "needs systemd over D-Bus",
     "wifi": "needs nl80211 over generic netlink",
-    "zoneinfo": "off by default; not used by the standard dashboards",
 }
 
 
@@ -105,6 +92,7 @@ def build_parser(specs: Sequence[CollectorSpec[NodeContext]]) -> argparse.Argume
         "it has no effect here.",
     )
     add_collector_flags(parser, specs)
+    add_help_pages(parser, {spec.name: spec.enabled_by_default for spec in specs})
     return parser
 
 
