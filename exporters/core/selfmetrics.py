@@ -62,6 +62,11 @@ class HandlerStats:
             self.in_flight -= 1
             self.codes[str(code)] = self.codes.get(str(code), 0) + 1
 
+    def refused(self, code: int) -> None:
+        """A request answered without running the handler (the in-flight limit's 503)."""
+        with self._lock:
+            self.codes[str(code)] = self.codes.get(str(code), 0) + 1
+
     def collect(self) -> Iterable[Metric]:
         with self._lock:
             codes = dict(self.codes)

@@ -57,7 +57,7 @@ def build_parser(env: Mapping[str, str] | None = None) -> argparse.ArgumentParse
     add_version_flag(parser, UPSTREAM, UPSTREAM_VERSION)
     parser.add_argument("--config.file", dest="config_file", default="postgres_exporter.yml",
                         help="Postgres exporter configuration file (auth_modules for /probe).")
-    add_web_flags(parser, DEFAULT_ADDRESS, WEB_ENV, environ)
+    add_web_flags(parser, DEFAULT_ADDRESS, WEB_ENV, environ, max_requests=0)
     add_bool_flag(parser, "disable-default-metrics", "Do not include default metrics.",
                   env_name="PG_EXPORTER_DISABLE_DEFAULT_METRICS", env=environ)
     add_bool_flag(parser, "disable-settings-metrics", "Do not include pg_settings metrics.",

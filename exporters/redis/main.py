@@ -186,7 +186,7 @@ def build_parser(env: Mapping[str, str] | None = None) -> argparse.ArgumentParse
     add_web_flags(parser, DEFAULT_ADDRESS, {
         "web_listen_address": "REDIS_EXPORTER_WEB_LISTEN_ADDRESS",
         "web_telemetry_path": "REDIS_EXPORTER_WEB_TELEMETRY_PATH",
-    }, environ, openmetrics=False)
+    }, environ, openmetrics=False, max_requests=0)
     group = parser.add_argument_group("redis")
     for flag in FLAGS:
         default = env_value(flag, environ)
