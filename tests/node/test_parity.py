@@ -42,11 +42,10 @@ LEFT_OUT = NOT_PROVIDED
 
 # Options of the left-out collectors (rejected with their collector).
 LEFT_OUT_FLAGS = [
-    "--collector.ethtool.device-include=x", "--collector.ethtool.metrics-include=x",
     "--collector.ntp.server=127.0.0.1", "--collector.perf.cpus=0",
-    "--collector.qdisc.device-include=x", "--collector.runit.servicedir=/etc/service",
+    "--collector.runit.servicedir=/etc/service",
     "--collector.supervisord.url=http://localhost:9001/RPC2", "--collector.sysctl.include=x",
-    "--collector.systemd.unit-include=x", "--collector.wifi.fixtures=x",
+    "--collector.systemd.unit-include=x",
 ]
 
 DISKSTATS_EXCLUDE = r"^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$"
@@ -82,6 +81,9 @@ VALUE_FLAGS: dict[str, tuple[str, object]] = {
     "--collector.cpu.info.bugs-include": ("x", ""),
     "--collector.diskstats.ignored-devices": ("x", ""),
     "--collector.diskstats.device-include": ("x", ""),
+    "--collector.ethtool.device-include": ("x", ""),
+    "--collector.ethtool.device-exclude": ("x", ""),
+    "--collector.ethtool.metrics-include": ("x", ".*"),
     "--collector.filesystem.ignored-mount-points": ("x", ""),
     "--collector.filesystem.ignored-fs-types": ("x", ""),
     "--collector.filesystem.mount-timeout": ("2s", 5.0),
@@ -97,9 +99,15 @@ VALUE_FLAGS: dict[str, tuple[str, object]] = {
     "--collector.netdev.device-blacklist": ("x", ""),
     "--collector.netstat.fields": ("x", NETSTAT_FIELDS),
     "--collector.powersupply.ignored-supplies": ("x", "^$"),
+    "--collector.qdisc.fixtures": ("x", ""),
+    "--collector.qdisc.device-include": ("x", ""),
+    "--collector.qdisc.device-exclude": ("x", ""),
+    "--collector.qdisk.device-include": ("x", ""),
+    "--collector.qdisk.device-exclude": ("x", ""),
     "--collector.tapestats.ignored-devices": ("x", "^$"),
     "--collector.textfile.directory": ("x", ""),
     "--collector.vmstat.fields": ("x", "^(oom_kill|pgpg|pswp|pg.*fault).*"),
+    "--collector.wifi.fixtures": ("x", ""),
 }
 
 # Boolean flags (kingpin: --NAME and --no-NAME): flag -> upstream default.
@@ -233,7 +241,7 @@ def test_left_out_collector_options_rejected(parser: argparse.ArgumentParser, fl
         _parse(parser, [flag])
 
 
-@pytest.mark.parametrize("flag", ["--collector.systemd", "--collector.wifi", "--collector.systemd.unit-include=x"])
+@pytest.mark.parametrize("flag", ["--collector.systemd", "--collector.systemd.unit-include=x"])
 def test_not_provided_collector_is_a_clear_error(flag: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([flag]) == 1
     err = capsys.readouterr().err.strip()

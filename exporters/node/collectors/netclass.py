@@ -113,6 +113,12 @@ class NetClassIface:
     stats: dict[str, int] = field(default_factory=dict)
 
 
+def net_devices(context: NodeContext) -> list[str]:
+    """The entries of /sys/class/net that are not regular files (procfs' NetClassDevices)."""
+    with os.scandir(context.sys("class", "net")) as entries:
+        return sorted(e.name for e in entries if not e.is_file(follow_symlinks=False))
+
+
 def parse_iface(name: str, attributes: dict[str, str]) -> NetClassIface:
     """Build an interface from its readable attributes (file name -> trimmed content)."""
     iface = NetClassIface(name)
@@ -155,8 +161,7 @@ class NetClassCollector:
         self.rtnl_with_stats = rtnl_with_stats
 
     def read_devices(self) -> list[str]:
-        with os.scandir(self.context.sys("class", "net")) as entries:
-            return sorted(e.name for e in entries if not e.is_file(follow_symlinks=False))
+        return net_devices(self.context)
 
     def read_attributes(self, device: str) -> dict[str, str]:
         # only the attributes parse_iface uses: a read costs a syscall round trip each
