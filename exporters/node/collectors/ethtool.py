@@ -28,7 +28,7 @@ import socket
 import struct
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from prometheus_client.metrics_core import Metric
 
@@ -165,6 +165,13 @@ def selected_stats(stats: dict[str, int], pattern: re.Pattern[str]) -> list[tupl
     return [(name, stat, stats[stat]) for name, stat in sorted(names.items()) if stat is not None]
 
 
+class EthtoolSource(Protocol):
+    def link_settings(self, device: str) -> LinkSettings: ...
+    def driver_info(self, device: str) -> DriverInfo: ...
+    def stats(self, device: str) -> dict[str, int]: ...
+    def close(self) -> None: ...
+
+
 class EthtoolIoctl:
     """SIOCETHTOOL requests on one datagram socket (the ioctl's handle in this network namespace)."""
 
@@ -237,10 +244,12 @@ class _Families:
 
 
 class EthtoolCollector:
-    def __init__(self, context: NodeContext, devices: DeviceFilter, metrics: re.Pattern[str]) -> None:
+    def __init__(self, context: NodeContext, devices: DeviceFilter, metrics: re.Pattern[str],
+                 source: Callable[[], EthtoolSource] = EthtoolIoctl) -> None:
         self.context = context
         self.devices = devices
         self.metrics = metrics
+        self.source = source
 
     def read_devices(self) -> list[str]:
         try:
@@ -257,7 +266,7 @@ class EthtoolCollector:
     def _collect(self) -> Iterable[Metric]:
         families = _Families()
         devices = [d for d in self.read_devices() if not self.devices.ignored(d)]
-        ioctl = EthtoolIoctl()
+        ioctl = self.source()
         try:
             for device in devices:
                 settings = self._ask(device, "link info", ioctl.link_settings)

@@ -1,0 +1,113 @@
+"""The kernel-facing network collectors against node_exporter 1.9.0, both run in one namespace.
+
+The namespace has a veth pair with addresses, a down bridge (its speed is unknown), an ifb,
+unicast routes in two tables (one multipath), an htb tree and a tbf; UDP traffic leaves through
+va's htb before the scrapes. The reference is scraped before and after ours: each of our
+values must lie between its two (counters move, the rest must be equal), and the families,
+types, HELP and label sets must match.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.conftest import reference_binary
+from tests.node.netns import Namespace, namespace
+
+COLLECTORS = ("ethtool", "network_route", "qdisc", "wifi")
+SETUP = (
+    "ip link add va type veth peer name vb",
+    "ip link set va up", "ip link set vb up",
+    "ip addr add 10.9.0.1/24 dev va", "ip addr add 10.9.0.2/24 dev vb",
+    "ip -6 addr add fd00::1/64 dev va nodad",
+    "ip route add 10.9.0.3/32 dev va",
+    "ip neigh add 10.9.0.3 lladdr 02:00:00:00:00:03 dev va",
+    "ip link add br0 type bridge",
+    "ip link add ifb0 type ifb",
+    "ip route add 10.20.0.0/16 via 10.9.0.2 metric 50",
+    "ip route add default nexthop via 10.9.0.2 weight 3 nexthop via 10.9.0.1 dev va weight 1",
+    "ip route add 10.30.0.0/16 dev vb proto static table 100",
+    "ip route add 10.30.0.0/16 dev vb proto static",
+    "tc qdisc replace dev va root handle 1: htb default 10",
+    "tc class add dev va parent 1: classid 1:10 htb rate 100mbit",
+    "tc qdisc add dev va parent 1:10 handle 10: pfifo limit 50",
+    "tc qdisc replace dev vb root tbf rate 10mbit burst 32kbit latency 400ms",
+)
+TRAFFIC = ("import socket\n"
+           "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+           "for i in range(50): s.sendto(b'x' * (100 + i), ('10.9.0.3', 9))\n")
+FLAGS = ("--collector.disable-defaults", "--web.disable-exporter-metrics", "--collector.ethtool",
+         "--collector.network_route", "--collector.qdisc", "--collector.wifi")
+
+Family = tuple[str, str, dict[tuple[tuple[str, str], ...], float]]
+
+
+def families(text: str) -> dict[str, Family]:
+    out = {}
+    for family in text_string_to_metric_families(text):
+        if family.name in ("node_scrape_collector_duration_seconds", "node_exporter_build_info"):
+            continue
+        series = {tuple(sorted(s.labels.items())): s.value for s in family.samples}
+        out[family.name] = (family.type, family.documentation, series)
+    return out
+
+
+@pytest.fixture(scope="module")
+def scrapes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, Family], ...]]:
+    binary = reference_binary("node", "trixie")
+    logs = tmp_path_factory.mktemp("netns")
+    with namespace("net") as ns:
+        ns.script(*SETUP)
+        ns.python(TRAFFIC)
+        yield scrape_three(ns, binary, logs, FLAGS)
+
+
+def scrape_three(ns: Namespace, binary: str, logs: Path, flags: tuple[str, ...]) -> tuple[dict[str, Family], ...]:
+    """The reference, ours, the reference again."""
+    ns.start([binary, "--web.listen-address=127.0.0.1:9100", *flags], logs / "reference.log")
+    ns.start([sys.executable, "-m", "exporters.node", "--web.listen-address=127.0.0.1:9101", *flags], logs / "ours.log")
+    before = families(ns.scrape("http://127.0.0.1:9100/metrics"))
+    ours = families(ns.scrape("http://127.0.0.1:9101/metrics"))
+    after = families(ns.scrape("http://127.0.0.1:9100/metrics"))
+    return before, ours, after
+
+
+def compare(before: dict[str, Family], ours: dict[str, Family], after: dict[str, Family]) -> list[str]:
+    problems = []
+    if set(ours) != set(before):
+        problems.append(f"families only ours: {sorted(set(ours) - set(before))}, "
+                        f"only the reference: {sorted(set(before) - set(ours))}")
+    for name in sorted(set(ours) & set(before)):
+        typ, doc, series = ours[name]
+        ref_type, ref_doc, ref_series = before[name]
+        if (typ, doc) != (ref_type, ref_doc):
+            problems.append(f"{name}: ours {typ} {doc!r}, the reference {ref_type} {ref_doc!r}")
+        if set(series) != set(ref_series):
+            problems.append(f"{name}: series only ours {sorted(set(series) - set(ref_series))}, "
+                            f"only the reference {sorted(set(ref_series) - set(series))}")
+        for labels in set(series) & set(ref_series):
+            low, high = sorted((ref_series[labels], after[name][2].get(labels, ref_series[labels])))
+            if not low <= series[labels] <= high:
+                problems.append(f"{name}{dict(labels)}: ours {series[labels]}, the reference {low}..{high}")
+    return problems
+
+
+@pytest.mark.timeout(90)
+def test_collectors_match_the_reference(scrapes: tuple[dict[str, Family], ...]) -> None:
+    before, ours, after = scrapes
+    success = {dict(labels)["collector"]: v for labels, v in ours["node_scrape_collector_success"][2].items()}
+    assert success == {"ethtool": 1, "network_route": 1, "qdisc": 1, "wifi": 0}  # no nl80211 here: "no data"
+    assert not compare(before, ours, after)
+    # what the namespace was built to show, so that agreeing on nothing cannot pass
+    routes = [dict(labels) for labels in ours["node_network_route_info"][2]]
+    assert len([r for r in routes if r["dest"] == "10.30.0.0/16"]) == 1  # in two tables: one series...
+    assert ours["node_network_routes"][2][(("device", "vb"),)] == len([r for r in routes if r["device"] == "vb"]) + 1
+    assert {r["weight"] for r in routes if r["dest"] == "default"} == {"1", "3"}
+    assert ours["node_qdisc_packets"][2][(("device", "va"), ("kind", "htb"))] >= 50
+    assert {dict(labels)["driver"] for labels in ours["node_ethtool_info"][2]} == {"bridge", "ifb", "veth"}
+    assert ours["node_network_autonegotiate"][2][(("device", "va"),)] == 0
