@@ -46,6 +46,14 @@ class Namespace:
         self.processes.append(proc)
         return proc
 
+    def wait_for_line(self, log: Path, line: str, proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+        """Wait until a process started with ``start`` has written ``line`` to its log."""
+        end = time.monotonic() + timeout
+        while line not in log.read_text(errors="replace").splitlines():
+            if proc.poll() is not None or time.monotonic() > end:
+                raise RuntimeError(f"no {line!r} from {proc.args}: {log.read_text(errors='replace')[-500:]}")
+            time.sleep(0.1)
+
     def python(self, code: str, *args: str) -> str:
         return self.run(sys.executable, "-c", code, *args).stdout
 

@@ -57,24 +57,37 @@ def families(text: str) -> dict[str, Family]:
     return out
 
 
+class Pair:
+    """The reference and ours started side by side in the namespace, on ports of their own."""
+
+    def __init__(self, ns: Namespace, binary: str, logs: Path) -> None:
+        self.ns = ns
+        self.binary = binary
+        self.logs = logs
+        self.port = 9100
+
+    def scrapes(self, flags: tuple[str, ...]) -> tuple[dict[str, Family], ...]:
+        """The reference, ours, the reference again."""
+        ref, ours = self.port, self.port + 1
+        self.port += 2
+        self.ns.start([self.binary, f"--web.listen-address=127.0.0.1:{ref}", *flags], self.logs / f"{ref}.log")
+        self.ns.start([sys.executable, "-m", "exporters.node", f"--web.listen-address=127.0.0.1:{ours}", *flags],
+                      self.logs / f"{ours}.log")
+        for port in (ref, ours):  # both listening before the first scrape that counts
+            self.ns.scrape(f"http://127.0.0.1:{port}/")
+        before = families(self.ns.scrape(f"http://127.0.0.1:{ref}/metrics"))
+        got = families(self.ns.scrape(f"http://127.0.0.1:{ours}/metrics"))
+        after = families(self.ns.scrape(f"http://127.0.0.1:{ref}/metrics"))
+        return before, got, after
+
+
 @pytest.fixture(scope="module")
-def scrapes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, Family], ...]]:
+def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
     binary = reference_binary("node", "trixie")
-    logs = tmp_path_factory.mktemp("netns")
     with namespace("net") as ns:
         ns.script(*SETUP)
         ns.python(TRAFFIC)
-        yield scrape_three(ns, binary, logs, FLAGS)
-
-
-def scrape_three(ns: Namespace, binary: str, logs: Path, flags: tuple[str, ...]) -> tuple[dict[str, Family], ...]:
-    """The reference, ours, the reference again."""
-    ns.start([binary, "--web.listen-address=127.0.0.1:9100", *flags], logs / "reference.log")
-    ns.start([sys.executable, "-m", "exporters.node", "--web.listen-address=127.0.0.1:9101", *flags], logs / "ours.log")
-    before = families(ns.scrape("http://127.0.0.1:9100/metrics"))
-    ours = families(ns.scrape("http://127.0.0.1:9101/metrics"))
-    after = families(ns.scrape("http://127.0.0.1:9100/metrics"))
-    return before, ours, after
+        yield Pair(ns, binary, tmp_path_factory.mktemp("netns"))
 
 
 def compare(before: dict[str, Family], ours: dict[str, Family], after: dict[str, Family]) -> list[str]:
@@ -98,8 +111,8 @@ def compare(before: dict[str, Family], ours: dict[str, Family], after: dict[str,
 
 
 @pytest.mark.timeout(90)
-def test_collectors_match_the_reference(scrapes: tuple[dict[str, Family], ...]) -> None:
-    before, ours, after = scrapes
+def test_collectors_match_the_reference(pair: Pair) -> None:
+    before, ours, after = pair.scrapes(FLAGS)
     success = {dict(labels)["collector"]: v for labels, v in ours["node_scrape_collector_success"][2].items()}
     assert success == {"ethtool": 1, "network_route": 1, "qdisc": 1, "wifi": 0}  # no nl80211 here: "no data"
     assert not compare(before, ours, after)
@@ -111,3 +124,29 @@ def test_collectors_match_the_reference(scrapes: tuple[dict[str, Family], ...]) 
     assert ours["node_qdisc_packets"][2][(("device", "va"), ("kind", "htb"))] >= 50
     assert {dict(labels)["driver"] for labels in ours["node_ethtool_info"][2]} == {"bridge", "ifb", "veth"}
     assert ours["node_network_autonegotiate"][2][(("device", "va"),)] == 0
+
+
+LISTENERS = ("import socket, sys, time\n"
+             "keep = []\n"
+             "for port, backlog in ((7001, 7), (7002, 100)):\n"
+             "    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+             "    s.bind(('127.0.0.1', port)); s.listen(backlog); keep.append(s)\n"
+             "c = socket.create_connection(('127.0.0.1', 7001)); c.sendall(b'y' * 1000); keep.append(c)\n"
+             "print('ready', flush=True)\n"
+             "time.sleep(300)\n")
+
+
+@pytest.mark.timeout(90)
+def test_tcpstat_queues_match_the_reference(pair: Pair) -> None:
+    listeners = pair.ns.start([sys.executable, "-c", LISTENERS], pair.logs / "listeners.log")
+    pair.ns.wait_for_line(pair.logs / "listeners.log", "ready", listeners)
+    before, ours, after = pair.scrapes(("--collector.disable-defaults", "--web.disable-exporter-metrics",
+                                        "--collector.tcpstat"))
+    states = ("listen", "rx_queued_bytes", "tx_queued_bytes")
+    pick = [{labels: v for labels, v in side["node_tcp_connection_states"][2].items()
+             if dict(labels)["state"] in states} for side in (before, ours, after)]
+    assert pick[0] == pick[2], "the reference's own view moved between its two scrapes"
+    assert pick[1] == pick[0]
+    queued = {dict(labels)["state"]: v for labels, v in pick[1].items()}
+    assert queued["tx_queued_bytes"] >= 107  # the listen backlogs (7 + 100, and the exporters')
+    assert queued["rx_queued_bytes"] >= 1001  # 1000 unread bytes, one connection waiting for accept()
