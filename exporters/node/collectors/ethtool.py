@@ -28,7 +28,7 @@ import socket
 import struct
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from prometheus_client.metrics_core import Metric
 
@@ -121,13 +121,19 @@ def c_string(raw: bytes) -> str:
     return raw.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
 
 
+def _unpack(layout: struct.Struct, raw: bytes) -> tuple[Any, ...]:
+    if len(raw) < layout.size:
+        raise ValueError(f"ethtool: {len(raw)} bytes for a {layout.size}-byte structure")
+    return layout.unpack_from(raw)
+
+
 def parse_link_settings(raw: bytes) -> LinkSettings:
-    fields = ETHTOOL_CMD.unpack_from(raw)
+    fields = _unpack(ETHTOOL_CMD, raw)
     return LinkSettings(supported=fields[1], advertising=fields[2], autoneg=fields[8])
 
 
 def parse_driver_info(raw: bytes) -> DriverInfo:
-    fields = ETHTOOL_DRVINFO.unpack_from(raw)
+    fields = _unpack(ETHTOOL_DRVINFO, raw)
     return DriverInfo(
         driver=c_string(fields[1]), version=c_string(fields[2]), firmware_version=c_string(fields[3]),
         bus_info=c_string(fields[4]), expansion_rom_version=c_string(fields[5]), n_stats=fields[8],

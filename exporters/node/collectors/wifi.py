@@ -98,7 +98,7 @@ class Station:
     beacon_loss: int = 0
 
 
-class NotFound(Exception):
+class NotFound(LookupError):
     """The interface has no BSS or no stations (upstream's os.ErrNotExist): not an error."""
 
 
