@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from exporters.core.cli import ConfigError
 from exporters.core.collector import NoDataError
+from exporters.core.flags import ConfigError
 from exporters.node.collectors import ethtool
 from tests.node.collected import samples, value
 from tests.node.fake_host import context, make_context, write

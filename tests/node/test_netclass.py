@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from exporters.core.cli import ConfigError
 from exporters.core.collector import NoDataError
+from exporters.core.flags import ConfigError
 from exporters.node.collectors import netclass
 from exporters.node.collectors._files import sys_read_file
 from exporters.node.collectors._netlink import encode_attribute

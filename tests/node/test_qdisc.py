@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from exporters.core.cli import ConfigError
+from exporters.core.flags import ConfigError
 from exporters.node.collectors import qdisc
 from exporters.node.collectors._gojson import loads
 from exporters.node.collectors._netlink import encode_attribute

@@ -11,12 +11,12 @@ from prometheus_client.metrics_core import Metric
 from exporters.core.metrics import Family, Row
 
 _METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
-_SANITIZE = re.compile(r"_*[^0-9A-Za-z_]+_*")
+_INVALID_RUN = re.compile(r"_*[^0-9A-Za-z_]+_*")
 
 
 def sanitize_metric_name(name: str) -> str:
     """node_exporter's SanitizeMetricName: runs of invalid characters (and adjacent _) -> "_"."""
-    return _SANITIZE.sub("_", name)
+    return _INVALID_RUN.sub("_", name)
 
 
 def valid_metric_name(name: str) -> bool:
