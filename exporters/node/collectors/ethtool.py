@@ -18,7 +18,6 @@ only loses that request's metrics.
 
 from __future__ import annotations
 
-import argparse
 import ctypes
 import errno
 import fcntl
@@ -34,6 +33,7 @@ from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec, NoDataError
 from exporters.core.metrics import ExactFamily, GaugeFamily, exact_untyped
+from exporters.core.options import option
 from exporters.node.collectors._flags import DeviceFilter, compile_go_regex, device_filter
 from exporters.node.collectors._labels import sanitize_metric_name, without_invalid_utf8
 from exporters.node.collectors.netclass import net_devices
@@ -325,22 +325,20 @@ class EthtoolCollector:
                        ["device"]).add_metric([device], float(settings.autoneg))
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--collector.ethtool.device-include", dest="ethtool_device_include", default="",
-                        help="Regexp of ethtool devices to include (mutually exclusive to device-exclude).")
-    parser.add_argument("--collector.ethtool.device-exclude", dest="ethtool_device_exclude", default="",
-                        help="Regexp of ethtool devices to exclude (mutually exclusive to device-include).")
-    parser.add_argument("--collector.ethtool.metrics-include", dest="ethtool_metrics_include", default=".*",
-                        help="Regexp of ethtool stats to include.")
+@dataclass(frozen=True)
+class EthtoolOptions:
+    device_include: str = option("--collector.ethtool.device-include", "",
+                                 "Regexp of ethtool devices to include (mutually exclusive to device-exclude).")
+    device_exclude: str = option("--collector.ethtool.device-exclude", "",
+                                 "Regexp of ethtool devices to exclude (mutually exclusive to device-include).")
+    metrics_include: str = option("--collector.ethtool.metrics-include", ".*", "Regexp of ethtool stats to include.")
 
 
 def factory(context: NodeContext) -> EthtoolCollector:
+    options = context.options(EthtoolOptions)
     # upstream does not refuse include and exclude together: both apply
-    devices = device_filter(str(context.option("ethtool_device_exclude", "") or ""),
-                            str(context.option("ethtool_device_include", "") or ""),
-                            "--collector.ethtool", exclusive=False)
-    metrics = compile_go_regex(str(context.option("ethtool_metrics_include", ".*")),
-                               "--collector.ethtool.metrics-include")
+    devices = device_filter(options.device_exclude, options.device_include, "--collector.ethtool", exclusive=False)
+    metrics = compile_go_regex(options.metrics_include, "--collector.ethtool.metrics-include")
     return EthtoolCollector(context, devices, metrics)
 
 
@@ -348,5 +346,5 @@ SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=factory, enabled_by_default=False,
     help="Exposes network interface information and network driver statistics equivalent to `ethtool`, "
     "`ethtool -S`, and `ethtool -i`.",
-    add_arguments=add_arguments,
+    options=EthtoolOptions,
 )

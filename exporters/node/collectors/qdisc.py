@@ -12,7 +12,6 @@ encoding/json does); a value of the wrong type or out of range fails the scrape.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import struct
@@ -24,6 +23,7 @@ from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec
 from exporters.core.metrics import CounterFamily, GaugeFamily
+from exporters.core.options import option
 from exporters.node.collectors._flags import DeviceFilter, device_filter, with_deprecated_alias
 from exporters.node.collectors._gojson import Schema, decode_array, decode_struct, read_file
 from exporters.node.collectors._labels import without_invalid_utf8
@@ -164,33 +164,31 @@ class QdiscCollector:
         return [family for family, _ in families]
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--collector.qdisc.fixtures", dest="qdisc_fixtures", default="",
-                        help="test fixtures to use for qdisc collector end-to-end testing")
-    parser.add_argument("--collector.qdisc.device-include", dest="qdisc_device_include", default="",
-                        help="Regexp of qdisc devices to include (mutually exclusive to device-exclude).")
-    parser.add_argument("--collector.qdisk.device-include", dest="qdisk_device_include", default="",
-                        help=argparse.SUPPRESS)
-    parser.add_argument("--collector.qdisc.device-exclude", dest="qdisc_device_exclude", default="",
-                        help="Regexp of qdisc devices to exclude (mutually exclusive to device-include).")
-    parser.add_argument("--collector.qdisk.device-exclude", dest="qdisk_device_exclude", default="",
-                        help=argparse.SUPPRESS)
+@dataclass(frozen=True)
+class QdiscOptions:
+    fixtures: str = option("--collector.qdisc.fixtures", "",
+                           "test fixtures to use for qdisc collector end-to-end testing")
+    device_include: str = option("--collector.qdisc.device-include", "",
+                                 "Regexp of qdisc devices to include (mutually exclusive to device-exclude).")
+    old_device_include: str = option("--collector.qdisk.device-include", "",
+                                     "DEPRECATED: Use collector.qdisc.device-include", hidden=True)
+    device_exclude: str = option("--collector.qdisc.device-exclude", "",
+                                 "Regexp of qdisc devices to exclude (mutually exclusive to device-include).")
+    old_device_exclude: str = option("--collector.qdisk.device-exclude", "",
+                                     "DEPRECATED: Use collector.qdisc.device-exclude", hidden=True)
 
 
 def factory(context: NodeContext) -> QdiscCollector:
-    def option(new: str, old: str, kind: str) -> str:
-        value = context.option(new, None)
-        return with_deprecated_alias(str(value) if value else None, str(context.option(old, "") or ""),
-                                     f"--collector.qdisc.device-{kind}", f"--collector.qdisk.device-{kind}", "", NAME)
-
-    include = option("qdisc_device_include", "qdisk_device_include", "include")
-    exclude = option("qdisc_device_exclude", "qdisk_device_exclude", "exclude")
-    return QdiscCollector(device_filter(exclude, include, "collector.qdisc"),
-                          str(context.option("qdisc_fixtures", "") or ""))
+    options = context.options(QdiscOptions)
+    include = with_deprecated_alias(options.device_include or None, options.old_device_include,
+                                    "--collector.qdisc.device-include", "--collector.qdisk.device-include", "", NAME)
+    exclude = with_deprecated_alias(options.device_exclude or None, options.old_device_exclude,
+                                    "--collector.qdisc.device-exclude", "--collector.qdisk.device-exclude", "", NAME)
+    return QdiscCollector(device_filter(exclude, include, "collector.qdisc"), options.fixtures)
 
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=factory, enabled_by_default=False, help="Exposes queuing discipline statistics.",
-    add_arguments=add_arguments,
+    options=QdiscOptions,
 )
 

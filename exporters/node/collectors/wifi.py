@@ -14,7 +14,6 @@ nanoseconds, hardware addresses base64). A missing per-interface file is "nothin
 
 from __future__ import annotations
 
-import argparse
 import errno
 import logging
 import os
@@ -27,6 +26,7 @@ from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec, NoDataError
 from exporters.core.metrics import CounterFamily, GaugeFamily
+from exporters.core.options import option
 from exporters.node.collectors._gojson import Kind, Schema, decode_array, decode_struct, read_file
 from exporters.node.collectors._labels import without_invalid_utf8
 from exporters.node.collectors._netlink import (
@@ -386,16 +386,16 @@ class WifiCollector:
         return [frequency, info, *(family for family, _, _ in stations)]
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--collector.wifi.fixtures", dest="wifi_fixtures", default="",
-                        help="test fixtures to use for wifi collector metrics")
+@dataclass(frozen=True)
+class WifiOptions:
+    fixtures: str = option("--collector.wifi.fixtures", "", "test fixtures to use for wifi collector metrics")
 
 
 def factory(context: NodeContext) -> WifiCollector:
-    return WifiCollector(str(context.option("wifi_fixtures", "") or ""))
+    return WifiCollector(context.options(WifiOptions).fixtures)
 
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=factory, enabled_by_default=False, help="Exposes WiFi device and station statistics.",
-    add_arguments=add_arguments,
+    options=WifiOptions,
 )
