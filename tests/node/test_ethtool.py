@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from exporters.core.collector import NoDataError
+from exporters.core.deadline import Deadline, DeadlineExceeded, deadline_scope
 from exporters.core.flags import ConfigError
 from exporters.node.collectors import ethtool
 from tests.node.collected import samples, value
@@ -168,3 +169,13 @@ def test_real_ioctl_on_loopback() -> None:
         assert err.value.errno == errno.ENODEV
     finally:
         ioctl.close()
+
+
+def test_an_expired_scrape_deadline_stops_between_devices(tmp_path: Path) -> None:
+    host(tmp_path)
+    fake = FakeEthtool()
+    collector = ethtool.EthtoolCollector(make_context(tmp_path), ethtool.DeviceFilter(), re.compile(".*"),
+                                         source=lambda: fake)
+    with deadline_scope(Deadline(at=10.0, clock=lambda: 11.0)), pytest.raises(DeadlineExceeded):
+        list(collector.collect())
+    assert fake.asked == [] and fake.closed

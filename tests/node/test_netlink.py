@@ -7,6 +7,7 @@ import struct
 
 import pytest
 
+from exporters.core.deadline import Deadline, DeadlineExceeded, deadline_scope
 from exporters.node.collectors import _netlink, _rtnl
 from exporters.node.collectors._netlink import NLMSG, encode_attribute
 
@@ -105,3 +106,9 @@ def test_reply_bound_and_error_replies() -> None:
         _netlink.request(_netlink.NETLINK_ROUTE, _rtnl.RTM_GETLINK, _rtnl.IFINFOMSG.pack(0, 0, 0x7FFFFFF0, 0, 0),
                          dump=False)
     assert err.value.errno == 19  # ENODEV
+
+
+def test_an_expired_scrape_deadline_stops_before_asking() -> None:
+    expired = Deadline(at=10.0, clock=lambda: 11.0)
+    with deadline_scope(expired), pytest.raises(DeadlineExceeded):
+        _rtnl.read_links()

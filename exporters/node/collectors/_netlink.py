@@ -17,6 +17,8 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from exporters.core.deadline import current_deadline
+
 NLMSG = struct.Struct("=IHHII")  # length, type, flags, sequence, port id
 NLA = struct.Struct("=HH")  # length, type
 GENLMSG = struct.Struct("=BBH")  # command, version, reserved
@@ -102,9 +104,14 @@ def request(protocol: int, msg_type: int, body: bytes, *, dump: bool = True, str
             timeout: float = TIMEOUT, max_bytes: int = MAX_REPLY_BYTES) -> list[Message]:
     """Send one request and return the reply's messages (a dump's are collected until
     NLMSG_DONE). An error reply raises ``NetlinkError``; a dump the kernel had to restart
-    (NLM_F_DUMP_INTR, the table changed under it) is asked once more."""
+    (NLM_F_DUMP_INTR, the table changed under it) is asked once more. Each wait for a datagram
+    is bounded by ``timeout`` and by the scrape's deadline."""
+    deadline = current_deadline()
     for attempt in range(2):
-        messages, interrupted = _exchange(protocol, msg_type, body, dump, strict, timeout, max_bytes)
+        deadline.check("waiting for a netlink reply")
+        remaining = deadline.remaining()
+        wait = timeout if remaining is None else max(0.001, min(timeout, remaining))
+        messages, interrupted = _exchange(protocol, msg_type, body, dump, strict, wait, max_bytes)
         if not interrupted or attempt:
             return messages
     return messages  # pragma: no cover - the loop always returns

@@ -32,6 +32,7 @@ from typing import Any, Protocol, TypeVar
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec, NoDataError
+from exporters.core.deadline import current_deadline
 from exporters.core.metrics import ExactFamily, GaugeFamily, exact_untyped
 from exporters.core.options import option
 from exporters.node.collectors._flags import DeviceFilter, compile_go_regex, device_filter
@@ -275,6 +276,7 @@ class EthtoolCollector:
         ioctl = self.source()
         try:
             for device in devices:
+                current_deadline().check("asking ethtool about " + device)
                 settings = self._ask(device, "link info", ioctl.link_settings)
                 if settings is not None:
                     self.add_link_settings(families, device, settings)
