@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 from prometheus_client.metrics_core import Metric
 
-from exporters.core.cli import ConfigError
+from exporters.core.flags import ConfigError
 from exporters.core.collector import CollectorSpec
 from exporters.core.metrics import CounterFamily
 from exporters.node.collectors._flags import add_bool_flag
