@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from exporters.core.cli import ConfigError, enabled_collectors, listen_addresses
+from exporters.core.flags import ConfigError, enabled_collectors
 from exporters.node.collectors import diskstats, filesystem
 from exporters.node.collectors._flags import compile_go_regex
 from exporters.node.context import NodeContext
@@ -209,8 +209,8 @@ def test_bool_flag_default(parser: argparse.ArgumentParser, flag: str) -> None:
 
 
 def test_listen_address_default(parser: argparse.ArgumentParser) -> None:
-    assert listen_addresses(_parse(parser, [])) == [":9100"]
-    assert listen_addresses(_parse(parser, ["--web.listen-address=:1", "--web.listen-address=:2"])) == [":1", ":2"]
+    assert _parse(parser, []).web_listen_address == [":9100"]
+    assert _parse(parser, ["--web.listen-address=:1", "--web.listen-address=:2"]).web_listen_address == [":1", ":2"]
 
 
 def test_pre_action_defaults(parser: argparse.ArgumentParser) -> None:
