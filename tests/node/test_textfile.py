@@ -248,3 +248,22 @@ def test_parse_checks_the_deadline() -> None:
     with pytest.raises(TimeoutError):
         parse_text_format(text, check)
     assert len(calls) == 3
+
+
+def test_deadline_stops_a_long_parse_in_the_runner(tmp_path: Path) -> None:
+    from exporters.core.runner import CollectorRunner
+
+    write_tree(tmp_path, {"slow.prom": "m 1\n" + "# comment\n" * (textfile.CHECK_EVERY * 30)})
+    now = [0.0]
+
+    def clock() -> float:
+        now[0] += 1.0  # every look at the clock is a second later: the 10 s budget runs out mid-file
+        return now[0]
+
+    runner = CollectorRunner("node", {"textfile": TextfileCollector(str(tmp_path))}, parallel=False, clock=clock)
+    try:
+        got = samples(runner.collect(10.0, ["textfile"]))
+    finally:
+        runner.close()
+    assert got[("node_scrape_collector_success", (("collector", "textfile"),))] == 0
+    assert ("m", ()) not in got

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec
+from exporters.core.deadline import current_deadline
 from exporters.core.flags import ConfigError
 from exporters.core.metrics import CounterFamily, GaugeFamily
 from exporters.node.collectors._files import read_text, read_uint_file
@@ -221,7 +222,8 @@ class CPUCollector:
         # A generator: what was yielded before a failure is still exported, as upstream.
         if self.info:
             yield from self.info_metrics(parse_cpuinfo(read_cpuinfo(self.context)))
-        stat = parse_stat(read_stat(self.context))
+        deadline = current_deadline()
+        stat = parse_stat(read_stat(self.context), lambda: deadline.check("parsing /proc/stat"))
         with self.lock:
             cpus = self.cache.update(stat.cpus)
         seconds = CounterFamily("node_cpu_seconds", "Seconds the CPUs spent in each mode.",

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec
+from exporters.core.deadline import current_deadline
 from exporters.core.metrics import CounterFamily, GaugeFamily
 from exporters.node.collectors._files import read_text_limited
 from exporters.node.collectors._flags import add_bool_flag
@@ -134,7 +135,8 @@ class StatCollector:
         self.softirq = bool(context.option("collector_stat_softirq", False))
 
     def collect(self) -> Iterable[Metric]:
-        stat = parse_stat(read_stat(self.context))
+        deadline = current_deadline()
+        stat = parse_stat(read_stat(self.context), lambda: deadline.check("parsing /proc/stat"))
         yield _counter("node_intr_total", "Total number of interrupts serviced.", stat.intr_total)
         yield _counter("node_context_switches_total", "Total number of context switches.", stat.context_switches)
         yield _counter("node_forks_total", "Total number of forks.", stat.processes_created)

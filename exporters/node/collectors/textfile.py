@@ -31,6 +31,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.samples import Sample
 
 from exporters.core.collector import CollectorSpec
+from exporters.core.deadline import current_deadline
 from exporters.core.exposition import format_value
 from exporters.core.metrics import GaugeFamily
 from exporters.node.collectors._files import glob_sorted, list_dir
@@ -353,11 +354,9 @@ def _to_uint(value: float) -> int:
 
 
 class TextfileCollector:
-    def __init__(self, directory: str, max_bytes: int = DEFAULT_MAX_BYTES,
-                 check: Callable[[], None] = _no_check) -> None:
+    def __init__(self, directory: str, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self.directory = directory
         self.max_bytes = max_bytes
-        self.check = check
 
     def read_bytes(self, path: str) -> tuple[bytes, int]:
         """A regular file's content (bounded by ``max_bytes``) and its mtime in whole seconds.
@@ -391,8 +390,9 @@ class TextfileCollector:
         data, mtime = self.read_bytes(path)
         # a CR is part of the line, as for Go's parser
         text = data.decode("utf-8", errors="replace")
+        deadline = current_deadline()
         try:
-            families = parse_text_format(text, self.check)
+            families = parse_text_format(text, lambda: deadline.check(f"parsing {path}"))
         except TextParseError as err:
             raise ValueError(f"failed to parse textfile data from {path!r}: {err}") from None
         if any(m.timestamp is not None for fam in families.values() for m in fam.metrics):
