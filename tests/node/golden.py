@@ -69,6 +69,12 @@ class GoldenCollector:
     """The reference binary generation whose output is the golden section (see the module docstring)."""
 
 
+# Collectors whose source is a daemon, not a file tree, have no golden section: each is compared
+# with the reference binary against the real daemon in its test module (named here).
+LIVE_ONLY: dict[str, str] = {
+    "perf": "tests/node/test_perf.py",  # the kernel's perf counters, compared live in test_live_proc_sys.py
+}
+
 # One row per collector. The path flags are added for all; a collector's own flags go here.
 # Rows for the Debian 13 reference (node_exporter 1.9.0) say reference="trixie".
 COLLECTORS: tuple[GoldenCollector, ...] = (
