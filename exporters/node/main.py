@@ -54,7 +54,6 @@ NOT_PROVIDED: dict[str, str] = {
     "softirqs": "off by default; not used by the standard dashboards",
     "supervisord": "needs a supervisord XML-RPC endpoint",
     "sysctl": "off by default; not used by the standard dashboards",
-    "systemd": "needs systemd over D-Bus",
     "wifi": "needs nl80211 over generic netlink",
     "zoneinfo": "off by default; not used by the standard dashboards",
 }

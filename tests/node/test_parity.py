@@ -46,7 +46,7 @@ LEFT_OUT_FLAGS = [
     "--collector.ntp.server=127.0.0.1", "--collector.perf.cpus=0",
     "--collector.qdisc.device-include=x", "--collector.runit.servicedir=/etc/service",
     "--collector.supervisord.url=http://localhost:9001/RPC2", "--collector.sysctl.include=x",
-    "--collector.systemd.unit-include=x", "--collector.wifi.fixtures=x",
+    "--collector.wifi.fixtures=x",
 ]
 
 DISKSTATS_EXCLUDE = r"^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$"
@@ -98,6 +98,8 @@ VALUE_FLAGS: dict[str, tuple[str, object]] = {
     "--collector.netstat.fields": ("x", NETSTAT_FIELDS),
     "--collector.powersupply.ignored-supplies": ("x", "^$"),
     "--collector.tapestats.ignored-devices": ("x", "^$"),
+    "--collector.systemd.unit-whitelist": ("x", ""),
+    "--collector.systemd.unit-blacklist": ("x", ""),
     "--collector.textfile.directory": ("x", ""),
     "--collector.vmstat.fields": ("x", "^(oom_kill|pgpg|pswp|pg.*fault).*"),
 }
@@ -119,6 +121,10 @@ BOOL_FLAGS: dict[str, bool] = {
     "--collector.netdev.netlink": True,
     "--collector.rapl.enable-zone-label": False,
     "--collector.stat.softirq": False,
+    "--collector.systemd.private": False,
+    "--collector.systemd.enable-task-metrics": False,
+    "--collector.systemd.enable-restarts-metrics": False,
+    "--collector.systemd.enable-start-time-metrics": False,
 }
 
 # Flags whose default upstream applies in a kingpin PreAction (so that the deprecated
@@ -127,6 +133,8 @@ PRE_ACTION_FLAGS = [
     "--collector.diskstats.device-exclude",
     "--collector.filesystem.mount-points-exclude",
     "--collector.filesystem.fs-types-exclude",
+    "--collector.systemd.unit-include",
+    "--collector.systemd.unit-exclude",
 ]
 
 
@@ -233,7 +241,7 @@ def test_left_out_collector_options_rejected(parser: argparse.ArgumentParser, fl
         _parse(parser, [flag])
 
 
-@pytest.mark.parametrize("flag", ["--collector.systemd", "--collector.wifi", "--collector.systemd.unit-include=x"])
+@pytest.mark.parametrize("flag", ["--collector.wifi", "--collector.wifi.fixtures=x"])
 def test_not_provided_collector_is_a_clear_error(flag: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([flag]) == 1
     err = capsys.readouterr().err.strip()
@@ -243,9 +251,9 @@ def test_not_provided_collector_is_a_clear_error(flag: str, capsys: pytest.Captu
 
 
 def test_switching_off_a_not_provided_collector_is_accepted(capsys: pytest.CaptureFixture[str]) -> None:
-    # parse only: --no-collector.systemd must not be an error (many units carry it)
+    # parse only: --no-collector.wifi must not be an error (many units carry it)
     from exporters.node import main as node_main
 
-    argv = ["--no-collector.systemd", "--no-collector.wifi", "--web.listen-address", "bad"]
+    argv = ["--no-collector.wifi", "--web.listen-address", "bad"]
     assert node_main.main(argv) == 1  # fails later, on the listen address, not on the flags
     assert "bad" in capsys.readouterr().err
