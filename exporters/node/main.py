@@ -42,7 +42,6 @@ NOT_PROVIDED: dict[str, str] = {
     "ethtool": "needs the ethtool ioctl (SIOCETHTOOL) per interface",
     "ksmd": "off by default; not used by the standard dashboards",
     "lnstat": "off by default; /proc/net/stat tables, not used by the standard dashboards",
-    "logind": "needs systemd-logind over D-Bus",
     "meminfo_numa": "off by default; per-NUMA-node memory, not used by the standard dashboards",
     "mountstats": "off by default; per-NFS-mount RPC statistics",
     "network_route": "needs rtnetlink",

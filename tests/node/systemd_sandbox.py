@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.conftest import REPO, missing
+from tests.node.live_scrape import Scrape, scrape
 
 # The shared tools beside the repository (as CI lays them out); EXPORTERS_SYSTEMD_SANDBOX overrides.
 TOOL = Path(os.environ.get("EXPORTERS_SYSTEMD_SANDBOX") or REPO.parent / "shared" / "tools" / "systemd-sandbox")
@@ -40,6 +41,10 @@ class Sandbox:
         """Start a process inside (stdin closed, output to a pipe); it dies with the sandbox."""
         return subprocess.Popen(self.command(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT)
+
+    def scrape(self, argv: Sequence[str], prefix: str) -> Scrape:
+        """Run an exporter inside with ``argv`` and scrape it once (see ``live_scrape``)."""
+        return scrape(argv, prefix, self.popen)
 
     def host_path(self, inside: str) -> str:
         """A path inside the sandbox, as the host reaches it (through /proc/PID/root)."""

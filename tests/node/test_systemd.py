@@ -6,13 +6,11 @@ from __future__ import annotations
 import socket
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from jeepney import Message
-from prometheus_client.parser import text_string_to_metric_families
 
 from exporters.core.cli import ConfigError
 from exporters.node.collectors import _dbus, systemd
@@ -20,9 +18,10 @@ from exporters.node.collectors._dbus import DBusConnection, DBusError
 from exporters.node.collectors.systemd import NO_VALUE, SystemdCollector, SystemdOptions, Unit
 from exporters.node.context import NodeContext
 from exporters.node.main import build_parser, collector_specs
-from tests.conftest import free_port, reference_binary, wait_http
+from tests.conftest import reference_binary
 from tests.node.collected import samples, value
 from tests.node.dbus_peer import dbus_peer, reply
+from tests.node.live_scrape import Scrape, get
 from tests.node.systemd_sandbox import Sandbox, systemd_sandbox
 
 pytestmark = pytest.mark.timeout(120)
@@ -246,67 +245,36 @@ def sandbox() -> Iterator[Sandbox]:
         yield box
 
 
-Scrape = dict[str, tuple[str, dict[tuple[tuple[str, str], ...], float]]]
-
-
-def _get(scrape: Scrape, family: str, /, **labels: str) -> float:
-    return scrape[family][1][tuple(sorted(labels.items()))]
-
-
 @pytest.fixture(scope="module")
 def ours_private(sandbox: Sandbox) -> Scrape:
     # systemd refuses its private socket to a peer outside its PID namespace: run inside
-    return _scrape(sandbox, [sys.executable, "-m", "exporters", "node", *COMMON, "--collector.systemd.private",
-                             *EVERYTHING])
+    argv = [sys.executable, "-m", "exporters", "node", *COMMON, "--collector.systemd.private", *EVERYTHING]
+    return sandbox.scrape(argv, "node_systemd")
 
 
 def test_collector_reads_a_real_systemd(sandbox: Sandbox, ours_private: Scrape) -> None:
     found = ours_private
-    assert _get(found, "node_scrape_collector_success", collector="systemd") == 1
+    assert get(found, "node_scrape_collector_success", collector="systemd") == 1
     version = sandbox.run("systemctl", "show", "-p", "Version", "--value").strip()
-    assert _get(found, "node_systemd_version", version=version) == systemd.parse_version(version)[0] > 200
-    assert _get(found, "node_systemd_unit_state", name="nd-simple.service", state="active", type="simple") == 1
-    assert _get(found, "node_systemd_unit_state", name="nd-oneshot.service", state="active", type="oneshot") == 1
-    assert _get(found, "node_systemd_unit_state", name="nd-flaky.service", state="failed", type="simple") == 1
-    assert _get(found, "node_systemd_unit_state", name="nd-later.timer", state="active", type="") == 1
-    assert _get(found, "node_systemd_service_restart_total", name="nd-flaky.service") >= 1
-    assert _get(found, "node_systemd_unit_tasks_max", name="nd-simple.service") == 77
-    assert abs(_get(found, "node_systemd_unit_start_time_seconds", name="nd-simple.service") - time.time()) < 300
-    assert _get(found, "node_systemd_unit_start_time_seconds", name="nd-flaky.service") == 0
-    assert _get(found, "node_systemd_timer_last_trigger_seconds", name="nd-later.timer") == 0
-    assert _get(found, "node_systemd_socket_accepted_connections_total", name="nd-echo.socket") == 1
-    assert _get(found, "node_systemd_socket_current_connections", name="nd-echo.socket") == 0
-    assert _get(found, "node_systemd_socket_refused_connections_total", name="nd-echo.socket") == 0
+    assert get(found, "node_systemd_version", version=version) == systemd.parse_version(version)[0] > 200
+    assert get(found, "node_systemd_unit_state", name="nd-simple.service", state="active", type="simple") == 1
+    assert get(found, "node_systemd_unit_state", name="nd-oneshot.service", state="active", type="oneshot") == 1
+    assert get(found, "node_systemd_unit_state", name="nd-flaky.service", state="failed", type="simple") == 1
+    assert get(found, "node_systemd_unit_state", name="nd-later.timer", state="active", type="") == 1
+    assert get(found, "node_systemd_service_restart_total", name="nd-flaky.service") >= 1
+    assert get(found, "node_systemd_unit_tasks_max", name="nd-simple.service") == 77
+    assert abs(get(found, "node_systemd_unit_start_time_seconds", name="nd-simple.service") - time.time()) < 300
+    assert get(found, "node_systemd_unit_start_time_seconds", name="nd-flaky.service") == 0
+    assert get(found, "node_systemd_timer_last_trigger_seconds", name="nd-later.timer") == 0
+    assert get(found, "node_systemd_socket_accepted_connections_total", name="nd-echo.socket") == 1
+    assert get(found, "node_systemd_socket_current_connections", name="nd-echo.socket") == 0
+    assert get(found, "node_systemd_socket_refused_connections_total", name="nd-echo.socket") == 0
     # a failed unit degrades the system
-    assert _get(found, "node_systemd_system_running") == 0
+    assert get(found, "node_systemd_system_running") == 0
     names = {dict(labels).get("name", "") for _, series in found.values() for labels in series}
     assert not [n for n in names if n.endswith((".slice", ".scope", ".mount"))]
     listed = len(sandbox.run("systemctl", "list-units", "--all", "--no-legend", "--plain").splitlines())
     assert sum(found["node_systemd_units"][1].values()) == listed
-
-
-def _scrape(sandbox: Sandbox, argv: list[str]) -> Scrape:
-    """Run an exporter inside the sandbox with ``argv`` and return its node_systemd_* families."""
-    port = free_port()
-    proc = sandbox.popen([*argv, f"--web.listen-address=127.0.0.1:{port}"])
-    try:
-        try:
-            wait_http(f"http://127.0.0.1:{port}/metrics", proc=proc)
-        except RuntimeError:
-            assert proc.stdout is not None
-            raise AssertionError(f"{argv[0]} exited: {proc.stdout.read().decode()[-2000:]}") from None
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as response:
-            text = response.read().decode()
-    finally:
-        proc.kill()
-        proc.wait(timeout=10)
-    out: Scrape = {}
-    for family in text_string_to_metric_families(text):
-        if family.name.startswith("node_systemd") or family.name == "node_scrape_collector_success":
-            for sample in family.samples:
-                series = out.setdefault(sample.name, (family.type, {}))[1]
-                series[tuple(sorted(sample.labels.items()))] = sample.value
-    return out
 
 
 @pytest.mark.parametrize(("flags", "our_flags"), [
@@ -318,11 +286,11 @@ def _scrape(sandbox: Sandbox, argv: list[str]) -> Scrape:
 ], ids=["private", "system-bus"])
 def test_same_series_as_node_exporter(sandbox: Sandbox, ours_private: Scrape, flags: tuple[str, ...],
                                       our_flags: tuple[str, ...] | None) -> None:
-    theirs = _scrape(sandbox, [reference_binary("node", "trixie"), *COMMON, *flags])
+    theirs = sandbox.scrape([reference_binary("node", "trixie"), *COMMON, *flags], "node_systemd")
     if our_flags is None:
         ours = ours_private
     else:
-        ours = _scrape(sandbox, [sys.executable, "-m", "exporters", "node", *COMMON, *our_flags])
+        ours = sandbox.scrape([sys.executable, "-m", "exporters", "node", *COMMON, *our_flags], "node_systemd")
         assert {dict(labels)["name"] for labels in ours["node_systemd_unit_state"][1]} == {
             "nd-simple.service", "nd-oneshot.service", "nd-flaky.service", "nd-echo.socket", "nd-later.timer",
             "nd-later.service"}
