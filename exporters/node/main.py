@@ -51,7 +51,6 @@ NOT_PROVIDED: dict[str, str] = {
     "runit": "needs a runit service supervisor",
     "slabinfo": "off by default; /proc/slabinfo is root-only",
     "softirqs": "off by default; not used by the standard dashboards",
-    "supervisord": "needs a supervisord XML-RPC endpoint",
     "sysctl": "off by default; not used by the standard dashboards",
     "wifi": "needs nl80211 over generic netlink",
     "zoneinfo": "off by default; not used by the standard dashboards",
