@@ -48,7 +48,6 @@ NOT_PROVIDED: dict[str, str] = {
     "ntp": "sends NTP queries to a server (a network daemon, not host state)",
     "perf": "needs perf_event_open(2) and CAP_PERFMON",
     "qdisc": "needs rtnetlink",
-    "runit": "needs a runit service supervisor",
     "slabinfo": "off by default; /proc/slabinfo is root-only",
     "softirqs": "off by default; not used by the standard dashboards",
     "sysctl": "off by default; not used by the standard dashboards",

@@ -53,3 +53,19 @@ def scrape(argv: Sequence[str], prefix: str, popen: Popen = host_popen) -> Scrap
 
 def get(found: Scrape, name: str, /, **labels: str) -> float:
     return found[name][1][tuple(sorted(labels.items()))]
+
+
+def same_as_reference(flags: Sequence[str], prefix: str, collector: str, popen: Popen = host_popen) -> Scrape:
+    """Scrape ours and node_exporter 1.9.0 with the same flags; their series must be equal.
+
+    Returns ours, for the caller's own assertions on values.
+    """
+    import sys
+
+    from tests.conftest import reference_binary
+
+    ours = scrape([sys.executable, "-m", "exporters", "node", *flags], prefix, popen)
+    theirs = scrape([reference_binary("node", "trixie"), *flags], prefix, popen)
+    assert get(ours, "node_scrape_collector_success", collector=collector) == 1
+    assert ours == theirs
+    return ours

@@ -44,7 +44,7 @@ LEFT_OUT = NOT_PROVIDED
 LEFT_OUT_FLAGS = [
     "--collector.ethtool.device-include=x", "--collector.ethtool.metrics-include=x",
     "--collector.ntp.server=127.0.0.1", "--collector.perf.cpus=0",
-    "--collector.qdisc.device-include=x", "--collector.runit.servicedir=/etc/service",
+    "--collector.qdisc.device-include=x",
     "--collector.sysctl.include=x",
     "--collector.wifi.fixtures=x",
 ]
@@ -98,6 +98,7 @@ VALUE_FLAGS: dict[str, tuple[str, object]] = {
     "--collector.netstat.fields": ("x", NETSTAT_FIELDS),
     "--collector.powersupply.ignored-supplies": ("x", "^$"),
     "--collector.tapestats.ignored-devices": ("x", "^$"),
+    "--collector.runit.servicedir": ("/s", "/etc/service"),
     "--collector.supervisord.url": ("http://x/RPC2", "http://localhost:9001/RPC2"),
     "--collector.systemd.unit-whitelist": ("x", ""),
     "--collector.systemd.unit-blacklist": ("x", ""),
