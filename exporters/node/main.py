@@ -45,7 +45,6 @@ NOT_PROVIDED: dict[str, str] = {
     "meminfo_numa": "off by default; per-NUMA-node memory, not used by the standard dashboards",
     "mountstats": "off by default; per-NFS-mount RPC statistics",
     "network_route": "needs rtnetlink",
-    "ntp": "sends NTP queries to a server (a network daemon, not host state)",
     "perf": "needs perf_event_open(2) and CAP_PERFMON",
     "qdisc": "needs rtnetlink",
     "slabinfo": "off by default; /proc/slabinfo is root-only",

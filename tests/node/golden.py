@@ -73,6 +73,7 @@ class GoldenCollector:
 # with the reference binary against the real daemon in its test module (named here).
 LIVE_ONLY: dict[str, str] = {
     "logind": "tests/node/test_logind.py",
+    "ntp": "tests/node/test_ntp.py",
     "supervisord": "tests/node/test_supervisord.py",
     "systemd": "tests/node/test_systemd.py",
 }
