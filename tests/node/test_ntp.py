@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from exporters.core.cli import ConfigError
+from exporters.core.flags import ConfigError
 from exporters.node.collectors import ntp
 from exporters.node.collectors.ntp import UNIX_EPOCH_IN_NTP, Header, NtpCollector, NtpOptions, Response
 from exporters.node.context import NodeContext

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from jeepney import Message
 
-from exporters.core.cli import ConfigError
+from exporters.core.flags import ConfigError
 from exporters.node.collectors import _dbus, systemd
 from exporters.node.collectors._dbus import DBusConnection, DBusError
 from exporters.node.collectors.systemd import NO_VALUE, SystemdCollector, SystemdOptions, Unit

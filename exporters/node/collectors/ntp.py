@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 from prometheus_client.metrics_core import Metric
 
-from exporters.core.cli import ConfigError, parse_duration
 from exporters.core.collector import CollectorSpec
+from exporters.core.flags import ConfigError, parse_duration
 from exporters.core.metrics import GaugeFamily
 from exporters.node.collectors._flags import add_bool_flag
 from exporters.node.context import NodeContext
