@@ -54,6 +54,8 @@ DEFAULTS: dict[str, tuple[str, ...]] = {
     "collector.filesystem.fs-types-exclude": (
         "^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660|mqueue|nsfs"
         "|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|sysfs|tracefs)$",),
+    "collector.systemd.unit-include": (".+",),
+    "collector.systemd.unit-exclude": (r".+\.(automount|device|mount|scope|slice)",),
 }
 HIDDEN = frozenset({"collector.filesystem.mount-timeout", "collector.filesystem.stat-workers", "help-long",
                     "help-man"})
