@@ -6,11 +6,11 @@ from __future__ import annotations
 import socket
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from jeepney import Message
+from jeepney import HeaderFields, Message, new_error
 
 from exporters.core.flags import ConfigError
 from exporters.node.collectors import _dbus, systemd
@@ -19,7 +19,7 @@ from exporters.node.collectors.systemd import NO_VALUE, SystemdCollector, System
 from exporters.node.context import NodeContext
 from exporters.node.main import build_parser, collector_specs
 from tests.conftest import reference_binary
-from tests.node.collected import samples, value
+from tests.node.collected import collect_partial, samples, value
 from tests.node.dbus_peer import dbus_peer, reply
 from tests.node.live_scrape import Scrape, get
 from tests.node.systemd_sandbox import Sandbox, systemd_sandbox
@@ -48,7 +48,8 @@ def test_parse_version(text: str, expected: tuple[float, str]) -> None:
 
 
 def _row(name: str, load: str = "loaded", active: str = "active") -> tuple[object, ...]:
-    return (name, "desc", load, active, "running", "", f"/org/freedesktop/systemd1/unit/{name}", 0, "", "/")
+    escaped = "".join(c if c.isalnum() else f"_{ord(c):02x}" for c in name)  # systemd's bus path escaping
+    return (name, "desc", load, active, "running", "", f"/org/freedesktop/systemd1/unit/{escaped}", 0, "", "/")
 
 
 def test_parse_units_skips_rows_of_another_shape() -> None:
@@ -185,8 +186,6 @@ def test_dbus_pings_until_the_peer_runs_the_connection(tmp_path: Path) -> None:
 
 
 def test_error_reply_and_closed_peer(tmp_path: Path) -> None:
-    from jeepney import new_error
-
     def refuse(message: Message, count: int) -> bytes:
         if count == 1:
             return _version_reply(message, count)
@@ -201,6 +200,40 @@ def test_error_reply_and_closed_peer(tmp_path: Path) -> None:
         DBusConnection.open(f"unix:path={tmp_path}/absent.sock", hello=True, timeout=1)
     with pytest.raises(DBusError):
         DBusConnection.open("tcp:host=127.0.0.1,port=1", hello=True, timeout=1)
+
+
+def _old_systemd(list_units: bool) -> Callable[[Message, int], bytes]:
+    """A systemd 211 at the socket boundary: no SystemState, no LastTriggerUSec."""
+    def answer(message: Message, count: int) -> bytes:
+        member = message.header.fields.get(HeaderFields.member)
+        if member == "Ping":
+            return reply(message, serial=count)
+        if member == "ListUnits" and list_units:
+            rows = [_row("a.service"), _row("b.timer"), _row("gone.service", load="not-found")]
+            return reply(message, "a(ssssssouso)", (rows,), serial=count)
+        if member == "Get" and message.body == (systemd.MANAGER, "Version"):
+            return reply(message, "v", (("s", "211"),), serial=count)
+        if member == "Get" and message.body == (systemd.SERVICE, "Type"):
+            return reply(message, "v", (("u", 7),), serial=count)  # the wrong type: no type label
+        out: bytes = new_error(message, "org.freedesktop.DBus.Error.AccessDenied").serialise(serial=count)
+        return out
+    return answer
+
+
+def test_an_old_systemd_at_the_socket_boundary(tmp_path: Path) -> None:
+    with dbus_peer(tmp_path, _old_systemd(list_units=True)) as address:
+        found = samples(SystemdCollector(options("--collector.systemd.private"), address, timeout=5).collect())
+    assert value(found, "node_systemd_version", version="211") == 211
+    assert value(found, "node_systemd_unit_state", name="a.service", state="active", type="") == 1
+    assert value(found, "node_systemd_units", state="active") == 3
+    assert {k[0] for k in found} == {"node_systemd_version", "node_systemd_units", "node_systemd_unit_state"}
+
+
+def test_units_not_listed_fail_the_scrape_after_the_version(tmp_path: Path) -> None:
+    with dbus_peer(tmp_path, _old_systemd(list_units=False)) as address:
+        got, err = collect_partial(SystemdCollector(options("--collector.systemd.private"), address, timeout=5))
+    assert isinstance(err, RuntimeError) and "couldn't get units" in str(err)
+    assert [m.name for m in got] == ["node_systemd_version"]
 
 
 def test_collector_reports_failure_without_a_bus(tmp_path: Path) -> None:
