@@ -159,7 +159,8 @@ def kingpin_flags(parser: argparse.ArgumentParser, collectors: Mapping[str, bool
             continue
         if action.help == argparse.SUPPRESS and name not in ("help-long", "help-man"):
             continue
-        boolean = action.nargs == 0
+        # store_true, or core's add_bool_flag (--flag[=BOOL])
+        boolean = action.nargs == 0 or (action.nargs == "?" and action.const is True)
         if name.startswith("collector.") and name[len("collector."):] in collectors:
             collector = name[len("collector."):]
             state = "enabled" if collectors[collector] else "disabled"

@@ -94,6 +94,13 @@ def test_deprecated_spellings() -> None:
         options("--collector.systemd.unit-include=(")
 
 
+def test_boolean_flags_take_go_values() -> None:
+    assert options("--collector.systemd.enable-task-metrics=true").tasks
+    assert not options("--collector.systemd.enable-task-metrics=false").tasks
+    assert options("--collector.systemd.private=1", "--collector.systemd.enable-start-time-metrics").start_time
+    assert not options("--collector.systemd.private", "--no-collector.systemd.private").private
+
+
 def test_unit_reads_follow_options_and_version() -> None:
     units = [Unit("a.service", "loaded", "active", "/a"), Unit("b.timer", "loaded", "inactive", "/b"),
              Unit("c.socket", "loaded", "active", "/c")]

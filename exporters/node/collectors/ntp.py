@@ -23,9 +23,8 @@ from dataclasses import dataclass
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec
-from exporters.core.flags import ConfigError, parse_duration
+from exporters.core.flags import ConfigError, add_bool_flag, parse_duration
 from exporters.core.metrics import GaugeFamily
-from exporters.node.collectors._flags import add_bool_flag
 from exporters.node.context import NodeContext
 
 NAME = "ntp"
@@ -265,8 +264,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        metavar="PORT", help="UDP port number to connect to on NTP server (default: 123)")
     group.add_argument("--collector.ntp.protocol-version", dest="collector_ntp_protocol_version", type=int,
                        default=4, metavar="N", help="NTP protocol version (default: 4)")
-    add_bool_flag(parser, "collector.ntp.server-is-local", "collector_ntp_server_is_local", False,
-                  "Certify that collector.ntp.server address is not a public ntp server")
+    add_bool_flag(group, "collector.ntp.server-is-local",
+                  "Certify that collector.ntp.server address is not a public ntp server",
+                  dest="collector_ntp_server_is_local")
     group.add_argument("--collector.ntp.ip-ttl", dest="collector_ntp_ip_ttl", type=int, default=1, metavar="TTL",
                        help="IP TTL to use while sending NTP query (default: 1)")
     group.add_argument("--collector.ntp.max-distance", dest="collector_ntp_max_distance", type=parse_duration,

@@ -18,6 +18,7 @@ from typing import Any
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec
+from exporters.core.flags import add_bool_flag
 from exporters.core.metrics import CounterFamily, GaugeFamily, exact_gauge
 from exporters.node.collectors._dbus import (
     SYSTEMD_PRIVATE,
@@ -28,7 +29,7 @@ from exporters.node.collectors._dbus import (
     system_bus_address,
     variant,
 )
-from exporters.node.collectors._flags import add_bool_flag, compile_go_regex, with_deprecated_alias
+from exporters.node.collectors._flags import compile_go_regex, with_deprecated_alias
 from exporters.node.context import NodeContext
 
 NAME = "systemd"
@@ -304,12 +305,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         group.add_argument(f"--collector.systemd.{old_flag}", dest=_dest(old_flag), default="",
                            help=argparse.SUPPRESS)
     # hidden upstream: "Strongly discouraged since it requires root. For testing purposes only"
-    group.add_argument("--collector.systemd.private", dest=_dest("private"), action="store_true",
-                       default=False, help=argparse.SUPPRESS)
-    group.add_argument("--no-collector.systemd.private", dest=_dest("private"), action="store_false",
-                       help=argparse.SUPPRESS)
+    add_bool_flag(group, "collector.systemd.private", argparse.SUPPRESS, dest=_dest("private"))
     for flag, help_text in ENABLE_FLAGS:
-        add_bool_flag(parser, f"collector.systemd.{flag}", _dest(flag), False, help_text)
+        add_bool_flag(group, f"collector.systemd.{flag}", help_text, dest=_dest(flag))
 
 
 def options_from_flags(context: NodeContext) -> SystemdOptions:
