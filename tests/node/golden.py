@@ -72,6 +72,10 @@ class GoldenCollector:
 # Collectors whose source is a daemon, not a file tree, have no golden section: each is compared
 # with the reference binary against the real daemon in its test module (named here).
 LIVE_ONLY: dict[str, str] = {
+    "logind": "tests/node/test_logind.py",
+    "ntp": "tests/node/test_ntp.py",
+    "supervisord": "tests/node/test_supervisord.py",
+    "systemd": "tests/node/test_systemd.py",
     "perf": "tests/node/test_perf.py",  # the kernel's perf counters, compared live in test_live_proc_sys.py
 }
 
@@ -132,6 +136,7 @@ COLLECTORS: tuple[GoldenCollector, ...] = (
     GoldenCollector("pressure"),
     GoldenCollector("processes"),
     GoldenCollector("rapl"),
+    GoldenCollector("runit", (f"--collector.runit.servicedir={FIXTURES_REL}/runit",), reference="trixie"),
     GoldenCollector("schedstat"),
     GoldenCollector("selinux"),
     GoldenCollector("slabinfo", reference="trixie"),
