@@ -127,6 +127,11 @@ SPECIAL: dict[str, Callable[[Callable[..., Any], str], Any]] = {
     "qdisc.parse_fixture": lambda f, text: f(_gojson_loads(text)),
     "tcpstat.parse_inet_diag": lambda f, text: f([_bytes(text)]),
     "wifi.parse_bss": lambda f, text: f([_bytes(text)]),
+    "meminfo_numa.parse_numastat": lambda f, text: f(text, "0"),
+    "mountstats.parse_transport": lambda f, text: f(text.split(), "1.1"),
+    "perf.parse_tracepoints": lambda f, text: f(text.split()),
+    "sysctl.parse_include": lambda f, text: f(text, True),
+    "sysctl.parse_sysctl_values": lambda f, text: f(text, True),
 }
 # parsers that take no text (built from already parsed structures)
 NOT_TEXT = {"netdev.parse_addresses"}
@@ -139,7 +144,7 @@ ALSO_ALLOWED: dict[str, tuple[type[Exception], ...]] = {
     "wifi.parse_bss": (LookupError,), "wifi.parse_station": (LookupError,),
 }
 # parsers of a flag value rather than of a host file: a bad value is a configuration error
-CONFIG_PARSERS = {"ipvs.parse_backend_labels"}
+CONFIG_PARSERS = {"ipvs.parse_backend_labels", "perf.parse_cpus", "perf.parse_tracepoints"}
 
 
 def _bytes(text: str) -> bytes:
