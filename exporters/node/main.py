@@ -35,17 +35,7 @@ DEFAULT_ADDRESS = ":9100"
 # upstream. Asking for one (--collector.NAME or one of its options) stops the start with a
 # clear error, so an operator who relies on one learns it at once instead of finding its
 # panels blank and its alerts silent.
-NOT_PROVIDED: dict[str, str] = {
-    "ethtool": "needs the ethtool ioctl (SIOCETHTOOL) per interface",
-    "logind": "needs systemd-logind over D-Bus",
-    "network_route": "needs rtnetlink",
-    "ntp": "sends NTP queries to a server (a network daemon, not host state)",
-    "qdisc": "needs rtnetlink",
-    "runit": "needs a runit service supervisor",
-    "supervisord": "needs a supervisord XML-RPC endpoint",
-    "systemd": "needs systemd over D-Bus",
-    "wifi": "needs nl80211 over generic netlink",
-}
+NOT_PROVIDED: dict[str, str] = {}
 
 
 def not_provided_error(argv: Sequence[str]) -> str | None:

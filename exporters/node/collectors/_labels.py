@@ -9,8 +9,6 @@ from collections.abc import Iterable, Iterator
 from exporters.core.metrics import Family, Metric, Row
 
 _METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
-
-
 _INVALID_RUN = re.compile(r"_*[^0-9A-Za-z_]+_*")
 
 

@@ -181,6 +181,8 @@ def parse_go_seconds(text: str) -> float:
 
 def parse_transport(fields: list[str], stat_version: str) -> tuple[str, dict[str, int]]:
     """``xprt:`` fields (protocol first) -> protocol and TRANSPORT_FIELDS values."""
+    if not fields:
+        raise ValueError(f"incomplete NFS transport stats {stat_version} statement")
     protocol, numbers = fields[0], fields[1:]
     expected = TRANSPORT_LENGTHS.get((stat_version, protocol))
     if expected is None:
