@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from exporters.core.cli import ConfigError
+from exporters.core.flags import ConfigError
 from exporters.node.collectors import cpu, cpufreq, stat
 from exporters.node.collectors._strconv import go_parse_float, parse_cpu_range
 from tests.node.collected import collect_partial, samples, types

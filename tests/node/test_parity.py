@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from exporters.core.cli import ConfigError, enabled_collectors, listen_addresses
+from exporters.core.flags import ConfigError, enabled_collectors
 from exporters.node.collectors import diskstats, filesystem
 from exporters.node.collectors._flags import compile_go_regex
 from exporters.node.context import NodeContext
@@ -43,9 +43,9 @@ LEFT_OUT = NOT_PROVIDED
 # Options of the left-out collectors (rejected with their collector).
 LEFT_OUT_FLAGS = [
     "--collector.ethtool.device-include=x", "--collector.ethtool.metrics-include=x",
-    "--collector.ntp.server=127.0.0.1", "--collector.perf.cpus=0",
+    "--collector.ntp.server=127.0.0.1",
     "--collector.qdisc.device-include=x", "--collector.runit.servicedir=/etc/service",
-    "--collector.supervisord.url=http://localhost:9001/RPC2", "--collector.sysctl.include=x",
+    "--collector.supervisord.url=http://localhost:9001/RPC2",
     "--collector.systemd.unit-include=x", "--collector.wifi.fixtures=x",
 ]
 
@@ -96,7 +96,14 @@ VALUE_FLAGS: dict[str, tuple[str, object]] = {
     "--collector.netdev.device-exclude": ("x", ""),
     "--collector.netdev.device-blacklist": ("x", ""),
     "--collector.netstat.fields": ("x", NETSTAT_FIELDS),
+    "--collector.perf.cpus": ("0-1", ""),
+    "--collector.perf.tracepoint": ("sched:sched_switch", None),  # Strings(): repeatable, empty by default
+    "--collector.perf.hardware-profilers": ("CpuCycles", None),
+    "--collector.perf.software-profilers": ("PageFault", None),
+    "--collector.perf.cache-profilers": ("LLReadHit", None),
     "--collector.powersupply.ignored-supplies": ("x", "^$"),
+    "--collector.sysctl.include": ("x", None),  # kingpin Strings(): repeatable, empty by default
+    "--collector.sysctl.include-info": ("x", None),
     "--collector.tapestats.ignored-devices": ("x", "^$"),
     "--collector.textfile.directory": ("x", ""),
     "--collector.vmstat.fields": ("x", "^(oom_kill|pgpg|pswp|pg.*fault).*"),
@@ -117,6 +124,9 @@ BOOL_FLAGS: dict[str, bool] = {
     "--collector.netdev.address-info": False,
     "--collector.netdev.enable-detailed-metrics": False,
     "--collector.netdev.netlink": True,
+    "--collector.perf.disable-cache-profilers": False,
+    "--collector.perf.disable-hardware-profilers": False,
+    "--collector.perf.disable-software-profilers": False,
     "--collector.rapl.enable-zone-label": False,
     "--collector.stat.softirq": False,
 }
@@ -199,8 +209,8 @@ def test_bool_flag_default(parser: argparse.ArgumentParser, flag: str) -> None:
 
 
 def test_listen_address_default(parser: argparse.ArgumentParser) -> None:
-    assert listen_addresses(_parse(parser, [])) == [":9100"]
-    assert listen_addresses(_parse(parser, ["--web.listen-address=:1", "--web.listen-address=:2"])) == [":1", ":2"]
+    assert _parse(parser, []).web_listen_address == [":9100"]
+    assert _parse(parser, ["--web.listen-address=:1", "--web.listen-address=:2"]).web_listen_address == [":1", ":2"]
 
 
 def test_pre_action_defaults(parser: argparse.ArgumentParser) -> None:

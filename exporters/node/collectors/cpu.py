@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 
 from prometheus_client.metrics_core import Metric
 
-from exporters.core.cli import ConfigError
 from exporters.core.collector import CollectorSpec
+from exporters.core.flags import ConfigError
 from exporters.core.metrics import CounterFamily, GaugeFamily
 from exporters.node.collectors._files import read_text, read_uint_file
 from exporters.node.collectors._flags import add_bool_flag, compile_go_regex
