@@ -54,6 +54,8 @@ DEFAULTS: dict[str, tuple[str, ...]] = {
     "collector.filesystem.fs-types-exclude": (
         "^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660|mqueue|nsfs"
         "|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|sysfs|tracefs)$",),
+    "collector.systemd.unit-include": (".+",),
+    "collector.systemd.unit-exclude": (r".+\.(automount|device|mount|scope|slice)",),
 }
 HIDDEN = frozenset({"collector.filesystem.mount-timeout", "collector.filesystem.stat-workers", "help-long",
                     "help-man"})
@@ -157,7 +159,8 @@ def kingpin_flags(parser: argparse.ArgumentParser, collectors: Mapping[str, bool
             continue
         if action.help == argparse.SUPPRESS and name not in ("help-long", "help-man"):
             continue
-        boolean = action.nargs == 0
+        # store_true, or core's add_bool_flag (--flag[=BOOL])
+        boolean = action.nargs == 0 or (action.nargs == "?" and action.const is True)
         if name.startswith("collector.") and name[len("collector."):] in collectors:
             collector = name[len("collector."):]
             state = "enabled" if collectors[collector] else "disabled"

@@ -38,13 +38,8 @@ DEFAULT_ADDRESS = ":9100"
 # panels blank and its alerts silent.
 NOT_PROVIDED: dict[str, str] = {
     "ethtool": "needs the ethtool ioctl (SIOCETHTOOL) per interface",
-    "logind": "needs systemd-logind over D-Bus",
     "network_route": "needs rtnetlink",
-    "ntp": "sends NTP queries to a server (a network daemon, not host state)",
     "qdisc": "needs rtnetlink",
-    "runit": "needs a runit service supervisor",
-    "supervisord": "needs a supervisord XML-RPC endpoint",
-    "systemd": "needs systemd over D-Bus",
     "wifi": "needs nl80211 over generic netlink",
 }
 

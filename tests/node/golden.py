@@ -69,6 +69,16 @@ class GoldenCollector:
     """The reference binary generation whose output is the golden section (see the module docstring)."""
 
 
+# Collectors whose source is a daemon, not a file tree, have no golden section: each is compared
+# with the reference binary against the real daemon in its test module (named here).
+LIVE_ONLY: dict[str, str] = {
+    "logind": "tests/node/test_logind.py",
+    "ntp": "tests/node/test_ntp.py",
+    "supervisord": "tests/node/test_supervisord.py",
+    "systemd": "tests/node/test_systemd.py",
+    "perf": "tests/node/test_perf.py",  # the kernel's perf counters, compared live in test_live_proc_sys.py
+}
+
 # One row per collector. The path flags are added for all; a collector's own flags go here.
 # Rows for the Debian 13 reference (node_exporter 1.9.0) say reference="trixie".
 COLLECTORS: tuple[GoldenCollector, ...] = (
@@ -126,6 +136,7 @@ COLLECTORS: tuple[GoldenCollector, ...] = (
     GoldenCollector("pressure"),
     GoldenCollector("processes"),
     GoldenCollector("rapl"),
+    GoldenCollector("runit", (f"--collector.runit.servicedir={FIXTURES_REL}/runit",), reference="trixie"),
     GoldenCollector("schedstat"),
     GoldenCollector("selinux"),
     GoldenCollector("slabinfo", reference="trixie"),

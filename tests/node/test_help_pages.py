@@ -28,6 +28,8 @@ FLAG_CHANGES = {
     "web.listen-address": "exporter-toolkit 0.11 added the Examples sentence",
     "web.config.file": "exporter-toolkit 0.11 dropped [EXPERIMENTAL]",
     "collector.netstat.fields": "1.8.0/1.9.0 added TCPOFOQueue (#2867) and TCPRcvQDrop (#3021) to the default",
+    "collector.systemd": "Debian's build enables it by default (upstream: disabled)",
+    "collector.systemd.unit-exclude": "Debian's build adds target to the default",
 }
 
 

@@ -43,10 +43,8 @@ LEFT_OUT = NOT_PROVIDED
 # Options of the left-out collectors (rejected with their collector).
 LEFT_OUT_FLAGS = [
     "--collector.ethtool.device-include=x", "--collector.ethtool.metrics-include=x",
-    "--collector.ntp.server=127.0.0.1",
-    "--collector.qdisc.device-include=x", "--collector.runit.servicedir=/etc/service",
-    "--collector.supervisord.url=http://localhost:9001/RPC2",
-    "--collector.systemd.unit-include=x", "--collector.wifi.fixtures=x",
+    "--collector.qdisc.device-include=x",
+    "--collector.wifi.fixtures=x",
 ]
 
 DISKSTATS_EXCLUDE = r"^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$"
@@ -105,6 +103,16 @@ VALUE_FLAGS: dict[str, tuple[str, object]] = {
     "--collector.sysctl.include": ("x", None),  # kingpin Strings(): repeatable, empty by default
     "--collector.sysctl.include-info": ("x", None),
     "--collector.tapestats.ignored-devices": ("x", "^$"),
+    "--collector.ntp.server": ("127.0.0.2", "127.0.0.1"),
+    "--collector.ntp.server-port": ("1123", 123),
+    "--collector.ntp.protocol-version": ("3", 4),
+    "--collector.ntp.ip-ttl": ("2", 1),
+    "--collector.ntp.max-distance": ("1s", 3.46608),
+    "--collector.ntp.local-offset-tolerance": ("5ms", 0.001),
+    "--collector.runit.servicedir": ("/s", "/etc/service"),
+    "--collector.supervisord.url": ("http://x/RPC2", "http://localhost:9001/RPC2"),
+    "--collector.systemd.unit-whitelist": ("x", ""),
+    "--collector.systemd.unit-blacklist": ("x", ""),
     "--collector.textfile.directory": ("x", ""),
     "--collector.vmstat.fields": ("x", "^(oom_kill|pgpg|pswp|pg.*fault).*"),
 }
@@ -129,6 +137,11 @@ BOOL_FLAGS: dict[str, bool] = {
     "--collector.perf.disable-software-profilers": False,
     "--collector.rapl.enable-zone-label": False,
     "--collector.stat.softirq": False,
+    "--collector.ntp.server-is-local": False,
+    "--collector.systemd.private": False,
+    "--collector.systemd.enable-task-metrics": False,
+    "--collector.systemd.enable-restarts-metrics": False,
+    "--collector.systemd.enable-start-time-metrics": False,
 }
 
 # Flags whose default upstream applies in a kingpin PreAction (so that the deprecated
@@ -137,6 +150,8 @@ PRE_ACTION_FLAGS = [
     "--collector.diskstats.device-exclude",
     "--collector.filesystem.mount-points-exclude",
     "--collector.filesystem.fs-types-exclude",
+    "--collector.systemd.unit-include",
+    "--collector.systemd.unit-exclude",
 ]
 
 
@@ -243,7 +258,7 @@ def test_left_out_collector_options_rejected(parser: argparse.ArgumentParser, fl
         _parse(parser, [flag])
 
 
-@pytest.mark.parametrize("flag", ["--collector.systemd", "--collector.wifi", "--collector.systemd.unit-include=x"])
+@pytest.mark.parametrize("flag", ["--collector.wifi", "--collector.wifi.fixtures=x"])
 def test_not_provided_collector_is_a_clear_error(flag: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([flag]) == 1
     err = capsys.readouterr().err.strip()
@@ -253,9 +268,9 @@ def test_not_provided_collector_is_a_clear_error(flag: str, capsys: pytest.Captu
 
 
 def test_switching_off_a_not_provided_collector_is_accepted(capsys: pytest.CaptureFixture[str]) -> None:
-    # parse only: --no-collector.systemd must not be an error (many units carry it)
+    # parse only: --no-collector.wifi must not be an error (many units carry it)
     from exporters.node import main as node_main
 
-    argv = ["--no-collector.systemd", "--no-collector.wifi", "--web.listen-address", "bad"]
+    argv = ["--no-collector.wifi", "--web.listen-address", "bad"]
     assert node_main.main(argv) == 1  # fails later, on the listen address, not on the flags
     assert "bad" in capsys.readouterr().err

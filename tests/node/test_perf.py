@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from exporters.core.cli import ConfigError
+from exporters.core.flags import ConfigError
 from exporters.core.runner import CollectorRunner
 from exporters.node.collectors import perf
 from tests.node.collected import samples, types

@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 
 from prometheus_client.metrics_core import Metric
 
-from exporters.core.cli import ConfigError
 from exporters.core.collector import CollectorSpec
+from exporters.core.flags import ConfigError
 from exporters.core.metrics import CounterFamily
 from exporters.node.collectors._flags import add_bool_flag
 from exporters.node.collectors._labels import valid_metric_name
