@@ -183,10 +183,46 @@ def render(data: dict[str, Any] | None = None, versions: Sequence[VersionRow] | 
     return "\n".join(out).rstrip() + "\n"
 
 
+def fold_row(line: str) -> dict[str, Any] | None:
+    """`exporter | difference | why | flag to restore` (the restore cell "none ..." when there is
+    none) -> a deliberate row; None for a line that is not one."""
+    parts = [part.strip() for part in line.split(" | ")]
+    if len(parts) != 4 or parts[0] not in ("all", *KINDS):
+        return None
+    exporter, difference, why, restore = parts
+    if restore.lower().startswith("none"):
+        note = restore[len("none"):].strip(" ()")
+        return {"exporter": exporter, "difference": difference, "why": why,
+                "change": f"nothing ({note})" if note else "nothing", "restore": None}
+    return {"exporter": exporter, "difference": difference, "why": why, "change": "nothing", "restore": restore}
+
+
+def fold(lines: Iterable[str]) -> int:
+    """Append the rows of ``lines`` that MIGRATING.yaml lacks (same exporter and difference); the count."""
+    text = TABLE.read_text()
+    header = text[:text.index("\nexporters:") + 1]
+    data = load_table()
+    known = {(row["exporter"], row["difference"]) for row in data["deliberate"]}
+    added = 0
+    for line in lines:
+        row = fold_row(line)
+        if row and (row["exporter"], row["difference"]) not in known:
+            data["deliberate"].append(row)
+            known.add((row["exporter"], row["difference"]))
+            added += 1
+    TABLE.write_text(header + yaml.safe_dump(data, sort_keys=False, width=110, allow_unicode=True))
+    return added
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.deploy.migrating", description=__doc__)
     parser.add_argument("--write", action="store_true", help="rewrite MIGRATING.md (default: print it)")
+    parser.add_argument("--fold", metavar="FILE", help="first append to MIGRATING.yaml the deliberate differences "
+                        "of FILE, one per line: `exporter | difference | why | flag to restore` (or `none`)")
     args = parser.parse_args(argv)
+    if args.fold:
+        with open(args.fold, encoding="utf-8") as lines:
+            sys.stderr.write(f"{fold(lines)} rows added to {TABLE.name}\n")
     text = render()
     if args.write:
         OUTPUT.write_text(text)

@@ -93,7 +93,8 @@ def displayed_default(block: str) -> str | None:
         if depth == 0:
             end = start + offset
             break
-    return re.sub(r"^\(default:? ?", "", block[start:end])
+    # our help may name the environment variable after the default: "(default: X; env: NAME)"
+    return re.sub(r"; ?env: ?\S+$", "", re.sub(r"^\(default:? ?", "", block[start:end]))
 
 
 def squeeze(value: str | None) -> str | None:
