@@ -105,10 +105,11 @@ class NodeMetrics:
         include = request.query.get("collect[]", [])
         exclude = request.query.get("exclude[]", [])
         if include and exclude:
-            raise HTTPError(400, "collect[] and exclude[] can't be used together")
+            raise HTTPError(400, "Combined collect and exclude queries are not allowed.")
         for name in include + exclude:
             if name not in self.runner.collectors:
-                raise HTTPError(400, f"couldn't create filtered metrics handler: missing collector: {name}")
+                raise HTTPError(400, "Couldn't create filtered metrics handler: couldn't create collector: "
+                                     f"missing collector: {name}")
         names = self.runner.selected(include or None, exclude or None)
         return self.runner.collect(request.deadline, names)
 
@@ -148,6 +149,7 @@ def build_app(settings: NodeSettings, runtime: Runtime) -> Exporter:
         metrics=NodeMetrics(runner),
         on_close=[runner.close],
         exporter_metrics=settings.exporter_metrics,
+        promhttp_errors=True,  # node_exporter registers promhttp_metric_handler_errors_total
     )
 
 
