@@ -124,6 +124,7 @@ class Runtime:
     logger: logging.Logger
     web_config: WebConfig
     listeners: tuple[Listener, ...] = ()
+    log_style: str = "go-kit"
 
     def close(self) -> None:
         for listener in self.listeners:
@@ -133,14 +134,14 @@ class Runtime:
 def configure(name: str, web: WebSettings, log: LogSettings) -> Runtime:
     """Set up logging, load ``--web.config.file``, bind the listen addresses; ``ConfigError`` if any fails."""
     try:
-        logger = setup_logging(name, log.level, log.format)
+        logger = setup_logging(name, log.level, log.format, style=log.style)
     except ValueError as err:
         raise ConfigError(str(err)) from None
     web_config = load_web_config(web.config_file) if web.config_file else WebConfig()
     if web_config.tls.enabled:
         build_ssl_context(web_config)  # unreadable or mismatched files: refuse to start
     listeners = open_listeners(web.listen_addresses, web.systemd_socket)
-    return Runtime(logger, web_config, tuple(listeners))
+    return Runtime(logger, web_config, tuple(listeners), log.style)
 
 
 class Exporter:
@@ -414,16 +415,23 @@ def serve(app: Exporter, stop: threading.Event | None = None) -> int:
         if hasattr(signal, "SIGHUP"):
             signal.signal(signal.SIGHUP, lambda *_: _reload(app))
     server.start()
-    for listener in app.runtime.listeners:
-        logger.info("Listening on", extra={"address": listener.address, "tls": "enabled" if tls else "disabled"})
+    logrus = app.runtime.log_style == "logrus"
+    if not logrus:  # exporter-toolkit's lines; redis_exporter logs its own before listening
+        for listener in app.runtime.listeners:
+            logger.info("Listening on", extra={"address": listener.address})
+            logger.info("TLS is enabled." if tls else "TLS is disabled.",
+                        extra={"http2": "false", "address": listener.address})
     stop.wait()
-    logger.info("shutting down: no new connections, waiting for in-flight scrapes")
+    if logrus:
+        logger.info("Received terminated signal, exiting")
+    else:
+        logger.info("shutting down: no new connections, waiting for in-flight scrapes")
     server.stop_accepting()
     if not server.wait_idle(SHUTDOWN_GRACE_SECONDS):
         logger.warning("in-flight requests still running at shutdown", extra={"count": server.in_flight})
     server.shutdown()
     app.close()
-    logger.info("stopped")
+    logger.info("Server shut down gracefully" if logrus else "stopped")
     return 0
 
 

@@ -20,10 +20,12 @@ class LogSettings:
 
     level: str = "info"
     format: str = "logfmt"
+    # go-kit (node_exporter, postgres_exporter) or logrus (redis_exporter)
+    style: str = "go-kit"
 
     @classmethod
-    def from_args(cls, args: argparse.Namespace) -> LogSettings:
-        return cls(level=str(args.log_level), format=str(args.log_format))
+    def from_args(cls, args: argparse.Namespace, style: str = "go-kit") -> LogSettings:
+        return cls(level=str(args.log_level), format=str(args.log_format), style=style)
 
 
 @dataclass(frozen=True)

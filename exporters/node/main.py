@@ -19,6 +19,7 @@ from exporters.core.flags import (
     add_web_flags,
     enabled_collectors,
 )
+from exporters.core.logs import build_context, version_info
 from exporters.core.metrics import Metric
 from exporters.core.runner import CollectorRunner
 from exporters.core.settings import LogSettings, WebSettings
@@ -137,8 +138,16 @@ class NodeSettings:
 
 
 def build_app(settings: NodeSettings, runtime: Runtime) -> Exporter:
+    logger = runtime.logger
+    logger.info("Starting node_exporter", extra={"version": version_info(UPSTREAM, UPSTREAM_VERSION)})
+    logger.info("Build context", extra={"build_context": build_context()})
+    if os.geteuid() == 0:
+        logger.warning("Node Exporter is running as root user. This exporter is designed to run as unprivileged "
+                       "user, root is not required.")
     collectors = {spec.name: spec.factory(settings.context) for spec in settings.collectors}
-    runtime.logger.info("enabled collectors", extra={"collectors": ",".join(collectors)})
+    logger.info("Enabled collectors")
+    for name in collectors:
+        logger.info("", extra={"collector": name, "_no_msg": True})
     runner = CollectorRunner("node", collectors, runtime.logger)
     return Exporter(
         name="node",
