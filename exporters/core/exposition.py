@@ -94,6 +94,10 @@ class SeriesGuard:
         return allowed
 
     def rows(self, family: str, rows: list[Row], seen: set[tuple[str, ...]]) -> list[Row]:
+        keys = {row[0] for row in rows}
+        if len(keys) == len(rows) and seen.isdisjoint(keys):  # the common case: no repeat, no copy
+            seen |= keys
+            return self._cut(rows)
         fresh = []
         for row in rows:
             if row[0] in seen:
@@ -101,9 +105,12 @@ class SeriesGuard:
             else:
                 seen.add(row[0])
                 fresh.append(row)
-        fresh = fresh[: self.room(len(fresh))]
-        self.written += len(fresh)
-        return fresh
+        return self._cut(fresh)
+
+    def _cut(self, rows: list[Row]) -> list[Row]:
+        allowed = self.room(len(rows))
+        self.written += allowed
+        return rows if allowed == len(rows) else rows[:allowed]
 
     def samples(self, family: str, samples: list[Sample], seen: set[tuple[str, ...]]) -> list[Sample]:
         fresh = []
