@@ -29,6 +29,9 @@ from prometheus_client.metrics_core import Metric
 from exporters.core.collector import Collector, NoDataError
 from exporters.core.metrics import GaugeFamily
 
+# A logger, or an adapter adding context (a target) to every line.
+Log = logging.Logger | logging.LoggerAdapter[logging.Logger]
+
 # How long a batch may go without finishing a collector before another worker joins in.
 STALL_SECONDS = 0.2
 
@@ -51,9 +54,9 @@ class DaemonPool:
     cannot starve new work; each task runs as soon as it is submitted.
     """
 
-    def __init__(self, name: str, logger: logging.Logger | None = None) -> None:
+    def __init__(self, name: str, logger: Log | None = None) -> None:
         self.name = name
-        self.logger = logger or logging.getLogger("exporters")
+        self.logger: Log = logger or logging.getLogger("exporters")
         self._tasks: queue.SimpleQueue[tuple[Callable[..., object], tuple[object, ...]] | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._idle = 0
@@ -112,21 +115,26 @@ class CollectorRunner:
     With ``parallel`` (the default) a batch that stalls is helped by further workers, so
     collectors behind a slow one still finish; without it the collectors run strictly one
     after the other and those not started by the deadline are not started at all.
+    With ``inline`` they run one after the other in the calling thread, with no hand-off
+    and no sharing between concurrent calls: for collectors that take turns on one
+    connection of one scrape, whose every read is bounded by that scrape's deadline.
     """
 
     def __init__(
         self,
         namespace: str,
         collectors: Mapping[str, Collector],
-        logger: logging.Logger | None = None,
+        logger: Log | None = None,
         parallel: bool = True,
         help_prefix: str | None = None,
+        inline: bool = False,
     ) -> None:
         self.namespace = namespace
         self.help_prefix = help_prefix or f"{namespace}_exporter"
         self.collectors = dict(collectors)
-        self.logger = logger or logging.getLogger(f"exporters.{namespace}")
-        self.parallel = parallel
+        self.logger: Log = logger or logging.getLogger(f"exporters.{namespace}")
+        self.parallel = parallel and not inline
+        self.inline = inline
         self._lock = threading.Lock()
         self._in_flight: dict[str, _Job] = {}
         self._finished = threading.Condition()
@@ -208,7 +216,16 @@ class CollectorRunner:
         """
         started = time.monotonic()
         selected = list(self.collectors) if names is None else list(names)
-        jobs = self._jobs(selected)
+        if self.inline:
+            jobs = [_Job(name, self.collectors[name]) for name in selected]
+            self._drain(jobs, deadline)
+        else:
+            jobs = self._jobs(selected)
+            self._wait(jobs, deadline)
+        return self._results(jobs, started)
+
+    def _wait(self, jobs: list[_Job], deadline: float | None) -> None:
+        """Hand ``jobs`` to a worker; return when all finished or the deadline came."""
         if jobs:
             self._pool.submit(self._drain, jobs, deadline)
         with self._finished:
@@ -229,6 +246,7 @@ class CollectorRunner:
                 else:
                     self._finished.wait(remaining)
 
+    def _results(self, jobs: list[_Job], started: float) -> list[Metric]:
         duration = GaugeFamily(self._duration_name, self._duration_help, labels=["collector"])
         success = GaugeFamily(self._success_name, self._success_help, labels=["collector"])
         out: list[Metric] = []

@@ -1,0 +1,43 @@
+"""``count_keys``: ``-count-keys`` patterns counted with SCAN as redis_keys_count{db,key}."""
+
+from __future__ import annotations
+
+import logging
+
+from prometheus_client.metrics_core import Metric
+
+from exporters.core.collector import CollectorSpec
+from exporters.redis.collectors.keys import report_budget
+from exporters.redis.context import ScrapeCollector, ScrapeContext
+from exporters.redis.keys import KeyScan, parse_key_arg, run_scans
+from exporters.redis.resp import RedisConnectionError
+
+
+class CountKeysCollector(ScrapeCollector):
+    def applies(self) -> bool:
+        return bool(self.ctx.options.count_keys)
+
+    def collect(self) -> list[Metric]:
+        ctx = self.ctx
+        fam = ctx.families()
+        batch = ctx.options.check_keys_batch_size
+        scans = [KeyScan(item.db, item.key, batch, collect=False) for item in parse_key_arg(ctx.options.count_keys)]
+        try:
+            run_scans(ctx.conn, scans, ctx.key_budget())
+        except RedisConnectionError as err:
+            ctx.log(logging.ERROR, "key checks stopped", err=str(err))
+            return fam.metrics()
+        for scan in scans:
+            if scan.error:
+                ctx.log(logging.ERROR, "couldn't count keys", key=scan.pattern, err=scan.error)
+            elif not scan.complete:
+                ctx.log(logging.WARNING, "counting keys did not finish before the scrape deadline", key=scan.pattern)
+            else:
+                fam.gauge("keys_count", float(scan.total), {"db": "db" + scan.db, "key": scan.pattern})
+        report_budget(ctx)
+        return fam.metrics()
+
+
+SPEC: CollectorSpec[ScrapeContext] = CollectorSpec(
+    name="count_keys", factory=CountKeysCollector, help="-count-keys: keys matching each pattern, counted with SCAN",
+)

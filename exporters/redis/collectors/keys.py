@@ -1,0 +1,80 @@
+"""``keys``: ``-check-keys`` patterns (expanded with SCAN) and ``-check-single-keys`` as
+redis_key_size, redis_key_value and redis_key_value_as_string (see ``exporters.redis.keys``)."""
+
+from __future__ import annotations
+
+import logging
+
+from prometheus_client.metrics_core import Metric
+
+from exporters.core.collector import CollectorSpec
+from exporters.redis.cluster import ClusterRouter
+from exporters.redis.context import ScrapeCollector, ScrapeContext
+from exporters.redis.keys import DbKey, KeyScan, check_keys, is_pattern, parse_key_arg, run_scans
+from exporters.redis.resp import RedisConnectionError
+
+
+def expanded(ctx: ScrapeContext, patterns: str, single: str, what: str) -> list[DbKey]:
+    """The keys of ``single`` and of ``patterns``, each pattern replaced by what SCAN found.
+
+    The SCANs of all patterns run side by side (``run_scans``). A pattern whose SCAN failed
+    drops every pattern's names, as upstream's expansion returns an error and no keys then.
+    """
+    items = parse_key_arg(patterns)
+    budget = ctx.key_budget()
+    scans = {index: KeyScan(item.db, item.key, ctx.options.check_keys_batch_size, collect=True, limit=budget.limit)
+             for index, item in enumerate(items) if is_pattern(item.key)}
+    if scans:
+        run_scans(ctx.conn, list(scans.values()), budget)
+    out = parse_key_arg(single)
+    found: list[DbKey] = []
+    for index, item in enumerate(items):
+        scan = scans.get(index)
+        if scan is None:
+            found.append(item)
+        elif scan.error:
+            ctx.log(logging.ERROR, f"error expanding {what} patterns", err=scan.error)
+            return out
+        else:
+            found.extend(DbKey(item.db, name) for name in scan.names)
+    return out + found
+
+
+def report_budget(ctx: ScrapeContext) -> None:
+    budget = ctx.key_budget()
+    if budget.exhausted:
+        ctx.log(logging.WARNING, "key checks stopped early (key limit or scrape deadline)",
+                limit=ctx.options.max_checked_keys, skipped=",".join(sorted(set(budget.exhausted))[:5]))
+        budget.exhausted.clear()
+
+
+class KeysCollector(ScrapeCollector):
+    def applies(self) -> bool:
+        return bool(self.ctx.options.check_keys or self.ctx.options.check_single_keys)
+
+    def collect(self) -> list[Metric]:
+        ctx = self.ctx
+        opts = ctx.options
+        fam = ctx.families()
+        router = None
+        if opts.is_cluster:
+            router = ClusterRouter(ctx.conn, ctx.address, opts.connection_timeout, ctx.deadline, opts.tls,
+                                   opts.user, ctx.password)
+        try:
+            keys = expanded(ctx, opts.check_keys, opts.check_single_keys, "key")
+            check_keys(ctx.conn, fam, keys, export_values=opts.export_key_values, budget=ctx.key_budget(),
+                       logger=ctx.target_logger(), cluster=opts.is_cluster,
+                       route=router.connection_for if router is not None else None)
+        except RedisConnectionError as err:
+            # The deadline or the connection ended the checks; what was collected stays.
+            ctx.log(logging.ERROR, "key checks stopped", err=str(err))
+        finally:
+            if router is not None:
+                router.close()
+        report_budget(ctx)
+        return fam.metrics()
+
+
+SPEC: CollectorSpec[ScrapeContext] = CollectorSpec(
+    name="keys", factory=KeysCollector, help="-check-keys and -check-single-keys: size and value of each key",
+)

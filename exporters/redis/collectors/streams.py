@@ -1,0 +1,36 @@
+"""``streams``: ``-check-streams`` patterns and ``-check-single-streams`` as redis_stream_*
+from XINFO STREAM / GROUPS / CONSUMERS."""
+
+from __future__ import annotations
+
+import logging
+
+from prometheus_client.metrics_core import Metric
+
+from exporters.core.collector import CollectorSpec
+from exporters.redis.collectors.keys import expanded, report_budget
+from exporters.redis.context import ScrapeCollector, ScrapeContext
+from exporters.redis.keys import check_streams
+from exporters.redis.resp import RedisConnectionError
+
+
+class StreamsCollector(ScrapeCollector):
+    def applies(self) -> bool:
+        return bool(self.ctx.options.check_streams or self.ctx.options.check_single_streams)
+
+    def collect(self) -> list[Metric]:
+        ctx = self.ctx
+        fam = ctx.families()
+        try:
+            streams = expanded(ctx, ctx.options.check_streams, ctx.options.check_single_streams, "stream")
+            check_streams(ctx.conn, fam, streams, ctx.key_budget(), ctx.target_logger())
+        except RedisConnectionError as err:
+            ctx.log(logging.ERROR, "key checks stopped", err=str(err))
+        report_budget(ctx)
+        return fam.metrics()
+
+
+SPEC: CollectorSpec[ScrapeContext] = CollectorSpec(
+    name="streams", factory=StreamsCollector,
+    help="-check-streams and -check-single-streams: length, groups, consumers and lag of each stream",
+)
