@@ -97,8 +97,10 @@ class Exporter:
     title: str
     args: argparse.Namespace
     exporter_metrics: bool = True
-    # False: always the text format, as an upstream that never negotiates OpenMetrics
-    openmetrics: bool = True
+    # Text format 0.0.4 whatever Accept says, as the three upstream versions; True only when the
+    # operator opts in with --web.enable-openmetrics (ours) and the exporter offers it
+    openmetrics: bool = False
+    offers_openmetrics: bool = True
     description: str = ""
     metrics: MetricsHandler | None = None
     routes: dict[str, RouteHandler] = field(default_factory=dict)
@@ -136,6 +138,7 @@ class Exporter:
             raise ConfigError("--web.max-requests must not be negative")
         self._limit = threading.BoundedSemaphore(self.max_requests) if self.max_requests > 0 else None
         self.scrape_timeout = float(getattr(args, "scrape_timeout", 10.0))
+        self.openmetrics = self.offers_openmetrics and bool(getattr(args, "web_enable_openmetrics", False))
         self.scrape_timeout_offset = float(getattr(args, "scrape_timeout_offset", 0.5))
         for address in listen_addresses(args):
             parse_listen_address(address)

@@ -40,6 +40,7 @@ def add_web_flags(
     default_address: str,
     env_names: Mapping[str, str] | None = None,
     env: Mapping[str, str] | None = None,
+    openmetrics: bool = True,
 ) -> None:
     """exporter-toolkit's web flags plus the scrape-deadline and logging flags.
 
@@ -75,6 +76,12 @@ def add_web_flags(
         default=int(env_default(environ, names.get("web_max_requests"), 40)),
         help="Maximum number of parallel scrape requests; 0 disables the limit (default 40).",
     )
+    if openmetrics:
+        web.add_argument(
+            "--web.enable-openmetrics", dest="web_enable_openmetrics", action="store_true",
+            help="Answer OpenMetrics 1.0.0 when the scraper's Accept header prefers it (not an upstream flag: "
+            "upstream always answers the text format 0.0.4, the default here too).",
+        )
     web.add_argument(
         "--scrape.timeout", dest="scrape_timeout", type=parse_duration, metavar="SECONDS",
         default=10.0,

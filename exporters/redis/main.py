@@ -185,7 +185,7 @@ def build_parser(env: Mapping[str, str] | None = None) -> argparse.ArgumentParse
     add_web_flags(parser, DEFAULT_ADDRESS, {
         "web_listen_address": "REDIS_EXPORTER_WEB_LISTEN_ADDRESS",
         "web_telemetry_path": "REDIS_EXPORTER_WEB_TELEMETRY_PATH",
-    }, environ)
+    }, environ, openmetrics=False)
     group = parser.add_argument_group("redis")
     for flag in FLAGS:
         default = env_value(flag, environ)
@@ -538,7 +538,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         exporter_metrics=not args.redis_only_metrics,
         # redis_exporter does not negotiate OpenMetrics, and its latency quantile labels
         # ("50", "99.9") are not valid OpenMetrics quantiles
-        openmetrics=False,
+        offers_openmetrics=False,
         description=f"Prometheus exporter for Redis (compatible with redis_exporter {UPSTREAM_VERSION}).",
     )
     exporter.links.append(("/health", "Health"))

@@ -51,8 +51,17 @@ def test_text_format_is_the_default(app_factory: AppFactory) -> None:
     assert "# EOF" not in body
 
 
-def test_openmetrics_when_asked(app_factory: AppFactory) -> None:
+def test_text_format_even_when_openmetrics_is_preferred(app_factory: AppFactory) -> None:
+    """As node_exporter 1.7.0 and postgres_exporter 0.15.0: Prometheus's Accept header gets text 0.0.4."""
     app = app_factory({"a": StaticCollector("a")})
+    response = requests.get(app.url + "/metrics", headers={"Accept": PROMETHEUS_ACCEPT}, timeout=5)
+    assert response.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
+    assert "# TYPE test_a_events_total counter\ntest_a_events_total 42\n" in response.text
+    assert "# EOF" not in response.text
+
+
+def test_openmetrics_when_enabled_and_asked(app_factory: AppFactory) -> None:
+    app = app_factory({"a": StaticCollector("a")}, ["--web.enable-openmetrics"])
     response = requests.get(app.url + "/metrics", headers={"Accept": PROMETHEUS_ACCEPT}, timeout=5)
     assert response.headers["Content-Type"].startswith("application/openmetrics-text; version=1.0.0")
     body = response.text

@@ -1,18 +1,22 @@
 """Golden exposition for the node collectors, from the reference node_exporter.
 
-``python -m tests.node.golden --regenerate`` runs the reference binary (Debian's
-prometheus-node-exporter 1.5.0) with its path flags on ``tests/fixtures/node/``, every
-collector of ``COLLECTORS`` enabled with the flags listed there, scrapes
-``/metrics?collect[]=NAME`` once per collector and writes ``golden.prom`` (one section per
-collector) and ``golden.cmd`` (the exact command) beside the fixtures.
+``python -m tests.node.golden --regenerate [NAME ...]`` runs the reference binaries with their
+path flags on ``tests/fixtures/node/``: each row of ``COLLECTORS`` names its reference
+generation (``tests.conftest.GENERATIONS``: "bookworm", Debian 12's node_exporter 1.5.0, the
+default; "trixie", Debian 13's 1.9.0, for collectors 1.5.0 lacks or that 1.9.0 serves closer
+to v1.7.0). Each binary runs once with every collector of its rows enabled with the flags
+listed there, is scraped at ``/metrics?collect[]=NAME`` once per collector, and its sections
+are written to ``golden.prom`` (one section per collector; with NAMEs, only those sections
+are rewritten, the others kept as they were) and its command to ``golden.cmd``.
 
 ``python -m tests.node.golden`` runs our collectors in-process with the same flags on the
 same tree and prints the per-collector differences (what ``test_golden.py`` asserts).
 
 Samples are compared as a set of (name, labels, value), values equal to 1e-9 relative,
-after ``UNSTABLE`` (what does not come from the fixture tree) and the v1.5.0 -> v1.7.0
-differences of ``tests/node/version_differences.py``. The ``# HELP`` and ``# TYPE`` lines of
-every family both sides emit must be equal too (after ``HELP_DIFFERENCES`` there).
+after ``UNSTABLE`` (what does not come from the fixture tree) and the reference -> v1.7.0
+differences of ``tests/node/version_differences.py`` (the rows of the collector's generation).
+The ``# HELP`` and ``# TYPE`` lines of every family both sides emit must be equal too (after
+``HELP_DIFFERENCES`` there).
 """
 
 from __future__ import annotations
@@ -23,7 +27,6 @@ import math
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 import time
@@ -35,27 +38,39 @@ from typing import Literal
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.node.version_differences import Series, applies, expected_from_reference, expected_help, without_added
+from tests.conftest import find_reference_binary
+from tests.node.version_differences import (
+    REFERENCE_VERSIONS,
+    Generation,
+    Series,
+    applies,
+    expected_from_reference,
+    expected_help,
+    for_reference,
+    without_added,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES_REL = "tests/fixtures/node"
 FIXTURES = REPO / FIXTURES_REL
 GOLDEN = FIXTURES / "golden.prom"
 GOLDEN_CMD = FIXTURES / "golden.cmd"
-REFERENCE = "prometheus-node-exporter"
 SECTION = "# ---- collector "
 RELATIVE_TOLERANCE = 1e-9
 
 
 @dataclass(frozen=True)
 class GoldenCollector:
-    """One collector of the golden run and the flags it needs (given to both exporters)."""
+    """One collector of the golden run, the flags it needs (given to both exporters) and its reference."""
 
     name: str
     flags: tuple[str, ...] = ()
+    reference: Generation = "bookworm"
+    """The reference binary generation whose output is the golden section (see the module docstring)."""
 
 
 # One row per collector. The path flags are added for all; a collector's own flags go here.
+# Rows for the Debian 13 reference (node_exporter 1.9.0) say reference="trixie".
 COLLECTORS: tuple[GoldenCollector, ...] = (
     GoldenCollector("arp"),
     GoldenCollector("bcache"),
@@ -183,13 +198,25 @@ def collector_flags(rows: Iterable[GoldenCollector], base: str) -> list[str]:
     return argv
 
 
-def reference_argv(binary: str, port: int) -> list[str]:
+def rows_of(generation: str) -> list[GoldenCollector]:
+    return [row for row in COLLECTORS if row.reference == generation]
+
+
+def generation_of(collector: str) -> Generation:
+    """The reference generation of a collector's golden section ("bookworm" when it has no row)."""
+    for row in COLLECTORS:
+        if row.name == collector:
+            return row.reference
+    return "bookworm"
+
+
+def reference_argv(binary: str, port: int, generation: str = "bookworm") -> list[str]:
     return [
         binary,
         f"--web.listen-address=127.0.0.1:{port}",
         "--web.disable-exporter-metrics",
         *path_flags(FIXTURES_REL),
-        *collector_flags(COLLECTORS, FIXTURES_REL),
+        *collector_flags(rows_of(generation), FIXTURES_REL),
     ]
 
 
@@ -258,31 +285,50 @@ def strip_dropped(text: str) -> str:
     return "\n".join(out) + ("\n" if out else "")
 
 
-def regenerate() -> None:
-    binary = shutil.which(REFERENCE)
-    if binary is None:
-        raise SystemExit(f"{REFERENCE} not found on PATH")
-    port = _free_port()
-    argv = reference_argv(binary, port)
-    names = [row.name for row in COLLECTORS]
-    sections = scrape_reference(argv, port, names, REPO, env={"TZ": "UTC"})
+def regenerate(names: Sequence[str] | None = None) -> None:
+    """Rewrite golden.prom (only the sections of ``names`` when given) and golden.cmd."""
+    unknown = sorted(set(names or ()) - {row.name for row in COLLECTORS})
+    if unknown:
+        raise SystemExit(f"not in COLLECTORS: {unknown}")
+    sections = load_golden() if names and GOLDEN.exists() else {}
+    commands = []
+    for generation in REFERENCE_VERSIONS:
+        rows = rows_of(generation)
+        if not rows:
+            continue
+        binary = find_reference_binary("node", generation)
+        if binary is None:
+            raise SystemExit(f"reference node_exporter ({generation}) not found; see tests/conftest.py GENERATIONS")
+        port = _free_port()
+        argv = reference_argv(binary, port, generation)
+        wanted = [row.name for row in rows if not names or row.name in names]
+        if wanted:
+            scraped = scrape_reference(argv, port, wanted, REPO, env={"TZ": "UTC"})
+            sections.update({name: strip_dropped(text) for name, text in scraped.items()})
+        # Debian 12's binary is on PATH; Debian 13's is under $EXPORTERS_ORACLES (default .oracles).
+        program = "prometheus-node-exporter"
+        if generation != "bookworm":
+            program = f"$ORACLES/usr/bin/{program}"
+        shown = [program if a == binary else a for a in argv]
+        shown[1] = "--web.listen-address=127.0.0.1:PORT"
+        version = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10)
+        first_line = (version.stdout or version.stderr).splitlines()[0]
+        commands.append(
+            f"# {generation}: {first_line}\n"
+            f"# for each collector NAME of tests/node/golden.py's COLLECTORS with reference={generation!r}:\n"
+            "TZ=UTC " + " \\\n    ".join(arg if arg == program else shlex.quote(arg) for arg in shown) + "\n"
+        )
     parts = [
         "# Golden output of the reference node_exporter on tests/fixtures/node (see golden.cmd).\n"
-        "# Regenerate: python -m tests.node.golden --regenerate\n"
+        "# Regenerate: python -m tests.node.golden --regenerate [COLLECTOR ...]\n"
     ]
-    for name in names:
-        parts.append(f"{SECTION}{name}\n")
-        parts.append(strip_dropped(sections[name]))
+    for row in COLLECTORS:
+        parts.append(f"{SECTION}{row.name}\n")
+        parts.append(sections.get(row.name, ""))
     GOLDEN.write_text("".join(parts))
-    shown = [REFERENCE if a == binary else a for a in argv]
-    shown[1] = "--web.listen-address=127.0.0.1:PORT"
-    version = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10)
-    first_line = (version.stdout or version.stderr).splitlines()[0]
     GOLDEN_CMD.write_text(
-        f"# {first_line}\n"
-        "# Run from the repository root; then, for each collector NAME of tests/node/golden.py's COLLECTORS,\n"
-        "# GET http://127.0.0.1:PORT/metrics?collect[]=NAME, written to golden.prom as one section each.\n"
-        "TZ=UTC " + " \\\n    ".join(shlex.quote(arg) for arg in shown) + "\n"
+        "# Run from the repository root; then GET http://127.0.0.1:PORT/metrics?collect[]=NAME,\n"
+        "# written to golden.prom as one section per collector.\n" + "\n".join(commands)
     )
 
 
@@ -441,8 +487,9 @@ def compare_metadata(collector: str, reference_text: str, ours_text: str) -> lis
 
 def compare(collector: str, reference_text: str, ours_text: str) -> Diff:
     """Compare one collector's samples (after UNSTABLE and the version differences) and metadata."""
-    reference = expected_from_reference(parse_samples(reference_text))
-    ours = without_added(parse_samples(ours_text))
+    differences = for_reference(generation_of(collector))
+    reference = expected_from_reference(parse_samples(reference_text), differences)
+    ours = without_added(parse_samples(ours_text), differences)
     diff = Diff(collector)
     ref_keyed: dict[tuple[str, tuple[tuple[str, str], ...]], list[Series]] = {}
     our_keyed: dict[tuple[str, tuple[tuple[str, str], ...]], list[Series]] = {}
@@ -478,11 +525,12 @@ def compare_all(names: Sequence[str] | None = None) -> list[Diff]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.node.golden", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--regenerate", action="store_true", help="rewrite golden.prom from the reference binary")
-    parser.add_argument("collectors", nargs="*", help="compare only these collectors")
+    parser.add_argument("--regenerate", action="store_true",
+                        help="rewrite golden.prom from the reference binaries (only the named collectors' sections)")
+    parser.add_argument("collectors", nargs="*", help="compare (or regenerate) only these collectors")
     args = parser.parse_args(argv)
     if args.regenerate:
-        regenerate()
+        regenerate(args.collectors or None)
         print(f"wrote {GOLDEN.relative_to(REPO)} and {GOLDEN_CMD.relative_to(REPO)}")
         return 0
     failed = 0
@@ -492,7 +540,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 1 if failed else 0
 
 
-__all__ = ["COLLECTORS", "UNSTABLE", "Diff", "applies", "compare", "compare_all", "load_golden", "regenerate"]
+__all__ = ["COLLECTORS", "UNSTABLE", "Diff", "applies", "compare", "compare_all", "generation_of", "load_golden",
+           "regenerate"]
 
 if __name__ == "__main__":
     sys.exit(main())

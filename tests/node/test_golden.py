@@ -9,7 +9,15 @@ from __future__ import annotations
 import pytest
 
 from tests.node import golden
-from tests.node.version_differences import DIFFERENCES, HELP_DIFFERENCES, Series
+from tests.node.version_differences import (
+    DIFFERENCES,
+    HELP_DIFFERENCES,
+    REFERENCE_VERSIONS,
+    Difference,
+    Series,
+    expected_from_reference,
+    for_reference,
+)
 
 SECTIONS = golden.load_golden()
 IMPLEMENTED = golden.implemented_collectors()
@@ -95,3 +103,20 @@ def test_golden_compares_help_and_type_of_every_family() -> None:
                  if kind == "HELP"}
     assert families == with_help
     assert len(families) > 500
+
+
+def test_rows_name_a_known_reference_and_golden_cmd_records_it() -> None:
+    command = golden.GOLDEN_CMD.read_text()
+    for generation in {row.reference for row in golden.COLLECTORS}:
+        assert generation in REFERENCE_VERSIONS
+        assert f"# {generation}: node_exporter, version {REFERENCE_VERSIONS[generation][1:]} " in command
+
+
+def test_difference_rows_apply_only_to_their_reference() -> None:
+    row = Difference(collector="t", kind="removed", name="a", what="w", why="y", upstream="u", reference="trixie")
+    sample = Series("a", (), 1.0)
+    assert expected_from_reference({sample}, for_reference("trixie", (row,))) == set()
+    assert expected_from_reference({sample}, for_reference("bookworm", (row,))) == {sample}
+    assert all(d.reference == "bookworm" for d in for_reference("bookworm"))
+    with pytest.raises(ValueError):
+        for_reference("sid")

@@ -1,13 +1,16 @@
-"""node_exporter v1.5.0 (the reference binary) -> v1.7.0 (our target): every known difference.
+"""node_exporter reference versions -> v1.7.0 (our target): every known difference.
 
-The golden test and the live side-by-side test compare our output with the v1.5.0
-reference after applying this table. Each row says which samples it covers, what changed,
-why, and where upstream changed it. Append a row when a collector's behaviour differs
-between the two versions; never widen a pattern to hide an unexplained difference.
+The golden test and the live side-by-side test compare our output with a reference binary
+after applying this table. There are two references (``GENERATIONS``): Debian 12's v1.5.0
+("bookworm", the default) and Debian 13's v1.9.0 ("trixie", for collectors whose golden
+section comes from it: see ``reference`` in tests/node/golden.py's COLLECTORS). Each row
+names the reference it applies to, which samples it covers, what changed, why, and where
+upstream changed it. Append a row when a collector's behaviour differs between its reference
+and v1.7.0; never widen a pattern to hide an unexplained difference.
 
 Kinds:
-  added    v1.7.0 emits these samples and v1.5.0 does not: ignored in our output.
-  removed  v1.5.0 emits these samples and v1.7.0 does not: ignored in the reference output.
+  added    v1.7.0 emits these samples and the reference does not: ignored in our output.
+  removed  the reference emits these samples and v1.7.0 does not: ignored in the reference output.
   changed  both emit the sample but it differs: ``transform`` maps the reference sample to
            what v1.7.0 emits (or ``None`` to drop it when v1.7.0 does not emit that one).
 """
@@ -21,6 +24,11 @@ from typing import Literal
 
 Labels = tuple[tuple[str, str], ...]
 """A sample's labels, sorted by name."""
+
+Generation = Literal["bookworm", "trixie"]
+"""A reference binary generation (tests.conftest.GENERATIONS)."""
+
+REFERENCE_VERSIONS: dict[str, str] = {"bookworm": "v1.5.0", "trixie": "v1.9.0"}
 
 
 @dataclass(frozen=True)
@@ -37,7 +45,7 @@ class Series:
 
 @dataclass(frozen=True)
 class Difference:
-    """One documented v1.5.0 -> v1.7.0 difference."""
+    """One documented difference between a reference version and v1.7.0."""
 
     collector: str
     kind: Literal["added", "removed", "changed"]
@@ -50,6 +58,8 @@ class Difference:
     labels: Mapping[str, str] = field(default_factory=dict)
     """Optional label name -> regular expression: the sample must have the label, its whole value matching."""
     transform: Callable[[Series], Series | None] | None = None
+    reference: Generation = "bookworm"
+    """The reference whose output this row adjusts (v1.5.0 unless "trixie": v1.9.0)."""
 
     def matches(self, series: Series) -> bool:
         if re.fullmatch(self.name, series.name) is None:
@@ -197,12 +207,12 @@ DIFFERENCES: tuple[Difference, ...] = (
 
 @dataclass(frozen=True)
 class HelpDifference:
-    """A family whose ``# HELP`` text changed between v1.5.0 and v1.7.0 (type and samples unchanged)."""
+    """A family whose ``# HELP`` text differs between its reference and v1.7.0 (type and samples unchanged)."""
 
     collector: str
     family: str
     reference: str
-    """The v1.5.0 help text (as in golden.prom)."""
+    """The reference's help text (as in golden.prom)."""
     target: str
     """The v1.7.0 help text (what we emit)."""
     upstream: str
@@ -223,11 +233,18 @@ HELP_DIFFERENCES: tuple[HelpDifference, ...] = tuple(
 
 def expected_help(collector: str, family: str, reference_help: str,
                   differences: tuple[HelpDifference, ...] = HELP_DIFFERENCES) -> str:
-    """The v1.7.0 help text of ``family``, given v1.5.0's."""
+    """The v1.7.0 help text of ``family``, given the reference's."""
     for diff in differences:
         if diff.collector == collector and diff.family == family and diff.reference == reference_help:
             return diff.target
     return reference_help
+
+
+def for_reference(generation: str, differences: tuple[Difference, ...] = DIFFERENCES) -> tuple[Difference, ...]:
+    """The rows that adjust the output of one reference generation."""
+    if generation not in REFERENCE_VERSIONS:
+        raise ValueError(f"unknown reference generation {generation!r}")
+    return tuple(d for d in differences if d.reference == generation)
 
 
 def applies(series: Series, kind: str, differences: tuple[Difference, ...] = DIFFERENCES) -> bool:
@@ -238,7 +255,7 @@ def applies(series: Series, kind: str, differences: tuple[Difference, ...] = DIF
 def expected_from_reference(
     reference: set[Series], differences: tuple[Difference, ...] = DIFFERENCES
 ) -> set[Series]:
-    """What v1.7.0 would emit, given what v1.5.0 emitted: 'removed' dropped, 'changed' applied."""
+    """What v1.7.0 would emit, given what the reference emitted: 'removed' dropped, 'changed' applied."""
     out: set[Series] = set()
     for series in reference:
         current: Series | None = series
