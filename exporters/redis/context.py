@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,7 +16,7 @@ from exporters.redis.families import Families
 from exporters.redis.info import InfoLine
 from exporters.redis.key_groups import parse_key_groups
 from exporters.redis.keys import KeyBudget, parse_key_arg
-from exporters.redis.resp import Address, Connection, Reply, TLSOptions
+from exporters.redis.resp import Address, Connection, Reply, ReplyLimits, TLSOptions
 
 Command = tuple[object, ...]
 
@@ -37,6 +38,9 @@ class ScrapeOptions:
     max_distinct_key_groups: int = 100
     check_keys_batch_size: int = 1000
     max_checked_keys: int = 10000
+    key_value_limit: int = 4096
+    max_reply_bytes: int = 16 << 20
+    max_scrape_bytes: int = 1 << 30
     lua_scripts: tuple[tuple[str, bytes], ...] = ()
     tls: TLSOptions = field(default_factory=TLSOptions)
     include_config_metrics: bool = False
@@ -50,6 +54,10 @@ class ScrapeOptions:
     export_client_port: bool = False
     ping_on_connect: bool = False
     connection_timeout: float = 15.0
+
+    @property
+    def limits(self) -> ReplyLimits:
+        return ReplyLimits(self.max_reply_bytes, self.max_scrape_bytes)
 
     def validate(self) -> None:
         """Raise ``ValueError`` for key arguments upstream also refuses at start."""
@@ -66,17 +74,27 @@ class ScrapeOptions:
 
 
 class LogOnce:
-    """Remembers which (target, topic) warnings were already logged."""
+    """Remembers which (target, topic) warnings were already logged: the most recent
+    ``capacity`` of them, so that callers naming ever new targets cannot grow it without
+    bound (a target pushed out may log its warning once more)."""
 
-    def __init__(self) -> None:
-        self._seen: set[tuple[str, str]] = set()
+    def __init__(self, capacity: int = 4096) -> None:
+        self.capacity = capacity
+        self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._lock = threading.Lock()
 
+    def __len__(self) -> int:
+        return len(self._seen)
+
     def first(self, target: str, topic: str) -> bool:
+        key = (target, topic)
         with self._lock:
-            if (target, topic) in self._seen:
+            if key in self._seen:
+                self._seen.move_to_end(key)
                 return False
-            self._seen.add((target, topic))
+            self._seen[key] = None
+            if len(self._seen) > self.capacity:
+                self._seen.popitem(last=False)
             return True
 
 
@@ -124,6 +142,7 @@ class ScrapeContext:
     options: ScrapeOptions
     conn: Connection
     address: Address
+    user: str
     password: str
     where: str
     logger: logging.Logger
@@ -137,6 +156,7 @@ class ScrapeContext:
     # set by the first collector whose failure fails the scrape
     error: str | None = None
     failed_metrics: list[Metric] = field(default_factory=list)
+    limits: set[str] = field(default_factory=set)
     _budget: KeyBudget | None = None
     _sections: dict[str, list[InfoLine]] | None = None
 
@@ -170,6 +190,10 @@ class ScrapeContext:
         if self._budget is None:
             self._budget = KeyBudget(self.options.max_checked_keys, self.deadline)
         return self._budget
+
+    def limit_reached(self, name: str) -> None:
+        """Record that a limit (see ``scrape.LIMITS``) cut this scrape short."""
+        self.limits.add(name)
 
     def fail(self, message: str, metrics: list[Metric] | None = None) -> None:
         """Fail the scrape (``redis_up 0``), keeping what the failing collector had collected."""

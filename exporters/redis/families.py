@@ -35,6 +35,8 @@ HELP: dict[str, str] = {
     "db_keys_cached": "Total number of cached keys by DB",
     "errors_total": "Total number of errors per error type",
     "exporter_last_scrape_error": "The last scrape error status.",
+    "exporter_last_scrape_limit_reached": "Whether the last scrape stopped at a limit (-check-keys-limit, "
+                                          "-check-keys-value-bytes, -max-reply-bytes, -max-scrape-bytes)",
     "instance_info": "Information about the Redis instance",
     "key_size": 'The length or size of "key"',
     "key_value": 'The value of "key"',

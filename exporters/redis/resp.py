@@ -150,6 +150,25 @@ def encode_command(args: tuple[object, ...]) -> bytes:
     return b"".join(out)
 
 
+@dataclass(frozen=True)
+class ReplyLimits:
+    """How much a server may send: per reply (``-max-reply-bytes``) and per connection, which
+    is per scrape (``-max-scrape-bytes``). Arrays may nest ``max_depth`` deep (Redis's own
+    replies to the exporter's commands nest 3 deep at most)."""
+
+    reply_bytes: int = 16 << 20
+    scrape_bytes: int = 1 << 30
+    max_depth: int = 16
+
+
+class ReplyTooLarge(ConnectionResetError):
+    """A reply over a limit of ``ReplyLimits``; the connection cannot be used further."""
+
+    def __init__(self, limit: str, message: str) -> None:
+        super().__init__(message)
+        self.limit = limit
+
+
 class ReplyReader:
     """Takes RESP2 replies apart from the bytes fed to it; pure, no I/O.
 
@@ -160,7 +179,8 @@ class ReplyReader:
     string is copied once, not once per received piece).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, limits: ReplyLimits | None = None) -> None:
+        self.limits = limits or ReplyLimits()
         self._buf = b""
         self._pos = 0
         self._chunks: list[bytes] = []
@@ -197,6 +217,9 @@ class ReplyReader:
                 kind = buf[pos]
                 if kind == 36:  # $: bulk string
                     length = int(buf[pos + 1:end])
+                    if length > self.limits.reply_bytes:
+                        raise ReplyTooLarge("reply_bytes", f"bulk reply of {length} bytes over the limit "
+                                            f"of {self.limits.reply_bytes} (-max-reply-bytes)")
                     if length < 0:
                         value = None
                         pos = end + 2
@@ -209,6 +232,13 @@ class ReplyReader:
                         pos = stop + 2
                 elif kind == 42:  # *: array
                     count = int(buf[pos + 1:end])
+                    # every element takes 3 bytes at least (":0\r\n" is 4): a longer array
+                    # cannot fit in a reply of the allowed size
+                    if count > self.limits.reply_bytes // 3:
+                        raise ReplyTooLarge("reply_bytes", f"array reply of {count} elements over the limit "
+                                            f"of {self.limits.reply_bytes} bytes (-max-reply-bytes)")
+                    if len(stack) >= self.limits.max_depth:
+                        raise ProtocolError(f"protocol error: arrays nested over {self.limits.max_depth} deep")
                     pos = end + 2
                     run = _bulk_run(buf, pos, count) if count >= _BULK_RUN_MIN else None
                     if run is not None:
@@ -291,9 +321,15 @@ class ProtocolError(ConnectionResetError):
 class Connection:
     """One RESP2 connection. ``deadline`` is a ``time.monotonic()`` instant or ``None``."""
 
-    def __init__(self, sock: socket.socket, address: Address, timeout: float, deadline: float | None) -> None:
+    def __init__(
+        self, sock: socket.socket, address: Address, timeout: float, deadline: float | None,
+        limits: ReplyLimits | None = None,
+    ) -> None:
+        self.limits = limits or ReplyLimits()
         self._sock = sock
-        self._reader = ReplyReader()
+        self._reader = ReplyReader(self.limits)
+        self.received = 0  # bytes, over the connection's life (one scrape)
+        self.limit_hit = ""  # the ReplyLimits field that ended the connection, if one did
         self._sock_timeout: float | None = sock.gettimeout()
         self.address = address
         self.timeout = timeout
@@ -309,6 +345,7 @@ class Connection:
         tls: TLSOptions | None = None,
         username: str = "",
         password: str = "",
+        limits: ReplyLimits | None = None,
     ) -> Connection:
         """Connect, then AUTH and SELECT as the address and credentials ask."""
         where = address.dial_name()
@@ -336,7 +373,7 @@ class Connection:
             raise RedisConnectionError(f"dial {where}: i/o timeout") from None
         except (OSError, ssl.SSLError) as err:
             raise RedisConnectionError(f"dial {where}: {_describe(err)}") from None
-        conn = cls(sock, address, timeout, deadline)
+        conn = cls(sock, address, timeout, deadline, limits)
         try:
             user = address.username or username
             secret = address.password or password
@@ -401,10 +438,18 @@ class Connection:
         reader = self._reader
         try:
             reply = reader.next_reply()
+            waited = 0  # bytes received for this reply: it may not need more than the limit
             while isinstance(reply, Incomplete):
-                self._fill()
+                waited += self._fill()
+                if waited > self.limits.reply_bytes:
+                    raise ReplyTooLarge("reply_bytes", f"reply over the limit of {self.limits.reply_bytes} bytes "
+                                        "(-max-reply-bytes)")
                 reply = reader.next_reply()
             return reply
+        except ReplyTooLarge as err:
+            self.broken = True
+            self.limit_hit = err.limit
+            raise RedisConnectionError(f"{self.address.dial_name()}: {err}") from None
         except TimeoutError:
             self.broken = True
             raise RedisConnectionError(f"read {self.address.dial_name()}: i/o timeout") from None
@@ -424,12 +469,17 @@ class Connection:
             self._sock.settimeout(budget)
             self._sock_timeout = budget
 
-    def _fill(self) -> None:
+    def _fill(self) -> int:
         self._set_timeout()
         chunk = self._sock.recv(_RECV_SIZE)
         if not chunk:
             raise ConnectionResetError("connection closed by server")
+        self.received += len(chunk)
+        if self.received > self.limits.scrape_bytes:
+            raise ReplyTooLarge("scrape_bytes", f"replies over the limit of {self.limits.scrape_bytes} bytes per "
+                                "scrape (-max-scrape-bytes)")
         self._reader.feed(chunk)
+        return len(chunk)
 
 
 _RECV_SIZE = 131072

@@ -50,6 +50,12 @@ from exporters.redis.resp import (
 __all__ = ["LogOnce", "RedisScrape", "ScrapeOptions"]
 
 DEFAULT_DATABASES = 16
+# The error label of a failed scrape of a target no operator named (the details, which tell
+# a closed port from a filtered one or from another service, are in the log only).
+GENERIC_ERROR = "scrape failed (details in the exporter's log)"
+# What may cut a scrape short: -check-keys-limit, -check-keys-value-bytes, -max-reply-bytes,
+# -max-scrape-bytes; each scrape reports which it reached.
+LIMITS = ("checked_keys", "key_value_bytes", "reply_bytes", "scrape_bytes")
 
 
 class _Guarded:
@@ -80,12 +86,20 @@ class RedisScrape:
         logger: logging.Logger,
         once: LogOnce,
         password: str = "",
+        user: str = "",
+        detailed_errors: bool = True,
     ) -> None:
+        """``user`` and ``password`` are what this target gets: the caller decides which
+        configured credentials a target may receive (user information in ``target`` wins).
+        Without ``detailed_errors`` (a target a caller chose) the error label says only that
+        the scrape failed; the log has the details."""
         self.target = target
         self.options = options
         self.logger = logger
         self.once = once
-        self.password = password or options.password
+        self.user = user
+        self.password = password
+        self.detailed_errors = detailed_errors
         self.duration = 0.0
         try:
             self.address: Address | None = parse_address(target)
@@ -102,17 +116,25 @@ class RedisScrape:
         fam = Families(self.options.namespace)
         out: list[Metric] = []
         error: str | None
+        limits: set[str] = set()
+        conn: Connection | None = None
         try:
             with self._connect(deadline, fam) as conn:
                 ctx = self._prepare(conn, deadline, fam)
                 out = self._collect(ctx)
                 error = ctx.error
+                limits = ctx.limits
                 out.extend(ctx.failed_metrics)
         except (RedisConnectionError, ReplyError, ScrapeError, ValueError, TypeError) as err:
             error = err.message if isinstance(err, ReplyError) else str(err)
+        if conn is not None and conn.limit_hit:
+            limits.add(conn.limit_hit)
+        for name in LIMITS:
+            fam.gauge("exporter_last_scrape_limit_reached", 1.0 if name in limits else 0.0, {"limit": name})
         if error is not None:
             self._log(logging.ERROR, "scrape failed", err=error)
-            fam.gauge("exporter_last_scrape_error", 1.0, {"err": error})
+            label = error if self.detailed_errors else GENERIC_ERROR
+            fam.gauge("exporter_last_scrape_error", 1.0, {"err": label})
             fam.gauge("up", 0.0)
         else:
             fam.gauge("exporter_last_scrape_error", 0.0, {"err": ""})
@@ -128,7 +150,7 @@ class RedisScrape:
         try:
             return Connection.open(
                 self.address, self.options.connection_timeout, deadline, self.options.tls,
-                username=self.options.user, password=self.password,
+                username=self.user, password=self.password, limits=self.options.limits,
             )
         finally:
             fam.gauge("exporter_last_scrape_connect_time_seconds", time.monotonic() - started)
@@ -153,7 +175,7 @@ class RedisScrape:
         if opts.set_client_name:
             first.insert(0, ("CLIENT", "SETNAME", "redis_exporter"))
         replies = conn.pipeline(first)
-        ctx = ScrapeContext(options=opts, conn=conn, address=self.address, password=self.password,
+        ctx = ScrapeContext(options=opts, conn=conn, address=self.address, user=self.user, password=self.password,
                             where=self.where, logger=self.logger, once=self.once,
                             config=replies[-2] if config_wanted else None, lines=[], deadline=deadline)
         if opts.set_client_name and isinstance(replies[0], ReplyError):

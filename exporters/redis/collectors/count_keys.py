@@ -9,7 +9,7 @@ from prometheus_client.metrics_core import Metric
 from exporters.core.collector import CollectorSpec
 from exporters.redis.collectors.keys import report_budget
 from exporters.redis.context import ScrapeCollector, ScrapeContext
-from exporters.redis.keys import KeyScan, parse_key_arg, run_scans
+from exporters.redis.keys import KeyScan, label_text, parse_key_arg, run_scans
 from exporters.redis.resp import RedisConnectionError
 
 
@@ -29,11 +29,12 @@ class CountKeysCollector(ScrapeCollector):
             return fam.metrics()
         for scan in scans:
             if scan.error:
-                ctx.log(logging.ERROR, "couldn't count keys", key=scan.pattern, err=scan.error)
+                ctx.log(logging.ERROR, "couldn't count keys", key=label_text(scan.pattern), err=scan.error)
             elif not scan.complete:
-                ctx.log(logging.WARNING, "counting keys did not finish before the scrape deadline", key=scan.pattern)
+                ctx.log(logging.WARNING, "counting keys did not finish before the scrape deadline",
+                        key=label_text(scan.pattern))
             else:
-                fam.gauge("keys_count", float(scan.total), {"db": "db" + scan.db, "key": scan.pattern})
+                fam.gauge("keys_count", float(scan.total), {"db": "db" + scan.db, "key": label_text(scan.pattern)})
         report_budget(ctx)
         return fam.metrics()
 

@@ -10,7 +10,7 @@ from prometheus_client.metrics_core import Metric
 from exporters.core.collector import CollectorSpec
 from exporters.redis.cluster import ClusterRouter
 from exporters.redis.context import ScrapeCollector, ScrapeContext
-from exporters.redis.keys import DbKey, KeyScan, check_keys, is_pattern, parse_key_arg, run_scans
+from exporters.redis.keys import DbKey, KeyScan, check_keys, is_pattern, label_text, parse_key_arg, run_scans
 from exporters.redis.resp import RedisConnectionError
 
 
@@ -43,8 +43,11 @@ def expanded(ctx: ScrapeContext, patterns: str, single: str, what: str) -> list[
 def report_budget(ctx: ScrapeContext) -> None:
     budget = ctx.key_budget()
     if budget.exhausted:
+        if budget.time_left():
+            ctx.limit_reached("checked_keys")
         ctx.log(logging.WARNING, "key checks stopped early (key limit or scrape deadline)",
-                limit=ctx.options.max_checked_keys, skipped=",".join(sorted(set(budget.exhausted))[:5]))
+                limit=ctx.options.max_checked_keys,
+                skipped=",".join(label_text(name) for name in sorted(set(budget.exhausted))[:5]))
         budget.exhausted.clear()
 
 
@@ -59,12 +62,17 @@ class KeysCollector(ScrapeCollector):
         router = None
         if opts.is_cluster:
             router = ClusterRouter(ctx.conn, ctx.address, opts.connection_timeout, ctx.deadline, opts.tls,
-                                   opts.user, ctx.password)
+                                   ctx.user, ctx.password, ctx.conn.limits)
         try:
             keys = expanded(ctx, opts.check_keys, opts.check_single_keys, "key")
-            check_keys(ctx.conn, fam, keys, export_values=opts.export_key_values, budget=ctx.key_budget(),
-                       logger=ctx.target_logger(), cluster=opts.is_cluster,
-                       route=router.connection_for if router is not None else None)
+            skipped = check_keys(ctx.conn, fam, keys, export_values=opts.export_key_values,
+                                 value_limit=opts.key_value_limit, budget=ctx.key_budget(),
+                                 logger=ctx.target_logger(), cluster=opts.is_cluster,
+                                 route=router.connection_for if router is not None else None)
+            if skipped:
+                ctx.limit_reached("key_value_bytes")
+                ctx.log(logging.DEBUG, "string values longer than -check-keys-value-bytes not exported",
+                        keys=skipped, limit=opts.key_value_limit)
         except RedisConnectionError as err:
             # The deadline or the connection ended the checks; what was collected stays.
             ctx.log(logging.ERROR, "key checks stopped", err=str(err))
