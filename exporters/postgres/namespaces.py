@@ -16,7 +16,7 @@ from typing import Any
 
 from prometheus_client.metrics_core import HistogramMetricFamily, Metric
 
-from exporters.core.cli import parse_duration
+from exporters.core.flags import parse_duration
 from exporters.core.metrics import ExactFamily, exact_counter, exact_gauge, exact_untyped
 from exporters.postgres.connection import Result, Session
 from exporters.postgres.queries import HISTOGRAM_SUFFIXES, ColumnMapping, Namespace
