@@ -15,7 +15,7 @@ from prometheus_client.metrics_core import Metric
 from exporters.redis.families import Families
 from exporters.redis.info import InfoLine
 from exporters.redis.key_groups import parse_key_groups
-from exporters.redis.keys import KeyBudget, parse_key_arg
+from exporters.redis.keys import KeyBudget, KeyScan, parse_key_arg
 from exporters.redis.resp import Address, Connection, Reply, ReplyLimits, TLSOptions
 
 Command = tuple[object, ...]
@@ -39,7 +39,7 @@ class ScrapeOptions:
     check_keys_batch_size: int = 1000
     max_checked_keys: int = 10000
     key_value_limit: int = 4096
-    max_reply_bytes: int = 16 << 20
+    max_reply_bytes: int = 8 << 20
     max_scrape_bytes: int = 1 << 30
     lua_scripts: tuple[tuple[str, bytes], ...] = ()
     tls: TLSOptions = field(default_factory=TLSOptions)
@@ -119,6 +119,10 @@ class ScrapeCollector:
         return True
 
     def commands(self) -> list[Command]:
+        return []
+
+    def scans(self) -> list[KeyScan]:
+        """The SCANs this collector needs, run before any collector with all the others."""
         return []
 
     def collect(self) -> list[Metric]:

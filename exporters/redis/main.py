@@ -136,7 +136,7 @@ FLAGS: tuple[Flag, ...] = (
          "check-single-streams, count-keys query parameters), as redis_exporter allows", "bool"),
     Flag("check-keys-value-bytes", "REDIS_EXPORTER_CHECK_KEYS_VALUE_BYTES", 4096,
          "Longest string value the key checks export as a label (longer ones: key_size only)", "int"),
-    Flag("max-reply-bytes", "REDIS_EXPORTER_MAX_REPLY_BYTES", 16 << 20,
+    Flag("max-reply-bytes", "REDIS_EXPORTER_MAX_REPLY_BYTES", 8 << 20,
          "Largest reply a server may send to one command; a larger one fails the scrape", "int"),
     Flag("max-scrape-bytes", "REDIS_EXPORTER_MAX_SCRAPE_BYTES", 1 << 30,
          "Most bytes a server may send in one scrape; more fails the scrape", "int"),

@@ -38,6 +38,7 @@ from exporters.redis.context import (
 )
 from exporters.redis.families import Families
 from exporters.redis.info import parse_info
+from exporters.redis.keys import run_scans
 from exporters.redis.resp import (
     Address,
     Connection,
@@ -196,7 +197,8 @@ class RedisScrape:
         return ctx
 
     def _collect(self, ctx: ScrapeContext) -> list[Metric]:
-        """The second pipeline (what the collectors that apply ask for), then the collectors."""
+        """The second pipeline (what the collectors that apply ask for), every SCAN of the key
+        checks side by side, then the collectors."""
         collectors: dict[str, ScrapeCollector] = {}
         for spec in SPECS:
             collector = cast(ScrapeCollector, spec.factory(ctx))
@@ -207,6 +209,13 @@ class RedisScrape:
             second.extend(collector.commands())
         if second:
             ctx.replies = dict(zip(second, ctx.conn.pipeline(second), strict=True))
+        scans = [scan for collector in collectors.values() for scan in collector.scans()]
+        if scans:
+            try:
+                run_scans(ctx.conn, scans, ctx.key_budget())
+            except RedisConnectionError as err:
+                # what the scans found so far stays; the key-check collectors report the rest
+                ctx.log(logging.ERROR, "key checks stopped", err=str(err))
         cluster_info = ctx.replies.get(CLUSTER_INFO)
         if cluster_info is not None and not isinstance(cluster_info, ReplyError):
             ctx.databases = 1  # a cluster has only database 0

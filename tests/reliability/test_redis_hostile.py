@@ -124,11 +124,11 @@ def test_unix_socket_targets_behind_the_allowlist(tmp_path: Path) -> None:
 
 
 def test_huge_replies_are_cut_at_the_limits(tmp_path: Path) -> None:
-    # a bulk string announced at 3 GB; an array whose elements stream past the reply limit;
+    # a bulk string of 3 GB streaming in; an array whose elements stream past the reply limit;
     # SCAN replies that never end, each small, together past the per-scrape limit
     elements = b"*300000\r\n" + b"$10\r\n0123456789\r\n" * 300000
     scan = array(bulk("1"), array(*[bulk(f"key:{i:020d}") for i in range(20000)]))
-    with fake({"INFO": b"$3000000000\r\n" + b"x" * 65536}) as bulk_peer, fake({"INFO": elements}) as array_peer, \
+    with fake({"INFO": b"$3000000000\r\n" + b"x" * (2 << 20)}) as bulk_peer, fake({"INFO": elements}) as array_peer, \
             fake({"SCAN": scan, "SELECT": OK}) as scan_peer:
         exporter = start(tmp_path, "-redis.addr", "", "-max-reply-bytes", str(1 << 20),
                          "-max-scrape-bytes", str(4 << 20), "-count-keys", "key:*")

@@ -9,25 +9,26 @@ from prometheus_client.metrics_core import Metric
 from exporters.core.collector import CollectorSpec
 from exporters.redis.collectors.keys import report_budget
 from exporters.redis.context import ScrapeCollector, ScrapeContext
-from exporters.redis.keys import KeyScan, label_text, parse_key_arg, run_scans
-from exporters.redis.resp import RedisConnectionError
+from exporters.redis.keys import KeyScan, label_text, parse_key_arg
 
 
 class CountKeysCollector(ScrapeCollector):
+    def __init__(self, ctx: ScrapeContext) -> None:
+        super().__init__(ctx)
+        batch = ctx.options.check_keys_batch_size
+        self.counts = [KeyScan(item.db, item.key, batch, collect=False)
+                       for item in parse_key_arg(ctx.options.count_keys)]
+
+    def scans(self) -> list[KeyScan]:
+        return self.counts
+
     def applies(self) -> bool:
         return bool(self.ctx.options.count_keys)
 
     def collect(self) -> list[Metric]:
         ctx = self.ctx
         fam = ctx.families()
-        batch = ctx.options.check_keys_batch_size
-        scans = [KeyScan(item.db, item.key, batch, collect=False) for item in parse_key_arg(ctx.options.count_keys)]
-        try:
-            run_scans(ctx.conn, scans, ctx.key_budget())
-        except RedisConnectionError as err:
-            ctx.log(logging.ERROR, "key checks stopped", err=str(err))
-            return fam.metrics()
-        for scan in scans:
+        for scan in self.counts:
             if scan.error:
                 ctx.log(logging.ERROR, "couldn't count keys", key=label_text(scan.pattern), err=scan.error)
             elif not scan.complete:

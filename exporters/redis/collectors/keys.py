@@ -10,34 +10,44 @@ from prometheus_client.metrics_core import Metric
 from exporters.core.collector import CollectorSpec
 from exporters.redis.cluster import ClusterRouter
 from exporters.redis.context import ScrapeCollector, ScrapeContext
-from exporters.redis.keys import DbKey, KeyScan, check_keys, is_pattern, label_text, parse_key_arg, run_scans
+from exporters.redis.keys import DbKey, KeyScan, check_keys, is_pattern, label_text, parse_key_arg
 from exporters.redis.resp import RedisConnectionError
 
 
-def expanded(ctx: ScrapeContext, patterns: str, single: str, what: str) -> list[DbKey]:
-    """The keys of ``single`` and of ``patterns``, each pattern replaced by what SCAN found.
+class Expansion:
+    """Patterns of ``-check-keys`` (or ``-check-streams``) and the SCANs that expand them.
 
-    The SCANs of all patterns run side by side (``run_scans``). A pattern whose SCAN failed
-    drops every pattern's names, as upstream's expansion returns an error and no keys then.
+    The SCANs are run by the scrape before any collector, side by side with every other
+    SCAN of the scrape (``run_scans``): the server walks one pattern while the exporter
+    reads another's batch.
     """
-    items = parse_key_arg(patterns)
-    budget = ctx.key_budget()
-    scans = {index: KeyScan(item.db, item.key, ctx.options.check_keys_batch_size, collect=True, limit=budget.limit)
-             for index, item in enumerate(items) if is_pattern(item.key)}
-    if scans:
-        run_scans(ctx.conn, list(scans.values()), budget)
-    out = parse_key_arg(single)
-    found: list[DbKey] = []
-    for index, item in enumerate(items):
-        scan = scans.get(index)
-        if scan is None:
-            found.append(item)
-        elif scan.error:
-            ctx.log(logging.ERROR, f"error expanding {what} patterns", err=scan.error)
-            return out
-        else:
-            found.extend(DbKey(item.db, name) for name in scan.names)
-    return out + found
+
+    def __init__(self, ctx: ScrapeContext, patterns: str, single: str, what: str) -> None:
+        self.ctx = ctx
+        self.what = what
+        self.items = parse_key_arg(patterns)
+        self.single = parse_key_arg(single)
+        limit = ctx.options.max_checked_keys
+        self.scans = {index: KeyScan(item.db, item.key, ctx.options.check_keys_batch_size, collect=True, limit=limit)
+                      for index, item in enumerate(self.items) if is_pattern(item.key)}
+
+    def keys(self) -> list[DbKey]:
+        """The single keys, then each pattern's keys as its SCAN found them.
+
+        A pattern whose SCAN failed drops every pattern's names, as upstream's expansion
+        returns an error and no keys then.
+        """
+        found: list[DbKey] = []
+        for index, item in enumerate(self.items):
+            scan = self.scans.get(index)
+            if scan is None:
+                found.append(item)
+            elif scan.error:
+                self.ctx.log(logging.ERROR, f"error expanding {self.what} patterns", err=scan.error)
+                return self.single
+            else:
+                found.extend(DbKey(item.db, name) for name in scan.names)
+        return self.single + found
 
 
 def report_budget(ctx: ScrapeContext) -> None:
@@ -52,6 +62,13 @@ def report_budget(ctx: ScrapeContext) -> None:
 
 
 class KeysCollector(ScrapeCollector):
+    def __init__(self, ctx: ScrapeContext) -> None:
+        super().__init__(ctx)
+        self.expansion = Expansion(ctx, ctx.options.check_keys, ctx.options.check_single_keys, "key")
+
+    def scans(self) -> list[KeyScan]:
+        return list(self.expansion.scans.values())
+
     def applies(self) -> bool:
         return bool(self.ctx.options.check_keys or self.ctx.options.check_single_keys)
 
@@ -64,7 +81,7 @@ class KeysCollector(ScrapeCollector):
             router = ClusterRouter(ctx.conn, ctx.address, opts.connection_timeout, ctx.deadline, opts.tls,
                                    ctx.user, ctx.password, ctx.conn.limits)
         try:
-            keys = expanded(ctx, opts.check_keys, opts.check_single_keys, "key")
+            keys = self.expansion.keys()
             skipped = check_keys(ctx.conn, fam, keys, export_values=opts.export_key_values,
                                  value_limit=opts.key_value_limit, budget=ctx.key_budget(),
                                  logger=ctx.target_logger(), cluster=opts.is_cluster,

@@ -8,13 +8,20 @@ import logging
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec
-from exporters.redis.collectors.keys import expanded, report_budget
+from exporters.redis.collectors.keys import Expansion, report_budget
 from exporters.redis.context import ScrapeCollector, ScrapeContext
-from exporters.redis.keys import check_streams
+from exporters.redis.keys import KeyScan, check_streams
 from exporters.redis.resp import RedisConnectionError
 
 
 class StreamsCollector(ScrapeCollector):
+    def __init__(self, ctx: ScrapeContext) -> None:
+        super().__init__(ctx)
+        self.expansion = Expansion(ctx, ctx.options.check_streams, ctx.options.check_single_streams, "stream")
+
+    def scans(self) -> list[KeyScan]:
+        return list(self.expansion.scans.values())
+
     def applies(self) -> bool:
         return bool(self.ctx.options.check_streams or self.ctx.options.check_single_streams)
 
@@ -22,7 +29,7 @@ class StreamsCollector(ScrapeCollector):
         ctx = self.ctx
         fam = ctx.families()
         try:
-            streams = expanded(ctx, ctx.options.check_streams, ctx.options.check_single_streams, "stream")
+            streams = self.expansion.keys()
             check_streams(ctx.conn, fam, streams, ctx.key_budget(), ctx.target_logger())
         except RedisConnectionError as err:
             ctx.log(logging.ERROR, "key checks stopped", err=str(err))
