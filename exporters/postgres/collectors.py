@@ -16,10 +16,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from prometheus_client.metrics_core import HistogramMetricFamily, Metric
-
 from exporters.core.collector import CollectorSpec, NoDataError
-from exporters.core.metrics import ExactFamily, exact_counter, exact_gauge
+from exporters.core.metrics import ExactFamily, HistogramFamily, Metric, exact_counter, exact_gauge
 from exporters.postgres.connection import Result, Session
 from exporters.postgres.values import to_float, to_float_list, to_label
 from exporters.postgres.versions import Version, parse_range
@@ -172,14 +170,12 @@ GROUP BY 1, 2, 3, 4
 
     def collect(self) -> Iterable[Metric]:
         result = self.context.current().query(self.QUERY, [list(self.BOUNDS)])
-        fam = HistogramMetricFamily("pg_process_idle_seconds", "Idle time of server processes",
-                                    labels=["state", "application_name"])
+        fam = HistogramFamily("pg_process_idle_seconds", "Idle time of server processes",
+                              labels=["state", "application_name"])
         for state, app, total, count, bounds, buckets in result.rows:
-            pairs = sorted(zip(to_float_list(bounds), to_float_list(buckets), strict=False))
-            series = [(to_label(b), c) for b, c in pairs]
-            series.append(("+Inf", to_float(count or 0)))
+            pairs = list(zip(to_float_list(bounds), to_float_list(buckets), strict=False))
             fam.add_metric([state if state is not None else "unknown", app if app is not None else "unknown"],
-                           series, to_float(total) if total is not None else 0.0)
+                           to_float(count or 0), to_float(total) if total is not None else 0.0, pairs)
         return [fam]
 
 

@@ -16,10 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from prometheus_client.metrics_core import GaugeMetricFamily, Metric
-
 from exporters.core.collector import CollectorSpec
-from exporters.core.metrics import exact_counter, exact_gauge, exact_untyped
+from exporters.core.metrics import GaugeFamily, Metric, exact_counter, exact_gauge, exact_untyped
 from exporters.core.runner import CollectorRunner
 from exporters.postgres import default_metrics
 from exporters.postgres.collectors import SPECS, PgContext, TableCollector, builtin_families
@@ -364,9 +362,9 @@ class PostgresExporter:
 
 def config_reload_metrics(success: bool, timestamp: float) -> list[Metric]:
     """``postgres_exporter_config_last_reload_*`` (upstream's config package)."""
-    ok = GaugeMetricFamily("postgres_exporter_config_last_reload_successful",
-                           "Postgres exporter config loaded successfully.", value=1.0 if success else 0.0)
-    ts = GaugeMetricFamily("postgres_exporter_config_last_reload_success_timestamp_seconds",
-                           "Timestamp of the last successful configuration reload.", value=timestamp)
+    ok = GaugeFamily("postgres_exporter_config_last_reload_successful",
+                     "Postgres exporter config loaded successfully.", value=1.0 if success else 0.0)
+    ts = GaugeFamily("postgres_exporter_config_last_reload_success_timestamp_seconds",
+                     "Timestamp of the last successful configuration reload.", value=timestamp)
     return [ok, ts]
 

@@ -14,10 +14,8 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from prometheus_client.metrics_core import HistogramMetricFamily, Metric
-
 from exporters.core.flags import parse_duration
-from exporters.core.metrics import ExactFamily, exact_counter, exact_gauge, exact_untyped
+from exporters.core.metrics import ExactFamily, HistogramFamily, Metric, exact_counter, exact_gauge, exact_untyped
 from exporters.postgres.connection import Result, Session
 from exporters.postgres.queries import HISTOGRAM_SUFFIXES, ColumnMapping, Namespace
 from exporters.postgres.values import ConversionError, to_float, to_float_list, to_label
@@ -170,16 +168,13 @@ class NamespaceCollector:
         counts = to_float_list(row[index[col.name + "_bucket"]])
         total = to_float(row[index[col.name + "_sum"]])
         count = to_float(row[index[col.name + "_count"]])
-        buckets = sorted(zip(bounds, counts, strict=False))
-        pairs: list[tuple[str, float]] = [(to_label(b), c) for b, c in buckets if b != math.inf]
-        pairs.append(("+Inf", count))
-        assert isinstance(fam, HistogramMetricFamily)
-        fam.add_metric(label_values, pairs, total)
+        assert isinstance(fam, HistogramFamily)
+        fam.add_metric(label_values, count, total, zip(bounds, counts, strict=False))
 
 
 def _new_family(name: str, kind: str, help_text: str, labels: list[str]) -> Metric:
     if kind == "histogram":
-        return HistogramMetricFamily(name, help_text, labels=labels)
+        return HistogramFamily(name, help_text, labels=labels)
     if kind == "counter":
         return exact_counter(name, help_text, labels)
     if kind == "gauge":

@@ -11,9 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import cast
 
-from prometheus_client.metrics_core import Metric
-
-from exporters.core.metrics import exact_gauge
+from exporters.core.metrics import Metric, exact_gauge
 from exporters.postgres.connection import Session
 
 QUERY = (

@@ -10,8 +10,7 @@ from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from prometheus_client.metrics_core import Metric
-
+from exporters.core.metrics import Metric
 from exporters.redis.families import Families
 from exporters.redis.info import InfoLine
 from exporters.redis.key_groups import parse_key_groups

@@ -21,9 +21,8 @@ import logging
 import time
 from typing import cast
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import NoDataError
+from exporters.core.metrics import Metric
 from exporters.core.runner import CollectorRunner
 from exporters.redis.collectors import SPECS
 from exporters.redis.collectors.cluster import CLUSTER_INFO

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import time
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import CollectorSpec
+from exporters.core.metrics import Metric
 from exporters.redis.context import ScrapeCollector, ScrapeContext
 from exporters.redis.replies import parse_client_line
 from exporters.redis.resp import as_text

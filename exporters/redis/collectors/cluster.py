@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import CollectorSpec
+from exporters.core.metrics import Metric
 from exporters.redis.collectors.info import register_field
 from exporters.redis.context import Command, ScrapeCollector, ScrapeContext
 from exporters.redis.info import parse_cluster_info

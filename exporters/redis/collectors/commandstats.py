@@ -3,9 +3,8 @@ redis_commands_*{cmd}, redis_errors_total{err} and the redis_latency_percentiles
 
 from __future__ import annotations
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import CollectorSpec
+from exporters.core.metrics import Metric
 from exporters.redis.context import ScrapeCollector, ScrapeContext
 from exporters.redis.info import parse_commandstat, parse_errorstat, parse_latencystat
 

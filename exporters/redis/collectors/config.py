@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import CollectorSpec, NoDataError
+from exporters.core.metrics import Metric
 from exporters.redis.context import ScrapeCollector, ScrapeContext, ScrapeError
 from exporters.redis.info import parse_number
 from exporters.redis.resp import Reply, ReplyError

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import CollectorSpec
+from exporters.core.metrics import Metric
 from exporters.redis.collectors.keys import report_budget
 from exporters.redis.context import ScrapeCollector, ScrapeContext
 from exporters.redis.keys import KeyScan, label_text, parse_key_arg

@@ -10,9 +10,8 @@ from __future__ import annotations
 import logging
 import time
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import CollectorSpec
+from exporters.core.metrics import Metric
 from exporters.redis.collectors.sentinel import is_sentinel_line
 from exporters.redis.context import ScrapeCollector, ScrapeContext
 from exporters.redis.families import Families

@@ -3,9 +3,8 @@ database (see ``exporters.redis.key_groups``)."""
 
 from __future__ import annotations
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import CollectorSpec
+from exporters.core.metrics import Metric
 from exporters.redis.context import ScrapeCollector, ScrapeContext
 from exporters.redis.key_groups import key_group_metrics, parse_key_groups
 

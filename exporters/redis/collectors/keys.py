@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import logging
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import CollectorSpec
+from exporters.core.metrics import Metric
 from exporters.redis.cluster import ClusterRouter
 from exporters.redis.context import ScrapeCollector, ScrapeContext
 from exporters.redis.keys import DbKey, KeyScan, check_keys, is_pattern, label_text, parse_key_arg

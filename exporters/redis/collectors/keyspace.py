@@ -3,9 +3,8 @@ without keys (absent from INFO) reports 0 keys, for every database the server ha
 
 from __future__ import annotations
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import CollectorSpec
+from exporters.core.metrics import Metric
 from exporters.redis.context import ScrapeCollector, ScrapeContext
 from exporters.redis.info import parse_keyspace
 

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import logging
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import CollectorSpec
+from exporters.core.metrics import Metric
 from exporters.redis.context import ScrapeCollector, ScrapeContext, ScrapeError
 from exporters.redis.families import Families
 from exporters.redis.info import parse_number

@@ -3,9 +3,8 @@ when the target is a Sentinel."""
 
 from __future__ import annotations
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import CollectorSpec
+from exporters.core.metrics import Metric
 from exporters.redis.context import ScrapeCollector, ScrapeContext
 from exporters.redis.families import Families
 from exporters.redis.info import go_atoi, parse_number, parse_sentinel_master

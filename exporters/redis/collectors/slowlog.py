@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import CollectorSpec, NoDataError
+from exporters.core.metrics import Metric
 from exporters.redis.context import Command, ScrapeCollector, ScrapeContext
 from exporters.redis.replies import parse_slowlog_last
 from exporters.redis.resp import ReplyError

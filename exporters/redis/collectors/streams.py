@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import logging
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import CollectorSpec
+from exporters.core.metrics import Metric
 from exporters.redis.collectors.keys import Expansion, report_budget
 from exporters.redis.context import ScrapeCollector, ScrapeContext
 from exporters.redis.keys import KeyScan, check_streams

@@ -3,9 +3,8 @@ table (``-is-tile38``)."""
 
 from __future__ import annotations
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import CollectorSpec
+from exporters.core.metrics import Metric
 from exporters.redis.collectors.info import register_field
 from exporters.redis.context import ScrapeCollector, ScrapeContext
 from exporters.redis.resp import as_text
