@@ -6,7 +6,7 @@ from __future__ import annotations
 from exporters.core.collector import CollectorSpec, NoDataError
 from exporters.core.metrics import Metric
 from exporters.redis.context import Command, ScrapeCollector, ScrapeContext
-from exporters.redis.replies import parse_latency_histogram, parse_latency_latest, total_usec
+from exporters.redis.replies import CommandUsec, parse_latency_histogram, parse_latency_latest
 from exporters.redis.resp import ReplyError
 
 LATEST: Command = ("LATENCY", "LATEST")
@@ -43,13 +43,13 @@ class LatencyCollector(ScrapeCollector):
                           histograms.message)
             refused.append(histograms.message)
         elif histograms is not None:
-            commandstats = {
+            usec = CommandUsec({
                 line.key[len("cmdstat_"):]: line.value for line in ctx.section("Commandstats")
                 if line.key.startswith("cmdstat_")
-            }
+            })
             for histogram in parse_latency_histogram(histograms):
                 fam.histogram("commands_latencies_usec", {"cmd": histogram.cmd}, histogram.calls,
-                              total_usec(commandstats, histogram.cmd), histogram.buckets)
+                              usec.total(histogram.cmd), histogram.buckets)
         if refused and not fam.metrics():
             raise NoDataError("; ".join(refused))
         return fam.metrics()
