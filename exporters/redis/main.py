@@ -18,8 +18,16 @@ from typing import Any
 
 from exporters import __version__
 from exporters.core.app import Exporter, HTTPError, Request, Response, Runtime, run
-from exporters.core.flags import ArgumentParser, ConfigError, add_version_flag, add_web_flags, parse_duration
+from exporters.core.flags import (
+    ArgumentParser,
+    ConfigError,
+    add_version_flag,
+    add_web_flags,
+    parse_duration,
+    parse_go_bool,
+)
 from exporters.core.metrics import Metric
+from exporters.core.reloadable import ReloadableFile
 from exporters.core.settings import LogSettings, WebSettings
 from exporters.core.targets import Endpoint, TargetAllowlist
 from exporters.core.webconfig import WebConfig, build_ssl_context
@@ -141,17 +149,12 @@ FLAGS: tuple[Flag, ...] = (
          "Most bytes a server may send in one scrape; more fails the scrape", "int"),
 )
 
-_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
-_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
-
-
 def go_bool(text: str) -> bool:
-    """strconv.ParseBool."""
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise argparse.ArgumentTypeError(f"invalid boolean value {text!r}")
+    """A boolean flag's value, as Go's flag package reads it (``strconv.ParseBool``)."""
+    try:
+        return parse_go_bool(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def env_value(flag: Flag, env: Mapping[str, str]) -> str | int | bool:
@@ -161,8 +164,8 @@ def env_value(flag: Flag, env: Mapping[str, str]) -> str | int | bool:
         return flag.default
     if flag.kind == "bool":
         try:
-            return go_bool(raw)
-        except argparse.ArgumentTypeError:
+            return parse_go_bool(raw)
+        except ValueError:
             return flag.default
     if flag.kind == "int":
         try:
@@ -220,6 +223,10 @@ def parse_args(argv: Sequence[str] | None = None, env: Mapping[str, str] | None 
     if args.upstream_log_format == "json":
         args.log_format = "json"
     return args
+
+
+def load_password_map(path: str) -> PasswordMap:
+    return PasswordMap(load_password_file(path))
 
 
 def load_password_file(path: str) -> dict[str, str]:
@@ -416,7 +423,7 @@ class RedisService:
         self.address: str = settings.redis_addr
         self.once = LogOnce()
         self.stats = SelfStats(self.options.namespace)
-        self.passwords = PasswordMap()
+        self.passwords: ReloadableFile[PasswordMap] | None = None
         try:
             self.allowlist = TargetAllowlist.parse(settings.allowed_targets)
         except ValueError as err:
@@ -430,8 +437,8 @@ class RedisService:
             except ValueError:
                 pass  # every scrape reports the invalid address
         if settings.password_file and not self.options.password:
-            self.passwords.replace(load_password_file(settings.password_file))
-            logger.info("loaded password file", extra={"entries": len(self.passwords)})
+            self.passwords = ReloadableFile(settings.password_file, load_password_map, logger, "password file")
+            logger.info("loaded password file", extra={"entries": len(self.passwords.value)})
 
     def _scrape(self, target: str, options: ScrapeOptions, stats: SelfStats, deadline: float | None,
                 user: str, password: str, detailed_errors: bool = True) -> list[Metric]:
@@ -445,7 +452,7 @@ class RedisService:
         out: list[Metric] = []
         if self.address:
             uri = self.address if "://" in self.address else "redis://" + self.address
-            password = self.passwords.lookup(uri) or self.options.password
+            password = self._password_of(uri) or self.options.password
             out.extend(self._scrape(uri, self.options, self.stats, request.deadline, self.options.user, password))
         else:
             self.stats.begin()
@@ -497,7 +504,7 @@ class RedisService:
                 options.validate()
             except ValueError as err:
                 raise self._refuse(400, f"NewRedisExporter() err: {err}") from None
-        password = self.passwords.lookup(bare)
+        password = self._password_of(bare)
         if not password and options.password:
             if named:
                 password = options.password
@@ -518,21 +525,20 @@ class RedisService:
     def health(self, request: Request) -> Response:
         return Response(200, b"ok")
 
+    def _password_of(self, target: str) -> str:
+        return self.passwords.value.lookup(target) if self.passwords is not None else ""
+
     def reload(self, request: Request) -> Response:
-        path = self.settings.password_file
-        if not path:
+        if self.passwords is None:
             raise HTTPError(400, "There is no pwd file specified")
-        try:
-            self.reload_passwords()
-        except ConfigError as err:
-            raise HTTPError(500, f"failed to reload passwords file: {err}") from None
+        if not self.passwords.reload():
+            raise HTTPError(500, "failed to reload passwords file (the error is in the exporter's log)")
         return Response(200, b"ok")
 
     def reload_passwords(self) -> None:
-        path = self.settings.password_file
-        if path:
-            self.passwords.replace(load_password_file(path))
-            self.logger.info("reloaded password file", extra={"entries": len(self.passwords)})
+        """SIGHUP: read the password file again; a broken one is logged and the old one kept."""
+        if self.passwords is not None:
+            self.passwords.reload()
 
 
 @dataclass(frozen=True)
