@@ -163,6 +163,11 @@ def test_allowlist_matches_where_the_client_connects() -> None:
     assert not allows("redis://10.0.0.2:6379")
     assert not allows("redis://10.0.0.1:6380")
     assert not allows("unix:///run/redis/../postgresql/.s.PGSQL.5432")
+    # '*', the documented way back to upstream's "credentials to any target", is any TCP target
+    anything = TargetAllowlist.parse("*")
+    for target in ("redis://db.example.com:6379", "10.1.2.3:7000", "rediss://[2001:db8::1]:6380"):
+        assert anything.allows([endpoint(parse_address(target))])
+    assert not anything.allows([endpoint(parse_address("unix:///run/redis.sock"))])
 
 
 @pytest.mark.timeout(60)
