@@ -7,7 +7,7 @@ too), so one odd server line cannot break the exposition.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from exporters.core.metrics import ExactFamily, FamilyConflict, FamilySet, HistogramFamily, Metric, SummaryFamily
 
@@ -128,6 +128,20 @@ class Families:
             return None
         self._by_name[name] = (family, labels, typ)
         return family
+
+    def rows(self, name: str, typ: str, labels: Sequence[str]) -> ExactFamily | None:
+        """The gauge or counter family ``name`` with these label names, to add many rows to
+        (``add_metric(values, value)``); None when the name is taken with other labels."""
+        family = self._family(name, typ, tuple(labels))
+        return family if isinstance(family, ExactFamily) else None
+
+    def summaries(self, name: str, labels: Sequence[str]) -> SummaryFamily | None:
+        family = self._family(name, "summary", tuple(labels))
+        return family if isinstance(family, SummaryFamily) else None
+
+    def histograms(self, name: str, labels: Sequence[str]) -> HistogramFamily | None:
+        family = self._family(name, "histogram", tuple(labels))
+        return family if isinstance(family, HistogramFamily) else None
 
     def add(self, name: str, typ: str, value: float, labels: Mapping[str, str] | None = None) -> None:
         """One gauge or counter sample; one with other label names than the first is dropped."""

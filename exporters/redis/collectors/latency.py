@@ -47,9 +47,11 @@ class LatencyCollector(ScrapeCollector):
                 line.key[len("cmdstat_"):]: line.value for line in ctx.section("Commandstats")
                 if line.key.startswith("cmdstat_")
             })
+            family = fam.histograms("commands_latencies_usec", ("cmd",))
             for histogram in parse_latency_histogram(histograms):
-                fam.histogram("commands_latencies_usec", {"cmd": histogram.cmd}, histogram.calls,
-                              usec.total(histogram.cmd), histogram.buckets)
+                if family is not None:
+                    family.add_metric((histogram.cmd,), histogram.calls, usec.total(histogram.cmd),
+                                      histogram.buckets)
         if refused and not fam.metrics():
             raise NoDataError("; ".join(refused))
         return fam.metrics()
