@@ -298,8 +298,13 @@ def concurrent_load(
     duration: float,
     start_timeout: float = 30.0,
     scrape_timeout: float = 10.0,
+    paths: Sequence[str] = (),
 ) -> ConcurrencyResult:
-    """``workers`` scrapers, each on its own connection, back to back for ``duration`` seconds."""
+    """``workers`` scrapers, each on its own connection, back to back for ``duration`` seconds.
+
+    With ``paths`` the scrapers take them in turn (worker i asks for paths i, i + workers, ...):
+    a multi-target endpoint asked for many targets.
+    """
     proc = RunningExporter(launch, log_dir, scrape_timeout)
     try:
         proc.wait_first_good(start_timeout)
@@ -311,8 +316,12 @@ def concurrent_load(
 
         def work(index: int) -> None:
             scraper = Scraper("127.0.0.1", launch.port, timeout=scrape_timeout)
+            turn = index
             try:
                 while time.perf_counter() < stop_at:
+                    if paths:
+                        scraper.path = paths[turn % len(paths)]
+                        turn += workers
                     # The body is not decompressed: the client's CPU is the exporters' CPU here.
                     result = scraper.scrape(decode=False)
                     latencies[index].append(result.seconds)

@@ -37,9 +37,9 @@ class DaemonPool:
     cannot starve new work; each task runs as soon as it is submitted.
     """
 
-    def __init__(self, name: str, logger: logging.Logger | None = None) -> None:
+    def __init__(self, name: str, logger: logging.Logger | logging.LoggerAdapter[logging.Logger] | None = None) -> None:
         self.name = name
-        self.logger = logger or logging.getLogger("exporters")
+        self.logger: logging.Logger | logging.LoggerAdapter[logging.Logger] = logger or logging.getLogger("exporters")
         self._tasks: queue.SimpleQueue[tuple[Callable[..., object], tuple[object, ...]] | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._idle = 0

@@ -25,6 +25,9 @@ from exporters.core.collector import Collector, NoDataError
 from exporters.core.deadline import Deadline, DeadlineExceeded, deadline_scope
 from exporters.core.metrics import GaugeFamily, Metric
 
+# A logger, or an adapter adding context (a target) to every line.
+Log = logging.Logger | logging.LoggerAdapter[logging.Logger]
+
 # How long a batch may go without finishing a collector before another worker joins in.
 STALL_SECONDS = 0.2
 
@@ -56,22 +59,27 @@ class CollectorRunner:
     With ``parallel`` (the default) a batch that stalls is helped by further workers, so
     collectors behind a slow one still finish; without it the collectors run strictly one
     after the other and those not started by the deadline are not started at all.
+    With ``inline`` they run one after the other in the calling thread, with no hand-off
+    and no sharing between concurrent calls: for collectors that take turns on one
+    connection of one scrape, whose every read is bounded by that scrape's deadline.
     """
 
     def __init__(
         self,
         namespace: str,
         collectors: Mapping[str, Collector],
-        logger: logging.Logger | None = None,
+        logger: Log | None = None,
         parallel: bool = True,
         help_prefix: str | None = None,
         clock: Callable[[], float] = time.monotonic,
+        inline: bool = False,
     ) -> None:
         self.namespace = namespace
         self.help_prefix = help_prefix or f"{namespace}_exporter"
         self.collectors = dict(collectors)
-        self.logger = logger or logging.getLogger(f"exporters.{namespace}")
-        self.parallel = parallel
+        self.logger: Log = logger or logging.getLogger(f"exporters.{namespace}")
+        self.parallel = parallel and not inline
+        self.inline = inline
         self.clock = clock
         self._lock = threading.Lock()
         self._in_flight: dict[str, _Job] = {}
@@ -155,6 +163,11 @@ class CollectorRunner:
         """
         started = self.clock()
         selected = list(self.collectors) if names is None else list(names)
+        if self.inline:
+            jobs = [_Job(name, self.collectors[name]) for name in selected]
+            for job in jobs:
+                self._run_job(job, deadline)
+            return self._results(jobs, started)
         jobs = self._jobs(selected)
         batch = StallingBatch(jobs, lambda job: self._run_job(job, deadline), self._pool, stall=STALL_SECONDS,
                               max_workers=None if self.parallel else 1, clock=self.clock)
@@ -166,7 +179,9 @@ class CollectorRunner:
                 if remaining is not None and remaining <= 0:
                     break
                 self._finished.wait(STALL_SECONDS if remaining is None else min(STALL_SECONDS, remaining))
+        return self._results(jobs, started)
 
+    def _results(self, jobs: list[_Job], started: float) -> list[Metric]:
         duration = GaugeFamily(self._duration_name, self._duration_help, labels=["collector"])
         success = GaugeFamily(self._success_name, self._success_help, labels=["collector"])
         out: list[Metric] = []

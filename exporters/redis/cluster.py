@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from exporters.redis.resp import Address, Connection, Reply, ReplyError, TLSOptions, as_text
+from exporters.redis.resp import Address, Connection, Reply, ReplyError, ReplyLimits, TLSOptions, as_text
 
 
 @dataclass(frozen=True)
@@ -42,10 +42,11 @@ class ClusterRouter:
     tls: TLSOptions
     username: str = ""
     password: str = ""
+    limits: ReplyLimits | None = None
     _ranges: list[SlotRange] | None = None
     _nodes: dict[tuple[str, int], Connection] = field(default_factory=dict)
 
-    def connection_for(self, key: str) -> Connection:
+    def connection_for(self, key: bytes) -> Connection:
         """The node serving ``key``; the entry connection when the cluster cannot tell."""
         try:
             if self._ranges is None:
@@ -64,7 +65,8 @@ class ClusterRouter:
                     node = Address(self.address.scheme, host=host, port=rng.port,
                                    username=self.address.username, password=self.address.password)
                     self._nodes[(host, rng.port)] = Connection.open(
-                        node, self.timeout, self.deadline, self.tls, username=self.username, password=self.password)
+                        node, self.timeout, self.deadline, self.tls, username=self.username, password=self.password,
+                        limits=self.limits)
                 return self._nodes[(host, rng.port)]
         return self.entry
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from exporters.core.exposition import format_value
-from exporters.core.metrics import ExactFamily, Metric, Sample, exact_counter, exact_gauge
+from exporters.core.metrics import ExactFamily, FamilyConflict, FamilySet, HistogramFamily, Metric, SummaryFamily
 
 # Help texts of the families redis_exporter v1.58.0 describes (exporter.go); every other
 # family's help is "<name> metric", as upstream writes it.
@@ -32,6 +31,8 @@ HELP: dict[str, str] = {
     "db_keys_cached": "Total number of cached keys by DB",
     "errors_total": "Total number of errors per error type",
     "exporter_last_scrape_error": "The last scrape error status.",
+    "exporter_last_scrape_limit_reached": "Whether the last scrape stopped at a limit (-check-keys-limit, "
+                                          "-check-keys-value-bytes, -max-reply-bytes, -max-scrape-bytes)",
     "instance_info": "Information about the Redis instance",
     "key_size": 'The length or size of "key"',
     "key_value": 'The value of "key"',
@@ -98,52 +99,56 @@ def help_for(name: str) -> str:
 
 
 class Families:
-    """The families of one scrape, named ``<namespace>_<name>``."""
+    """The families of one scrape, named ``<namespace>_<name>``, on core's ``FamilySet``."""
 
     def __init__(self, namespace: str) -> None:
         self.namespace = namespace
-        self._families: dict[str, Metric] = {}
-        self._labels: dict[str, tuple[str, ...]] = {}
-        # short name -> (family, its label names, its type): the lookup of add(), which
-        # runs for every sample of a scrape
+        self._set = FamilySet()
+        # short name -> (family, its label names, its type), or None after a conflict: the
+        # lookup of add(), which runs for every sample of a scrape
         self._by_name: dict[str, tuple[Metric, tuple[str, ...], str]] = {}
 
     def full_name(self, name: str) -> str:
         return f"{self.namespace}_{name}" if self.namespace else name
 
-    def _family(self, name: str, typ: str, labels: Sequence[str]) -> Metric | None:
-        names = tuple(labels)
+    def _family(self, name: str, typ: str, labels: tuple[str, ...]) -> Metric | None:
         entry = self._by_name.get(name)
         if entry is not None:
             family, known, known_type = entry
-            return family if known == names and known_type == typ else None
+            return family if known == labels and known_type == typ else None
         full = self.full_name(name)
-        existing = self._families.get(full)
-        if existing is None:
-            if typ == "counter":
-                existing = exact_counter(full, help_for(name), names)
-            elif typ == "gauge":
-                existing = exact_gauge(full, help_for(name), names)
+        try:
+            if typ == "summary":
+                family = self._set.summary(full, help_for(name), labels)
+            elif typ == "histogram":
+                family = self._set.histogram(full, help_for(name), labels)
             else:
-                existing = Metric(full, help_for(name), typ)
-            self._families[full] = existing
-            self._labels[full] = names
-        self._by_name[name] = (existing, self._labels[full], existing.type)
-        if self._labels[full] != names or existing.type != typ:
+                family = self._set.exact(full, help_for(name), typ, labels)
+        except FamilyConflict:
             return None
-        return existing
+        self._by_name[name] = (family, labels, typ)
+        return family
+
+    def rows(self, name: str, typ: str, labels: Sequence[str]) -> ExactFamily | None:
+        """The gauge or counter family ``name`` with these label names, to add many rows to
+        (``add_metric(values, value)``); None when the name is taken with other labels."""
+        family = self._family(name, typ, tuple(labels))
+        return family if isinstance(family, ExactFamily) else None
+
+    def summaries(self, name: str, labels: Sequence[str]) -> SummaryFamily | None:
+        family = self._family(name, "summary", tuple(labels))
+        return family if isinstance(family, SummaryFamily) else None
+
+    def histograms(self, name: str, labels: Sequence[str]) -> HistogramFamily | None:
+        family = self._family(name, "histogram", tuple(labels))
+        return family if isinstance(family, HistogramFamily) else None
 
     def add(self, name: str, typ: str, value: float, labels: Mapping[str, str] | None = None) -> None:
-        """One gauge or counter sample."""
-        entry = self._by_name.get(name)
+        """One gauge or counter sample; one with other label names than the first is dropped."""
         names = tuple(labels) if labels else ()
-        family: Metric | None
-        if entry is None:
-            family = self._family(name, typ, names)
-        elif entry[1] == names and entry[2] == typ:
-            family = entry[0]
-        else:
-            return
+        entry = self._by_name.get(name)
+        family = entry[0] if entry is not None and entry[1] == names and entry[2] == typ else (
+            None if entry is not None else self._family(name, typ, names))
         if isinstance(family, ExactFamily):
             family.add_metric(tuple(map(str, labels.values())) if labels else (), value)
 
@@ -162,16 +167,9 @@ class Families:
         quantiles: Mapping[float, float] | None = None,
     ) -> None:
         """A constant summary; quantile labels formatted as Go does ("50", "99.9")."""
-        family = self._family(name, "summary", list(labels))
-        if family is None:
-            return
-        full = family.name
-        for quantile, value in sorted((quantiles or {}).items()):
-            family.samples.append(
-                Sample(full, {**labels, "quantile": format_value(quantile)}, float(value), None, None, None)
-            )
-        family.samples.append(Sample(full + "_sum", dict(labels), float(total), None, None, None))
-        family.samples.append(Sample(full + "_count", dict(labels), float(count), None, None, None))
+        family = self._family(name, "summary", tuple(labels))
+        if isinstance(family, SummaryFamily):
+            family.add_metric(tuple(labels.values()), count, total, quantiles or {})
 
     def histogram(
         self,
@@ -182,17 +180,9 @@ class Families:
         buckets: Mapping[float, float],
     ) -> None:
         """A constant histogram from cumulative bucket counts (upper bound -> count)."""
-        family = self._family(name, "histogram", list(labels))
-        if family is None:
-            return
-        full = family.name
-        for bound, value in sorted(buckets.items()):
-            family.samples.append(
-                Sample(full + "_bucket", {**labels, "le": format_value(bound)}, float(value), None, None, None)
-            )
-        family.samples.append(Sample(full + "_bucket", {**labels, "le": "+Inf"}, float(count), None, None, None))
-        family.samples.append(Sample(full + "_sum", dict(labels), float(total), None, None, None))
-        family.samples.append(Sample(full + "_count", dict(labels), float(count), None, None, None))
+        family = self._family(name, "histogram", tuple(labels))
+        if isinstance(family, HistogramFamily):
+            family.add_metric(tuple(labels.values()), count, total, buckets)
 
     def metrics(self) -> list[Metric]:
-        return list(self._families.values())
+        return self._set.families()

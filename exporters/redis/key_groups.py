@@ -16,7 +16,8 @@ import time
 from dataclasses import dataclass
 
 from exporters.redis.families import Families
-from exporters.redis.resp import Connection, Reply, ReplyError, as_text
+from exporters.redis.keys import label_text
+from exporters.redis.resp import Connection, Reply, ReplyError
 
 # ARGV[1] cursor, ARGV[2] SCAN COUNT, ARGV[3..] Lua patterns -> {cursor, {{group, keys, bytes}...}}
 KEY_GROUPS_SCRIPT = b"""
@@ -100,7 +101,7 @@ def walk_database(conn: Connection, patterns: list[str], batch: int, deadline: f
         for row in reply[1]:
             if not isinstance(row, list) or len(row) != 3:
                 continue
-            name = as_text(row[0]) if isinstance(row[0], bytes) else ""
+            name = label_text(row[0]) if isinstance(row[0], bytes) else ""
             group = groups.setdefault(name, KeyGroup(name))
             group.count += _int(row[1])
             group.memory += _int(row[2])

@@ -22,7 +22,7 @@ from exporters.redis.replies import reply_map
 from exporters.redis.resp import Connection, Reply, ReplyError, as_text
 
 # A key containing one of these is a SCAN MATCH pattern (redis.io/commands/scan).
-GLOB_CHARS = re.compile(r"[?*\[\]^]+")
+GLOB_CHARS = re.compile(rb"[?*\[\]^]+")
 
 # TYPE -> the command that gives the size of a value of that type.
 SIZE_COMMANDS: dict[str, str] = {
@@ -41,12 +41,30 @@ Log = logging.Logger | logging.LoggerAdapter[logging.Logger]
 
 @dataclass(frozen=True)
 class DbKey:
+    """A key name (or SCAN pattern) in a database: bytes, exactly as the server has it."""
+
     db: str
-    key: str
+    key: bytes
+
+    @property
+    def label(self) -> str:
+        return label_text(self.key)
+
+
+def label_text(raw: bytes) -> str:
+    """A key, stream, group or consumer name as a label value.
+
+    Key names are binary-safe. A name that is UTF-8 is its text; bytes that are not UTF-8
+    and NUL become ``\\xNN`` (upstream drops a series whose name is not UTF-8 and writes a
+    raw NUL into the exposition). The name sent to the server is always the exact bytes.
+    """
+    text = raw.decode("utf-8", "backslashreplace")
+    return text.replace("\x00", "\\x00") if "\x00" in text else text
 
 
 def parse_key_arg(text: str) -> list[DbKey]:
-    """``db3=pattern*,key`` -> [(3, pattern*), (0, key)]; keys are URL-unescaped.
+    """``db3=pattern*,key`` -> [(3, pattern*), (0, key)]; keys are URL-unescaped to bytes
+    (``%FF`` is the byte 0xFF, as Go's ``url.QueryUnescape`` gives it).
 
     Raises ``ValueError`` for an entry with two ``=`` or a database that is not a number.
     Empty entries are skipped.
@@ -64,8 +82,8 @@ def parse_key_arg(text: str) -> list[DbKey]:
             db, raw = frags[0].strip().replace("db", ""), frags[1]
         else:
             raise ValueError(f"invalid key list argument: {entry}")
-        key = urllib.parse.unquote_plus(raw.strip())
-        if db == "" or key == "":
+        key = urllib.parse.unquote_to_bytes(raw.strip().replace("+", " "))
+        if db == "" or key == b"":
             continue
         if not db.isdigit():
             raise ValueError(f'invalid database index for db "{db}"')
@@ -81,12 +99,12 @@ class KeyBudget:
     deadline: float | None
     margin: float = 0.1
     used: int = 0
-    exhausted: list[str] = field(default_factory=list)
+    exhausted: list[bytes] = field(default_factory=list)
 
     def time_left(self) -> bool:
         return self.deadline is None or self.deadline - time.monotonic() > self.margin
 
-    def take(self, what: str) -> bool:
+    def take(self, what: bytes) -> bool:
         if self.limit > 0 and self.used >= self.limit:
             self.exhausted.append(what)
             return False
@@ -107,17 +125,17 @@ class KeyScan:
     """
 
     db: str
-    pattern: str
+    pattern: bytes
     count: int
     collect: bool
     limit: int = 0
     cursor: bytes = b"0"
-    names: list[str] = field(default_factory=list)
+    names: list[bytes] = field(default_factory=list)
     total: int = 0
     complete: bool = False  # the cursor came back to 0
     interrupted: bool = False  # the scrape deadline (or the limit) came first
     error: str = ""
-    _seen: set[str] = field(default_factory=set)
+    _seen: set[bytes] = field(default_factory=set)
 
     def command(self) -> tuple[object, ...]:
         return ("SCAN", self.cursor, "MATCH", self.pattern, "COUNT", max(1, self.count))
@@ -128,14 +146,13 @@ class KeyScan:
             self.error = reply.message
             return False
         if not isinstance(reply, list) or len(reply) != 2 or not isinstance(reply[1], list):
-            self.error = f"invalid response from SCAN for pattern: {self.pattern}"
+            self.error = f"invalid response from SCAN for pattern: {label_text(self.pattern)}"
             return False
         items = reply[1]
         if self.collect:
             names, seen, limit = self.names, self._seen, self.limit
-            for item in items:
-                name = as_text(item)
-                if name in seen:
+            for name in items:
+                if name in seen or not isinstance(name, bytes):
                     continue
                 if limit > 0 and len(names) >= limit:
                     self.interrupted = True
@@ -189,12 +206,12 @@ def _ask(conn: Connection, scan: KeyScan, budget: KeyBudget, in_flight: deque[Ke
     in_flight.append(scan)
 
 
-def is_pattern(key: str) -> bool:
+def is_pattern(key: bytes) -> bool:
     """Whether a ``-check-keys`` entry is a SCAN MATCH pattern rather than a key name."""
     return GLOB_CHARS.search(key) is not None
 
 
-def key_size(conn: Connection, key: str) -> tuple[str, float] | None:
+def key_size(conn: Connection, key: bytes) -> tuple[str, float] | None:
     """(type, size) of a key; ``None`` when it does not exist; raises for unknown types.
 
     The type of a HyperLogLog is reported as ``hyperloglog`` (TYPE says ``string``).
@@ -211,7 +228,7 @@ def key_size(conn: Connection, key: str) -> tuple[str, float] | None:
     elif key_type in SIZE_COMMANDS:
         command = SIZE_COMMANDS[key_type]
     else:
-        raise ValueError(f"unknown type: {key_type} for key: {key}")
+        raise ValueError(f"unknown type: {key_type} for key: {label_text(key)}")
     size = conn.command(command, key)
     return key_type, float(size) if isinstance(size, int) else 0.0
 
@@ -226,25 +243,32 @@ def check_keys(
     keys: list[DbKey],
     *,
     export_values: bool,
+    value_limit: int,
     budget: KeyBudget,
     logger: Log,
     cluster: bool = False,
-    route: Callable[[str], Connection] | None = None,
-) -> None:
-    """``key_size`` (and ``key_value`` / ``key_value_as_string`` for strings) per key."""
+    route: Callable[[bytes], Connection] | None = None,
+) -> int:
+    """``key_size`` (and ``key_value`` / ``key_value_as_string`` for strings) per key.
+
+    A string's value is read only up to ``value_limit`` bytes (GETRANGE, beside its STRLEN);
+    a longer one gets its ``key_size`` but no value series. Returns how many were skipped.
+    """
+    values = value_limit if export_values else 0
     if cluster:
-        _check_keys_in_cluster(families, keys, export_values, budget, logger, conn, route)
-        return
+        return _check_keys_in_cluster(families, keys, values, budget, logger, conn, route)
+    skipped = 0
     batch: list[DbKey] = []
     for item in keys:
         if not budget.take(item.key):
             break
         batch.append(item)
         if len(batch) == KEY_CHECK_BATCH:
-            _check_key_batch(conn, families, batch, export_values, logger)
+            skipped += _check_key_batch(conn, families, batch, values, logger)
             batch = []
     if batch:
-        _check_key_batch(conn, families, batch, export_values, logger)
+        skipped += _check_key_batch(conn, families, batch, values, logger)
+    return skipped
 
 
 def _per_key(
@@ -275,8 +299,8 @@ def _per_key(
 
 
 def _check_key_batch(
-    conn: Connection, families: Families, items: list[DbKey], export_values: bool, logger: Log,
-) -> None:
+    conn: Connection, families: Families, items: list[DbKey], value_limit: int, logger: Log,
+) -> int:
     """TYPE of each key; then GETRANGE of the strings (a HyperLogLog starts with ``HYLL``)
     and the size of the others; then the size and value of the strings."""
     first = _per_key(conn, items, [[("TYPE", item.key)] for item in items])
@@ -287,11 +311,11 @@ def _check_key_batch(
             logger.error("couldn't select database", extra={"db": item.db, "err": selected.message})
             types.append(None)
         elif isinstance(type_reply, ReplyError):
-            logger.error("couldn't get key size", extra={"key": item.key, "err": type_reply.message})
+            logger.error("couldn't get key size", extra={"key": item.label, "err": type_reply.message})
             types.append(None)
         elif name != "none" and name not in SIZE_COMMANDS:
             logger.error("couldn't get key size",
-                         extra={"key": item.key, "err": f"unknown type: {name} for key: {item.key}"})
+                         extra={"key": item.label, "err": f"unknown type: {name} for key: {item.label}"})
             types.append(None)
         else:
             types.append(name)
@@ -306,24 +330,30 @@ def _check_key_batch(
     ]
     third = _per_key(conn, items, [
         [("PFCOUNT", item.key)] if is_hll
-        else [("STRLEN", item.key), *([("GET", item.key)] if export_values else [])] if key_type == "string"
+        else [("STRLEN", item.key), *([("GETRANGE", item.key, 0, value_limit - 1)] if value_limit > 0 else [])]
+        if key_type == "string"
         else []
         for item, key_type, is_hll in zip(items, types, hll, strict=True)
     ])
+    skipped = 0
     for item, key_type, is_hll, (_, replies2), (_, replies3) in zip(items, types, hll, second, third, strict=True):
         if key_type is None:
             continue
-        labels = {"db": "db" + item.db, "key": item.key}
+        labels = {"db": "db" + item.db, "key": item.label}
         if key_type == "none":
             families.gauge("key_size", 0.0, labels)
             continue
         size = replies3[0] if key_type == "string" else replies2[0]
         if isinstance(size, ReplyError):
-            logger.error("couldn't get key size", extra={"key": item.key, "err": size.message})
+            logger.error("couldn't get key size", extra={"key": item.label, "err": size.message})
             continue
         families.gauge("key_size", float(size) if isinstance(size, int) else 0.0, labels)
-        if key_type == "string" and not is_hll and export_values:
-            _key_value(families, labels, replies3[1])
+        if key_type == "string" and not is_hll and value_limit > 0:
+            if isinstance(size, int) and size > value_limit:
+                skipped += 1
+            else:
+                _key_value(families, labels, replies3[1])
+    return skipped
 
 
 def _key_value(families: Families, labels: dict[str, str], value: Reply) -> None:
@@ -333,6 +363,8 @@ def _key_value(families: Families, labels: dict[str, str], value: Reply) -> None
         text = value.decode("utf-8")
     except UnicodeDecodeError:
         return  # not text: client_golang refuses such a label value too
+    if "\x00" in text:
+        text = text.replace("\x00", "\\x00")
     number = parse_number(text)
     if number is not None:
         families.gauge("key_value", number, labels)
@@ -341,27 +373,32 @@ def _key_value(families: Families, labels: dict[str, str], value: Reply) -> None
 
 
 def _check_keys_in_cluster(
-    families: Families, keys: list[DbKey], export_values: bool, budget: KeyBudget, logger: Log,
-    conn: Connection, route: Callable[[str], Connection] | None,
-) -> None:
+    families: Families, keys: list[DbKey], value_limit: int, budget: KeyBudget, logger: Log,
+    conn: Connection, route: Callable[[bytes], Connection] | None,
+) -> int:
     """Key by key, each on the node that holds it (a cluster has database 0 only)."""
+    skipped = 0
     for item in keys:
         if not budget.take(item.key):
             break
         target = route(item.key) if route is not None else conn
-        labels = {"db": "db0", "key": item.key}
+        labels = {"db": "db0", "key": item.label}
         try:
             info = key_size(target, item.key)
         except (ReplyError, ValueError) as err:
-            logger.error("couldn't get key size", extra={"key": item.key, "err": str(err)})
+            logger.error("couldn't get key size", extra={"key": item.label, "err": str(err)})
             continue
         if info is None:
             families.gauge("key_size", 0.0, labels)
             continue
         key_type, size = info
         families.gauge("key_size", size, labels)
-        if key_type == "string" and export_values:
-            _key_value(families, labels, target.command("GET", item.key))
+        if key_type == "string" and value_limit > 0:
+            if size > value_limit:
+                skipped += 1
+            else:
+                _key_value(families, labels, target.command("GETRANGE", item.key, 0, value_limit - 1))
+    return skipped
 
 
 def stream_id_ms(text: str) -> float:
@@ -382,6 +419,10 @@ def _num(value: Reply) -> float:
 
 def _text(value: Reply) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else ""
+
+
+def _name(value: Reply) -> str:
+    return label_text(value) if isinstance(value, bytes) else ""
 
 
 def _entry_id(value: Reply) -> str:
@@ -405,12 +446,15 @@ def check_streams(
             groups: list[tuple[dict[str, Reply], list[dict[str, Reply]]]] = []
             for group_reply in groups_reply if isinstance(groups_reply, list) else []:
                 group = reply_map(group_reply)
-                members = conn.command("XINFO", "CONSUMERS", item.key, _text(group.get("name")))
+                name = group.get("name")
+                if not isinstance(name, bytes):
+                    continue
+                members = conn.command("XINFO", "CONSUMERS", item.key, name)
                 groups.append((group, [reply_map(c) for c in members] if isinstance(members, list) else []))
         except ReplyError as err:
-            logger.error("couldn't get stream info", extra={"stream": item.key, "err": err.message})
+            logger.error("couldn't get stream info", extra={"stream": item.label, "err": err.message})
             continue
-        labels = {"db": "db" + item.db, "stream": item.key}
+        labels = {"db": "db" + item.db, "stream": item.label}
         families.gauge("stream_length", _num(info.get("length")), labels)
         families.gauge("stream_radix_tree_keys", _num(info.get("radix-tree-keys")), labels)
         families.gauge("stream_radix_tree_nodes", _num(info.get("radix-tree-nodes")), labels)
@@ -420,7 +464,7 @@ def check_streams(
         families.gauge("stream_first_entry_id", stream_id_ms(_entry_id(info.get("first-entry"))), labels)
         families.gauge("stream_last_entry_id", stream_id_ms(_entry_id(info.get("last-entry"))), labels)
         for group, consumers in groups:
-            glabels = {**labels, "group": _text(group.get("name"))}
+            glabels = {**labels, "group": _name(group.get("name"))}
             families.gauge("stream_group_consumers", _num(group.get("consumers")), glabels)
             families.gauge("stream_group_messages_pending", _num(group.get("pending")), glabels)
             families.gauge("stream_group_last_delivered_id",
@@ -428,6 +472,6 @@ def check_streams(
             families.gauge("stream_group_entries_read", _num(group.get("entries-read")), glabels)
             families.gauge("stream_group_lag", _num(group.get("lag")), glabels)
             for consumer in consumers:
-                clabels = {**glabels, "consumer": _text(consumer.get("name"))}
+                clabels = {**glabels, "consumer": _name(consumer.get("name"))}
                 families.gauge("stream_group_consumer_messages_pending", _num(consumer.get("pending")), clabels)
                 families.gauge("stream_group_consumer_idle_seconds", _num(consumer.get("idle")) / 1e3, clabels)

@@ -18,12 +18,21 @@ from typing import Any
 
 from exporters import __version__
 from exporters.core.app import Exporter, HTTPError, Request, Response, Runtime, run
-from exporters.core.flags import ArgumentParser, ConfigError, add_version_flag, add_web_flags, parse_duration
+from exporters.core.flags import (
+    ArgumentParser,
+    ConfigError,
+    add_version_flag,
+    add_web_flags,
+    parse_duration,
+    parse_go_bool,
+)
 from exporters.core.metrics import Metric
+from exporters.core.reloadable import ReloadableFile
 from exporters.core.settings import LogSettings, WebSettings
+from exporters.core.targets import Endpoint, TargetAllowlist
 from exporters.core.webconfig import WebConfig, build_ssl_context
 from exporters.redis.families import Families
-from exporters.redis.resp import TLSOptions, parse_address
+from exporters.redis.resp import Address, TLSOptions, parse_address
 from exporters.redis.scrape import LogOnce, RedisScrape, ScrapeOptions
 
 UPSTREAM = "redis_exporter"
@@ -126,21 +135,26 @@ FLAGS: tuple[Flag, ...] = (
     Flag("skip-tls-verification", "REDIS_EXPORTER_SKIP_TLS_VERIFICATION", False,
          "Whether to to skip TLS verification", "bool"),
     Flag("allowed-targets", "REDIS_EXPORTER_ALLOWED_TARGETS", "",
-         "Comma separated list of addresses /scrape may be asked for (host:port or URL; localhost and "
-         "127.0.0.1 match each other); empty: any target"),
+         "Comma separated list of the targets /scrape may be asked for (host, host:port, URL, address range, "
+         "unix:/path; wildcards allowed); they get -redis.user and -redis.password. Empty: any TCP target, "
+         "and only -redis.addr and the password file's targets get credentials"),
+    Flag("allow-scrape-key-checks", "REDIS_EXPORTER_ALLOW_SCRAPE_KEY_CHECKS", False,
+         "Whether /scrape may be asked for key checks (check-keys, check-single-keys, check-streams, "
+         "check-single-streams, count-keys query parameters), as redis_exporter allows", "bool"),
+    Flag("check-keys-value-bytes", "REDIS_EXPORTER_CHECK_KEYS_VALUE_BYTES", 4096,
+         "Longest string value the key checks export as a label (longer ones: key_size only)", "int"),
+    Flag("max-reply-bytes", "REDIS_EXPORTER_MAX_REPLY_BYTES", 8 << 20,
+         "Largest reply a server may send to one command; a larger one fails the scrape", "int"),
+    Flag("max-scrape-bytes", "REDIS_EXPORTER_MAX_SCRAPE_BYTES", 1 << 30,
+         "Most bytes a server may send in one scrape; more fails the scrape", "int"),
 )
 
-_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
-_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
-
-
 def go_bool(text: str) -> bool:
-    """strconv.ParseBool."""
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise argparse.ArgumentTypeError(f"invalid boolean value {text!r}")
+    """A boolean flag's value, as Go's flag package reads it (``strconv.ParseBool``)."""
+    try:
+        return parse_go_bool(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def env_value(flag: Flag, env: Mapping[str, str]) -> str | int | bool:
@@ -150,8 +164,8 @@ def env_value(flag: Flag, env: Mapping[str, str]) -> str | int | bool:
         return flag.default
     if flag.kind == "bool":
         try:
-            return go_bool(raw)
-        except argparse.ArgumentTypeError:
+            return parse_go_bool(raw)
+        except ValueError:
             return flag.default
     if flag.kind == "int":
         try:
@@ -209,6 +223,10 @@ def parse_args(argv: Sequence[str] | None = None, env: Mapping[str, str] | None 
     if args.upstream_log_format == "json":
         args.log_format = "json"
     return args
+
+
+def load_password_map(path: str) -> PasswordMap:
+    return PasswordMap(load_password_file(path))
 
 
 def load_password_file(path: str) -> dict[str, str]:
@@ -270,14 +288,11 @@ class PasswordMap:
             return self._canonical.get(target_key(target), "")
 
 
-class TargetAllowlist:
-    """``-allowed-targets``: which targets /scrape may connect to; empty allows any."""
-
-    def __init__(self, text: str) -> None:
-        self.entries = {target_key(t.strip()) for t in text.split(",") if t.strip()}
-
-    def allows(self, target: str) -> bool:
-        return not self.entries or target_key(target) in self.entries
+def endpoint(address: Address) -> Endpoint:
+    """Where a client of ``address`` really connects (what ``-allowed-targets`` is matched with)."""
+    if address.scheme == "unix":
+        return Endpoint.unix(address.path)
+    return Endpoint.tcp(address.host, address.port)
 
 
 @dataclass
@@ -340,6 +355,10 @@ def scrape_options(args: argparse.Namespace) -> ScrapeOptions:
         tls.context()
     except (OSError, ValueError) as err:
         raise ConfigError(f"TLS client configuration: {err}") from None
+    for flag, value in (("check-keys-value-bytes", args.check_keys_value_bytes),
+                        ("max-reply-bytes", args.max_reply_bytes), ("max-scrape-bytes", args.max_scrape_bytes)):
+        if value <= 0:
+            raise ConfigError(f"-{flag} must be above 0")
     options = ScrapeOptions(
         namespace=args.namespace,
         user=args.redis_user,
@@ -354,6 +373,9 @@ def scrape_options(args: argparse.Namespace) -> ScrapeOptions:
         max_distinct_key_groups=args.max_distinct_key_groups,
         check_keys_batch_size=args.check_keys_batch_size,
         max_checked_keys=args.check_keys_limit,
+        key_value_limit=args.check_keys_value_bytes,
+        max_reply_bytes=args.max_reply_bytes,
+        max_scrape_bytes=args.max_scrape_bytes,
         lua_scripts=tuple(scripts),
         tls=tls,
         include_config_metrics=args.include_config_metrics,
@@ -386,7 +408,13 @@ SCRAPE_OVERRIDES = {
 
 
 class RedisService:
-    """The /metrics, /scrape, /health and /-/reload handlers."""
+    """The /metrics, /scrape, /health and /-/reload handlers.
+
+    Configured credentials go only to targets the operator named: ``-redis.addr``, the password
+    file's targets, and with ``-allowed-targets`` the targets it allows (which are then the
+    only ones /scrape serves). Any other target a caller names on /scrape is scraped without
+    them, and its errors are not echoed in detail (no port-scan oracle).
+    """
 
     def __init__(self, settings: RedisSettings, logger: logging.Logger) -> None:
         self.settings = settings
@@ -395,17 +423,27 @@ class RedisService:
         self.address: str = settings.redis_addr
         self.once = LogOnce()
         self.stats = SelfStats(self.options.namespace)
-        self.passwords = PasswordMap()
-        self.allowlist = TargetAllowlist(settings.allowed_targets)
+        self.passwords: ReloadableFile[PasswordMap] | None = None
+        try:
+            self.allowlist = TargetAllowlist.parse(settings.allowed_targets)
+        except ValueError as err:
+            raise ConfigError(f"-allowed-targets: {err}") from None
+        self.allow_key_checks = settings.allow_scrape_key_checks
         self.include_build_info = not settings.redis_only_metrics
+        self.home = TargetAllowlist()
+        if self.address:
+            try:
+                self.home = TargetAllowlist([str(endpoint(parse_address(self.address)))])
+            except ValueError:
+                pass  # every scrape reports the invalid address
         if settings.password_file and not self.options.password:
-            self.passwords.replace(load_password_file(settings.password_file))
-            logger.info("loaded password file", extra={"entries": len(self.passwords)})
+            self.passwords = ReloadableFile(settings.password_file, load_password_map, logger, "password file")
+            logger.info("loaded password file", extra={"entries": len(self.passwords.value)})
 
-    def _scrape(self, target: str, options: ScrapeOptions, stats: SelfStats, deadline: float | None) -> list[Metric]:
+    def _scrape(self, target: str, options: ScrapeOptions, stats: SelfStats, deadline: float | None,
+                user: str, password: str, detailed_errors: bool = True) -> list[Metric]:
         stats.begin()
-        uri = target if "://" in target else "redis://" + target
-        scrape = RedisScrape(uri, options, self.logger, self.once, self.passwords.lookup(uri))
+        scrape = RedisScrape(target, options, self.logger, self.once, password, user, detailed_errors)
         metrics = scrape.run(deadline)
         stats.observe(scrape.duration)
         return metrics
@@ -413,44 +451,72 @@ class RedisService:
     def metrics(self, request: Request) -> Iterable[Metric]:
         out: list[Metric] = []
         if self.address:
-            out.extend(self._scrape(self.address, self.options, self.stats, request.deadline))
+            uri = self.address if "://" in self.address else "redis://" + self.address
+            password = self._password_of(uri) or self.options.password
+            out.extend(self._scrape(uri, self.options, self.stats, request.deadline, self.options.user, password))
         else:
             self.stats.begin()
         out.extend(self.stats.collect())
         return out
 
+    def _refuse(self, status: int, message: str) -> HTTPError:
+        self.stats.request_error()
+        return HTTPError(status, message)
+
     def scrape(self, request: Request) -> Iterable[Metric]:
         target = request.param("target")
         if not target:
-            self.stats.request_error()
-            raise HTTPError(400, "'target' parameter must be specified")
+            raise self._refuse(400, "'target' parameter must be specified")
         if "://" not in target:
             target = "redis://" + target
         try:
             parts = urllib.parse.urlsplit(target)
-            parse_address(target)
+            address = parse_address(target)
         except ValueError as err:
-            self.stats.request_error()
-            raise HTTPError(400, f"Invalid 'target' parameter, parse err: {err}") from None
-        # Credentials never travel in the target; they come from the flags or the password file.
+            raise self._refuse(400, f"Invalid 'target' parameter, parse err: {err}") from None
+        # A password never travels in the target (upstream drops it too); a user name may.
         netloc = parts.netloc.rpartition("@")[2]
+        bare = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+        if address.username:
+            netloc = urllib.parse.quote(address.username, safe="") + "@" + netloc
         target = urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-        if not self.allowlist.allows(target):
-            self.stats.request_error()
-            raise HTTPError(403, "target not allowed by -allowed-targets")
+        if address.scheme == "unix":  # urlunsplit would drop the "//" of "unix:///path"
+            bare = target = f"unix://{address.path}" + (f"?db={address.db}" if address.db else "")
+        where = endpoint(address)
+        if self.allowlist:
+            if not self.allowlist.allows([where]):
+                raise self._refuse(403, "target not allowed by -allowed-targets")
+            named = True
+        elif where.is_unix:
+            raise self._refuse(403, "unix socket targets are served only when -allowed-targets lists them")
+        else:
+            named = self.home.allows([where])
         overrides: dict[str, Any] = {
             dest: request.param(name) for name, dest in SCRAPE_OVERRIDES.items() if request.param(name)
         }
         options = self.options
         if overrides:
+            if not self.allow_key_checks:
+                raise self._refuse(403, "key checks on /scrape are off: start the exporter with "
+                                        "-allow-scrape-key-checks to allow " + ", ".join(sorted(SCRAPE_OVERRIDES)))
             options = dataclasses.replace(options, **overrides)
             try:
                 options.validate()
             except ValueError as err:
-                self.stats.request_error()
-                raise HTTPError(400, f"NewRedisExporter() err: {err}") from None
+                raise self._refuse(400, f"NewRedisExporter() err: {err}") from None
+        password = self._password_of(bare)
+        if not password and options.password:
+            if named:
+                password = options.password
+            elif self.once.first(str(where), "credentials"):
+                self.logger.warning(
+                    "not sending -redis.password to a target -allowed-targets does not name (logged once "
+                    "per target); list the targets in -allowed-targets ('*' for any TCP target, as "
+                    "redis_exporter does) or give each its entry in -redis.password-file",
+                    extra={"target": address.redacted()})
+        user = options.user if named or password else ""
         stats = SelfStats(options.namespace)
-        out = self._scrape(target, options, stats, request.deadline)
+        out = self._scrape(target, options, stats, request.deadline, user, password, named or bool(password))
         out.extend(stats.collect())
         if self.include_build_info:
             out.extend(build_info(options.namespace))
@@ -459,21 +525,20 @@ class RedisService:
     def health(self, request: Request) -> Response:
         return Response(200, b"ok")
 
+    def _password_of(self, target: str) -> str:
+        return self.passwords.value.lookup(target) if self.passwords is not None else ""
+
     def reload(self, request: Request) -> Response:
-        path = self.settings.password_file
-        if not path:
+        if self.passwords is None:
             raise HTTPError(400, "There is no pwd file specified")
-        try:
-            self.reload_passwords()
-        except ConfigError as err:
-            raise HTTPError(500, f"failed to reload passwords file: {err}") from None
+        if not self.passwords.reload():
+            raise HTTPError(500, "failed to reload passwords file (the error is in the exporter's log)")
         return Response(200, b"ok")
 
     def reload_passwords(self) -> None:
-        path = self.settings.password_file
-        if path:
-            self.passwords.replace(load_password_file(path))
-            self.logger.info("reloaded password file", extra={"entries": len(self.passwords)})
+        """SIGHUP: read the password file again; a broken one is logged and the old one kept."""
+        if self.passwords is not None:
+            self.passwords.reload()
 
 
 @dataclass(frozen=True)
@@ -486,6 +551,7 @@ class RedisSettings:
     redis_addr: str
     password_file: str
     allowed_targets: str
+    allow_scrape_key_checks: bool
     redis_only_metrics: bool
     tls_server: TLSServerFlags
 
@@ -498,6 +564,7 @@ class RedisSettings:
             redis_addr=str(args.redis_addr),
             password_file=str(args.redis_password_file or ""),
             allowed_targets=str(args.allowed_targets or ""),
+            allow_scrape_key_checks=bool(args.allow_scrape_key_checks),
             redis_only_metrics=bool(args.redis_only_metrics),
             tls_server=TLSServerFlags(str(args.tls_server_cert_file or ""), str(args.tls_server_key_file or ""),
                                       str(args.tls_server_ca_cert_file or ""), str(args.tls_server_min_version)),

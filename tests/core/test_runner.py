@@ -154,3 +154,31 @@ def test_daemon_pool_reuses_idle_workers() -> None:
         pool.close()
     with pytest.raises(RuntimeError):
         pool.submit(print)
+
+
+class Failing:
+    def collect(self) -> Iterable[Metric]:
+        raise ValueError("broken reply")
+
+
+@pytest.mark.timeout(10)
+def test_inline_runner_runs_in_order_isolated_and_not_past_the_deadline() -> None:
+    order: list[str] = []
+
+    class Recorder:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def collect(self) -> Iterable[Metric]:
+            order.append(self.name)
+            return [GaugeMetricFamily(f"test_{self.name}", "A test gauge.", value=1)]
+
+    runner = CollectorRunner("test", {"a": Recorder("a"), "bad": Failing(), "b": Recorder("b")}, inline=True)
+    metrics = runner.collect()
+    assert order == ["a", "b"]
+    assert success(metrics) == {"a": 1.0, "bad": 0.0, "b": 1.0}
+    assert [m.name for m in metrics][:2] == ["test_a", "test_b"]
+    order.clear()
+    assert success(runner.collect(time.monotonic() - 1)) == {"a": 0.0, "bad": 0.0, "b": 0.0}
+    assert order == []
+    runner.close()

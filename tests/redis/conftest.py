@@ -232,8 +232,9 @@ def scrape(target: str, timeout: float = 5.0, password: str = "", once: object =
     from exporters.core.exposition import render_text
     from exporters.redis.scrape import LogOnce, RedisScrape, ScrapeOptions
 
-    run = RedisScrape(target, ScrapeOptions(**options), logging.getLogger("exporters.redis.test"),  # type: ignore[arg-type]
-                      once if isinstance(once, LogOnce) else LogOnce(), password)
+    opts = ScrapeOptions(**options)  # type: ignore[arg-type]
+    run = RedisScrape(target, opts, logging.getLogger("exporters.redis.test"),
+                      once if isinstance(once, LogOnce) else LogOnce(), password or opts.password, opts.user)
     text = render_text(run.run(time.monotonic() + timeout)).decode()
     return {family.name: family for family in text_string_to_metric_families(text)}
 

@@ -10,15 +10,17 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from exporters.core.targets import TargetAllowlist
 from exporters.redis.main import (
     FLAGS,
     PasswordMap,
-    TargetAllowlist,
+    endpoint,
     normalize_argv,
     parse_args,
     scrape_options,
     target_key,
 )
+from exporters.redis.resp import parse_address
 from tests.conftest import RunningExporter, free_port
 from tests.redis.conftest import RedisServer
 
@@ -148,12 +150,24 @@ def test_password_map_lookup() -> None:
     assert passwords.lookup("redis://localhost:16381") == ""
 
 
-def test_allowlist() -> None:
-    assert TargetAllowlist("").allows("redis://anything:1")
-    allow = TargetAllowlist("localhost:7000, redis://10.0.0.1:6379")
-    assert allow.allows("redis://127.0.0.1:7000")
-    assert allow.allows("10.0.0.1")
-    assert not allow.allows("redis://10.0.0.2:6379")
+def test_allowlist_matches_where_the_client_connects() -> None:
+    allow = TargetAllowlist.parse("localhost:7000, redis://10.0.0.1:6379, unix:/run/redis/*")
+
+    def allows(target: str) -> bool:
+        return allow.allows([endpoint(parse_address(target))])
+
+    assert allows("redis://127.0.0.1:7000")
+    assert allows("10.0.0.1")
+    assert allows("redis://user@10.0.0.1:6379/3")
+    assert allows("unix:///run/redis/redis.sock")
+    assert not allows("redis://10.0.0.2:6379")
+    assert not allows("redis://10.0.0.1:6380")
+    assert not allows("unix:///run/redis/../postgresql/.s.PGSQL.5432")
+    # '*', the documented way back to upstream's "credentials to any target", is any TCP target
+    anything = TargetAllowlist.parse("*")
+    for target in ("redis://db.example.com:6379", "10.1.2.3:7000", "rediss://[2001:db8::1]:6380"):
+        assert anything.allows([endpoint(parse_address(target))])
+    assert not anything.allows([endpoint(parse_address("unix:///run/redis.sock"))])
 
 
 @pytest.mark.timeout(60)
@@ -190,7 +204,7 @@ def test_multi_target_with_password_file(exporter_factory: object, server_factor
     password_file.write_text(json.dumps({f"redis://localhost:{server.port}": secret}))
     running: RunningExporter = exporter_factory(  # type: ignore[operator]
         "redis", ["-redis.addr", "", "-redis.password-file", str(password_file),
-                  "-allowed-targets", f"localhost:{server.port},localhost:{other.port}"])
+                  "-allowed-targets", f"localhost:{server.port},localhost:{other.port}", "-allow-scrape-key-checks"])
     status, text = _get(f"{running.url}/metrics")
     assert status == 200 and _value(text, "redis_up") is None  # no -redis.addr: exporter metrics only
     status, text = _get(f"{running.url}/scrape?target=127.0.0.1:{server.port}")

@@ -112,6 +112,10 @@ def test_config_command_rename_and_set_client_name() -> None:
     assert value(fams, "redis_config_maxclients") == 100
     assert value(fams, "redis_config_io_threads") == 2
     assert value(fams, "redis_db_keys", db="db3") == 0 and value(fams, "redis_db_keys", db="db4") is None
+    with managed() as server:
+        fams = scrape(server.url, config_command="-")
+        assert not [c for c in server.commands if c[0] in (b"-", b"CONFIG")]  # "-" skips CONFIG GET
+    assert value(fams, "redis_up") == 1 and value(fams, "redis_db_keys", db="db15") == 0
 
 
 def test_redacted_config_metrics() -> None:
@@ -149,3 +153,31 @@ def test_unexpected_reply_types_do_not_break_the_scrape() -> None:
         fams = scrape(server.url)
     assert value(fams, "redis_up") == 1
     assert value(fams, "redis_slowlog_last_id") == 0
+
+
+def success(fams: dict[str, object]) -> dict[str, float]:
+    return {s.labels["collector"]: s.value for s in samples(fams, "redis_scrape_collector_success")}  # type: ignore[attr-defined]
+
+
+def test_a_failing_collector_costs_only_its_own_metrics() -> None:
+    # CLIENT LIST answered with an array where a text is due: the clients collector fails
+    with managed({"CLIENT LIST": array(bulk("id=1")), "SERVER EXT": error("ERR unknown command")}) as server:
+        fams = scrape(server.url, export_client_list=True, is_tile38=True)
+    assert value(fams, "redis_up") == 1
+    assert value(fams, "redis_connected_clients") == 5
+    assert success(fams) == {
+        "config": 0, "info": 1, "keyspace": 1, "commandstats": 1, "latency": 0, "slowlog": 0, "clients": 0,
+        "tile38": 0, "key_groups": 1,
+    }
+    assert len(samples(fams, "redis_scrape_collector_duration_seconds")) == len(success(fams))
+
+
+def test_a_connection_lost_in_a_collector_fails_the_scrape() -> None:
+    def hang_up(command: list[bytes]) -> bytes:
+        raise ConnectionResetError  # the fake closes the connection
+    with managed({"CLIENT LIST": hang_up}) as server:
+        fams = scrape(server.url, export_client_list=True, count_keys="a*")
+    assert value(fams, "redis_up") == 0
+    assert value(fams, "redis_connected_clients") == 5  # what the collectors before it had
+    assert success(fams)["clients"] == 0
+    assert success(fams)["count_keys"] == 0  # not run after the connection was lost

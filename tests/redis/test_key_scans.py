@@ -14,26 +14,26 @@ from tests.redis.conftest import RedisServer, samples, scrape, value
 
 
 def test_collecting_scan_keeps_distinct_names_and_follows_the_cursor() -> None:
-    scan = KeyScan("0", "k:*", 10, collect=True)
-    assert scan.command() == ("SCAN", b"0", "MATCH", "k:*", "COUNT", 10)
+    scan = KeyScan("0", b"k:*", 10, collect=True)
+    assert scan.command() == ("SCAN", b"0", "MATCH", b"k:*", "COUNT", 10)
     assert scan.take([b"17", [b"k:1", b"k:2", b"k:1"]]) is True
     assert scan.command()[1] == b"17"
     assert scan.take([b"0", [b"k:2", b"k:3"]]) is False
-    assert scan.names == ["k:1", "k:2", "k:3"]
+    assert scan.names == [b"k:1", b"k:2", b"k:3"]
     assert scan.complete and not scan.interrupted and not scan.error
 
 
 def test_counting_scan_counts_what_scan_returns() -> None:
-    scan = KeyScan("0", "k:*", 10, collect=False)
+    scan = KeyScan("0", b"k:*", 10, collect=False)
     assert scan.take([b"5", [b"a", b"b"]]) is True
     assert scan.take([b"0", [b"b"]]) is False
     assert scan.total == 3 and scan.names == [] and scan.complete
 
 
 def test_collecting_scan_stops_at_its_limit() -> None:
-    scan = KeyScan("0", "k:*", 10, collect=True, limit=2)
+    scan = KeyScan("0", b"k:*", 10, collect=True, limit=2)
     assert scan.take([b"5", [b"a", b"b", b"c"]]) is False
-    assert scan.names == ["a", "b"] and scan.interrupted and not scan.complete
+    assert scan.names == [b"a", b"b"] and scan.interrupted and not scan.complete
 
 
 @pytest.mark.parametrize(
@@ -45,7 +45,7 @@ def test_collecting_scan_stops_at_its_limit() -> None:
     ],
 )
 def test_scan_error_replies(reply: object, error: str) -> None:
-    scan = KeyScan("0", "k:*", 10, collect=False)
+    scan = KeyScan("0", b"k:*", 10, collect=False)
     assert scan.take(reply) is False  # type: ignore[arg-type]
     assert scan.error == error and not scan.complete
 
@@ -61,18 +61,18 @@ def test_scans_side_by_side_match_separate_walks(server_factory: object) -> None
                       (2, [f"c:{i}" for i in range(700)])):
         server.client(db).mset({name: "1" for name in names})  # type: ignore[attr-defined]
     scans = [
-        KeyScan("0", "a:1*", 100, collect=True),
-        KeyScan("0", "a:*", 100, collect=False),
-        KeyScan("2", "c:*", 50, collect=True),
-        KeyScan("0", "b:*", 300, collect=False),
-        KeyScan("2", "c:1?", 7, collect=False),
+        KeyScan("0", b"a:1*", 100, collect=True),
+        KeyScan("0", b"a:*", 100, collect=False),
+        KeyScan("2", b"c:*", 50, collect=True),
+        KeyScan("0", b"b:*", 300, collect=False),
+        KeyScan("2", b"c:1?", 7, collect=False),
     ]
     with Connection.open(parse_address(server.url), 5.0) as conn:
         run_scans(conn, scans, KeyBudget(0, time.monotonic() + 30))
         assert conn.command("PING") == b"PONG"  # every reply was read: the stream is in step
     assert all(scan.complete and not scan.error for scan in scans)
-    assert set(scans[0].names) == _keys_of(server, 0, "a:1*") and len(scans[0].names) == 1111
-    assert set(scans[2].names) == _keys_of(server, 2, "c:*") and len(scans[2].names) == 700
+    assert {n.decode() for n in scans[0].names} == _keys_of(server, 0, "a:1*") and len(scans[0].names) == 1111
+    assert {n.decode() for n in scans[2].names} == _keys_of(server, 2, "c:*") and len(scans[2].names) == 700
     assert (scans[1].total, scans[3].total, scans[4].total) == (3000, 1500, 10)
 
 

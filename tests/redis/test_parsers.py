@@ -20,7 +20,7 @@ from exporters.redis.info import (
     parse_value,
 )
 from exporters.redis.key_groups import KeyGroup, parse_key_groups, top_groups
-from exporters.redis.keys import DbKey, parse_key_arg, stream_id_ms
+from exporters.redis.keys import DbKey, label_text, parse_key_arg, stream_id_ms
 from exporters.redis.replies import (
     CommandHistogram,
     LatencyEvent,
@@ -164,15 +164,25 @@ def test_parse_cluster_info() -> None:
     ("text", "expected"),
     [
         ("", []),
-        ("a", [DbKey("0", "a")]),
-        ("db3=sessions:*,key", [DbKey("3", "sessions:*"), DbKey("0", "key")]),
-        ("3=x, db1 = y ", [DbKey("3", "x"), DbKey("1", "y")]),
-        ("a%2Cb,c+d", [DbKey("0", "a,b"), DbKey("0", "c d")]),
-        ("a,,b,db1=", [DbKey("0", "a"), DbKey("0", "b")]),
+        ("a", [DbKey("0", b"a")]),
+        ("db3=sessions:*,key", [DbKey("3", b"sessions:*"), DbKey("0", b"key")]),
+        ("3=x, db1 = y ", [DbKey("3", b"x"), DbKey("1", b"y")]),
+        ("a%2Cb,c+d", [DbKey("0", b"a,b"), DbKey("0", b"c d")]),
+        ("a,,b,db1=", [DbKey("0", b"a"), DbKey("0", b"b")]),
+        ("bin%00%FF,%E2%82%AC", [DbKey("0", b"bin\x00\xff"), DbKey("0", "€".encode())]),
     ],
 )
 def test_parse_key_arg(text: str, expected: list[DbKey]) -> None:
     assert parse_key_arg(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "label"),
+    [(b"plain", "plain"), ("€".encode(), "€"), (b"a\x00b", "a\\x00b"), (b"\xff\xfe:x", "\\xff\\xfe:x"),
+     (b"nl\n\"q", "nl\n\"q")],
+)
+def test_label_text_keeps_text_and_escapes_nul_and_non_utf8(raw: bytes, label: str) -> None:
+    assert label_text(raw) == label
 
 
 @pytest.mark.parametrize("text", ["a=b=c", "dbx=key", "-1=key"])

@@ -142,3 +142,22 @@ def test_reply_reader_refuses_what_is_not_resp(data: bytes) -> None:
     reader.feed(data)
     with pytest.raises(ProtocolError):
         reader.next_reply()
+
+
+@pytest.mark.timeout(60)
+def test_runtime_imports_hiredis_not_redis_py() -> None:
+    """The dependency list says what the runtime imports: hiredis parses RESP, redis-py is for tests."""
+    import subprocess
+    import sys
+    import tomllib
+    from pathlib import Path
+
+    code = ("import sys, exporters.redis.main\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('redis', 'hiredis')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=50)
+    loaded = out.stdout.strip()
+    assert "hiredis" in loaded and "'redis" not in loaded
+    project = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())["project"]
+    runtime = {d.split(">")[0].split("[")[0] for d in project["dependencies"]}
+    assert "hiredis" in runtime and "redis" not in runtime
+    assert any(d.startswith("redis") for d in project["optional-dependencies"]["test"])

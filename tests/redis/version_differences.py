@@ -37,6 +37,15 @@ LABEL_DIFFERENCES: dict[str, str] = {
     "redis_connected_clients_details": "1.49 added the user and resp labels from CLIENT LIST (Redis >= 6.0)",
 }
 
+# Families of ours that no redis_exporter version has.
+ONLY_IN_OURS.update({
+    "redis_scrape_collector_success": "ours: one row per collector that ran (config, info, keys, ...); 0 when it "
+                                      "failed and cost only its own metrics",
+    "redis_scrape_collector_duration_seconds": "ours: how long each collector of the scrape took",
+    "redis_exporter_last_scrape_limit_reached": "ours: which limit (checked keys, key value bytes, reply bytes, "
+                                                "scrape bytes) cut the scrape short",
+})
+
 # Families both emit with different help text.
 HELP_DIFFERENCES: dict[str, str] = {}
 

@@ -1,7 +1,11 @@
-"""Sentinel metrics: from INFO's Sentinel section and SENTINEL MASTERS / SENTINELS / SLAVES."""
+"""``sentinel``: INFO's Sentinel section and SENTINEL MASTERS / CKQUORUM / SENTINELS / SLAVES,
+when the target is a Sentinel."""
 
 from __future__ import annotations
 
+from exporters.core.collector import CollectorSpec
+from exporters.core.metrics import Metric
+from exporters.redis.context import ScrapeCollector, ScrapeContext
 from exporters.redis.families import Families
 from exporters.redis.info import go_atoi, parse_number, parse_sentinel_master
 from exporters.redis.replies import reply_map
@@ -21,6 +25,11 @@ MASTER_SETTINGS = {
     "parallel-syncs": "sentinel_master_setting_parallel_syncs",
     "down-after-milliseconds": "sentinel_master_setting_down_after_milliseconds",
 }
+
+
+def is_sentinel_line(key: str, value: str) -> bool:
+    """Whether ``sentinel_info_line`` turns this Sentinel-section line into metrics."""
+    return key in SENTINEL_GAUGES or parse_sentinel_master(key, value) is not None
 
 
 def sentinel_info_line(families: Families, key: str, value: str) -> bool:
@@ -85,3 +94,25 @@ def sentinel_masters(conn: Connection, families: Families) -> None:
         except ReplyError:
             slaves = None
         families.gauge("sentinel_master_ok_slaves", float(_healthy(slaves)), labels)
+
+
+class SentinelCollector(ScrapeCollector):
+    def __init__(self, ctx: ScrapeContext) -> None:
+        super().__init__(ctx)
+        self.lines = ctx.section("Sentinel")
+
+    def applies(self) -> bool:
+        return bool(self.lines)
+
+    def collect(self) -> list[Metric]:
+        fam = self.ctx.families()
+        for line in self.lines:
+            sentinel_info_line(fam, line.key, line.value)
+        sentinel_masters(self.ctx.conn, fam)
+        return fam.metrics()
+
+
+SPEC: CollectorSpec[ScrapeContext] = CollectorSpec(
+    name="sentinel", factory=SentinelCollector,
+    help="INFO Sentinel and SENTINEL MASTERS, CKQUORUM, SENTINELS, SLAVES, when the target is a Sentinel",
+)
