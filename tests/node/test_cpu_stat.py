@@ -73,7 +73,7 @@ def test_parse_stat_ignores_short_and_unknown_lines() -> None:
 
 def test_stat_collector(tmp_path: Path) -> None:
     write(tmp_path, "proc/stat", STAT)
-    got = list(stat.StatCollector(make_context(tmp_path, collector_stat_softirq=True)).collect())
+    got = list(stat.StatCollector(make_context(tmp_path, "--collector.stat.softirq")).collect())
     values = samples(got)
     assert values[("node_intr_total", ())] == 448574
     assert values[("node_boot_time_seconds", ())] == 1764250000
@@ -175,8 +175,8 @@ def _cpu_tree(tmp_path: Path) -> None:
 
 def test_cpu_collector(tmp_path: Path) -> None:
     _cpu_tree(tmp_path)
-    context = make_context(tmp_path, collector_cpu_info=True, collector_cpu_info_flags_include="^avx",
-                           collector_enable_cpufreq=False)
+    context = make_context(tmp_path, "--collector.cpu.info", "--collector.cpu.info.flags-include=^avx",
+                           "--no-collector.cpufreq")
     got = list(cpu.CPUCollector(context).collect())
     values = samples(got)
     assert values[("node_cpu_seconds_total", (("cpu", "0"), ("mode", "user")))] == pytest.approx(39.21)
@@ -196,7 +196,7 @@ def test_cpu_collector(tmp_path: Path) -> None:
 
 def test_cpu_collector_options(tmp_path: Path) -> None:
     _cpu_tree(tmp_path)
-    context = make_context(tmp_path, collector_cpu_guest=False, collector_cpu_info_bugs_include="mds")
+    context = make_context(tmp_path, "--no-collector.cpu.guest", "--collector.cpu.info.bugs-include=mds")
     values = samples(cpu.CPUCollector(context).collect())
     assert not any(k[0] == "node_cpu_guest_seconds_total" for k in values)
     assert [k[1] for k in values if k[0] == "node_cpu_bug_info"] == [(("bug", "mds"),)]  # implies info
@@ -206,7 +206,7 @@ def test_cpu_collector_options(tmp_path: Path) -> None:
 def test_cpu_bad_regex_and_isolated(tmp_path: Path) -> None:
     _cpu_tree(tmp_path)
     with pytest.raises(ConfigError):
-        cpu.CPUCollector(make_context(tmp_path, collector_cpu_info_flags_include="("))
+        cpu.CPUCollector(make_context(tmp_path, "--collector.cpu.info.flags-include=("))
     write(tmp_path, "sys/devices/system/cpu/isolated", "x-y\n")
     with pytest.raises(ConfigError):
         cpu.CPUCollector(make_context(tmp_path))
@@ -225,7 +225,7 @@ def test_cpu_counters_never_go_backwards() -> None:
 
 def test_cpu_stat_failure_keeps_info(tmp_path: Path) -> None:
     _cpu_tree(tmp_path)
-    collector = cpu.CPUCollector(make_context(tmp_path, collector_cpu_info=True))
+    collector = cpu.CPUCollector(make_context(tmp_path, "--collector.cpu.info"))
     write(tmp_path, "proc/stat", "cpu0 x\n")
     got, err = collect_partial(collector)
     assert isinstance(err, ValueError)

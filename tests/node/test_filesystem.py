@@ -15,7 +15,7 @@ from exporters.core.flags import ConfigError
 from exporters.node.collectors import filesystem
 from exporters.node.collectors.filesystem import FilesystemCollector, Mount, parse_mounts, rootfs_strip_prefix
 from tests.node.collected import samples, value
-from tests.node.fake_host import context, write_tree
+from tests.node.fake_host import make_context, write_tree
 
 
 @pytest.mark.parametrize(
@@ -74,7 +74,7 @@ def make(tmp_path: Path, statfs: Callable[[str], object], *flags: str,
          mounts: str = MOUNTS) -> FilesystemCollector:
     write_tree(tmp_path, {"proc/1/mounts": mounts})
     (tmp_path / "root").mkdir(exist_ok=True)
-    return filesystem.build(context(tmp_path, *flags), statfs=statfs)  # type: ignore[arg-type]
+    return filesystem.build(make_context(tmp_path, *flags), statfs=statfs)  # type: ignore[arg-type]
 
 
 def test_collect_values_excludes_errors_and_duplicates(tmp_path: Path) -> None:
@@ -128,14 +128,14 @@ def test_deprecated_flag_alias_and_conflict(tmp_path: Path) -> None:
 
 def test_falls_back_to_proc_mounts(tmp_path: Path) -> None:
     write_tree(tmp_path, {"proc/mounts": "/dev/vda / ext4 rw 0 0\n"})
-    collector = filesystem.build(context(tmp_path), statfs=lambda p: fake_statvfs())
+    collector = filesystem.build(make_context(tmp_path), statfs=lambda p: fake_statvfs())
     assert value(samples(collector.collect()), "node_filesystem_device_error",
                  device="/dev/vda", mountpoint="/", fstype="ext4") == 0
 
 
 def test_no_mounts_file_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "proc").mkdir()
-    collector = filesystem.build(context(tmp_path), statfs=lambda p: fake_statvfs())
+    collector = filesystem.build(make_context(tmp_path), statfs=lambda p: fake_statvfs())
     with pytest.raises(FileNotFoundError):
         list(collector.collect())
 
@@ -211,7 +211,7 @@ def test_stat_workers_bound_concurrent_calls(tmp_path: Path) -> None:
 def test_real_statvfs_on_the_rootfs(tmp_path: Path) -> None:
     write_tree(tmp_path, {"proc/1/mounts": "rootdev / ext4 rw 0 0\n"})
     (tmp_path / "root").mkdir()
-    collector = filesystem.build(context(tmp_path))
+    collector = filesystem.build(make_context(tmp_path))
     found = samples(collector.collect())
     expected = os.statvfs(tmp_path / "root")
     assert value(found, "node_filesystem_size_bytes", device="rootdev", mountpoint="/", fstype="ext4") == float(

@@ -147,16 +147,16 @@ def test_collect(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("options", "chips"),
+    ("flags", "chips"),
     [
-        ({"hwmon_chip_include": "^platform"}, {"platform_coretemp_0"}),
-        ({"hwmon_chip_exclude": "coretemp"}, {"acpitz"}),
-        ({}, {"platform_coretemp_0", "acpitz"}),
+        (("--collector.hwmon.chip-include=^platform",), {"platform_coretemp_0"}),
+        (("--collector.hwmon.chip-exclude=coretemp",), {"acpitz"}),
+        ((), {"platform_coretemp_0", "acpitz"}),
     ],
 )
-def test_chip_filters(tmp_path: Path, options: dict[str, str], chips: set[str]) -> None:
+def test_chip_filters(tmp_path: Path, flags: tuple[str, ...], chips: set[str]) -> None:
     _chip(tmp_path)
-    got = samples(hwmon.factory(make_context(tmp_path, **options)).collect())
+    got = samples(hwmon.build(make_context(tmp_path, *flags)).collect())
     assert {dict(labels)["chip"] for _, labels in got} == chips
 
 

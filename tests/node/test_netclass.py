@@ -89,8 +89,8 @@ def test_ignore_invalid_speed_and_ignored_devices(tmp_path: Path) -> None:
     _iface(tmp_path, "eth0", ETH0)
     _iface(tmp_path, "eth1", {"operstate": "down", "speed": "-1"})
     _iface(tmp_path, "veth9", {"operstate": "up"})
-    collector = netclass.factory(make_context(tmp_path, netclass_ignore_invalid_speed=True,
-                                              netclass_ignored_devices="^veth"))
+    collector = netclass.build(make_context(tmp_path, "--collector.netclass.ignore-invalid-speed",
+                                              "--collector.netclass.ignored-devices=^veth"))
     got = samples(collector.collect())
     assert ("node_network_speed_bytes", (("device", "eth1"),)) not in got
     assert ("node_network_speed_bytes", (("device", "eth0"),)) in got
@@ -111,12 +111,12 @@ MODES = {"eth0": netclass.LinkMode(speed=10000, duplex=1), "br0": netclass.LinkM
          "skip0": netclass.LinkMode(speed=100, duplex=7)}
 
 
-def _rtnl(tmp_path: Path, modes: dict[str, netclass.LinkMode] | None = MODES, **options: object
+def _rtnl(tmp_path: Path, *flags: str, modes: dict[str, netclass.LinkMode] | None = MODES
           ) -> netclass.NetClassCollector:
     if not (tmp_path / "sys/class/net/eth0").exists():
         _iface(tmp_path, "eth0", {"addr_assign_type": "0", "dev_id": "0x2", "name_assign_type": "4"})
-    collector = netclass.factory(make_context(tmp_path, netclass_netlink=True,
-                                              netclass_ignored_devices="^skip", **options))
+    collector = netclass.build(make_context(tmp_path, "--collector.netclass.netlink",
+                                              "--collector.netclass.ignored-devices=^skip", *flags))
     collector.links = lambda: LINKS
     collector.link_modes = lambda: modes
     return collector
@@ -148,11 +148,11 @@ def test_netlink_variant_from_rtnetlink(tmp_path: Path) -> None:
 
 
 def test_netlink_variant_stats_leave_netdevs_families_to_it(tmp_path: Path) -> None:
-    alone = samples(_rtnl(tmp_path, netclass_rtnl_with_stats=True, collector_enable_netdev=False).collect())
+    alone = samples(_rtnl(tmp_path, "--collector.netclass_rtnl.with-stats", "--no-collector.netdev").collect())
     eth0 = (("device", "eth0"),)
     assert alone[("node_network_receive_bytes_total", eth0)] == 77
     assert alone[("node_network_receive_errors_total", eth0)] == 3
-    beside = samples(_rtnl(tmp_path, netclass_rtnl_with_stats=True).collect())  # netdev on by default
+    beside = samples(_rtnl(tmp_path, "--collector.netclass_rtnl.with-stats").collect())  # netdev on by default
     assert ("node_network_receive_bytes_total", eth0) not in beside  # netdev's counter serves it
     assert beside[("node_network_receive_errors_total", eth0)] == 3  # netdev's is receive_errs_total
 
@@ -189,7 +189,7 @@ def test_no_class_net_is_no_data(tmp_path: Path) -> None:
 
 def test_bad_ignored_devices_regex(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="ignored-devices"):
-        netclass.factory(make_context(tmp_path, netclass_ignored_devices="("))
+        netclass.build(make_context(tmp_path, "--collector.netclass.ignored-devices=("))
 
 
 @pytest.mark.parametrize(("err", "skipped"), [(errno.EINVAL, True), (errno.EOPNOTSUPP, True), (errno.EACCES, True),

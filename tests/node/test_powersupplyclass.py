@@ -52,10 +52,11 @@ def test_collect(tmp_path: Path) -> None:
 def test_ignored_supplies(tmp_path: Path) -> None:
     _supply(tmp_path, "BAT0", BAT)
     _supply(tmp_path, "AC", {"type": "Mains", "online": "1"})
-    got = samples(powersupplyclass.factory(make_context(tmp_path, powersupply_ignored_supplies="^BAT")).collect())
+    context = make_context(tmp_path, "--collector.powersupply.ignored-supplies=^BAT")
+    got = samples(powersupplyclass.build(context).collect())
     assert {dict(labels)["power_supply"] for _, labels in got} == {"AC"}
     with pytest.raises(ConfigError):
-        powersupplyclass.factory(make_context(tmp_path, powersupply_ignored_supplies="[a-"))
+        powersupplyclass.build(make_context(tmp_path, "--collector.powersupply.ignored-supplies=[a-"))
 
 
 def test_no_power_supply_class_is_no_data(tmp_path: Path) -> None:

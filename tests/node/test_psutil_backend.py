@@ -25,11 +25,11 @@ Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 def linux(*names: str) -> Samples:
     """Our /proc collectors on this host, default flags."""
-    from exporters.node.main import build_parser, collector_specs
+    from exporters.node.main import build_parser, collector_specs, node_context
 
     specs = {spec.name: spec for spec in collector_specs()}
     args = build_parser(list(specs.values())).parse_args([])
-    context = NodeContext(args=args)
+    context = node_context(args, list(specs.values()))
     out: Samples = {}
     for name in names:
         if name not in specs:
@@ -191,9 +191,9 @@ PSUTIL_CLASSES = {
 
 
 def _context(*flags: str) -> NodeContext:
-    from exporters.node.main import build_parser, collector_specs
+    from exporters.node.main import build_parser, collector_specs, node_context
 
-    return NodeContext(args=build_parser(collector_specs()).parse_args(list(flags)))
+    return node_context(build_parser(collector_specs()).parse_args(list(flags)), collector_specs())
 
 
 @pytest.mark.parametrize("name", sorted(PSUTIL_CLASSES))
