@@ -311,5 +311,5 @@ def version_text(parser: argparse.ArgumentParser) -> str:
 
 def add_help_pages(parser: argparse.ArgumentParser, collectors: Mapping[str, bool]) -> None:
     """Register ``--help-long`` and ``--help-man`` (hidden, as kingpin's)."""
-    parser.add_argument("--help-long", "--help-man", action=KingpinHelpAction, dest="help_pages",
+    parser.add_argument("--help-long", "--help-man", action=KingpinHelpAction, dest="help_long",
                         collectors=collectors)

@@ -124,7 +124,7 @@ def _field(source: Any, name: str) -> float | None:
     return None if value is None else float(value)
 
 
-class CPUCollector:
+class PsutilCpuCollector:
     """node_cpu_seconds_total{cpu,mode} from psutil.cpu_times(percpu=True)."""
 
     def __init__(self, profile: Profile, cpu_times: Callable[[], list[Any]] | None = None) -> None:
@@ -142,7 +142,7 @@ class CPUCollector:
         yield family
 
 
-class MemoryCollector:
+class PsutilMeminfoCollector:
     """node_memory_* as named on the profile's OS."""
 
     def __init__(self, profile: Profile, virtual: Callable[[], Any] | None = None,
@@ -167,7 +167,7 @@ class MemoryCollector:
                 yield GaugeFamily(name, documentation, value=value)
 
 
-class LoadavgCollector:
+class PsutilLoadavgCollector:
     def __init__(self, loadavg: Callable[[], tuple[float, float, float]] = os.getloadavg) -> None:
         self.loadavg = loadavg
 
@@ -178,7 +178,7 @@ class LoadavgCollector:
         yield GaugeFamily("node_load15", "15m load average.", value=fifteen)
 
 
-class BootTimeCollector:
+class PsutilBoottimeCollector:
     def __init__(self, boot_time: Callable[[], float] | None = None) -> None:
         self.boot_time = boot_time or (lambda: float(_psutil().boot_time()))
 
@@ -193,7 +193,7 @@ def split_nodename(nodename: str) -> tuple[str, str]:
     return host, domain or "(none)"
 
 
-class UnameCollector:
+class PsutilUnameCollector:
     def __init__(self, uname: Callable[[], os.uname_result] = os.uname) -> None:
         self.uname = uname
 
@@ -207,7 +207,7 @@ class UnameCollector:
         yield family
 
 
-class FilesystemCollector:
+class PsutilFilesystemCollector:
     """node_filesystem_* for psutil.disk_partitions(), with the profile's default excludes."""
 
     def __init__(self, profile: Profile, partitions: Callable[[], list[Any]] | None = None,
@@ -260,7 +260,7 @@ class FilesystemCollector:
         yield from families.values()
 
 
-class DiskstatsCollector:
+class PsutilDiskstatsCollector:
     def __init__(self, counters: Callable[[], Mapping[str, Any]] | None = None,
                  devices: DeviceFilter | None = None) -> None:
         self.counters = counters or (lambda: _psutil().disk_io_counters(perdisk=True) or {})
@@ -279,7 +279,7 @@ class DiskstatsCollector:
             yield family
 
 
-class NetdevCollector:
+class PsutilNetdevCollector:
     def __init__(self, counters: Callable[[], Mapping[str, Any]] | None = None,
                  devices: DeviceFilter | None = None) -> None:
         self.counters = counters or (lambda: _psutil().net_io_counters(pernic=True))
@@ -304,15 +304,15 @@ def collector_for(name: str, profile: Profile, context: NodeContext | None = Non
 
     ctx = context or NodeContext()
     builders: dict[str, Callable[[], Collector]] = {
-        "cpu": lambda: CPUCollector(profile),
-        "meminfo": lambda: MemoryCollector(profile),
-        "loadavg": LoadavgCollector,
-        "boottime": BootTimeCollector,
-        "uname": UnameCollector,
-        "filesystem": lambda: FilesystemCollector(profile, excludes=filesystem.exclude_patterns(
+        "cpu": lambda: PsutilCpuCollector(profile),
+        "meminfo": lambda: PsutilMeminfoCollector(profile),
+        "loadavg": PsutilLoadavgCollector,
+        "boottime": PsutilBoottimeCollector,
+        "uname": PsutilUnameCollector,
+        "filesystem": lambda: PsutilFilesystemCollector(profile, excludes=filesystem.exclude_patterns(
             ctx, profile.mount_points_exclude, profile.fs_types_exclude)),
-        "diskstats": lambda: DiskstatsCollector(devices=diskstats.device_filter_from_flags(ctx)),
-        "netdev": lambda: NetdevCollector(devices=netdev.device_filter_from_flags(ctx)),
+        "diskstats": lambda: PsutilDiskstatsCollector(devices=diskstats.device_filter_from_flags(ctx)),
+        "netdev": lambda: PsutilNetdevCollector(devices=netdev.device_filter_from_flags(ctx)),
     }
     return builders[name]()
 

@@ -135,7 +135,7 @@ def test_collect(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
 def test_filters_from_flags(tmp_path: Path) -> None:
     host(tmp_path)
     fake = FakeEthtool()
-    built = ethtool.factory(make_context(tmp_path, "--collector.ethtool.device-exclude=^eth1$",
+    built = ethtool.build(make_context(tmp_path, "--collector.ethtool.device-exclude=^eth1$",
                                     "--collector.ethtool.device-include=^eth",
                                     "--collector.ethtool.metrics-include=^rx"))
     built.source = lambda: fake
@@ -144,7 +144,7 @@ def test_filters_from_flags(tmp_path: Path) -> None:
     assert {n for n, _ in got if n.startswith("node_ethtool_") and n != "node_ethtool_info"} == {
         "node_ethtool_received_bytes_total", "node_ethtool_received_queue_0_packets", "node_ethtool_received_timeout"}
     with pytest.raises(ConfigError):
-        ethtool.factory(make_context(tmp_path, "--collector.ethtool.metrics-include=("))
+        ethtool.build(make_context(tmp_path, "--collector.ethtool.metrics-include=("))
 
 
 def test_no_devices(tmp_path: Path) -> None:

@@ -137,7 +137,7 @@ def _chip(tmp_path: Path) -> None:
 
 def test_collect(tmp_path: Path) -> None:
     _chip(tmp_path)
-    metrics = list(hwmon.HwMonCollector(make_context(tmp_path), DeviceFilter()).collect())
+    metrics = list(hwmon.HwmonCollector(make_context(tmp_path), DeviceFilter()).collect())
     got = samples(metrics)
     assert got[("node_hwmon_temp_celsius", (("chip", "platform_coretemp_0"), ("sensor", "temp1")))] == 55
     assert got[("node_hwmon_temp_celsius", (("chip", "platform_coretemp_0"), ("sensor", "temp2")))] == 45
@@ -162,7 +162,7 @@ def test_chip_filters(tmp_path: Path, flags: tuple[str, ...], chips: set[str]) -
 
 def test_a_bad_chip_keeps_the_others(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _chip(tmp_path)
-    collector = hwmon.HwMonCollector(make_context(tmp_path), DeviceFilter())
+    collector = hwmon.HwmonCollector(make_context(tmp_path), DeviceFilter())
     real = collector.chip
 
     def chip(directory: str) -> str:
@@ -178,4 +178,4 @@ def test_a_bad_chip_keeps_the_others(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 def test_no_hwmon_is_no_data(tmp_path: Path) -> None:
     with pytest.raises(NoDataError):
-        list(hwmon.HwMonCollector(make_context(tmp_path), DeviceFilter()).collect())
+        list(hwmon.HwmonCollector(make_context(tmp_path), DeviceFilter()).collect())

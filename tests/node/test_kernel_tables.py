@@ -163,7 +163,7 @@ def test_cpu_vulnerabilities_collect(tmp_path: Path) -> None:
     base = "sys/devices/system/cpu/vulnerabilities"
     write(tmp_path, f"{base}/meltdown", "Mitigation: PTI\n")
     write(tmp_path, f"{base}/huge", "x" * 5000)
-    collector = cpu_vulnerabilities.CPUVulnerabilitiesCollector(make_context(tmp_path))
+    collector = cpu_vulnerabilities.CpuVulnerabilitiesCollector(make_context(tmp_path))
     with pytest.raises(ValueError):
         list(collector.collect())
     (tmp_path / base / "huge").unlink()

@@ -68,7 +68,7 @@ def test_collect_sysfs(tmp_path: Path) -> None:
     _iface(tmp_path, "eth0", ETH0)
     _iface(tmp_path, "eth1", {"operstate": "down", "speed": "-1", "flags": "0x1002"})
     write(tmp_path, "sys/class/net/bonding_masters", "bond0\n")  # a regular file: not a device
-    metrics = list(netclass.NetClassCollector(make_context(tmp_path), re.compile("^$")).collect())
+    metrics = list(netclass.NetclassCollector(make_context(tmp_path), re.compile("^$")).collect())
     got = samples(metrics)
     eth0, eth1 = (("device", "eth0"),), (("device", "eth1"),)
     assert got[("node_network_up", eth0)] == 1 and got[("node_network_up", eth1)] == 0
@@ -112,7 +112,7 @@ MODES = {"eth0": netclass.LinkMode(speed=10000, duplex=1), "br0": netclass.LinkM
 
 
 def _rtnl(tmp_path: Path, *flags: str, modes: dict[str, netclass.LinkMode] | None = MODES
-          ) -> netclass.NetClassCollector:
+          ) -> netclass.NetclassCollector:
     if not (tmp_path / "sys/class/net/eth0").exists():
         _iface(tmp_path, "eth0", {"addr_assign_type": "0", "dev_id": "0x2", "name_assign_type": "4"})
     collector = netclass.build(make_context(tmp_path, "--collector.netclass.netlink",
@@ -184,7 +184,7 @@ def test_real_ethtool_netlink_dump() -> None:
 
 def test_no_class_net_is_no_data(tmp_path: Path) -> None:
     with pytest.raises(NoDataError):
-        list(netclass.NetClassCollector(make_context(tmp_path), re.compile("^$")).collect())
+        list(netclass.NetclassCollector(make_context(tmp_path), re.compile("^$")).collect())
 
 
 def test_bad_ignored_devices_regex(tmp_path: Path) -> None:
@@ -205,7 +205,7 @@ def test_refused_attribute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, err:
         return real(path, errors)
 
     monkeypatch.setattr("exporters.node.collectors._files.sys_read_file", fake)
-    collector = netclass.NetClassCollector(make_context(tmp_path), re.compile("^$"))
+    collector = netclass.NetclassCollector(make_context(tmp_path), re.compile("^$"))
     if not skipped:
         with pytest.raises(OSError):
             list(collector.collect())
@@ -219,14 +219,14 @@ def test_broken_device_link_is_no_data(tmp_path: Path) -> None:
     _iface(tmp_path, "eth0", ETH0)
     os.symlink("../../devices/virtual/net/gone", tmp_path / "sys/class/net/gone0")
     with pytest.raises(NoDataError):
-        list(netclass.NetClassCollector(make_context(tmp_path), re.compile("^$")).collect())
+        list(netclass.NetclassCollector(make_context(tmp_path), re.compile("^$")).collect())
     # ignored devices are not read at all
-    assert samples(netclass.NetClassCollector(make_context(tmp_path), re.compile("^gone")).collect())
+    assert samples(netclass.NetclassCollector(make_context(tmp_path), re.compile("^gone")).collect())
 
 
 def test_label_value_that_is_not_utf8_drops_that_sample_only(tmp_path: Path) -> None:
     _iface(tmp_path, "eth0", ETH0)
     (tmp_path / "sys/devices/virtual/net/eth0/ifalias").write_bytes(b"bad \xff alias\n")
-    got = samples(netclass.NetClassCollector(make_context(tmp_path), re.compile("^$")).collect())
+    got = samples(netclass.NetclassCollector(make_context(tmp_path), re.compile("^$")).collect())
     assert not any(name == "node_network_info" for name, _ in got)
     assert got[("node_network_mtu_bytes", (("device", "eth0"),))] == 9000

@@ -97,7 +97,7 @@ def _tree(tmp_path: Path) -> None:
 
 def test_collect_netlink_mode_uses_sysfs_statistics(tmp_path: Path) -> None:
     _tree(tmp_path)
-    collector = netdev.NetDevCollector(make_context(tmp_path), DeviceFilter(), netlink=True)
+    collector = netdev.NetdevCollector(make_context(tmp_path), DeviceFilter(), netlink=True)
     got = samples(collector.collect())
     assert got[("node_network_receive_drop_total", (("device", "eth0"),))] == 15
     assert got[("node_network_receive_nohandler_total", (("device", "eth0"),))] == 20
@@ -109,10 +109,10 @@ def test_collect_netlink_mode_uses_sysfs_statistics(tmp_path: Path) -> None:
 def test_collect_procfs_mode_and_detailed(tmp_path: Path) -> None:
     _tree(tmp_path)
     context = make_context(tmp_path)
-    plain = samples(netdev.NetDevCollector(context, DeviceFilter(), netlink=False).collect())
+    plain = samples(netdev.NetdevCollector(context, DeviceFilter(), netlink=False).collect())
     assert ("node_network_receive_nohandler_total", (("device", "eth0"),)) not in plain
     assert plain[("node_network_transmit_colls_total", (("device", "eth0"),))] == 10
-    detailed_metrics = list(netdev.NetDevCollector(context, DeviceFilter(), netlink=True,
+    detailed_metrics = list(netdev.NetdevCollector(context, DeviceFilter(), netlink=True,
                                                    detailed=True).collect())
     detailed = samples(detailed_metrics)
     assert detailed[("node_network_receive_missed_errors_total", (("device", "eth0"),))] == 12
@@ -138,7 +138,7 @@ def test_factory_filters_and_deprecated_flags(tmp_path: Path) -> None:
 
 
 def test_missing_proc_net_dev_fails(tmp_path: Path) -> None:
-    collector = netdev.NetDevCollector(make_context(tmp_path), DeviceFilter())
+    collector = netdev.NetdevCollector(make_context(tmp_path), DeviceFilter())
     with pytest.raises(FileNotFoundError):
         list(collector.collect())
 
@@ -191,9 +191,9 @@ def test_netlink_counters_match_sysfs_on_this_host() -> None:
         pytest.skip("no sysfs network statistics on this host")
     from exporters.node.context import NodeContext
 
-    live = netdev.NetDevCollector(NodeContext(), DeviceFilter())
+    live = netdev.NetdevCollector(NodeContext(), DeviceFilter())
     assert live.live_host()
-    files = netdev.NetDevCollector(NodeContext(), DeviceFilter())
+    files = netdev.NetdevCollector(NodeContext(), DeviceFilter())
     files.live_host = lambda: False  # type: ignore[method-assign]
     before = files.device_stats()
     links = live.device_stats()

@@ -53,7 +53,7 @@ def one(values: Samples, name: str) -> float:
 
 @pytest.mark.parametrize("profile", [pb.DARWIN, pb.FREEBSD])
 def test_cpu_matches_proc(profile: pb.Profile) -> None:
-    ours = samples(pb.CPUCollector(profile).collect())
+    ours = samples(pb.PsutilCpuCollector(profile).collect())
     proc = linux("cpu")
     for field, mode in profile.cpu_modes:
         if mode == "interrupt":
@@ -69,12 +69,12 @@ def test_cpu_matches_proc(profile: pb.Profile) -> None:
 
 def test_memory_matches_meminfo() -> None:
     proc = linux("meminfo")
-    darwin = samples(pb.MemoryCollector(pb.DARWIN).collect())
+    darwin = samples(pb.PsutilMeminfoCollector(pb.DARWIN).collect())
     assert one(darwin, "node_memory_total_bytes") == one(proc, "node_memory_MemTotal_bytes")
     assert one(darwin, "node_memory_swap_total_bytes") == one(proc, "node_memory_SwapTotal_bytes")
     assert one(darwin, "node_memory_free_bytes") == pytest.approx(one(proc, "node_memory_MemFree_bytes"), rel=0.05)
     assert one(darwin, "node_memory_active_bytes") == pytest.approx(one(proc, "node_memory_Active_bytes"), rel=0.05)
-    freebsd = samples(pb.MemoryCollector(pb.FREEBSD).collect())
+    freebsd = samples(pb.PsutilMeminfoCollector(pb.FREEBSD).collect())
     assert one(freebsd, "node_memory_size_bytes") == one(proc, "node_memory_MemTotal_bytes")
     assert one(freebsd, "node_memory_buffer_bytes") == pytest.approx(one(proc, "node_memory_Buffers_bytes"), rel=0.05)
     assert "node_memory_swap_in_bytes_total" in {k[0] for k in freebsd}
@@ -83,7 +83,7 @@ def test_memory_matches_meminfo() -> None:
 def test_memory_types_and_missing_fields() -> None:
     virtual = SimpleNamespace(total=100, free=10, active=20, inactive=30, wired=None)
     swap = SimpleNamespace(total=50, used=5, sin=7, sout=8)
-    got = list(pb.MemoryCollector(pb.DARWIN, virtual=lambda: virtual, swap=lambda: swap).collect())
+    got = list(pb.PsutilMeminfoCollector(pb.DARWIN, virtual=lambda: virtual, swap=lambda: swap).collect())
     kinds = {m.name: m.type for m in got}
     assert kinds["node_memory_swapped_in_bytes_total"] == "counter"
     assert kinds["node_memory_total_bytes"] == "gauge"
@@ -93,12 +93,12 @@ def test_memory_types_and_missing_fields() -> None:
 
 def test_loadavg_boot_time_uname_match_proc() -> None:
     proc = linux("loadavg", "stat", "uname")
-    load = samples(pb.LoadavgCollector().collect())
+    load = samples(pb.PsutilLoadavgCollector().collect())
     for name in ("node_load1", "node_load5", "node_load15"):
         assert one(load, name) == pytest.approx(one(proc, name), abs=1.0)
-    boot = samples(pb.BootTimeCollector().collect())
+    boot = samples(pb.PsutilBoottimeCollector().collect())
     assert one(boot, "node_boot_time_seconds") == pytest.approx(one(proc, "node_boot_time_seconds"), abs=1.0)
-    uname = {dict(k[1])["sysname"]: dict(k[1]) for k in samples(pb.UnameCollector().collect())}
+    uname = {dict(k[1])["sysname"]: dict(k[1]) for k in samples(pb.PsutilUnameCollector().collect())}
     proc_uname = next(dict(k[1]) for k in proc if k[0] == "node_uname_info")
     mine = uname[proc_uname["sysname"]]
     assert (mine["release"], mine["machine"]) == (proc_uname["release"], proc_uname["machine"])
@@ -120,7 +120,7 @@ def test_filesystem_root_matches_proc() -> None:
         pytest.skip("the filesystem collector does not report / here")
     # Linux's own excludes for the comparison (the BSD ones would keep /proc, /sys...).
     profile = pb.Profile("linux-test", (), (), "^/(dev|proc|sys|run)($|/)", "^(proc|sysfs|cgroup2?)$")
-    got = by_label(samples(pb.FilesystemCollector(profile).collect()), "node_filesystem_size_bytes", "mountpoint")
+    got = by_label(samples(pb.PsutilFilesystemCollector(profile).collect()), "node_filesystem_size_bytes", "mountpoint")
     assert got["/"] == want["/"]
 
 
@@ -135,7 +135,7 @@ def test_filesystem_excludes_and_errors() -> None:
             raise OSError("hung")
         return os.statvfs_result((4096, 4096, 100, 50, 40, 1000, 900, 900, 0, 255))
 
-    got = samples(pb.FilesystemCollector(pb.DARWIN, partitions=lambda: parts, statvfs=statvfs).collect())
+    got = samples(pb.PsutilFilesystemCollector(pb.DARWIN, partitions=lambda: parts, statvfs=statvfs).collect())
     assert by_label(got, "node_filesystem_size_bytes", "mountpoint") == {"/": 409600.0}
     assert by_label(got, "node_filesystem_avail_bytes", "mountpoint") == {"/": 163840.0}
     assert by_label(got, "node_filesystem_device_error", "mountpoint") == {"/": 0.0, "/Volumes/x": 1.0}
@@ -144,14 +144,14 @@ def test_filesystem_excludes_and_errors() -> None:
 
 def test_diskstats_and_netdev_match_proc() -> None:
     proc = linux("diskstats", "netdev")
-    disks = samples(pb.DiskstatsCollector().collect())
+    disks = samples(pb.PsutilDiskstatsCollector().collect())
     want = by_label(proc, "node_disk_read_bytes_total", "device")
     got = by_label(disks, "node_disk_read_bytes_total", "device")
     common = set(want) & set(got)
     assert common, (sorted(want), sorted(got))
     for device in common:
         assert got[device] == pytest.approx(want[device], rel=0.05, abs=1e6)
-    net = samples(pb.NetdevCollector().collect())
+    net = samples(pb.PsutilNetdevCollector().collect())
     want = by_label(proc, "node_network_receive_bytes_total", "device")
     got = by_label(net, "node_network_receive_bytes_total", "device")
     assert set(want) <= set(got)
@@ -161,7 +161,7 @@ def test_diskstats_and_netdev_match_proc() -> None:
 
 def test_diskstats_without_disks() -> None:
     with pytest.raises(NoDataError):
-        list(pb.DiskstatsCollector(counters=lambda: {}).collect())
+        list(pb.PsutilDiskstatsCollector(counters=lambda: {}).collect())
 
 
 @pytest.mark.parametrize(
@@ -184,9 +184,9 @@ def test_platform_selection(platform: str, expect: pb.Profile | None) -> None:
 
 
 PSUTIL_CLASSES = {
-    "cpu": pb.CPUCollector, "meminfo": pb.MemoryCollector, "loadavg": pb.LoadavgCollector,
-    "uname": pb.UnameCollector, "filesystem": pb.FilesystemCollector, "diskstats": pb.DiskstatsCollector,
-    "netdev": pb.NetdevCollector,
+    "cpu": pb.PsutilCpuCollector, "meminfo": pb.PsutilMeminfoCollector, "loadavg": pb.PsutilLoadavgCollector,
+    "uname": pb.PsutilUnameCollector, "filesystem": pb.PsutilFilesystemCollector,
+    "diskstats": pb.PsutilDiskstatsCollector, "netdev": pb.PsutilNetdevCollector,
 }
 
 
@@ -243,7 +243,7 @@ def test_filesystem_matches_proc_on_every_mount() -> None:
     context = _context()
     proc = linux("filesystem")
     # the Linux defaults of the flags, so both sides keep the same mounts
-    mine = samples(pb.FilesystemCollector(pb.DARWIN, excludes=filesystem.exclude_patterns(context)).collect())
+    mine = samples(pb.PsutilFilesystemCollector(pb.DARWIN, excludes=filesystem.exclude_patterns(context)).collect())
     answered = {labels for (name, labels), v in proc.items() if name == "node_filesystem_device_error" and v == 0}
     assert answered, "no filesystem answered statfs here"
     for metric in ("node_filesystem_size_bytes", "node_filesystem_files"):

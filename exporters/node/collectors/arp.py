@@ -52,7 +52,7 @@ def parse_arp(text: str) -> Counter[str]:
     return entries
 
 
-class ARPCollector:
+class ArpCollector:
     def __init__(self, context: NodeContext, filter_: DeviceFilter) -> None:
         self.context = context
         self.filter = filter_
@@ -80,10 +80,10 @@ class ArpOptions:
     netlink: bool = option("--collector.arp.netlink", True, "Use netlink to gather stats instead of /proc/net/arp.")
 
 
-def build(context: NodeContext) -> ARPCollector:
+def build(context: NodeContext) -> ArpCollector:
     options = context.options(ArpOptions)
     # Upstream does not reject both flags together for arp: both filters apply.
-    return ARPCollector(context, device_filter(options.device_exclude, options.device_include, "--collector.arp",
+    return ArpCollector(context, device_filter(options.device_exclude, options.device_include, "--collector.arp",
                                                exclusive=False))
 
 

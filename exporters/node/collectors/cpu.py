@@ -32,7 +32,7 @@ from exporters.core.options import option
 from exporters.node.collectors._files import read_text, read_uint_file
 from exporters.node.collectors._flags import compile_go_regex
 from exporters.node.collectors._strconv import go_parse_float, go_parse_uint, parse_cpu_range
-from exporters.node.collectors.stat import CPU_MODES, parse_stat, read_stat
+from exporters.node.collectors.proc_stat import CPU_MODES, parse_stat, read_stat
 from exporters.node.context import NodeContext
 from exporters.node.psutil_backend import platform_factory
 
@@ -193,7 +193,7 @@ class CPUStatCache:
         return {cpu: dict(values) for cpu, values in self.stats.items()}
 
 
-class CPUCollector:
+class CpuCollector:
     def __init__(self, context: NodeContext) -> None:
         self.context = context
         options = context.options(CpuOptions)
@@ -298,6 +298,6 @@ class CpuOptions:
 
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
-    name=NAME, factory=platform_factory(NAME, CPUCollector), enabled_by_default=True,
+    name=NAME, factory=platform_factory(NAME, CpuCollector), enabled_by_default=True,
     help="Exposes CPU statistics.", options=CpuOptions,
 )

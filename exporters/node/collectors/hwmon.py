@@ -203,7 +203,7 @@ def chip_name(device_link: str | None, name_file: str | None, real_dir: str) -> 
     raise ValueError(f"could not derive a monitoring name for {real_dir}")
 
 
-class HwMonCollector:
+class HwmonCollector:
     def __init__(self, context: NodeContext, filter_: DeviceFilter) -> None:
         self.context = context
         self.filter = filter_
@@ -281,9 +281,9 @@ class HwmonOptions:
                                "Regexp of hwmon chip to exclude (mutually exclusive to device-include).")
 
 
-def build(context: NodeContext) -> HwMonCollector:
+def build(context: NodeContext) -> HwmonCollector:
     options = context.options(HwmonOptions)
-    return HwMonCollector(context, device_filter(options.chip_exclude, options.chip_include, "--collector.hwmon",
+    return HwmonCollector(context, device_filter(options.chip_exclude, options.chip_include, "--collector.hwmon",
                                                  exclusive=False, noun="chip"))
 
 

@@ -131,7 +131,7 @@ def _label_value(backend: Backend, label: str) -> str:
     }[label]
 
 
-class IPVSCollector:
+class IpvsCollector:
     def __init__(self, context: NodeContext, backend_labels: list[str]) -> None:
         self.context = context
         self.backend_labels = backend_labels
@@ -176,8 +176,8 @@ class IpvsOptions:
                                  "Comma separated list for IPVS backend stats labels.")
 
 
-def build(context: NodeContext) -> IPVSCollector:
-    return IPVSCollector(context, parse_backend_labels(context.options(IpvsOptions).backend_labels))
+def build(context: NodeContext) -> IpvsCollector:
+    return IpvsCollector(context, parse_backend_labels(context.options(IpvsOptions).backend_labels))
 
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(

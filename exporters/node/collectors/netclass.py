@@ -196,7 +196,7 @@ def speed_bytes(speed_mbps: int) -> int:
     return -((-product) // 8) if product < 0 else product // 8
 
 
-class NetClassCollector:
+class NetclassCollector:
     def __init__(
         self,
         context: NodeContext,
@@ -358,9 +358,9 @@ class NetclassOptions:
                                    "Expose the statistics for each network device, replacing netdev collector.")
 
 
-def build(context: NodeContext) -> NetClassCollector:
+def build(context: NodeContext) -> NetclassCollector:
     options = context.options(NetclassOptions)
-    return NetClassCollector(
+    return NetclassCollector(
         context,
         compile_go_regex(options.ignored_devices, "--collector.netclass.ignored-devices"),
         ignore_invalid_speed=options.ignore_invalid_speed,

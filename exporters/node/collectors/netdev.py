@@ -210,7 +210,7 @@ def parse_addresses(raw: dict[str, list[tuple[int, str, str | None]]]) -> list[A
     return rows
 
 
-class NetDevCollector:
+class NetdevCollector:
     def __init__(
         self,
         context: NodeContext,
@@ -364,9 +364,9 @@ def device_filter_from_flags(context: NodeContext) -> DeviceFilter:
     return device_filter(exclude, include, "--collector.netdev", announce=NAME)
 
 
-def build(context: NodeContext) -> NetDevCollector:
+def build(context: NodeContext) -> NetdevCollector:
     options = context.options(NetdevOptions)
-    return NetDevCollector(context, device_filter_from_flags(context), netlink=options.netlink,
+    return NetdevCollector(context, device_filter_from_flags(context), netlink=options.netlink,
                            detailed=options.detailed, address_info=options.address_info)
 
 

@@ -66,7 +66,7 @@ def parse_snmp6(text: str) -> ProtocolStats:
 
 
 
-class NetStatCollector:
+class NetstatCollector:
     def __init__(self, context: NodeContext, fields: re.Pattern[str]) -> None:
         self.context = context
         self.fields = fields
@@ -134,9 +134,9 @@ class NetstatOptions:
                          "Regexp of fields to return for netstat collector.")
 
 
-def build(context: NodeContext) -> NetStatCollector:
+def build(context: NodeContext) -> NetstatCollector:
     pattern = context.options(NetstatOptions).fields
-    return NetStatCollector(context, compile_go_regex(pattern, "--collector.netstat.fields"))
+    return NetstatCollector(context, compile_go_regex(pattern, "--collector.netstat.fields"))
 
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(

@@ -103,7 +103,7 @@ def parse_power_supply(name: str, attributes: dict[str, str]) -> PowerSupply:
     return supply
 
 
-class PowerSupplyClassCollector:
+class PowersupplyclassCollector:
     def __init__(self, context: NodeContext, ignored: re.Pattern[str]) -> None:
         self.context = context
         self.ignored = ignored
@@ -153,9 +153,9 @@ class PowersupplyclassOptions:
                                    "Regexp of power supplies to ignore for powersupplyclass collector.")
 
 
-def build(context: NodeContext) -> PowerSupplyClassCollector:
+def build(context: NodeContext) -> PowersupplyclassCollector:
     pattern = context.options(PowersupplyclassOptions).ignored_supplies
-    return PowerSupplyClassCollector(context, compile_go_regex(pattern, "--collector.powersupply.ignored-supplies"))
+    return PowersupplyclassCollector(context, compile_go_regex(pattern, "--collector.powersupply.ignored-supplies"))
 
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
