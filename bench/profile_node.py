@@ -21,7 +21,7 @@ from prometheus_client.metrics_core import Metric
 from exporters.core.app import GZIP_LEVEL
 from exporters.core.collector import NoDataError
 from exporters.core.exposition import render_openmetrics, render_text
-from exporters.node.main import build_parser, collector_specs, node_context
+from exporters.node.main import build_collector, build_parser, collector_specs, node_context
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -33,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     specs = collector_specs()
     node_args = build_parser(specs).parse_args(args.node_args)
     context = node_context(node_args, specs)
-    collectors = {spec.name: spec.factory(context) for spec in specs if spec.name in context.enabled}
+    collectors = {spec.name: build_collector(spec, context) for spec in specs if spec.name in context.enabled}
     logging.disable(logging.CRITICAL)
     render = render_openmetrics if args.format == "openmetrics" else render_text
     per_collector = dict.fromkeys(collectors, 0.0)

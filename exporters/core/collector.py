@@ -32,7 +32,8 @@ class CollectorSpec(Generic[ContextT]):
     ``factory`` builds the collector from the exporter's context (paths, options,
     connections). ``options`` is the collector's typed options dataclass
     (``exporters.core.options``), whose flags are generated, as is the
-    ``--[no-]collector.NAME`` switch.
+    ``--[no-]collector.NAME`` switch. ``portable`` builds the collector on systems without
+    the sources ``factory`` reads (the node exporter's psutil collectors on macOS and FreeBSD).
     """
 
     name: str
@@ -40,3 +41,4 @@ class CollectorSpec(Generic[ContextT]):
     enabled_by_default: bool = True
     help: str = ""
     options: type | None = None
+    portable: Callable[[ContextT], Collector] | None = None

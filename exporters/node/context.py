@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -26,6 +27,8 @@ class NodeContext:
     """The collectors switched on (a collector that defers to another asks here)."""
     collector_options: Mapping[type, Any] = field(default_factory=dict)
     """Options dataclass -> its instance from the command line (``exporters.core.options``)."""
+    platform: str = sys.platform
+    """``sys.platform`` of the system the collectors read (``exporters.node.psutil_backend``)."""
 
     def proc(self, *parts: str) -> str:
         return os.path.join(self.procfs, *parts)

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from exporters.core.app import Exporter, HTTPError, Request, Runtime, fail, run
-from exporters.core.collector import CollectorSpec
+from exporters.core.collector import Collector, CollectorSpec
 from exporters.core.flags import (
     ArgumentParser,
     add_collector_flags,
@@ -26,6 +26,7 @@ from exporters.core.settings import LogSettings, WebSettings
 from exporters.node import collectors as collectors_pkg
 from exporters.node.context import NodeContext
 from exporters.node.help import add_help_pages
+from exporters.node.psutil_backend import current_profile
 
 UPSTREAM = "node_exporter"
 UPSTREAM_VERSION = "1.7.0"
@@ -144,8 +145,15 @@ def node_context(args: argparse.Namespace, specs: Sequence[CollectorSpec[NodeCon
     )
 
 
+def build_collector(spec: CollectorSpec[NodeContext], context: NodeContext) -> Collector:
+    """The spec's collector for the context's system: its psutil one (``portable``) on macOS and FreeBSD."""
+    if spec.portable is not None and current_profile(context.platform) is not None:
+        return spec.portable(context)
+    return spec.factory(context)
+
+
 def build_app(settings: NodeSettings, runtime: Runtime) -> Exporter:
-    collectors = {spec.name: spec.factory(settings.context) for spec in settings.collectors}
+    collectors = {spec.name: build_collector(spec, settings.context) for spec in settings.collectors}
     runtime.logger.info("enabled collectors", extra={"collectors": ",".join(collectors)})
     runner = CollectorRunner("node", collectors, runtime.logger)
     return Exporter(

@@ -1,10 +1,11 @@
 """The core node collectors on macOS and FreeBSD, from psutil, under node_exporter's names there.
 
 node_exporter reads sysctl, getmntinfo and IOKit on those systems; psutil reads the same
-kernel counters. Each collector here is selected instead of the /proc one when the
-exporter runs on such a system (``platform_factory``), with that collector's filter flags
-(mount-point/fs-type excludes, device include/exclude), and can be built for any profile on
-any system, which is how it is tested on Linux against the /proc collectors.
+kernel counters. Each collector here is a SPEC's ``portable`` factory, built in place of
+the /proc one on such a system (``exporters.node.main.build_collector``) with that
+collector's filter flags (mount-point/fs-type excludes, device include/exclude), and can be
+built for any profile on any system, which is how it is tested on Linux against the /proc
+collectors.
 
 What psutil does not give is left out rather than invented: on macOS
 ``node_memory_{compressed,internal,purgeable}_bytes``, on FreeBSD
@@ -20,12 +21,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from exporters.core.collector import Collector, NoDataError
+from exporters.core.collector import NoDataError
 from exporters.core.metrics import CounterFamily, GaugeFamily, Metric, exact_counter
 from exporters.node.collectors._flags import DeviceFilter
 from exporters.node.context import NodeContext
-
-CollectorFactory = Callable[[NodeContext], Collector]
 
 
 def _psutil() -> Any:
@@ -117,6 +116,14 @@ def current_profile(platform: str = sys.platform) -> Profile | None:
     if platform.startswith("freebsd"):
         return FREEBSD
     return None
+
+
+def profile_of(context: NodeContext) -> Profile:
+    """The profile of the context's system (a portable factory runs only where there is one)."""
+    profile = current_profile(context.platform)
+    if profile is None:
+        raise ValueError(f"no psutil collectors for {context.platform!r}")
+    return profile
 
 
 def _field(source: Any, name: str) -> float | None:
@@ -295,36 +302,3 @@ class PsutilNetdevCollector:
                 if value is not None:
                     family.add_metric([device], value)
             yield family
-
-
-def collector_for(name: str, profile: Profile, context: NodeContext | None = None) -> Collector:
-    """The psutil collector standing in for ``name`` on ``profile``'s OS, with the collector's flags."""
-    # The flag readers live in the /proc collectors' modules, which import this one.
-    from exporters.node.collectors import diskstats, filesystem, netdev
-
-    ctx = context or NodeContext()
-    builders: dict[str, Callable[[], Collector]] = {
-        "cpu": lambda: PsutilCpuCollector(profile),
-        "meminfo": lambda: PsutilMeminfoCollector(profile),
-        "loadavg": PsutilLoadavgCollector,
-        "boottime": PsutilBoottimeCollector,
-        "uname": PsutilUnameCollector,
-        "filesystem": lambda: PsutilFilesystemCollector(profile, excludes=filesystem.exclude_patterns(
-            ctx, profile.mount_points_exclude, profile.fs_types_exclude)),
-        "diskstats": lambda: PsutilDiskstatsCollector(devices=diskstats.device_filter_from_flags(ctx)),
-        "netdev": lambda: PsutilNetdevCollector(devices=netdev.device_filter_from_flags(ctx)),
-    }
-    return builders[name]()
-
-
-def platform_factory(name: str, linux: CollectorFactory, platform: str | None = None) -> CollectorFactory:
-    """A SPEC factory: the /proc collector on Linux, the psutil one on macOS and FreeBSD.
-
-    The system is looked up when the collector is built (``platform`` overrides it).
-    """
-
-    def build(context: NodeContext) -> Collector:
-        profile = current_profile(sys.platform if platform is None else platform)
-        return linux(context) if profile is None else collector_for(name, profile, context)
-
-    return build

@@ -6,8 +6,8 @@ counters that move between the two reads, be close to) the other's.
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Callable
 from types import SimpleNamespace
 
 import psutil
@@ -168,19 +168,12 @@ def test_diskstats_without_disks() -> None:
     ("platform", "expect"), [("linux", None), ("darwin", pb.DARWIN), ("freebsd14", pb.FREEBSD)]
 )
 def test_platform_selection(platform: str, expect: pb.Profile | None) -> None:
+    from exporters.node.main import build_collector, collector_specs
+
     assert pb.current_profile(platform) is expect
-    marker: list[Metric] = []
-
-    class Linux:
-        def __init__(self, context: NodeContext) -> None:
-            pass
-
-        def collect(self) -> list[Metric]:
-            return marker
-
-    factory: Callable[[NodeContext], Collector] = pb.platform_factory("loadavg", Linux, platform)
-    built = factory(NodeContext())
-    assert isinstance(built, Linux) == (expect is None)
+    spec = next(s for s in collector_specs() if s.name == "loadavg")
+    built = build_collector(spec, NodeContext(platform=platform))
+    assert isinstance(built, pb.PsutilLoadavgCollector) == (expect is not None)
 
 
 PSUTIL_CLASSES = {
@@ -196,15 +189,25 @@ def _context(*flags: str) -> NodeContext:
     return node_context(build_parser(collector_specs()).parse_args(list(flags)), collector_specs())
 
 
-@pytest.mark.parametrize("name", sorted(PSUTIL_CLASSES))
-def test_spec_factory_switches_to_psutil_off_linux(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def portable(name: str, profile: pb.Profile, context: NodeContext) -> Collector:
+    """The psutil collector standing in for ``name`` on ``profile``'s system."""
     from exporters.node.main import collector_specs
 
     spec = next(s for s in collector_specs() if s.name == name)
+    assert spec.portable is not None
+    return spec.portable(dataclasses.replace(context, platform=profile.name))
+
+
+@pytest.mark.parametrize("name", sorted(PSUTIL_CLASSES))
+def test_spec_switches_to_psutil_off_linux(name: str) -> None:
+    from exporters.node.main import build_collector, collector_specs
+
+    spec = next(s for s in collector_specs() if s.name == name)
     context = _context()
-    assert not isinstance(spec.factory(context), PSUTIL_CLASSES[name])  # this host is Linux
-    monkeypatch.setattr(pb, "current_profile", lambda platform=None: pb.DARWIN)
-    assert isinstance(spec.factory(context), PSUTIL_CLASSES[name])
+    assert not isinstance(build_collector(spec, context), PSUTIL_CLASSES[name])  # this host is Linux
+    for profile in (pb.DARWIN, pb.FREEBSD):
+        assert isinstance(build_collector(spec, dataclasses.replace(context, platform=profile.name)),
+                          PSUTIL_CLASSES[name])
 
 
 def _families(metrics: list[Metric]) -> dict[str, tuple[str, frozenset[str]]]:
@@ -227,7 +230,7 @@ def test_shared_families_have_the_proc_type_and_labels(name: str) -> None:
     except NoDataError:
         pytest.skip(f"{name}: no data on this host")
     for profile in (pb.DARWIN, pb.FREEBSD):
-        mine = _families(list(pb.collector_for(name, profile, context).collect()))
+        mine = _families(list(portable(name, profile, context).collect()))
         shared = set(mine) & set(proc)
         for family in shared:
             assert mine[family][0] == proc[family][0], (profile.name, family)
@@ -259,17 +262,17 @@ def test_psutil_collectors_honour_the_collector_flags() -> None:
     disks = sorted(psutil.disk_io_counters(perdisk=True) or {})
     nics = sorted(psutil.net_io_counters(pernic=True))
     assert nics
-    net = samples(pb.collector_for("netdev", pb.DARWIN, _context(f"--collector.netdev.device-include=^{nics[0]}$"))
+    net = samples(portable("netdev", pb.DARWIN, _context(f"--collector.netdev.device-include=^{nics[0]}$"))
                   .collect())
     assert {dict(labels)["device"] for _, labels in net} == {nics[0]}
-    fs = samples(pb.collector_for("filesystem", pb.DARWIN,
+    fs = samples(portable("filesystem", pb.DARWIN,
                                   _context("--collector.filesystem.mount-points-exclude=.")).collect())
     assert fs == {}
     if len(disks) > 1:  # excluding the only disk would leave no data
         first = disks[0]
-        got = samples(pb.collector_for(
+        got = samples(portable(
             "diskstats", pb.DARWIN, _context("--collector.diskstats.device-exclude=^" + first + "$")).collect())
         assert first not in {dict(labels)["device"] for _, labels in got}
     with pytest.raises(ConfigError, match="mutually exclusive"):
-        pb.collector_for("netdev", pb.DARWIN, _context("--collector.netdev.device-include=a",
+        portable("netdev", pb.DARWIN, _context("--collector.netdev.device-include=a",
                                                        "--collector.netdev.device-exclude=b"))

@@ -34,7 +34,7 @@ from exporters.node.collectors._flags import compile_go_regex
 from exporters.node.collectors._strconv import go_parse_float, go_parse_uint, parse_cpu_range
 from exporters.node.collectors.proc_stat import CPU_MODES, parse_stat, read_stat
 from exporters.node.context import NodeContext
-from exporters.node.psutil_backend import platform_factory
+from exporters.node.psutil_backend import PsutilCpuCollector, profile_of
 
 NAME = "cpu"
 LOGGER = logging.getLogger("exporters.node")
@@ -297,7 +297,11 @@ class CpuOptions:
                                "Filter the `bugs` field in cpuInfo with a value that must be a regular expression")
 
 
+def build_portable(context: NodeContext) -> PsutilCpuCollector:
+    return PsutilCpuCollector(profile_of(context))
+
+
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
-    name=NAME, factory=platform_factory(NAME, CpuCollector), enabled_by_default=True,
+    name=NAME, factory=CpuCollector, portable=build_portable, enabled_by_default=True,
     help="Exposes CPU statistics.", options=CpuOptions,
 )

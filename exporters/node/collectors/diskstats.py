@@ -22,7 +22,7 @@ from exporters.node.collectors._files import read_text
 from exporters.node.collectors._flags import DeviceFilter, device_filter, with_deprecated_alias
 from exporters.node.collectors._strconv import go_parse_float
 from exporters.node.context import NodeContext
-from exporters.node.psutil_backend import platform_factory
+from exporters.node.psutil_backend import PsutilDiskstatsCollector
 
 LOGGER = logging.getLogger("exporters.node")
 
@@ -217,7 +217,11 @@ def build(context: NodeContext) -> DiskstatsCollector:
     return DiskstatsCollector(context, device_filter_from_flags(context))
 
 
+def build_portable(context: NodeContext) -> PsutilDiskstatsCollector:
+    return PsutilDiskstatsCollector(devices=device_filter_from_flags(context))
+
+
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
-    name=NAME, factory=platform_factory(NAME, build), enabled_by_default=True,
+    name=NAME, factory=build, portable=build_portable, enabled_by_default=True,
     help="Exposes disk I/O statistics.", options=DiskstatsOptions,
 )

@@ -29,7 +29,7 @@ from exporters.core.options import option
 from exporters.node.collectors._files import read_text
 from exporters.node.collectors._flags import compile_go_regex, go_match, with_deprecated_alias
 from exporters.node.context import NodeContext
-from exporters.node.psutil_backend import platform_factory
+from exporters.node.psutil_backend import PsutilFilesystemCollector, profile_of
 
 LOGGER = logging.getLogger("exporters.node")
 
@@ -308,7 +308,13 @@ def build(context: NodeContext, statfs: StatFunc = os.statvfs) -> FilesystemColl
                                stat_workers=options.stat_workers, statfs=statfs)
 
 
+def build_portable(context: NodeContext) -> PsutilFilesystemCollector:
+    profile = profile_of(context)
+    return PsutilFilesystemCollector(profile, excludes=exclude_patterns(context, profile.mount_points_exclude,
+                                                                        profile.fs_types_exclude))
+
+
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
-    name=NAME, factory=platform_factory(NAME, build), enabled_by_default=True,
+    name=NAME, factory=build, portable=build_portable, enabled_by_default=True,
     help="Exposes filesystem statistics, such as disk space used.", options=FilesystemOptions,
 )

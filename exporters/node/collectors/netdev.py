@@ -26,7 +26,7 @@ from exporters.node.collectors._flags import DeviceFilter, device_filter, with_d
 from exporters.node.collectors._labels import without_invalid_utf8
 from exporters.node.collectors._rtnl import Link, read_links
 from exporters.node.context import NodeContext
-from exporters.node.psutil_backend import platform_factory
+from exporters.node.psutil_backend import PsutilNetdevCollector
 
 LOGGER = logging.getLogger("exporters.node")
 NAME = "netdev"
@@ -370,7 +370,11 @@ def build(context: NodeContext) -> NetdevCollector:
                            detailed=options.detailed, address_info=options.address_info)
 
 
+def build_portable(context: NodeContext) -> PsutilNetdevCollector:
+    return PsutilNetdevCollector(devices=device_filter_from_flags(context))
+
+
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
-    name=NAME, factory=platform_factory(NAME, build), enabled_by_default=True,
+    name=NAME, factory=build, portable=build_portable, enabled_by_default=True,
     help="Exposes network interface statistics such as bytes transferred.", options=NetdevOptions,
 )
