@@ -19,10 +19,8 @@ from collections.abc import Sequence
 from exporters.core.app import GZIP_LEVEL
 from exporters.core.collector import NoDataError
 from exporters.core.exposition import render_openmetrics, render_text
-from exporters.core.flags import enabled_collectors
 from exporters.core.metrics import Metric
-from exporters.node.context import NodeContext
-from exporters.node.main import build_parser, collector_specs
+from exporters.node.main import build_collector, build_parser, collector_specs, node_context
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -33,9 +31,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     specs = collector_specs()
     node_args = build_parser(specs).parse_args(args.node_args)
-    context = NodeContext(procfs=node_args.path_procfs, sysfs=node_args.path_sysfs, rootfs=node_args.path_rootfs,
-                          udev_data=node_args.path_udev_data, args=node_args)
-    collectors = {spec.name: spec.factory(context) for spec in enabled_collectors(node_args, specs)}
+    context = node_context(node_args, specs)
+    collectors = {spec.name: build_collector(spec, context) for spec in specs if spec.name in context.enabled}
     logging.disable(logging.CRITICAL)
     render = render_openmetrics if args.format == "openmetrics" else render_text
     per_collector = dict.fromkeys(collectors, 0.0)

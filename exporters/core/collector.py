@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
@@ -32,14 +31,14 @@ class CollectorSpec(Generic[ContextT]):
 
     ``factory`` builds the collector from the exporter's context (paths, options,
     connections). ``options`` is the collector's typed options dataclass
-    (``exporters.core.options``), whose flags are generated; ``add_arguments`` is the older
-    way to register ``--collector.NAME.option`` flags by hand. The ``--[no-]collector.NAME``
-    switch is generated.
+    (``exporters.core.options``), whose flags are generated, as is the
+    ``--[no-]collector.NAME`` switch. ``portable`` builds the collector on systems without
+    the sources ``factory`` reads (the node exporter's psutil collectors on macOS and FreeBSD).
     """
 
     name: str
     factory: Callable[[ContextT], Collector]
     enabled_by_default: bool = True
     help: str = ""
-    add_arguments: Callable[[argparse.ArgumentParser], None] | None = None
     options: type | None = None
+    portable: Callable[[ContextT], Collector] | None = None

@@ -266,8 +266,6 @@ def add_collector_flags(parser: argparse.ArgumentParser, specs: Sequence[Collect
         )
         group.add_argument(f"--no-collector.{spec.name}", dest=dest, action="store_false",
                            help=argparse.SUPPRESS)
-        if spec.add_arguments is not None:
-            spec.add_arguments(parser)
         if spec.options is not None:
             add_options(parser.add_argument_group(f"{spec.name} collector"), spec.options)
 

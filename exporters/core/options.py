@@ -14,7 +14,8 @@ A collector with options declares them once, next to the code that uses them::
         options = context.options(FilesystemOptions)   # a FilesystemOptions, typed
 
 The flags are generated from the fields (``add_options``); a ``bool`` field becomes a kingpin
-switch (``--X``, ``--X=false``, ``--no-X``). The instance is built once from the parsed
+switch (``--X``, ``--X=false``, ``--no-X``), a ``tuple`` field a repeatable flag (kingpin's
+``Strings()``: each use adds a value). The instance is built once from the parsed
 command line (``options_from_args``), so a collector never sees argparse.
 """
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -42,6 +44,8 @@ class OptionFlag:
     metavar: str | None = None
     aliases: tuple[str, ...] = ()
     hidden: bool = False
+    env: str | None = None
+    """kingpin's ``Envar``: this environment variable, when set and not empty, is the default."""
 
     @property
     def dest(self) -> str:
@@ -57,9 +61,10 @@ def option(
     metavar: str | None = None,
     aliases: Sequence[str] = (),
     hidden: bool = False,
+    env: str | None = None,
 ) -> T:
     """A dataclass field that is also the flag ``flag`` (``--collector.NAME.option``)."""
-    meta = OptionFlag(flag, help, parse, metavar, tuple(aliases), hidden)
+    meta = OptionFlag(flag, help, parse, metavar, tuple(aliases), hidden, env)
     result: T = dataclasses.field(default=default, metadata={_KEY: meta})
     return result
 
@@ -73,14 +78,23 @@ def add_options(container: argparse._ActionsContainer, cls: type[Any]) -> None:
     for field, meta in _flags(cls):
         text = argparse.SUPPRESS if meta.hidden else meta.help
         if isinstance(field.default, bool):
-            add_bool_flag(container, meta.flag.lstrip("-"), text, default=field.default, dest=meta.dest)
+            add_bool_flag(container, meta.flag.lstrip("-"), text, default=field.default, env_name=meta.env,
+                          dest=meta.dest)
             continue
-        parse = meta.parse or (type(field.default) if field.default is not None else str)
-        container.add_argument(meta.flag, *meta.aliases, dest=meta.dest, type=parse, default=field.default,
-                               metavar=meta.metavar, help=text)
+        if isinstance(field.default, tuple):  # repeatable, as kingpin's Strings(): one value per use
+            container.add_argument(meta.flag, *meta.aliases, dest=meta.dest, action="append", type=meta.parse or str,
+                                   default=None, metavar=meta.metavar, help=text)
+            continue
+        parse: Callable[[str], Any] = meta.parse or (type(field.default) if field.default is not None else str)
+        raw = os.environ.get(meta.env, "") if meta.env else ""
+        container.add_argument(meta.flag, *meta.aliases, dest=meta.dest, type=parse,
+                               default=parse(raw) if raw else field.default, metavar=meta.metavar, help=text)
 
 
 def options_from_args(cls: type[T], args: argparse.Namespace) -> T:
     """An instance of ``cls`` from the parsed command line (defaults where a flag is absent)."""
-    values = {field.name: getattr(args, meta.dest, field.default) for field, meta in _flags(cls)}
+    values = {}
+    for field, meta in _flags(cls):
+        value = getattr(args, meta.dest, field.default)
+        values[field.name] = tuple(value) if isinstance(value, list) else field.default if value is None else value
     return cls(**values)

@@ -1,20 +1,19 @@
-"""What every node collector is built from: the host paths and the parsed flags."""
+"""What every node collector is built from: the host paths, the enabled collectors and their options."""
 
 from __future__ import annotations
 
-import argparse
 import os
+import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar
-
-from exporters.core.options import options_from_args
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class NodeContext:
-    """Host paths (``--path.*`` flags) and the parsed command line.
+    """Host paths (``--path.*`` flags), the enabled collectors and every collector's typed options.
 
     Every file a collector reads goes through ``proc()``, ``sys()``, ``root()`` or
     ``udev()``, so the exporter works with a host's /proc, /sys and / mounted elsewhere.
@@ -24,7 +23,12 @@ class NodeContext:
     sysfs: str = "/sys"
     rootfs: str = "/"
     udev_data: str = "/run/udev/data"
-    args: argparse.Namespace = field(default_factory=argparse.Namespace)
+    enabled: frozenset[str] = frozenset()
+    """The collectors switched on (a collector that defers to another asks here)."""
+    collector_options: Mapping[type, Any] = field(default_factory=dict)
+    """Options dataclass -> its instance from the command line (``exporters.core.options``)."""
+    platform: str = sys.platform
+    """``sys.platform`` of the system the collectors read (``exporters.node.psutil_backend``)."""
 
     def proc(self, *parts: str) -> str:
         return os.path.join(self.procfs, *parts)
@@ -39,9 +43,6 @@ class NodeContext:
         return os.path.join(self.udev_data, *parts)
 
     def options(self, cls: type[T]) -> T:
-        """The collector's typed options (``exporters.core.options``), from the command line."""
-        return options_from_args(cls, self.args)
-
-    def option(self, dest: str, default: object = None) -> object:
-        """A collector option by its argparse ``dest``; ``default`` when not parsed."""
-        return getattr(self.args, dest, default)
+        """The collector's typed options from the command line (the defaults when none were parsed)."""
+        value = self.collector_options.get(cls)
+        return value if isinstance(value, cls) else cls()

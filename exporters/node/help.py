@@ -19,26 +19,17 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-# Help texts of node_exporter v1.7.0 (and exporter-toolkit v0.10.0, common v0.45.0) where the
-# parser's help is written for argparse.
+# exporter-toolkit v0.10.0's and common v0.45.0's wording of the shared flags, which the
+# parser words for all three exporters (every node flag carries node_exporter's own).
 UPSTREAM_HELP: dict[str, str] = {
     "help": "Show context-sensitive help (also try --help-long and --help-man).",
-    "collector.arp.netlink": "Use netlink to gather stats instead of /proc/net/arp.",
-    "collector.netclass.ignored-devices": "Regexp of net devices to ignore for netclass collector.",
-    "runtime.gomaxprocs": "The target number of CPUs Go will run on (GOMAXPROCS)",
     "web.config.file": "[EXPERIMENTAL] Path to configuration file that can enable TLS or authentication. See: "
                        "https://github.com/prometheus/exporter-toolkit/blob/master/docs/web-configuration.md",
-    "web.disable-exporter-metrics": "Exclude metrics about the exporter itself (promhttp_*, process_*, go_*).",
     "web.listen-address": "Addresses on which to expose metrics and web interface. Repeatable for multiple addresses.",
     "web.max-requests": "Maximum number of parallel scrape requests. Use 0 to disable.",
     "web.telemetry-path": "Path under which to expose metrics.",
     "log.level": "Only log messages with the given severity or above. One of: [debug, info, warn, error]",
     "log.format": "Output format of log messages. One of: [logfmt, json]",
-    "collector.diskstats.device-exclude":
-        "Regexp of diskstats devices to exclude (mutually exclusive to device-include).",
-    "collector.filesystem.mount-points-exclude": "Regexp of mount points to exclude for filesystem collector.",
-    "collector.filesystem.fs-types-exclude": "Regexp of filesystem types to exclude for filesystem collector.",
-    "collector.tapestats.ignored-devices": "Regexp of devices to ignore for tapestats.",
 }
 # String flags declared with Default("") upstream (shown as =""); any other flag whose parser
 # default is "" has no declared default and shows its upper-cased name.
@@ -57,8 +48,7 @@ DEFAULTS: dict[str, tuple[str, ...]] = {
     "collector.systemd.unit-include": (".+",),
     "collector.systemd.unit-exclude": (r".+\.(automount|device|mount|scope|slice)",),
 }
-HIDDEN = frozenset({"collector.filesystem.mount-timeout", "collector.filesystem.stat-workers", "help-long",
-                    "help-man"})
+HIDDEN = frozenset({"help-long", "help-man"})
 # Where node_exporter registers its own flags: after every collector's (collector package init),
 # then exporter-toolkit's, then promlog's, then --version.
 MAIN_FLAGS = ("web.telemetry-path", "web.disable-exporter-metrics", "web.max-requests", "collector.disable-defaults",
@@ -321,5 +311,5 @@ def version_text(parser: argparse.ArgumentParser) -> str:
 
 def add_help_pages(parser: argparse.ArgumentParser, collectors: Mapping[str, bool]) -> None:
     """Register ``--help-long`` and ``--help-man`` (hidden, as kingpin's)."""
-    parser.add_argument("--help-long", "--help-man", action=KingpinHelpAction, dest="help_pages",
+    parser.add_argument("--help-long", "--help-man", action=KingpinHelpAction, dest="help_long",
                         collectors=collectors)

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from exporters.core.app import Exporter, HTTPError, Request, Runtime, fail, run
-from exporters.core.collector import CollectorSpec
+from exporters.core.collector import Collector, CollectorSpec
 from exporters.core.flags import (
     ArgumentParser,
     add_collector_flags,
@@ -21,11 +21,13 @@ from exporters.core.flags import (
 )
 from exporters.core.logs import build_context, version_info
 from exporters.core.metrics import Metric
+from exporters.core.options import options_from_args
 from exporters.core.runner import CollectorRunner
 from exporters.core.settings import LogSettings, WebSettings
 from exporters.node import collectors as collectors_pkg
 from exporters.node.context import NodeContext
 from exporters.node.help import add_help_pages
+from exporters.node.psutil_backend import current_profile
 
 UPSTREAM = "node_exporter"
 UPSTREAM_VERSION = "1.7.0"
@@ -74,13 +76,12 @@ def build_parser(specs: Sequence[CollectorSpec[NodeContext]]) -> argparse.Argume
     add_web_flags(parser, DEFAULT_ADDRESS)
     parser.add_argument(
         "--web.disable-exporter-metrics", dest="web_disable_exporter_metrics", action="store_true",
-        help="Exclude metrics about the exporter itself (process_*, python_*, promhttp_*).",
+        help="Exclude metrics about the exporter itself (promhttp_*, process_*, go_*).",
     )
     parser.add_argument(
         "--runtime.gomaxprocs", dest="runtime_gomaxprocs", type=int, metavar="N",
         default=_int_env("GOMAXPROCS", 1),
-        help="Accepted for command-line compatibility with node_exporter (a Go runtime setting); "
-        "it has no effect here.",
+        help="The target number of CPUs Go will run on (GOMAXPROCS)",
     )
     add_collector_flags(parser, specs)
     add_help_pages(parser, {spec.name: spec.enabled_by_default for spec in specs})
@@ -127,14 +128,30 @@ class NodeSettings:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, specs: Sequence[CollectorSpec[NodeContext]]) -> NodeSettings:
+        context = node_context(args, specs)
         return cls(
             web=WebSettings.from_args(args),
             log=LogSettings.from_args(args),
-            context=NodeContext(procfs=args.path_procfs, sysfs=args.path_sysfs, rootfs=args.path_rootfs,
-                                udev_data=args.path_udev_data, args=args),
-            collectors=tuple(enabled_collectors(args, specs)),
+            context=context,
+            collectors=tuple(spec for spec in specs if spec.name in context.enabled),
             exporter_metrics=not args.web_disable_exporter_metrics,
         )
+
+
+def node_context(args: argparse.Namespace, specs: Sequence[CollectorSpec[NodeContext]]) -> NodeContext:
+    """What the collectors are built from: the paths, the enabled collectors, every collector's options."""
+    return NodeContext(
+        procfs=args.path_procfs, sysfs=args.path_sysfs, rootfs=args.path_rootfs, udev_data=args.path_udev_data,
+        enabled=frozenset(spec.name for spec in enabled_collectors(args, specs)),
+        collector_options={spec.options: options_from_args(spec.options, args) for spec in specs if spec.options},
+    )
+
+
+def build_collector(spec: CollectorSpec[NodeContext], context: NodeContext) -> Collector:
+    """The spec's collector for the context's system: its psutil one (``portable``) on macOS and FreeBSD."""
+    if spec.portable is not None and current_profile(context.platform) is not None:
+        return spec.portable(context)
+    return spec.factory(context)
 
 
 def build_app(settings: NodeSettings, runtime: Runtime) -> Exporter:
@@ -144,7 +161,7 @@ def build_app(settings: NodeSettings, runtime: Runtime) -> Exporter:
     if os.geteuid() == 0:
         logger.warning("Node Exporter is running as root user. This exporter is designed to run as unprivileged "
                        "user, root is not required.")
-    collectors = {spec.name: spec.factory(settings.context) for spec in settings.collectors}
+    collectors = {spec.name: build_collector(spec, settings.context) for spec in settings.collectors}
     logger.info("Enabled collectors")
     for name in collectors:
         logger.info("", extra={"collector": name, "_no_msg": True})

@@ -1,10 +1,11 @@
 """The core node collectors on macOS and FreeBSD, from psutil, under node_exporter's names there.
 
 node_exporter reads sysctl, getmntinfo and IOKit on those systems; psutil reads the same
-kernel counters. Each collector here is selected instead of the /proc one when the
-exporter runs on such a system (``platform_factory``), with that collector's filter flags
-(mount-point/fs-type excludes, device include/exclude), and can be built for any profile on
-any system, which is how it is tested on Linux against the /proc collectors.
+kernel counters. Each collector here is a SPEC's ``portable`` factory, built in place of
+the /proc one on such a system (``exporters.node.main.build_collector``) with that
+collector's filter flags (mount-point/fs-type excludes, device include/exclude), and can be
+built for any profile on any system, which is how it is tested on Linux against the /proc
+collectors.
 
 What psutil does not give is left out rather than invented: on macOS
 ``node_memory_{compressed,internal,purgeable}_bytes``, on FreeBSD
@@ -20,12 +21,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from exporters.core.collector import Collector, NoDataError
+from exporters.core.collector import NoDataError
 from exporters.core.metrics import CounterFamily, GaugeFamily, Metric, exact_counter
 from exporters.node.collectors._flags import DeviceFilter
 from exporters.node.context import NodeContext
-
-CollectorFactory = Callable[[NodeContext], Collector]
 
 
 def _psutil() -> Any:
@@ -119,12 +118,20 @@ def current_profile(platform: str = sys.platform) -> Profile | None:
     return None
 
 
+def profile_of(context: NodeContext) -> Profile:
+    """The profile of the context's system (a portable factory runs only where there is one)."""
+    profile = current_profile(context.platform)
+    if profile is None:
+        raise ValueError(f"no psutil collectors for {context.platform!r}")
+    return profile
+
+
 def _field(source: Any, name: str) -> float | None:
     value = getattr(source, name, None)
     return None if value is None else float(value)
 
 
-class CPUCollector:
+class PsutilCpuCollector:
     """node_cpu_seconds_total{cpu,mode} from psutil.cpu_times(percpu=True)."""
 
     def __init__(self, profile: Profile, cpu_times: Callable[[], list[Any]] | None = None) -> None:
@@ -142,7 +149,7 @@ class CPUCollector:
         yield family
 
 
-class MemoryCollector:
+class PsutilMeminfoCollector:
     """node_memory_* as named on the profile's OS."""
 
     def __init__(self, profile: Profile, virtual: Callable[[], Any] | None = None,
@@ -167,7 +174,7 @@ class MemoryCollector:
                 yield GaugeFamily(name, documentation, value=value)
 
 
-class LoadavgCollector:
+class PsutilLoadavgCollector:
     def __init__(self, loadavg: Callable[[], tuple[float, float, float]] = os.getloadavg) -> None:
         self.loadavg = loadavg
 
@@ -178,7 +185,7 @@ class LoadavgCollector:
         yield GaugeFamily("node_load15", "15m load average.", value=fifteen)
 
 
-class BootTimeCollector:
+class PsutilBoottimeCollector:
     def __init__(self, boot_time: Callable[[], float] | None = None) -> None:
         self.boot_time = boot_time or (lambda: float(_psutil().boot_time()))
 
@@ -193,7 +200,7 @@ def split_nodename(nodename: str) -> tuple[str, str]:
     return host, domain or "(none)"
 
 
-class UnameCollector:
+class PsutilUnameCollector:
     def __init__(self, uname: Callable[[], os.uname_result] = os.uname) -> None:
         self.uname = uname
 
@@ -207,7 +214,7 @@ class UnameCollector:
         yield family
 
 
-class FilesystemCollector:
+class PsutilFilesystemCollector:
     """node_filesystem_* for psutil.disk_partitions(), with the profile's default excludes."""
 
     def __init__(self, profile: Profile, partitions: Callable[[], list[Any]] | None = None,
@@ -260,7 +267,7 @@ class FilesystemCollector:
         yield from families.values()
 
 
-class DiskstatsCollector:
+class PsutilDiskstatsCollector:
     def __init__(self, counters: Callable[[], Mapping[str, Any]] | None = None,
                  devices: DeviceFilter | None = None) -> None:
         self.counters = counters or (lambda: _psutil().disk_io_counters(perdisk=True) or {})
@@ -279,7 +286,7 @@ class DiskstatsCollector:
             yield family
 
 
-class NetdevCollector:
+class PsutilNetdevCollector:
     def __init__(self, counters: Callable[[], Mapping[str, Any]] | None = None,
                  devices: DeviceFilter | None = None) -> None:
         self.counters = counters or (lambda: _psutil().net_io_counters(pernic=True))
@@ -295,36 +302,3 @@ class NetdevCollector:
                 if value is not None:
                     family.add_metric([device], value)
             yield family
-
-
-def collector_for(name: str, profile: Profile, context: NodeContext | None = None) -> Collector:
-    """The psutil collector standing in for ``name`` on ``profile``'s OS, with the collector's flags."""
-    # The flag readers live in the /proc collectors' modules, which import this one.
-    from exporters.node.collectors import diskstats, filesystem, netdev
-
-    ctx = context or NodeContext()
-    builders: dict[str, Callable[[], Collector]] = {
-        "cpu": lambda: CPUCollector(profile),
-        "meminfo": lambda: MemoryCollector(profile),
-        "loadavg": LoadavgCollector,
-        "boottime": BootTimeCollector,
-        "uname": UnameCollector,
-        "filesystem": lambda: FilesystemCollector(profile, excludes=filesystem.exclude_patterns(
-            ctx, profile.mount_points_exclude, profile.fs_types_exclude)),
-        "diskstats": lambda: DiskstatsCollector(devices=diskstats.device_filter_from_flags(ctx)),
-        "netdev": lambda: NetdevCollector(devices=netdev.device_filter_from_flags(ctx)),
-    }
-    return builders[name]()
-
-
-def platform_factory(name: str, linux: CollectorFactory, platform: str | None = None) -> CollectorFactory:
-    """A SPEC factory: the /proc collector on Linux, the psutil one on macOS and FreeBSD.
-
-    The system is looked up when the collector is built (``platform`` overrides it).
-    """
-
-    def build(context: NodeContext) -> Collector:
-        profile = current_profile(sys.platform if platform is None else platform)
-        return linux(context) if profile is None else collector_for(name, profile, context)
-
-    return build

@@ -98,6 +98,9 @@ class ExampleOptions:
     workers: int = option("--collector.example.workers", 4, "Workers.")
     pattern: str = option("--collector.example.pattern", "^$", "Pattern.", aliases=("--collector.example.old",))
     guest: bool = option("--collector.example.guest", True, "Guest.")
+    include: tuple[str, ...] = option("--collector.example.include", (), "Repeatable.")
+    given: str | None = option("--collector.example.given", None, "None when not given.")
+    url: str = option("--collector.example.url", "http://a", "From $EXAMPLE_URL when set.", env="EXAMPLE_URL")
 
 
 @pytest.mark.parametrize(
@@ -109,12 +112,23 @@ class ExampleOptions:
         (["--collector.example.old", "x"], ExampleOptions(pattern="x")),
         (["--no-collector.example.guest"], ExampleOptions(guest=False)),
         (["--collector.example.guest=false"], ExampleOptions(guest=False)),
+        (["--collector.example.include=a", "--collector.example.include", "b"], ExampleOptions(include=("a", "b"))),
+        (["--collector.example.given="], ExampleOptions(given="")),
     ],
 )
-def test_typed_options_from_flags(argv: list[str], expected: ExampleOptions) -> None:
+def test_typed_options_from_flags(argv: list[str], expected: ExampleOptions, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("EXAMPLE_URL", raising=False)
     parser = ArgumentParser(prog="t")
     add_options(parser, ExampleOptions)
     assert options_from_args(ExampleOptions, parser.parse_args(argv)) == expected
+
+
+def test_typed_option_default_from_its_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EXAMPLE_URL", "http://b")
+    parser = ArgumentParser(prog="t")
+    add_options(parser, ExampleOptions)
+    assert options_from_args(ExampleOptions, parser.parse_args([])).url == "http://b"
+    assert options_from_args(ExampleOptions, parser.parse_args(["--collector.example.url=c"])).url == "c"
 
 
 class Clock:

@@ -3,30 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import functools
 from collections.abc import Mapping
 from pathlib import Path
 
 from exporters.node.context import NodeContext
-from exporters.node.main import build_parser, collector_specs
+from exporters.node.main import build_parser, collector_specs, node_context
 
 
-def _context(root: Path, args: argparse.Namespace) -> NodeContext:
-    for sub in ("proc", "sys", "root", "udev"):
+@functools.cache
+def _parser() -> argparse.ArgumentParser:
+    return build_parser(collector_specs())
+
+
+def make_context(root: Path, *flags: str) -> NodeContext:
+    """A context on ``root`` (proc/, sys/, root/, udev/), with command-line ``flags`` parsed by the exporter."""
+    paths = []
+    for sub, flag in (("proc", "procfs"), ("sys", "sysfs"), ("root", "rootfs"), ("udev", "udev.data")):
         (root / sub).mkdir(parents=True, exist_ok=True)
-    return NodeContext(
-        procfs=str(root / "proc"), sysfs=str(root / "sys"), rootfs=str(root / "root"),
-        udev_data=str(root / "udev"), args=args,
-    )
-
-
-def make_context(root: Path, **options: object) -> NodeContext:
-    """A context on ``root`` with collector options given by their argparse ``dest``."""
-    return _context(root, argparse.Namespace(**options))
-
-
-def context(root: Path, *flags: str) -> NodeContext:
-    """A context on ``root`` with command-line ``flags`` parsed by the exporter's parser."""
-    return _context(root, build_parser(collector_specs()).parse_args(list(flags)))
+        paths.append(f"--path.{flag}={root / sub}")
+    return node_context(_parser().parse_args([*paths, *flags]), collector_specs())
 
 
 def write(root: Path, relative: str, text: str) -> Path:

@@ -419,17 +419,12 @@ def scrape_ours(names: Sequence[str]) -> dict[str, str]:
     """Our collectors in-process on the fixture tree: exposition text per collector."""
     from exporters.core.exposition import render_text
     from exporters.core.runner import CollectorRunner
-    from exporters.node.context import NodeContext
-    from exporters.node.main import build_parser, collector_specs
+    from exporters.node.main import build_collector, build_parser, collector_specs, node_context
 
     specs = collector_specs()
-    args = build_parser(specs).parse_args(our_argv(names))
-    context = NodeContext(
-        procfs=args.path_procfs, sysfs=args.path_sysfs, rootfs=args.path_rootfs,
-        udev_data=args.path_udev_data, args=args,
-    )
+    context = node_context(build_parser(specs).parse_args(our_argv(names)), specs)
     by_name = {spec.name: spec for spec in specs}
-    collectors = {name: by_name[name].factory(context) for name in names}
+    collectors = {name: build_collector(by_name[name], context) for name in names}
     runner = CollectorRunner("node", collectors, logging.getLogger("exporters.node.golden"), parallel=False)
     try:
         return {name: render_text(runner.collect(None, [name])).decode("utf-8") for name in names}

@@ -38,17 +38,17 @@ def test_parse_arp_malformed(line: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("options", "devices"),
+    ("flags", "devices"),
     [
-        ({}, {"eth0", "eth1", "nope"}),
-        ({"arp_device_include": "^eth"}, {"eth0", "eth1"}),
-        ({"arp_device_exclude": "1$"}, {"eth0", "nope"}),
-        ({"arp_device_include": "^eth", "arp_device_exclude": "0"}, {"eth1"}),
+        ((), {"eth0", "eth1", "nope"}),
+        (("--collector.arp.device-include=^eth",), {"eth0", "eth1"}),
+        (("--collector.arp.device-exclude=1$",), {"eth0", "nope"}),
+        (("--collector.arp.device-include=^eth", "--collector.arp.device-exclude=0",), {"eth1"}),
     ],
 )
-def test_collect_filters(tmp_path: Path, options: dict[str, str], devices: set[str]) -> None:
+def test_collect_filters(tmp_path: Path, flags: tuple[str, ...], devices: set[str]) -> None:
     write(tmp_path, "proc/net/arp", ARP)
-    got = samples(arp.factory(make_context(tmp_path, **options)).collect())
+    got = samples(arp.build(make_context(tmp_path, *flags)).collect())
     assert {dict(labels)["device"] for _, labels in got} == devices
     if "eth0" in devices:
         assert got[("node_arp_entries", (("device", "eth0"),))] == 2

@@ -9,7 +9,7 @@ import pytest
 from exporters.node.collectors import bcache
 from exporters.node.collectors.bcache import dehumanize, parse_priority_stats, parse_writeback_rate_debug
 from tests.node.collected import names, samples, value
-from tests.node.fake_host import context, write_tree
+from tests.node.fake_host import make_context, write_tree
 
 
 @pytest.mark.parametrize(
@@ -70,7 +70,7 @@ TREE = {
 
 def test_collect(tmp_path: Path) -> None:
     write_tree(tmp_path, TREE)
-    found = samples(bcache.build(context(tmp_path)).collect())
+    found = samples(bcache.build(make_context(tmp_path)).collect())
     uuid = UUID.rsplit("/", 1)[1]
     assert value(found, "node_bcache_average_key_size_sectors", uuid=uuid) == 1024
     assert value(found, "node_bcache_tree_depth", uuid=uuid) == 0  # missing file reads as 0
@@ -82,7 +82,7 @@ def test_collect(tmp_path: Path) -> None:
     assert value(found, "node_bcache_written_bytes_total", uuid=uuid, cache_device="cache0") == 3 * 1024**3
     assert "node_bcache_cache_readaheads_total" not in names(found)  # 0: omitted in v1.7.0
     assert "node_bcache_priority_stats_unused_percent" not in names(found)
-    found = samples(bcache.build(context(tmp_path, "--collector.bcache.priorityStats")).collect())
+    found = samples(bcache.build(make_context(tmp_path, "--collector.bcache.priorityStats")).collect())
     assert value(found, "node_bcache_priority_stats_unused_percent", uuid=uuid, cache_device="cache0") == 50
     assert value(found, "node_bcache_priority_stats_metadata_percent", uuid=uuid, cache_device="cache0") == 2
 
@@ -90,8 +90,8 @@ def test_collect(tmp_path: Path) -> None:
 def test_missing_writeback_debug_is_an_error(tmp_path: Path) -> None:
     write_tree(tmp_path, {k: v for k, v in TREE.items() if not k.endswith("writeback_rate_debug")})
     with pytest.raises(FileNotFoundError):
-        list(bcache.build(context(tmp_path)).collect())
+        list(bcache.build(make_context(tmp_path)).collect())
 
 
 def test_no_bcache_is_empty(tmp_path: Path) -> None:
-    assert samples(bcache.build(context(tmp_path)).collect()) == {}
+    assert samples(bcache.build(make_context(tmp_path)).collect()) == {}

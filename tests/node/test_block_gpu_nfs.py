@@ -191,7 +191,7 @@ def test_parse_mountinfo_addresses() -> None:
 def test_mountstats_collect(tmp_path: Path) -> None:
     write(tmp_path, "proc/self/mountstats", NFS)
     write(tmp_path, "proc/self/mountinfo", MOUNTINFO)
-    metrics = list(mountstats.MountStatsCollector(make_context(tmp_path)).collect())
+    metrics = list(mountstats.MountstatsCollector(make_context(tmp_path)).collect())
     got = samples(metrics)
     labels = {"export": "srv:/x", "protocol": "tcp", "mountaddr": "1.2.3.4"}
     assert value(got, "node_mountstats_nfs_transport_idle_time_seconds", **labels) == 3  # modulo 2^53

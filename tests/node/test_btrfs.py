@@ -11,7 +11,7 @@ import pytest
 from exporters.node.collectors import btrfs
 from exporters.node.collectors.btrfs import BtrfsCollector, read_btrfs_stats
 from tests.node.collected import samples, value
-from tests.node.fake_host import context, write_tree
+from tests.node.fake_host import make_context, write_tree
 
 FS = "sys/fs/btrfs/0f0e0d0c-1111-2222-3333-444455556666"
 
@@ -41,7 +41,7 @@ def test_allocation_ratio(tmp_path: Path, layout: str, devices: int, ratio: floa
 
 def test_collect(tmp_path: Path) -> None:
     write_tree(tmp_path, tree("raid1", 2, **{f"{FS}/metadata_uuid": "meta-uuid\n"}))
-    found = samples(BtrfsCollector(context(tmp_path)).collect())
+    found = samples(BtrfsCollector(make_context(tmp_path)).collect())
     assert value(found, "node_btrfs_info", uuid="meta-uuid", label="vol") == 1
     assert value(found, "node_btrfs_global_rsv_size_bytes", uuid="meta-uuid") == 1024
     assert value(found, "node_btrfs_reserved_bytes", uuid="meta-uuid", block_group_type="system") == 8
@@ -134,7 +134,7 @@ def test_collect_with_ioctl_device_stats(tmp_path: Path) -> None:
         "/dev/sdz /other ext4 rw 0 0\n"
     )})
     fake = FakeIoctl({str(tmp_path / "root" / "srv")})
-    found = samples(BtrfsCollector(context(tmp_path), ops=fake).collect())
+    found = samples(BtrfsCollector(make_context(tmp_path), ops=fake).collect())
     assert fake.opened == [str(tmp_path / "root" / "srv")]
     assert fake.closed == 1
     assert fake.stats_requests == [(1, 5), (3, 5)]  # nr_items asks for all five counters
@@ -154,7 +154,7 @@ def test_ioctl_failure_falls_back_to_sysfs(tmp_path: Path) -> None:
     write_tree(tmp_path, tree("raid1", 2))
     write_tree(tmp_path, {"proc/1/mounts": "/dev/sda /srv btrfs rw 0 0\n"})
     fake = FakeIoctl({str(tmp_path / "root" / "srv")}, failing={3})
-    found = samples(BtrfsCollector(context(tmp_path), ops=fake).collect())
+    found = samples(BtrfsCollector(make_context(tmp_path), ops=fake).collect())
     uuid = FS.rsplit("/", 1)[1]
     assert value(found, "node_btrfs_device_size_bytes", uuid=uuid, device="sda") == 100 * 512
     assert "node_btrfs_device_errors_total" not in {name for name, _ in found}

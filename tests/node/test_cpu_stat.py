@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from exporters.core.flags import ConfigError
-from exporters.node.collectors import cpu, cpufreq, stat
+from exporters.node.collectors import cpu, cpufreq
+from exporters.node.collectors import proc_stat as stat
 from exporters.node.collectors._strconv import go_parse_float, parse_cpu_range
 from tests.node.collected import collect_partial, samples, types
 from tests.node.fake_host import make_context, write
@@ -73,7 +74,7 @@ def test_parse_stat_ignores_short_and_unknown_lines() -> None:
 
 def test_stat_collector(tmp_path: Path) -> None:
     write(tmp_path, "proc/stat", STAT)
-    got = list(stat.StatCollector(make_context(tmp_path, collector_stat_softirq=True)).collect())
+    got = list(stat.StatCollector(make_context(tmp_path, "--collector.stat.softirq")).collect())
     values = samples(got)
     assert values[("node_intr_total", ())] == 448574
     assert values[("node_boot_time_seconds", ())] == 1764250000
@@ -175,9 +176,9 @@ def _cpu_tree(tmp_path: Path) -> None:
 
 def test_cpu_collector(tmp_path: Path) -> None:
     _cpu_tree(tmp_path)
-    context = make_context(tmp_path, collector_cpu_info=True, collector_cpu_info_flags_include="^avx",
-                           collector_enable_cpufreq=False)
-    got = list(cpu.CPUCollector(context).collect())
+    context = make_context(tmp_path, "--collector.cpu.info", "--collector.cpu.info.flags-include=^avx",
+                           "--no-collector.cpufreq")
+    got = list(cpu.CpuCollector(context).collect())
     values = samples(got)
     assert values[("node_cpu_seconds_total", (("cpu", "0"), ("mode", "user")))] == pytest.approx(39.21)
     assert values[("node_cpu_guest_seconds_total", (("cpu", "0"), ("mode", "nice")))] == pytest.approx(0.03)
@@ -196,8 +197,8 @@ def test_cpu_collector(tmp_path: Path) -> None:
 
 def test_cpu_collector_options(tmp_path: Path) -> None:
     _cpu_tree(tmp_path)
-    context = make_context(tmp_path, collector_cpu_guest=False, collector_cpu_info_bugs_include="mds")
-    values = samples(cpu.CPUCollector(context).collect())
+    context = make_context(tmp_path, "--no-collector.cpu.guest", "--collector.cpu.info.bugs-include=mds")
+    values = samples(cpu.CpuCollector(context).collect())
     assert not any(k[0] == "node_cpu_guest_seconds_total" for k in values)
     assert [k[1] for k in values if k[0] == "node_cpu_bug_info"] == [(("bug", "mds"),)]  # implies info
     assert not any(k[0] == "node_cpu_frequency_hertz" for k in values)  # cpufreq on by default
@@ -206,10 +207,10 @@ def test_cpu_collector_options(tmp_path: Path) -> None:
 def test_cpu_bad_regex_and_isolated(tmp_path: Path) -> None:
     _cpu_tree(tmp_path)
     with pytest.raises(ConfigError):
-        cpu.CPUCollector(make_context(tmp_path, collector_cpu_info_flags_include="("))
+        cpu.CpuCollector(make_context(tmp_path, "--collector.cpu.info.flags-include=("))
     write(tmp_path, "sys/devices/system/cpu/isolated", "x-y\n")
     with pytest.raises(ConfigError):
-        cpu.CPUCollector(make_context(tmp_path))
+        cpu.CpuCollector(make_context(tmp_path))
 
 
 def test_cpu_counters_never_go_backwards() -> None:
@@ -225,7 +226,7 @@ def test_cpu_counters_never_go_backwards() -> None:
 
 def test_cpu_stat_failure_keeps_info(tmp_path: Path) -> None:
     _cpu_tree(tmp_path)
-    collector = cpu.CPUCollector(make_context(tmp_path, collector_cpu_info=True))
+    collector = cpu.CpuCollector(make_context(tmp_path, "--collector.cpu.info"))
     write(tmp_path, "proc/stat", "cpu0 x\n")
     got, err = collect_partial(collector)
     assert isinstance(err, ValueError)
@@ -248,7 +249,7 @@ def _cpufreq_tree(tmp_path: Path, offline: str = "\n") -> None:
 
 def test_cpufreq_collector(tmp_path: Path) -> None:
     _cpufreq_tree(tmp_path)
-    values = samples(cpufreq.CPUFreqCollector(make_context(tmp_path)).collect())
+    values = samples(cpufreq.CpufreqCollector(make_context(tmp_path)).collect())
     assert values[("node_cpu_scaling_frequency_hertz", (("cpu", "1"),))] == 1000001000.0
     assert values[("node_cpu_frequency_min_hertz", (("cpu", "0"),))] == 400000000.0
     assert not any(k[0] == "node_cpu_frequency_hertz" for k in values)
@@ -259,15 +260,15 @@ def test_cpufreq_collector(tmp_path: Path) -> None:
 
 def test_cpufreq_offline_and_missing_files(tmp_path: Path) -> None:
     _cpufreq_tree(tmp_path, offline="1\n")
-    values = samples(cpufreq.CPUFreqCollector(make_context(tmp_path)).collect())
+    values = samples(cpufreq.CpufreqCollector(make_context(tmp_path)).collect())
     assert {dict(k[1])["cpu"] for k in values} == {"0"}
     (tmp_path / "sys/devices/system/cpu/cpu0/cpufreq/scaling_driver").unlink()
     with pytest.raises(FileNotFoundError):
-        list(cpufreq.CPUFreqCollector(make_context(tmp_path)).collect())
+        list(cpufreq.CpufreqCollector(make_context(tmp_path)).collect())
     write(tmp_path, "sys/devices/system/cpu/cpu0/cpufreq/scaling_driver", "x\n")
     write(tmp_path, "sys/devices/system/cpu/cpu0/cpufreq/scaling_cur_freq", "fast\n")
     with pytest.raises(ValueError):
-        list(cpufreq.CPUFreqCollector(make_context(tmp_path)).collect())
+        list(cpufreq.CpufreqCollector(make_context(tmp_path)).collect())
 
 
 @pytest.mark.parametrize(
@@ -344,4 +345,4 @@ def test_stat_file_size_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     with pytest.raises(ValueError, match="more than 1000 bytes"):
         list(stat.StatCollector(context).collect())
     with pytest.raises(ValueError, match="more than 1000 bytes"):
-        list(cpu.CPUCollector(context).collect())
+        list(cpu.CpuCollector(context).collect())

@@ -10,7 +10,7 @@ from exporters.core.flags import ConfigError
 from exporters.node.collectors import diskstats
 from exporters.node.collectors.diskstats import DiskStat, parse_diskstats, parse_udev_properties
 from tests.node.collected import names, samples, value
-from tests.node.fake_host import context, write_tree
+from tests.node.fake_host import make_context, write_tree
 
 FULL = "   8       0 sda 10 2 30 4 50 6 70 8 1 100 110 12 13 14 15 16 17"
 
@@ -74,7 +74,7 @@ TREE = {
 
 def test_collect_units_labels_and_udev(tmp_path: Path) -> None:
     write_tree(tmp_path, TREE)
-    found = samples(diskstats.build(context(tmp_path)).collect())
+    found = samples(diskstats.build(make_context(tmp_path)).collect())
     devices = {dict(labels)["device"] for _, labels in found}
     assert devices == {"sda", "dm-0", "nvme0n1"}  # sda1 and loop0 match the default exclude
     assert value(found, "node_disk_read_bytes_total", device="sda") == 30 * 512
@@ -104,14 +104,14 @@ def test_collect_units_labels_and_udev(tmp_path: Path) -> None:
 
 def test_device_include_and_exclude_flags(tmp_path: Path) -> None:
     write_tree(tmp_path, TREE)
-    found = samples(diskstats.build(context(
+    found = samples(diskstats.build(make_context(
         tmp_path, "--collector.diskstats.device-exclude=", "--collector.diskstats.device-include=^(sda1|loop)"
     )).collect())
     assert {dict(labels)["device"] for _, labels in found} == {"sda1", "loop0"}
-    found = samples(diskstats.build(context(tmp_path, "--collector.diskstats.device-exclude=d")).collect())
+    found = samples(diskstats.build(make_context(tmp_path, "--collector.diskstats.device-exclude=d")).collect())
     # unanchored, as Go's MatchString: "d" excludes every name containing a d
     assert {dict(labels)["device"] for _, labels in found} == {"loop0", "nvme0n1"}
-    found = samples(diskstats.build(context(tmp_path, "--collector.diskstats.ignored-devices=^loop")).collect())
+    found = samples(diskstats.build(make_context(tmp_path, "--collector.diskstats.ignored-devices=^loop")).collect())
     assert "loop0" not in {dict(labels)["device"] for _, labels in found}
     assert "sda1" in {dict(labels)["device"] for _, labels in found}
 
@@ -126,15 +126,15 @@ def test_device_include_and_exclude_flags(tmp_path: Path) -> None:
 )
 def test_conflicting_flags_refuse_to_start(tmp_path: Path, flags: tuple[str, ...]) -> None:
     with pytest.raises(ConfigError, match="mutually exclusive"):
-        diskstats.build(context(tmp_path, *flags))
+        diskstats.build(make_context(tmp_path, *flags))
 
 
 def test_bad_regex_names_the_flag(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="device-exclude"):
-        diskstats.build(context(tmp_path, "--collector.diskstats.device-exclude=(("))
+        diskstats.build(make_context(tmp_path, "--collector.diskstats.device-exclude=(("))
 
 
 def test_missing_diskstats_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "proc").mkdir()
     with pytest.raises(FileNotFoundError):
-        list(diskstats.build(context(tmp_path)).collect())
+        list(diskstats.build(make_context(tmp_path)).collect())

@@ -10,7 +10,7 @@ from exporters.core.collector import NoDataError
 from exporters.node.collectors import dmi
 from exporters.node.collectors.dmi import read_dmi
 from tests.node.collected import samples
-from tests.node.fake_host import context, write_tree
+from tests.node.fake_host import make_context, write_tree
 
 ID = "sys/class/dmi/id"
 
@@ -36,13 +36,13 @@ def test_read_dmi(tmp_path: Path) -> None:
 
 def test_collect_is_fixed_at_start(tmp_path: Path) -> None:
     write_tree(tmp_path, {f"{ID}/bios_vendor": "Vendor\n", f"{ID}/bios_date": "01/02/2023\n"})
-    collector = dmi.build(context(tmp_path))
+    collector = dmi.build(make_context(tmp_path))
     (tmp_path / ID / "bios_vendor").write_text("Changed\n")
     found = samples(collector.collect())
     assert found == {("node_dmi_info", (("bios_date", "01/02/2023"), ("bios_vendor", "Vendor"))): 1.0}
 
 
 def test_no_dmi_is_no_data(tmp_path: Path) -> None:
-    collector = dmi.build(context(tmp_path))
+    collector = dmi.build(make_context(tmp_path))
     with pytest.raises(NoDataError):
         list(collector.collect())

@@ -15,7 +15,7 @@ from exporters.core.deadline import Deadline, DeadlineExceeded, deadline_scope
 from exporters.core.flags import ConfigError
 from exporters.node.collectors import ethtool
 from tests.node.collected import samples, value
-from tests.node.fake_host import context, make_context, write
+from tests.node.fake_host import make_context, write
 
 
 def drvinfo(driver: bytes, n_stats: int, bus: bytes = b"0000:00:03.0") -> bytes:
@@ -135,7 +135,7 @@ def test_collect(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
 def test_filters_from_flags(tmp_path: Path) -> None:
     host(tmp_path)
     fake = FakeEthtool()
-    built = ethtool.factory(context(tmp_path, "--collector.ethtool.device-exclude=^eth1$",
+    built = ethtool.build(make_context(tmp_path, "--collector.ethtool.device-exclude=^eth1$",
                                     "--collector.ethtool.device-include=^eth",
                                     "--collector.ethtool.metrics-include=^rx"))
     built.source = lambda: fake
@@ -144,7 +144,7 @@ def test_filters_from_flags(tmp_path: Path) -> None:
     assert {n for n, _ in got if n.startswith("node_ethtool_") and n != "node_ethtool_info"} == {
         "node_ethtool_received_bytes_total", "node_ethtool_received_queue_0_packets", "node_ethtool_received_timeout"}
     with pytest.raises(ConfigError):
-        ethtool.factory(context(tmp_path, "--collector.ethtool.metrics-include=("))
+        ethtool.build(make_context(tmp_path, "--collector.ethtool.metrics-include=("))
 
 
 def test_no_devices(tmp_path: Path) -> None:

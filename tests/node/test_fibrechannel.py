@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from exporters.core.collector import NoDataError
-from exporters.node.collectors.fibrechannel import ATTRIBUTES, FibreChannelCollector
+from exporters.node.collectors.fibrechannel import ATTRIBUTES, FibrechannelCollector
 from tests.node.collected import names, samples, value
-from tests.node.fake_host import context, write_tree
+from tests.node.fake_host import make_context, write_tree
 
 HOST = "sys/class/fc_host/host0"
 
@@ -32,7 +32,7 @@ def tree() -> dict[str, str]:
 
 def test_collect(tmp_path: Path) -> None:
     write_tree(tmp_path, tree())
-    found = samples(FibreChannelCollector(context(tmp_path)).collect())
+    found = samples(FibrechannelCollector(make_context(tmp_path)).collect())
     info = [dict(labels) for name, labels in found if name == "node_fibrechannel_info"]
     assert info == [{
         "fc_host": "host0", "speed": "speed-value", "port_state": "port_state-value",
@@ -52,15 +52,15 @@ def test_missing_attribute_is_an_error(tmp_path: Path) -> None:
     del files[f"{HOST}/speed"]
     write_tree(tmp_path, files)
     with pytest.raises(FileNotFoundError):
-        list(FibreChannelCollector(context(tmp_path)).collect())
+        list(FibrechannelCollector(make_context(tmp_path)).collect())
 
 
 def test_bad_counter_is_an_error(tmp_path: Path) -> None:
     write_tree(tmp_path, {**tree(), f"{HOST}/statistics/rx_words": "0xZZ\n"})
     with pytest.raises(ValueError):
-        list(FibreChannelCollector(context(tmp_path)).collect())
+        list(FibrechannelCollector(make_context(tmp_path)).collect())
 
 
 def test_no_fc_class_is_no_data(tmp_path: Path) -> None:
     with pytest.raises(NoDataError):
-        list(FibreChannelCollector(context(tmp_path)).collect())
+        list(FibrechannelCollector(make_context(tmp_path)).collect())

@@ -137,7 +137,7 @@ def _chip(tmp_path: Path) -> None:
 
 def test_collect(tmp_path: Path) -> None:
     _chip(tmp_path)
-    metrics = list(hwmon.HwMonCollector(make_context(tmp_path), DeviceFilter()).collect())
+    metrics = list(hwmon.HwmonCollector(make_context(tmp_path), DeviceFilter()).collect())
     got = samples(metrics)
     assert got[("node_hwmon_temp_celsius", (("chip", "platform_coretemp_0"), ("sensor", "temp1")))] == 55
     assert got[("node_hwmon_temp_celsius", (("chip", "platform_coretemp_0"), ("sensor", "temp2")))] == 45
@@ -147,22 +147,22 @@ def test_collect(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("options", "chips"),
+    ("flags", "chips"),
     [
-        ({"hwmon_chip_include": "^platform"}, {"platform_coretemp_0"}),
-        ({"hwmon_chip_exclude": "coretemp"}, {"acpitz"}),
-        ({}, {"platform_coretemp_0", "acpitz"}),
+        (("--collector.hwmon.chip-include=^platform",), {"platform_coretemp_0"}),
+        (("--collector.hwmon.chip-exclude=coretemp",), {"acpitz"}),
+        ((), {"platform_coretemp_0", "acpitz"}),
     ],
 )
-def test_chip_filters(tmp_path: Path, options: dict[str, str], chips: set[str]) -> None:
+def test_chip_filters(tmp_path: Path, flags: tuple[str, ...], chips: set[str]) -> None:
     _chip(tmp_path)
-    got = samples(hwmon.factory(make_context(tmp_path, **options)).collect())
+    got = samples(hwmon.build(make_context(tmp_path, *flags)).collect())
     assert {dict(labels)["chip"] for _, labels in got} == chips
 
 
 def test_a_bad_chip_keeps_the_others(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _chip(tmp_path)
-    collector = hwmon.HwMonCollector(make_context(tmp_path), DeviceFilter())
+    collector = hwmon.HwmonCollector(make_context(tmp_path), DeviceFilter())
     real = collector.chip
 
     def chip(directory: str) -> str:
@@ -178,4 +178,4 @@ def test_a_bad_chip_keeps_the_others(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 def test_no_hwmon_is_no_data(tmp_path: Path) -> None:
     with pytest.raises(NoDataError):
-        list(hwmon.HwMonCollector(make_context(tmp_path), DeviceFilter()).collect())
+        list(hwmon.HwmonCollector(make_context(tmp_path), DeviceFilter()).collect())

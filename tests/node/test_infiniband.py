@@ -64,7 +64,7 @@ def _device(tmp_path: Path, name: str = "mlx4_0") -> None:
 
 def test_collect(tmp_path: Path) -> None:
     _device(tmp_path)
-    metrics = list(infiniband.InfiniBandCollector(make_context(tmp_path)).collect())
+    metrics = list(infiniband.InfinibandCollector(make_context(tmp_path)).collect())
     got = samples(metrics)
     port = (("device", "mlx4_0"), ("port", "1"))
     info = (("board_id", "MT_1090120019"), ("device", "mlx4_0"), ("firmware_version", "2.42.5000"),
@@ -82,19 +82,19 @@ def test_collect(tmp_path: Path) -> None:
 def test_mlx5_needs_hw_counters(tmp_path: Path) -> None:
     _device(tmp_path, "mlx5_0")
     with pytest.raises(NoDataError, match="hw_counters"):
-        list(infiniband.InfiniBandCollector(make_context(tmp_path)).collect())
+        list(infiniband.InfinibandCollector(make_context(tmp_path)).collect())
     (tmp_path / f"{IB}/mlx5_0/ports/1/hw_counters").mkdir()
-    assert samples(infiniband.InfiniBandCollector(make_context(tmp_path)).collect())
+    assert samples(infiniband.InfinibandCollector(make_context(tmp_path)).collect())
 
 
 def test_missing_files_are_no_data_and_bad_values_fail(tmp_path: Path) -> None:
     with pytest.raises(NoDataError):
-        list(infiniband.InfiniBandCollector(make_context(tmp_path)).collect())
+        list(infiniband.InfinibandCollector(make_context(tmp_path)).collect())
     (tmp_path / f"{IB}/hfi1_0").mkdir(parents=True)
     with pytest.raises(NoDataError, match="fw_ver"):
-        list(infiniband.InfiniBandCollector(make_context(tmp_path)).collect())
+        list(infiniband.InfinibandCollector(make_context(tmp_path)).collect())
     (tmp_path / f"{IB}/hfi1_0").rmdir()
     _device(tmp_path)
     write(tmp_path, f"{IB}/mlx4_0/ports/1/state", "ACTIVE\n")
     with pytest.raises(ValueError):
-        list(infiniband.InfiniBandCollector(make_context(tmp_path)).collect())
+        list(infiniband.InfinibandCollector(make_context(tmp_path)).collect())

@@ -92,7 +92,7 @@ def test_parse_backend_labels_unknown() -> None:
 def test_collect_sums_backends_per_label_set(tmp_path: Path) -> None:
     write(tmp_path, "proc/net/ip_vs_stats", STATS)
     write(tmp_path, "proc/net/ip_vs", IP_VS)
-    metrics = list(ipvs.factory(make_context(tmp_path)).collect())
+    metrics = list(ipvs.build(make_context(tmp_path)).collect())
     got = samples(metrics)
     assert got[("node_ipvs_connections_total", ())] == 16
     fwm = (("local_address", ""), ("local_mark", "00000064"), ("local_port", "0"), ("proto", "FWM"),
@@ -100,20 +100,20 @@ def test_collect_sums_backends_per_label_set(tmp_path: Path) -> None:
     assert got[("node_ipvs_backend_connections_active", fwm)] == 7  # two identical backends summed
     assert got[("node_ipvs_backend_weight", fwm)] == 100
     assert types(metrics)["node_ipvs_incoming_bytes"] == "counter"
-    by_proto = samples(ipvs.factory(make_context(tmp_path, ipvs_backend_labels="proto")).collect())
+    by_proto = samples(ipvs.build(make_context(tmp_path, "--collector.ipvs.backend-labels=proto")).collect())
     assert by_proto[("node_ipvs_backend_connections_active", (("proto", "TCP"),))] == 610
     assert by_proto[("node_ipvs_backend_connections_inactive", (("proto", "TCP"),))] == 11
 
 
 def test_no_ipvs_is_no_data(tmp_path: Path) -> None:
     with pytest.raises(NoDataError):
-        list(ipvs.factory(make_context(tmp_path)).collect())
+        list(ipvs.build(make_context(tmp_path)).collect())
 
 
 def test_bad_backend_table_keeps_the_totals(tmp_path: Path) -> None:
     write(tmp_path, "proc/net/ip_vs_stats", STATS)
     write(tmp_path, "proc/net/ip_vs", "TCP  0A00016:0050 wlc\n")
-    got, err = collect_partial(ipvs.factory(make_context(tmp_path)))
+    got, err = collect_partial(ipvs.build(make_context(tmp_path)))
     assert isinstance(err, ValueError)
     assert {name for name, _ in samples(got)} == {
         "node_ipvs_connections_total", "node_ipvs_incoming_packets_total", "node_ipvs_outgoing_packets_total",

@@ -8,7 +8,7 @@ import pytest
 
 from exporters.node.collectors import cgroups, cpu_vulnerabilities, lnstat, softirqs, sysctl
 from tests.node.collected import collect_partial, samples, types, value
-from tests.node.fake_host import context, make_context, write
+from tests.node.fake_host import make_context, write
 
 
 def test_parse_cgroups() -> None:
@@ -110,7 +110,7 @@ def test_sysctl_collect_flags(tmp_path: Path) -> None:
     write(tmp_path, "proc/sys/fs/file-nr", "1088\t0\t2466183\n")
     write(tmp_path, "proc/sys/net/ipv4/tcp_allowed_congestion_control", "reno cubic\n")
     write(tmp_path, "proc/sys/kernel/hostname", "box\n")
-    collector = sysctl.build(context(
+    collector = sysctl.build(make_context(
         tmp_path, "--collector.sysctl.include=vm.swappiness", "--collector.sysctl.include=fs.file-nr:a,b,c",
         "--collector.sysctl.include-info=net.ipv4.tcp_allowed_congestion_control",
         "--collector.sysctl.include-info=kernel.hostname"))
@@ -163,7 +163,7 @@ def test_cpu_vulnerabilities_collect(tmp_path: Path) -> None:
     base = "sys/devices/system/cpu/vulnerabilities"
     write(tmp_path, f"{base}/meltdown", "Mitigation: PTI\n")
     write(tmp_path, f"{base}/huge", "x" * 5000)
-    collector = cpu_vulnerabilities.CPUVulnerabilitiesCollector(make_context(tmp_path))
+    collector = cpu_vulnerabilities.CpuVulnerabilitiesCollector(make_context(tmp_path))
     with pytest.raises(ValueError):
         list(collector.collect())
     (tmp_path / base / "huge").unlink()

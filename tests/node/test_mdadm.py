@@ -9,7 +9,7 @@ import pytest
 from exporters.core.collector import NoDataError
 from exporters.node.collectors.mdadm import MdadmCollector, MDStat, parse_mdstat
 from tests.node.collected import samples, value
-from tests.node.fake_host import context, write_tree
+from tests.node.fake_host import make_context, write_tree
 
 HEADER = "Personalities : [raid1] [raid5]\n"
 FOOTER = "\nunused devices: <none>\n"
@@ -77,7 +77,7 @@ def test_collect(tmp_path: Path) -> None:
         "md2 : active raid1 sdb2[2] sda2[0](F)\n      500000 blocks [2/1] [U_]\n"
         "      [==>..................]  recovery = 12.6% (63000/500000) finish=1.2min speed=5000K/sec\n\n"
     ) + FOOTER})
-    found = samples(MdadmCollector(context(tmp_path)).collect())
+    found = samples(MdadmCollector(make_context(tmp_path)).collect())
     assert value(found, "node_md_state", device="md2", state="recovering") == 1
     for state in ("active", "inactive", "resync", "check"):
         assert value(found, "node_md_state", device="md2", state=state) == 0
@@ -92,4 +92,4 @@ def test_collect(tmp_path: Path) -> None:
 def test_no_mdstat_is_no_data(tmp_path: Path) -> None:
     (tmp_path / "proc").mkdir()
     with pytest.raises(NoDataError):
-        list(MdadmCollector(context(tmp_path)).collect())
+        list(MdadmCollector(make_context(tmp_path)).collect())

@@ -91,11 +91,11 @@ def test_parse_vmstat_malformed(text: str) -> None:
 
 def test_vmstat_collector(tmp_path: Path) -> None:
     write(tmp_path, "proc/vmstat", VMSTAT)
-    got = list(vmstat.VmstatCollector(make_context(tmp_path, collector_vmstat_fields="^pg")).collect())
+    got = list(vmstat.VmstatCollector(make_context(tmp_path, "--collector.vmstat.fields=^pg")).collect())
     assert samples(got) == {("node_vmstat_pgpgin", ()): 5.0, ("node_vmstat_pgfault", ()): 7.0}
     assert set(types(got).values()) == {"unknown"}
     with pytest.raises(ConfigError):
-        vmstat.VmstatCollector(make_context(tmp_path, collector_vmstat_fields="(["))
+        vmstat.VmstatCollector(make_context(tmp_path, "--collector.vmstat.fields=(["))
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from exporters.node.collectors import buddyinfo, ksmd, meminfo_numa, slabinfo, zoneinfo
+from exporters.node.collectors import buddyinfo, ksmd, meminfo_numa, slabinfo
+from exporters.node.collectors import proc_zoneinfo as zoneinfo
 from tests.node.collected import collect_partial, samples, types, value
 from tests.node.fake_host import make_context, write
 

@@ -68,7 +68,7 @@ def test_collect_sysfs(tmp_path: Path) -> None:
     _iface(tmp_path, "eth0", ETH0)
     _iface(tmp_path, "eth1", {"operstate": "down", "speed": "-1", "flags": "0x1002"})
     write(tmp_path, "sys/class/net/bonding_masters", "bond0\n")  # a regular file: not a device
-    metrics = list(netclass.NetClassCollector(make_context(tmp_path), re.compile("^$")).collect())
+    metrics = list(netclass.NetclassCollector(make_context(tmp_path), re.compile("^$")).collect())
     got = samples(metrics)
     eth0, eth1 = (("device", "eth0"),), (("device", "eth1"),)
     assert got[("node_network_up", eth0)] == 1 and got[("node_network_up", eth1)] == 0
@@ -89,8 +89,8 @@ def test_ignore_invalid_speed_and_ignored_devices(tmp_path: Path) -> None:
     _iface(tmp_path, "eth0", ETH0)
     _iface(tmp_path, "eth1", {"operstate": "down", "speed": "-1"})
     _iface(tmp_path, "veth9", {"operstate": "up"})
-    collector = netclass.factory(make_context(tmp_path, netclass_ignore_invalid_speed=True,
-                                              netclass_ignored_devices="^veth"))
+    collector = netclass.build(make_context(tmp_path, "--collector.netclass.ignore-invalid-speed",
+                                              "--collector.netclass.ignored-devices=^veth"))
     got = samples(collector.collect())
     assert ("node_network_speed_bytes", (("device", "eth1"),)) not in got
     assert ("node_network_speed_bytes", (("device", "eth0"),)) in got
@@ -111,12 +111,12 @@ MODES = {"eth0": netclass.LinkMode(speed=10000, duplex=1), "br0": netclass.LinkM
          "skip0": netclass.LinkMode(speed=100, duplex=7)}
 
 
-def _rtnl(tmp_path: Path, modes: dict[str, netclass.LinkMode] | None = MODES, **options: object
-          ) -> netclass.NetClassCollector:
+def _rtnl(tmp_path: Path, *flags: str, modes: dict[str, netclass.LinkMode] | None = MODES
+          ) -> netclass.NetclassCollector:
     if not (tmp_path / "sys/class/net/eth0").exists():
         _iface(tmp_path, "eth0", {"addr_assign_type": "0", "dev_id": "0x2", "name_assign_type": "4"})
-    collector = netclass.factory(make_context(tmp_path, netclass_netlink=True,
-                                              netclass_ignored_devices="^skip", **options))
+    collector = netclass.build(make_context(tmp_path, "--collector.netclass.netlink",
+                                              "--collector.netclass.ignored-devices=^skip", *flags))
     collector.links = lambda: LINKS
     collector.link_modes = lambda: modes
     return collector
@@ -148,11 +148,11 @@ def test_netlink_variant_from_rtnetlink(tmp_path: Path) -> None:
 
 
 def test_netlink_variant_stats_leave_netdevs_families_to_it(tmp_path: Path) -> None:
-    alone = samples(_rtnl(tmp_path, netclass_rtnl_with_stats=True, collector_enable_netdev=False).collect())
+    alone = samples(_rtnl(tmp_path, "--collector.netclass_rtnl.with-stats", "--no-collector.netdev").collect())
     eth0 = (("device", "eth0"),)
     assert alone[("node_network_receive_bytes_total", eth0)] == 77
     assert alone[("node_network_receive_errors_total", eth0)] == 3
-    beside = samples(_rtnl(tmp_path, netclass_rtnl_with_stats=True).collect())  # netdev on by default
+    beside = samples(_rtnl(tmp_path, "--collector.netclass_rtnl.with-stats").collect())  # netdev on by default
     assert ("node_network_receive_bytes_total", eth0) not in beside  # netdev's counter serves it
     assert beside[("node_network_receive_errors_total", eth0)] == 3  # netdev's is receive_errs_total
 
@@ -184,12 +184,12 @@ def test_real_ethtool_netlink_dump() -> None:
 
 def test_no_class_net_is_no_data(tmp_path: Path) -> None:
     with pytest.raises(NoDataError):
-        list(netclass.NetClassCollector(make_context(tmp_path), re.compile("^$")).collect())
+        list(netclass.NetclassCollector(make_context(tmp_path), re.compile("^$")).collect())
 
 
 def test_bad_ignored_devices_regex(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="ignored-devices"):
-        netclass.factory(make_context(tmp_path, netclass_ignored_devices="("))
+        netclass.build(make_context(tmp_path, "--collector.netclass.ignored-devices=("))
 
 
 @pytest.mark.parametrize(("err", "skipped"), [(errno.EINVAL, True), (errno.EOPNOTSUPP, True), (errno.EACCES, True),
@@ -205,7 +205,7 @@ def test_refused_attribute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, err:
         return real(path, errors)
 
     monkeypatch.setattr("exporters.node.collectors._files.sys_read_file", fake)
-    collector = netclass.NetClassCollector(make_context(tmp_path), re.compile("^$"))
+    collector = netclass.NetclassCollector(make_context(tmp_path), re.compile("^$"))
     if not skipped:
         with pytest.raises(OSError):
             list(collector.collect())
@@ -219,14 +219,14 @@ def test_broken_device_link_is_no_data(tmp_path: Path) -> None:
     _iface(tmp_path, "eth0", ETH0)
     os.symlink("../../devices/virtual/net/gone", tmp_path / "sys/class/net/gone0")
     with pytest.raises(NoDataError):
-        list(netclass.NetClassCollector(make_context(tmp_path), re.compile("^$")).collect())
+        list(netclass.NetclassCollector(make_context(tmp_path), re.compile("^$")).collect())
     # ignored devices are not read at all
-    assert samples(netclass.NetClassCollector(make_context(tmp_path), re.compile("^gone")).collect())
+    assert samples(netclass.NetclassCollector(make_context(tmp_path), re.compile("^gone")).collect())
 
 
 def test_label_value_that_is_not_utf8_drops_that_sample_only(tmp_path: Path) -> None:
     _iface(tmp_path, "eth0", ETH0)
     (tmp_path / "sys/devices/virtual/net/eth0/ifalias").write_bytes(b"bad \xff alias\n")
-    got = samples(netclass.NetClassCollector(make_context(tmp_path), re.compile("^$")).collect())
+    got = samples(netclass.NetclassCollector(make_context(tmp_path), re.compile("^$")).collect())
     assert not any(name == "node_network_info" for name, _ in got)
     assert got[("node_network_mtu_bytes", (("device", "eth0"),))] == 9000

@@ -97,7 +97,7 @@ def _tree(tmp_path: Path) -> None:
 
 def test_collect_netlink_mode_uses_sysfs_statistics(tmp_path: Path) -> None:
     _tree(tmp_path)
-    collector = netdev.NetDevCollector(make_context(tmp_path), DeviceFilter(), netlink=True)
+    collector = netdev.NetdevCollector(make_context(tmp_path), DeviceFilter(), netlink=True)
     got = samples(collector.collect())
     assert got[("node_network_receive_drop_total", (("device", "eth0"),))] == 15
     assert got[("node_network_receive_nohandler_total", (("device", "eth0"),))] == 20
@@ -109,10 +109,10 @@ def test_collect_netlink_mode_uses_sysfs_statistics(tmp_path: Path) -> None:
 def test_collect_procfs_mode_and_detailed(tmp_path: Path) -> None:
     _tree(tmp_path)
     context = make_context(tmp_path)
-    plain = samples(netdev.NetDevCollector(context, DeviceFilter(), netlink=False).collect())
+    plain = samples(netdev.NetdevCollector(context, DeviceFilter(), netlink=False).collect())
     assert ("node_network_receive_nohandler_total", (("device", "eth0"),)) not in plain
     assert plain[("node_network_transmit_colls_total", (("device", "eth0"),))] == 10
-    detailed_metrics = list(netdev.NetDevCollector(context, DeviceFilter(), netlink=True,
+    detailed_metrics = list(netdev.NetdevCollector(context, DeviceFilter(), netlink=True,
                                                    detailed=True).collect())
     detailed = samples(detailed_metrics)
     assert detailed[("node_network_receive_missed_errors_total", (("device", "eth0"),))] == 12
@@ -122,19 +122,23 @@ def test_collect_procfs_mode_and_detailed(tmp_path: Path) -> None:
 
 def test_factory_filters_and_deprecated_flags(tmp_path: Path) -> None:
     _tree(tmp_path)
-    collector = netdev.factory(make_context(tmp_path, netdev_device_exclude="^lo$", netdev_netlink=False))
+    collector = netdev.build(make_context(tmp_path, "--collector.netdev.device-exclude=^lo$",
+                                          "--no-collector.netdev.netlink"))
     devices = {dict(labels)["device"] for _, labels in samples(collector.collect())}
     assert devices == {"eth0", "veth:a"}
-    collector = netdev.factory(make_context(tmp_path, netdev_device_whitelist="^eth", netdev_netlink=False))
+    collector = netdev.build(make_context(tmp_path, "--collector.netdev.device-whitelist=^eth",
+                                          "--no-collector.netdev.netlink"))
     assert {dict(labels)["device"] for _, labels in samples(collector.collect())} == {"eth0"}
     with pytest.raises(ConfigError, match="mutually exclusive"):
-        netdev.factory(make_context(tmp_path, netdev_device_include="a", netdev_device_exclude="b"))
+        netdev.build(make_context(tmp_path, "--collector.netdev.device-include=a",
+                                  "--collector.netdev.device-exclude=b"))
     with pytest.raises(ConfigError, match="mutually exclusive"):
-        netdev.factory(make_context(tmp_path, netdev_device_include="a", netdev_device_whitelist="b"))
+        netdev.build(make_context(tmp_path, "--collector.netdev.device-include=a",
+                                  "--collector.netdev.device-whitelist=b"))
 
 
 def test_missing_proc_net_dev_fails(tmp_path: Path) -> None:
-    collector = netdev.NetDevCollector(make_context(tmp_path), DeviceFilter())
+    collector = netdev.NetdevCollector(make_context(tmp_path), DeviceFilter())
     with pytest.raises(FileNotFoundError):
         list(collector.collect())
 
@@ -168,17 +172,18 @@ def test_link_device_stats() -> None:
     assert netdev.link_device_stats(links) == {"eth0": {netdev.LINK_STATS_KEYS[k]: v for k, v in STATS.items()}}
 
 
-@pytest.mark.parametrize(("options", "expect", "count"), [
-    ({}, {"receive_bytes", "receive_errs", "transmit_colls", "receive_nohandler"}, 17),
-    ({"netdev_detailed": True}, {"receive_bytes", "receive_errors", "collisions", "receive_missed_errors"}, 24),
-    ({"netdev_netlink": False}, {"receive_bytes", "receive_errs", "receive_multicast"}, 16),
+@pytest.mark.parametrize(("flags", "expect", "count"), [
+    ((), {"receive_bytes", "receive_errs", "transmit_colls", "receive_nohandler"}, 17),
+    (("--collector.netdev.enable-detailed-metrics",),
+     {"receive_bytes", "receive_errors", "collisions", "receive_missed_errors"}, 24),
+    (("--no-collector.netdev.netlink",), {"receive_bytes", "receive_errs", "receive_multicast"}, 16),
 ])
-def test_served_keys(tmp_path: Path, options: dict[str, object], expect: set[str], count: int) -> None:
-    keys = netdev.served_keys(make_context(tmp_path, **options))
+def test_served_keys(tmp_path: Path, flags: tuple[str, ...], expect: set[str], count: int) -> None:
+    keys = netdev.served_keys(make_context(tmp_path, *flags))
     assert expect <= keys and len(keys) == count
-    assert netdev.served_keys(make_context(tmp_path, collector_enable_netdev=False)) == set()
-    assert netdev.served_keys(make_context(tmp_path, collector_disable_defaults=True)) == set()
-    assert netdev.served_keys(make_context(tmp_path, collector_disable_defaults=True, collector_enable_netdev=True))
+    assert netdev.served_keys(make_context(tmp_path, "--no-collector.netdev")) == set()
+    assert netdev.served_keys(make_context(tmp_path, "--collector.disable-defaults")) == set()
+    assert netdev.served_keys(make_context(tmp_path, "--collector.disable-defaults", "--collector.netdev"))
 
 
 def test_netlink_counters_match_sysfs_on_this_host() -> None:
@@ -186,9 +191,9 @@ def test_netlink_counters_match_sysfs_on_this_host() -> None:
         pytest.skip("no sysfs network statistics on this host")
     from exporters.node.context import NodeContext
 
-    live = netdev.NetDevCollector(NodeContext(), DeviceFilter())
+    live = netdev.NetdevCollector(NodeContext(), DeviceFilter())
     assert live.live_host()
-    files = netdev.NetDevCollector(NodeContext(), DeviceFilter())
+    files = netdev.NetdevCollector(NodeContext(), DeviceFilter())
     files.live_host = lambda: False  # type: ignore[method-assign]
     before = files.device_stats()
     links = live.device_stats()

@@ -82,7 +82,7 @@ def _tree(tmp_path: Path, snmp6: bool = True) -> None:
 
 def test_collect_default_fields(tmp_path: Path) -> None:
     _tree(tmp_path)
-    metrics = list(netstat.factory(make_context(tmp_path)).collect())
+    metrics = list(netstat.build(make_context(tmp_path)).collect())
     got = {name for name, _ in samples(metrics)}
     assert got == {
         "node_netstat_TcpExt_SyncookiesSent", "node_netstat_TcpExt_ListenOverflows", "node_netstat_TcpExt_TCPTimeouts",
@@ -97,7 +97,7 @@ def test_collect_default_fields(tmp_path: Path) -> None:
 
 def test_collect_custom_fields_and_no_ipv6(tmp_path: Path) -> None:
     _tree(tmp_path, snmp6=False)
-    got = samples(netstat.factory(make_context(tmp_path, netstat_fields="^Tcp_MaxConn$")).collect())
+    got = samples(netstat.build(make_context(tmp_path, "--collector.netstat.fields=^Tcp_MaxConn$")).collect())
     assert got == {("node_netstat_Tcp_MaxConn", ()): -1.0}
 
 
@@ -105,17 +105,17 @@ def test_bad_value_fails_even_when_filtered_out(tmp_path: Path) -> None:
     _tree(tmp_path)
     write(tmp_path, "proc/net/snmp", "Ip: Forwarding Odd\nIp: 1 x\n")
     with pytest.raises(ValueError):
-        list(netstat.factory(make_context(tmp_path, netstat_fields="^Ip_Forwarding$")).collect())
+        list(netstat.build(make_context(tmp_path, "--collector.netstat.fields=^Ip_Forwarding$")).collect())
 
 
 def test_missing_netstat_fails(tmp_path: Path) -> None:
     write(tmp_path, "proc/net/snmp", SNMP)
     with pytest.raises(FileNotFoundError):
-        list(netstat.factory(make_context(tmp_path)).collect())
+        list(netstat.build(make_context(tmp_path)).collect())
 
 
 def test_field_with_invalid_metric_name_is_skipped(tmp_path: Path) -> None:
     _tree(tmp_path)
     write(tmp_path, "proc/net/netstat", "Tcp-Ext: InErrs\nTcp-Ext: 5\nTcpExt: InErrs\nTcpExt: 6\n")
-    got = samples(netstat.factory(make_context(tmp_path, netstat_fields="InErrs$")).collect())
+    got = samples(netstat.build(make_context(tmp_path, "--collector.netstat.fields=InErrs$")).collect())
     assert got == {("node_netstat_TcpExt_InErrs", ()): 6.0}

@@ -9,7 +9,7 @@ import pytest
 from exporters.core.collector import NoDataError
 from exporters.node.collectors.nfs import CLIENT_V4_PROCEDURES, NfsCollector, parse_client_stats
 from tests.node.collected import samples, value
-from tests.node.fake_host import context, write_tree
+from tests.node.fake_host import make_context, write_tree
 
 V3 = "proc3 22 " + " ".join(str(i) for i in range(22))
 
@@ -42,7 +42,7 @@ def test_parse_client_stats_malformed(text: str, message: str) -> None:
 
 def test_nfs_collect(tmp_path: Path) -> None:
     write_tree(tmp_path, {"proc/net/rpc/nfs": f"net 0 11 12 13\nrpc 20 21 22\n{V3}\n"})
-    found = samples(NfsCollector(context(tmp_path)).collect())
+    found = samples(NfsCollector(make_context(tmp_path)).collect())
     assert value(found, "node_nfs_packets_total", protocol="udp") == 11
     assert value(found, "node_nfs_packets_total", protocol="tcp") == 12
     assert value(found, "node_nfs_connections_total") == 13
@@ -57,4 +57,4 @@ def test_nfs_collect(tmp_path: Path) -> None:
 def test_nfs_missing_file_is_no_data(tmp_path: Path) -> None:
     (tmp_path / "proc").mkdir()
     with pytest.raises(NoDataError):
-        list(NfsCollector(context(tmp_path)).collect())
+        list(NfsCollector(make_context(tmp_path)).collect())

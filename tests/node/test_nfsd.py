@@ -9,7 +9,7 @@ import pytest
 from exporters.core.collector import NoDataError
 from exporters.node.collectors.nfsd import NfsdCollector, parse_server_stats
 from tests.node.collected import samples, value
-from tests.node.fake_host import context, write_tree
+from tests.node.fake_host import make_context, write_tree
 
 SERVER = (
     "rc 1 2 3\nfh 4 0 0 0 0\nio 5 6\nth 7 0 0.000 0.000\nra 8 0 0 0 0 0 0 0 0 0 0 9\nnet 10 11 12 13\n"
@@ -46,7 +46,7 @@ def test_parse_server_stats_malformed(text: str, message: str) -> None:
 
 def test_nfsd_collect(tmp_path: Path) -> None:
     write_tree(tmp_path, {"proc/net/rpc/nfsd": SERVER})
-    found = samples(NfsdCollector(context(tmp_path)).collect())
+    found = samples(NfsdCollector(make_context(tmp_path)).collect())
     assert value(found, "node_nfsd_reply_cache_nocache_total") == 3
     assert value(found, "node_nfsd_file_handles_stale_total") == 4
     assert value(found, "node_nfsd_disk_bytes_written_total") == 6
@@ -68,4 +68,4 @@ def test_nfsd_collect(tmp_path: Path) -> None:
 def test_nfsd_missing_file_is_no_data(tmp_path: Path) -> None:
     (tmp_path / "proc").mkdir()
     with pytest.raises(NoDataError):
-        list(NfsdCollector(context(tmp_path)).collect())
+        list(NfsdCollector(make_context(tmp_path)).collect())

@@ -18,8 +18,7 @@ import pytest
 from exporters.core.flags import ConfigError
 from exporters.node.collectors import ntp
 from exporters.node.collectors.ntp import UNIX_EPOCH_IN_NTP, Header, NtpCollector, NtpOptions, Response
-from exporters.node.context import NodeContext
-from exporters.node.main import build_parser, collector_specs
+from exporters.node.main import build_parser, collector_specs, node_context
 from tests.conftest import ORACLES, free_port, missing, reference_binary
 from tests.node.live_scrape import get, scrape
 
@@ -112,11 +111,11 @@ def test_fix_host_port(address: str, expected: tuple[str, int]) -> None:
 
 def options(*argv: str) -> NtpOptions:
     args = build_parser(collector_specs()).parse_args(["--collector.ntp", *argv])
-    return ntp.options_from_flags(NodeContext(args=args))
+    return ntp.check_options(node_context(args, collector_specs()).options(NtpOptions))
 
 
 def test_options_are_checked_as_upstream_checks_them() -> None:
-    assert options() == NtpOptions("127.0.0.1", 123, 4, 1, 3.46608, 0.001)
+    assert options() == NtpOptions() == NtpOptions("127.0.0.1", 123, 4, False, 1, 3.46608, 0.001)
     assert options("--collector.ntp.server=::1").server == "::1"
     assert options("--collector.ntp.server=::ffff:127.0.0.1").server == "::ffff:127.0.0.1"
     assert options("--collector.ntp.server=ntp.example", "--collector.ntp.server-is-local").server == "ntp.example"

@@ -16,8 +16,7 @@ import pytest
 from exporters.core.flags import ConfigError, enabled_collectors
 from exporters.node.collectors import diskstats, filesystem
 from exporters.node.collectors._flags import compile_go_regex
-from exporters.node.context import NodeContext
-from exporters.node.main import NOT_PROVIDED, build_parser, collector_specs, main
+from exporters.node.main import NOT_PROVIDED, build_parser, collector_specs, main, node_context
 
 # name -> enabled by default, for every collector node_exporter v1.7.0 registers on Linux.
 UPSTREAM_COLLECTORS: dict[str, bool] = {
@@ -239,7 +238,7 @@ def test_pre_action_defaults(parser: argparse.ArgumentParser) -> None:
     args = _parse(parser, [])
     for flag in PRE_ACTION_FLAGS:
         assert getattr(args, _dest(parser, flag)) is None, flag
-    context = NodeContext(args=args)
+    context = node_context(args, collector_specs())
     disk = diskstats.build(context)
     assert disk.devices.ignore is not None and disk.devices.ignore.pattern == _go(DISKSTATS_EXCLUDE)
     assert disk.devices.accept is None
@@ -256,7 +255,7 @@ def test_pre_action_flag_and_deprecated_alias_conflict(parser: argparse.Argument
     args = _parse(parser, ["--collector.filesystem.mount-points-exclude=^/x",
                            "--collector.filesystem.ignored-mount-points=^/y"])
     with pytest.raises(ConfigError):
-        filesystem.build(NodeContext(args=args))
+        filesystem.build(node_context(args, collector_specs()))
 
 
 @pytest.mark.parametrize("flag", LEFT_OUT_FLAGS)

@@ -18,7 +18,7 @@ from exporters.core.flags import ConfigError
 from exporters.core.runner import CollectorRunner
 from exporters.node.collectors import perf
 from tests.node.collected import samples, types
-from tests.node.fake_host import context
+from tests.node.fake_host import make_context
 
 
 @pytest.mark.parametrize(
@@ -150,7 +150,7 @@ def test_tracepoints(tmp_path: Path) -> None:
 
 @pytest.mark.timeout(20)
 def test_real_kernel_software_counters(tmp_path: Path) -> None:
-    collector = perf.build(context(tmp_path, "--collector.perf", "--no-collector.perf.disable-software-profilers"))
+    collector = perf.build(make_context(tmp_path, "--collector.perf", "--no-collector.perf.disable-software-profilers"))
     try:
         if not collector.state.counters:
             # the kernel refused everything here: the collector must say so, not serve nothing

@@ -35,7 +35,7 @@ def _supply(tmp_path: Path, name: str, attrs: dict[str, str]) -> None:
 def test_collect(tmp_path: Path) -> None:
     _supply(tmp_path, "BAT0", BAT)
     _supply(tmp_path, "AC", {"type": "Mains", "online": "1"})
-    got = samples(powersupplyclass.PowerSupplyClassCollector(make_context(tmp_path), _never()).collect())
+    got = samples(powersupplyclass.PowersupplyclassCollector(make_context(tmp_path), _never()).collect())
     bat = (("power_supply", "BAT0"),)
     assert got[("node_power_supply_cyclecount", bat)] == 42
     assert got[("node_power_supply_voltage_volt", bat)] == pytest.approx(12.051)
@@ -52,15 +52,16 @@ def test_collect(tmp_path: Path) -> None:
 def test_ignored_supplies(tmp_path: Path) -> None:
     _supply(tmp_path, "BAT0", BAT)
     _supply(tmp_path, "AC", {"type": "Mains", "online": "1"})
-    got = samples(powersupplyclass.factory(make_context(tmp_path, powersupply_ignored_supplies="^BAT")).collect())
+    context = make_context(tmp_path, "--collector.powersupply.ignored-supplies=^BAT")
+    got = samples(powersupplyclass.build(context).collect())
     assert {dict(labels)["power_supply"] for _, labels in got} == {"AC"}
     with pytest.raises(ConfigError):
-        powersupplyclass.factory(make_context(tmp_path, powersupply_ignored_supplies="[a-"))
+        powersupplyclass.build(make_context(tmp_path, "--collector.powersupply.ignored-supplies=[a-"))
 
 
 def test_no_power_supply_class_is_no_data(tmp_path: Path) -> None:
     with pytest.raises(NoDataError):
-        list(powersupplyclass.PowerSupplyClassCollector(make_context(tmp_path), _never()).collect())
+        list(powersupplyclass.PowersupplyclassCollector(make_context(tmp_path), _never()).collect())
 
 
 def _never() -> re.Pattern[str]:
@@ -71,4 +72,4 @@ def test_broken_supply_link_is_no_data(tmp_path: Path) -> None:
     _supply(tmp_path, "AC", {"type": "Mains", "online": "1"})
     (tmp_path / "sys/class/power_supply/BAT9").symlink_to("nowhere")
     with pytest.raises(NoDataError):
-        list(powersupplyclass.PowerSupplyClassCollector(make_context(tmp_path), _never()).collect())
+        list(powersupplyclass.PowersupplyclassCollector(make_context(tmp_path), _never()).collect())

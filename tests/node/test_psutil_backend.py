@@ -6,8 +6,8 @@ counters that move between the two reads, be close to) the other's.
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Callable
 from types import SimpleNamespace
 
 import psutil
@@ -25,11 +25,11 @@ Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 def linux(*names: str) -> Samples:
     """Our /proc collectors on this host, default flags."""
-    from exporters.node.main import build_parser, collector_specs
+    from exporters.node.main import build_parser, collector_specs, node_context
 
     specs = {spec.name: spec for spec in collector_specs()}
     args = build_parser(list(specs.values())).parse_args([])
-    context = NodeContext(args=args)
+    context = node_context(args, list(specs.values()))
     out: Samples = {}
     for name in names:
         if name not in specs:
@@ -53,7 +53,7 @@ def one(values: Samples, name: str) -> float:
 
 @pytest.mark.parametrize("profile", [pb.DARWIN, pb.FREEBSD])
 def test_cpu_matches_proc(profile: pb.Profile) -> None:
-    ours = samples(pb.CPUCollector(profile).collect())
+    ours = samples(pb.PsutilCpuCollector(profile).collect())
     proc = linux("cpu")
     for field, mode in profile.cpu_modes:
         if mode == "interrupt":
@@ -69,12 +69,12 @@ def test_cpu_matches_proc(profile: pb.Profile) -> None:
 
 def test_memory_matches_meminfo() -> None:
     proc = linux("meminfo")
-    darwin = samples(pb.MemoryCollector(pb.DARWIN).collect())
+    darwin = samples(pb.PsutilMeminfoCollector(pb.DARWIN).collect())
     assert one(darwin, "node_memory_total_bytes") == one(proc, "node_memory_MemTotal_bytes")
     assert one(darwin, "node_memory_swap_total_bytes") == one(proc, "node_memory_SwapTotal_bytes")
     assert one(darwin, "node_memory_free_bytes") == pytest.approx(one(proc, "node_memory_MemFree_bytes"), rel=0.05)
     assert one(darwin, "node_memory_active_bytes") == pytest.approx(one(proc, "node_memory_Active_bytes"), rel=0.05)
-    freebsd = samples(pb.MemoryCollector(pb.FREEBSD).collect())
+    freebsd = samples(pb.PsutilMeminfoCollector(pb.FREEBSD).collect())
     assert one(freebsd, "node_memory_size_bytes") == one(proc, "node_memory_MemTotal_bytes")
     assert one(freebsd, "node_memory_buffer_bytes") == pytest.approx(one(proc, "node_memory_Buffers_bytes"), rel=0.05)
     assert "node_memory_swap_in_bytes_total" in {k[0] for k in freebsd}
@@ -83,7 +83,7 @@ def test_memory_matches_meminfo() -> None:
 def test_memory_types_and_missing_fields() -> None:
     virtual = SimpleNamespace(total=100, free=10, active=20, inactive=30, wired=None)
     swap = SimpleNamespace(total=50, used=5, sin=7, sout=8)
-    got = list(pb.MemoryCollector(pb.DARWIN, virtual=lambda: virtual, swap=lambda: swap).collect())
+    got = list(pb.PsutilMeminfoCollector(pb.DARWIN, virtual=lambda: virtual, swap=lambda: swap).collect())
     kinds = {m.name: m.type for m in got}
     assert kinds["node_memory_swapped_in_bytes_total"] == "counter"
     assert kinds["node_memory_total_bytes"] == "gauge"
@@ -93,12 +93,12 @@ def test_memory_types_and_missing_fields() -> None:
 
 def test_loadavg_boot_time_uname_match_proc() -> None:
     proc = linux("loadavg", "stat", "uname")
-    load = samples(pb.LoadavgCollector().collect())
+    load = samples(pb.PsutilLoadavgCollector().collect())
     for name in ("node_load1", "node_load5", "node_load15"):
         assert one(load, name) == pytest.approx(one(proc, name), abs=1.0)
-    boot = samples(pb.BootTimeCollector().collect())
+    boot = samples(pb.PsutilBoottimeCollector().collect())
     assert one(boot, "node_boot_time_seconds") == pytest.approx(one(proc, "node_boot_time_seconds"), abs=1.0)
-    uname = {dict(k[1])["sysname"]: dict(k[1]) for k in samples(pb.UnameCollector().collect())}
+    uname = {dict(k[1])["sysname"]: dict(k[1]) for k in samples(pb.PsutilUnameCollector().collect())}
     proc_uname = next(dict(k[1]) for k in proc if k[0] == "node_uname_info")
     mine = uname[proc_uname["sysname"]]
     assert (mine["release"], mine["machine"]) == (proc_uname["release"], proc_uname["machine"])
@@ -120,7 +120,7 @@ def test_filesystem_root_matches_proc() -> None:
         pytest.skip("the filesystem collector does not report / here")
     # Linux's own excludes for the comparison (the BSD ones would keep /proc, /sys...).
     profile = pb.Profile("linux-test", (), (), "^/(dev|proc|sys|run)($|/)", "^(proc|sysfs|cgroup2?)$")
-    got = by_label(samples(pb.FilesystemCollector(profile).collect()), "node_filesystem_size_bytes", "mountpoint")
+    got = by_label(samples(pb.PsutilFilesystemCollector(profile).collect()), "node_filesystem_size_bytes", "mountpoint")
     assert got["/"] == want["/"]
 
 
@@ -135,7 +135,7 @@ def test_filesystem_excludes_and_errors() -> None:
             raise OSError("hung")
         return os.statvfs_result((4096, 4096, 100, 50, 40, 1000, 900, 900, 0, 255))
 
-    got = samples(pb.FilesystemCollector(pb.DARWIN, partitions=lambda: parts, statvfs=statvfs).collect())
+    got = samples(pb.PsutilFilesystemCollector(pb.DARWIN, partitions=lambda: parts, statvfs=statvfs).collect())
     assert by_label(got, "node_filesystem_size_bytes", "mountpoint") == {"/": 409600.0}
     assert by_label(got, "node_filesystem_avail_bytes", "mountpoint") == {"/": 163840.0}
     assert by_label(got, "node_filesystem_device_error", "mountpoint") == {"/": 0.0, "/Volumes/x": 1.0}
@@ -144,14 +144,14 @@ def test_filesystem_excludes_and_errors() -> None:
 
 def test_diskstats_and_netdev_match_proc() -> None:
     proc = linux("diskstats", "netdev")
-    disks = samples(pb.DiskstatsCollector().collect())
+    disks = samples(pb.PsutilDiskstatsCollector().collect())
     want = by_label(proc, "node_disk_read_bytes_total", "device")
     got = by_label(disks, "node_disk_read_bytes_total", "device")
     common = set(want) & set(got)
     assert common, (sorted(want), sorted(got))
     for device in common:
         assert got[device] == pytest.approx(want[device], rel=0.05, abs=1e6)
-    net = samples(pb.NetdevCollector().collect())
+    net = samples(pb.PsutilNetdevCollector().collect())
     want = by_label(proc, "node_network_receive_bytes_total", "device")
     got = by_label(net, "node_network_receive_bytes_total", "device")
     assert set(want) <= set(got)
@@ -161,50 +161,53 @@ def test_diskstats_and_netdev_match_proc() -> None:
 
 def test_diskstats_without_disks() -> None:
     with pytest.raises(NoDataError):
-        list(pb.DiskstatsCollector(counters=lambda: {}).collect())
+        list(pb.PsutilDiskstatsCollector(counters=lambda: {}).collect())
 
 
 @pytest.mark.parametrize(
     ("platform", "expect"), [("linux", None), ("darwin", pb.DARWIN), ("freebsd14", pb.FREEBSD)]
 )
 def test_platform_selection(platform: str, expect: pb.Profile | None) -> None:
+    from exporters.node.main import build_collector, collector_specs
+
     assert pb.current_profile(platform) is expect
-    marker: list[Metric] = []
-
-    class Linux:
-        def __init__(self, context: NodeContext) -> None:
-            pass
-
-        def collect(self) -> list[Metric]:
-            return marker
-
-    factory: Callable[[NodeContext], Collector] = pb.platform_factory("loadavg", Linux, platform)
-    built = factory(NodeContext())
-    assert isinstance(built, Linux) == (expect is None)
+    spec = next(s for s in collector_specs() if s.name == "loadavg")
+    built = build_collector(spec, NodeContext(platform=platform))
+    assert isinstance(built, pb.PsutilLoadavgCollector) == (expect is not None)
 
 
 PSUTIL_CLASSES = {
-    "cpu": pb.CPUCollector, "meminfo": pb.MemoryCollector, "loadavg": pb.LoadavgCollector,
-    "uname": pb.UnameCollector, "filesystem": pb.FilesystemCollector, "diskstats": pb.DiskstatsCollector,
-    "netdev": pb.NetdevCollector,
+    "cpu": pb.PsutilCpuCollector, "meminfo": pb.PsutilMeminfoCollector, "loadavg": pb.PsutilLoadavgCollector,
+    "uname": pb.PsutilUnameCollector, "filesystem": pb.PsutilFilesystemCollector,
+    "diskstats": pb.PsutilDiskstatsCollector, "netdev": pb.PsutilNetdevCollector,
 }
 
 
 def _context(*flags: str) -> NodeContext:
-    from exporters.node.main import build_parser, collector_specs
+    from exporters.node.main import build_parser, collector_specs, node_context
 
-    return NodeContext(args=build_parser(collector_specs()).parse_args(list(flags)))
+    return node_context(build_parser(collector_specs()).parse_args(list(flags)), collector_specs())
 
 
-@pytest.mark.parametrize("name", sorted(PSUTIL_CLASSES))
-def test_spec_factory_switches_to_psutil_off_linux(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def portable(name: str, profile: pb.Profile, context: NodeContext) -> Collector:
+    """The psutil collector standing in for ``name`` on ``profile``'s system."""
     from exporters.node.main import collector_specs
 
     spec = next(s for s in collector_specs() if s.name == name)
+    assert spec.portable is not None
+    return spec.portable(dataclasses.replace(context, platform=profile.name))
+
+
+@pytest.mark.parametrize("name", sorted(PSUTIL_CLASSES))
+def test_spec_switches_to_psutil_off_linux(name: str) -> None:
+    from exporters.node.main import build_collector, collector_specs
+
+    spec = next(s for s in collector_specs() if s.name == name)
     context = _context()
-    assert not isinstance(spec.factory(context), PSUTIL_CLASSES[name])  # this host is Linux
-    monkeypatch.setattr(pb, "current_profile", lambda platform=None: pb.DARWIN)
-    assert isinstance(spec.factory(context), PSUTIL_CLASSES[name])
+    assert not isinstance(build_collector(spec, context), PSUTIL_CLASSES[name])  # this host is Linux
+    for profile in (pb.DARWIN, pb.FREEBSD):
+        assert isinstance(build_collector(spec, dataclasses.replace(context, platform=profile.name)),
+                          PSUTIL_CLASSES[name])
 
 
 def _families(metrics: list[Metric]) -> dict[str, tuple[str, frozenset[str]]]:
@@ -227,7 +230,7 @@ def test_shared_families_have_the_proc_type_and_labels(name: str) -> None:
     except NoDataError:
         pytest.skip(f"{name}: no data on this host")
     for profile in (pb.DARWIN, pb.FREEBSD):
-        mine = _families(list(pb.collector_for(name, profile, context).collect()))
+        mine = _families(list(portable(name, profile, context).collect()))
         shared = set(mine) & set(proc)
         for family in shared:
             assert mine[family][0] == proc[family][0], (profile.name, family)
@@ -243,7 +246,7 @@ def test_filesystem_matches_proc_on_every_mount() -> None:
     context = _context()
     proc = linux("filesystem")
     # the Linux defaults of the flags, so both sides keep the same mounts
-    mine = samples(pb.FilesystemCollector(pb.DARWIN, excludes=filesystem.exclude_patterns(context)).collect())
+    mine = samples(pb.PsutilFilesystemCollector(pb.DARWIN, excludes=filesystem.exclude_patterns(context)).collect())
     answered = {labels for (name, labels), v in proc.items() if name == "node_filesystem_device_error" and v == 0}
     assert answered, "no filesystem answered statfs here"
     for metric in ("node_filesystem_size_bytes", "node_filesystem_files"):
@@ -259,17 +262,17 @@ def test_psutil_collectors_honour_the_collector_flags() -> None:
     disks = sorted(psutil.disk_io_counters(perdisk=True) or {})
     nics = sorted(psutil.net_io_counters(pernic=True))
     assert nics
-    net = samples(pb.collector_for("netdev", pb.DARWIN, _context(f"--collector.netdev.device-include=^{nics[0]}$"))
+    net = samples(portable("netdev", pb.DARWIN, _context(f"--collector.netdev.device-include=^{nics[0]}$"))
                   .collect())
     assert {dict(labels)["device"] for _, labels in net} == {nics[0]}
-    fs = samples(pb.collector_for("filesystem", pb.DARWIN,
+    fs = samples(portable("filesystem", pb.DARWIN,
                                   _context("--collector.filesystem.mount-points-exclude=.")).collect())
     assert fs == {}
     if len(disks) > 1:  # excluding the only disk would leave no data
         first = disks[0]
-        got = samples(pb.collector_for(
+        got = samples(portable(
             "diskstats", pb.DARWIN, _context("--collector.diskstats.device-exclude=^" + first + "$")).collect())
         assert first not in {dict(labels)["device"] for _, labels in got}
     with pytest.raises(ConfigError, match="mutually exclusive"):
-        pb.collector_for("netdev", pb.DARWIN, _context("--collector.netdev.device-include=a",
+        portable("netdev", pb.DARWIN, _context("--collector.netdev.device-include=a",
                                                        "--collector.netdev.device-exclude=b"))

@@ -13,7 +13,7 @@ from exporters.node.collectors import qdisc
 from exporters.node.collectors._gojson import loads
 from exporters.node.collectors._netlink import encode_attribute
 from tests.node.collected import samples, value
-from tests.node.fake_host import context
+from tests.node.fake_host import make_context
 
 
 def message(ifindex: int, parent: int, attrs: bytes) -> bytes:
@@ -72,13 +72,13 @@ def test_collect_fixtures_filters_and_skips_children(tmp_path: Path) -> None:
         {"IfaceName": "lo", "Kind": "noqueue"},
         {"IfaceName": "eth1", "Kind": "htb", "Backlog": 3},
     ]))
-    got = samples(qdisc.factory(context(tmp_path, f"--collector.qdisc.fixtures={tmp_path}",
+    got = samples(qdisc.build(make_context(tmp_path, f"--collector.qdisc.fixtures={tmp_path}",
                                         "--collector.qdisc.device-exclude=^lo$")).collect())
     assert value(got, "node_qdisc_bytes_total", device="eth0", kind="mq") == 10
     assert value(got, "node_qdisc_current_queue_length", device="eth0", kind="mq") == 2
     assert value(got, "node_qdisc_backlog", device="eth1", kind="htb") == 3
     assert {dict(labels)["kind"] for _, labels in got} == {"mq", "htb"}
-    old = samples(qdisc.factory(context(tmp_path, f"--collector.qdisc.fixtures={tmp_path}",
+    old = samples(qdisc.build(make_context(tmp_path, f"--collector.qdisc.fixtures={tmp_path}",
                                         "--collector.qdisk.device-include=^eth1$")).collect())
     assert {dict(labels)["device"] for _, labels in old} == {"eth1"}  # the deprecated spelling still works
 
@@ -89,12 +89,12 @@ def test_collect_fixtures_filters_and_skips_children(tmp_path: Path) -> None:
 ])
 def test_conflicting_filters_stop_the_start(tmp_path: Path, flags: tuple[str, ...]) -> None:
     with pytest.raises(ConfigError):
-        qdisc.factory(context(tmp_path, *flags))
+        qdisc.build(make_context(tmp_path, *flags))
 
 
 def test_missing_fixture_fails_the_scrape(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
-        list(qdisc.factory(context(tmp_path, f"--collector.qdisc.fixtures={tmp_path}/none")).collect())
+        list(qdisc.build(make_context(tmp_path, f"--collector.qdisc.fixtures={tmp_path}/none")).collect())
 
 
 @pytest.mark.timeout(10)

@@ -54,7 +54,7 @@ def test_collect(tmp_path: Path) -> None:
         pytest.approx(240422.366267)
     assert got[("node_rapl_dram_joules_total", (("index", "1"), ("path", f"{base}/intel-rapl:1:0")))] == 1.0
     assert types(metrics)["node_rapl_dram_joules"] == "counter"
-    zoned = samples(rapl.factory(make_context(tmp_path, rapl_zone_label=True)).collect())
+    zoned = samples(rapl.build(make_context(tmp_path, "--collector.rapl.enable-zone-label")).collect())
     assert zoned[("node_rapl_joules_total", (("index", "0"), ("path", f"{base}/intel-rapl:0:0"),
                                              ("rapl_zone", "dram")))] == pytest.approx(0.004611)
     assert len(zoned) == 3

@@ -41,7 +41,7 @@ def test_parse_sockstat_malformed(text: str) -> None:
 def test_collect(tmp_path: Path) -> None:
     write(tmp_path, "proc/net/sockstat", SOCKSTAT)
     write(tmp_path, "proc/net/sockstat6", SOCKSTAT6)
-    metrics = list(sockstat.SockStatCollector(make_context(tmp_path), page_size=4096).collect())
+    metrics = list(sockstat.SockstatCollector(make_context(tmp_path), page_size=4096).collect())
     got = {name: value for (name, _), value in samples(metrics).items()}
     assert got["node_sockstat_sockets_used"] == 229
     assert got["node_sockstat_TCP_mem_bytes"] == 4096 and got["node_sockstat_UDP_mem_bytes"] == 8192
@@ -53,6 +53,6 @@ def test_collect(tmp_path: Path) -> None:
 
 def test_missing_files_are_skipped(tmp_path: Path) -> None:
     write(tmp_path, "proc/net/sockstat6", SOCKSTAT6)
-    got = samples(sockstat.SockStatCollector(make_context(tmp_path), page_size=4096).collect())
+    got = samples(sockstat.SockstatCollector(make_context(tmp_path), page_size=4096).collect())
     assert {name for name, _ in got} == {"node_sockstat_TCP6_inuse", "node_sockstat_UDP6_inuse",
                                          "node_sockstat_FRAG6_inuse", "node_sockstat_FRAG6_memory"}

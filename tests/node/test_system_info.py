@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from exporters.core.collector import NoDataError
-from exporters.node.collectors import os as os_collector
+from exporters.node.collectors import clock as time_collector
+from exporters.node.collectors import os_release as os_collector
 from exporters.node.collectors import selinux, timex, uname
-from exporters.node.collectors import time as time_collector
 from tests.node.collected import samples
 from tests.node.fake_host import make_context, write
 
@@ -136,7 +136,7 @@ def test_os_version(version_id: str, expect: float) -> None:
 
 def test_os_collector(tmp_path: Path) -> None:
     context = make_context(tmp_path)
-    collector = os_collector.OSCollector(context)
+    collector = os_collector.OsCollector(context)
     with pytest.raises(NoDataError):
         list(collector.collect())
     write(tmp_path, "root/usr/lib/os-release", 'NAME="Fallback"\nID=fb\nVERSION_ID="3.1"\n')
@@ -168,12 +168,12 @@ def test_parse_selinux_config(text: str, expect: int) -> None:
 
 def test_selinux_collector(tmp_path: Path) -> None:
     context = make_context(tmp_path)
-    assert samples(selinux.SELinuxCollector(context).collect()) == {("node_selinux_enabled", ()): 0.0}
+    assert samples(selinux.SelinuxCollector(context).collect()) == {("node_selinux_enabled", ()): 0.0}
     write(tmp_path, "sys/fs/selinux/enforce", "0\n")
     write(tmp_path, "proc/self/attr/current", "kernel\0")
-    assert samples(selinux.SELinuxCollector(context).collect()) == {("node_selinux_enabled", ()): 0.0}
+    assert samples(selinux.SelinuxCollector(context).collect()) == {("node_selinux_enabled", ()): 0.0}
     write(tmp_path, "proc/self/attr/current", "system_u:system_r:init_t:s0\0")
     write(tmp_path, "root/etc/selinux/config", "SELINUX=enforcing\n")
-    assert samples(selinux.SELinuxCollector(context).collect()) == {
+    assert samples(selinux.SelinuxCollector(context).collect()) == {
         ("node_selinux_enabled", ()): 1.0, ("node_selinux_config_mode", ()): 1.0,
         ("node_selinux_current_mode", ()): 0.0}

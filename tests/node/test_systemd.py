@@ -3,6 +3,7 @@ real systemd (sandboxed) read in-process and side by side with node_exporter 1.9
 
 from __future__ import annotations
 
+import re
 import socket
 import sys
 import time
@@ -16,8 +17,7 @@ from exporters.core.flags import ConfigError
 from exporters.node.collectors import _dbus, systemd
 from exporters.node.collectors._dbus import DBusConnection, DBusError
 from exporters.node.collectors.systemd import NO_VALUE, SystemdCollector, SystemdOptions, Unit
-from exporters.node.context import NodeContext
-from exporters.node.main import build_parser, collector_specs
+from exporters.node.main import build_parser, collector_specs, node_context
 from tests.conftest import reference_binary
 from tests.node.collected import collect_partial, samples, value
 from tests.node.dbus_peer import dbus_peer, reply
@@ -31,7 +31,11 @@ UPSTREAM_EXCLUDE = r".+\.(automount|device|mount|scope|slice)"
 
 def options(*argv: str) -> SystemdOptions:
     args = build_parser(collector_specs()).parse_args(["--collector.systemd", *argv])
-    return systemd.options_from_flags(NodeContext(args=args))
+    return node_context(args, collector_specs()).options(SystemdOptions)
+
+
+def patterns(*argv: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    return systemd.unit_patterns(options(*argv))
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -72,26 +76,23 @@ def test_summary_counts_every_state_seen() -> None:
 def test_filter_is_anchored_and_keeps_loaded_units_only() -> None:
     units = [Unit(n, "loaded", "active", "/") for n in ("nd-a.service", "xnd-a.service", "home.mount", "a.slice")]
     units.append(Unit("nd-b.service", "not-found", "inactive", "/"))
-    default = options()
-    assert [u.name for u in systemd.filter_units(units, default.include, default.exclude)] == [
-        "nd-a.service", "xnd-a.service"]
-    only = options("--collector.systemd.unit-include=nd-.+")
-    assert [u.name for u in systemd.filter_units(units, only.include, only.exclude)] == ["nd-a.service"]
-    partial = options("--collector.systemd.unit-include=nd")
-    assert systemd.filter_units(units, partial.include, partial.exclude) == []
-    mounts = options("--collector.systemd.unit-exclude=.+\\.slice")
-    assert "home.mount" in [u.name for u in systemd.filter_units(units, mounts.include, mounts.exclude)]
+    assert [u.name for u in systemd.filter_units(units, *patterns())] == ["nd-a.service", "xnd-a.service"]
+    only = patterns("--collector.systemd.unit-include=nd-.+")
+    assert [u.name for u in systemd.filter_units(units, *only)] == ["nd-a.service"]
+    assert systemd.filter_units(units, *patterns("--collector.systemd.unit-include=nd")) == []
+    mounts = patterns("--collector.systemd.unit-exclude=.+\\.slice")
+    assert "home.mount" in [u.name for u in systemd.filter_units(units, *mounts)]
 
 
 def test_deprecated_spellings() -> None:
-    assert options("--collector.systemd.unit-whitelist=x.+").include.search("x.service")
-    assert not options("--collector.systemd.unit-blacklist=x.+").exclude.search("home.mount")
+    assert patterns("--collector.systemd.unit-whitelist=x.+")[0].search("x.service")
+    assert not patterns("--collector.systemd.unit-blacklist=x.+")[1].search("home.mount")
     with pytest.raises(ConfigError):
-        options("--collector.systemd.unit-whitelist=a", "--collector.systemd.unit-include=b")
+        patterns("--collector.systemd.unit-whitelist=a", "--collector.systemd.unit-include=b")
     with pytest.raises(ConfigError):
-        options("--collector.systemd.unit-blacklist=a", "--collector.systemd.unit-exclude=b")
+        patterns("--collector.systemd.unit-blacklist=a", "--collector.systemd.unit-exclude=b")
     with pytest.raises(ConfigError):
-        options("--collector.systemd.unit-include=(")
+        patterns("--collector.systemd.unit-include=(")
 
 
 def test_boolean_flags_take_go_values() -> None:

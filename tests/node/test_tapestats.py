@@ -10,7 +10,7 @@ from exporters.core.collector import NoDataError
 from exporters.node.collectors import tapestats
 from exporters.node.collectors.tapestats import STATS
 from tests.node.collected import samples, value
-from tests.node.fake_host import context, write_tree
+from tests.node.fake_host import make_context, write_tree
 
 ST = "sys/class/scsi_tape"
 
@@ -27,7 +27,7 @@ def tree() -> dict[str, str]:
 
 def test_collect(tmp_path: Path) -> None:
     write_tree(tmp_path, tree())
-    found = samples(tapestats.build(context(tmp_path)).collect())
+    found = samples(tapestats.build(make_context(tmp_path)).collect())
     assert {dict(labels)["device"] for _, labels in found} == {"st0", "st1"}
     assert value(found, "node_tape_io_now", device="st0") == 1
     assert value(found, "node_tape_io_time_seconds_total", device="st0") == 1000 * 0.000000001
@@ -39,7 +39,7 @@ def test_collect(tmp_path: Path) -> None:
 
 def test_ignored_devices_flag(tmp_path: Path) -> None:
     write_tree(tmp_path, tree())
-    found = samples(tapestats.build(context(tmp_path, "--collector.tapestats.ignored-devices=1")).collect())
+    found = samples(tapestats.build(make_context(tmp_path, "--collector.tapestats.ignored-devices=1")).collect())
     assert {dict(labels)["device"] for _, labels in found} == {"st0"}
 
 
@@ -47,9 +47,9 @@ def test_ignored_devices_flag(tmp_path: Path) -> None:
 def test_bad_counter_is_an_error(tmp_path: Path, bad: str) -> None:
     write_tree(tmp_path, {f"{ST}/st0/stats/read_cnt": bad})
     with pytest.raises(ValueError):
-        list(tapestats.build(context(tmp_path)).collect())
+        list(tapestats.build(make_context(tmp_path)).collect())
 
 
 def test_no_tape_class_is_no_data(tmp_path: Path) -> None:
     with pytest.raises(NoDataError):
-        list(tapestats.build(context(tmp_path)).collect())
+        list(tapestats.build(make_context(tmp_path)).collect())

@@ -36,7 +36,7 @@ def test_collect_counts_a_listen_backlog(tmp_path: Path) -> None:
         server6.bind(("::1", 0))
         server6.listen(41)
         # the rest of the host's sockets come and go: compare against a dump taken right after
-        got = samples(tcpstat.TCPStatCollector(make_context(tmp_path)).collect())
+        got = samples(tcpstat.TcpstatCollector(make_context(tmp_path)).collect())
         mine = [m for m in tcpstat.read_inet_diag(socket.AF_INET) + tcpstat.read_inet_diag(socket.AF_INET6)
                 if tcpstat.INET_DIAG_MSG.unpack_from(m)[1] == 10]
     states = {dict(labels)["state"]: value for (_, labels), value in got.items()}
@@ -49,8 +49,8 @@ def test_ipv6_only_when_procfs_has_tcp6(tmp_path: Path) -> None:
     with socket.socket(socket.AF_INET6) as server6:
         server6.bind(("::1", 0))
         server6.listen(1000)
-        without = samples(tcpstat.TCPStatCollector(make_context(tmp_path)).collect())
+        without = samples(tcpstat.TcpstatCollector(make_context(tmp_path)).collect())
         write(tmp_path, "proc/net/tcp6", "")
-        with_v6 = samples(tcpstat.TCPStatCollector(make_context(tmp_path)).collect())
+        with_v6 = samples(tcpstat.TcpstatCollector(make_context(tmp_path)).collect())
     tx = ("node_tcp_connection_states", (("state", "tx_queued_bytes"),))
     assert with_v6[tx] >= without.get(tx, 0) + 1000

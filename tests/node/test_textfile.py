@@ -12,7 +12,7 @@ from exporters.core.exposition import render_text
 from exporters.node.collectors import textfile
 from exporters.node.collectors.textfile import TextfileCollector, TextParseError, parse_text_format
 from tests.node.collected import samples, value
-from tests.node.fake_host import context, write_tree
+from tests.node.fake_host import make_context, write_tree
 
 
 @pytest.mark.parametrize(
@@ -191,9 +191,9 @@ def test_directory_states(tmp_path: Path) -> None:
 
 
 def test_flag(tmp_path: Path) -> None:
-    collector = textfile.build(context(tmp_path, f"--collector.textfile.directory={tmp_path}"))
+    collector = textfile.build(make_context(tmp_path, f"--collector.textfile.directory={tmp_path}"))
     assert collector.directory == str(tmp_path)
-    assert textfile.build(context(tmp_path)).directory == ""
+    assert textfile.build(make_context(tmp_path)).directory == ""
 
 
 def test_file_label_is_a_clean_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -230,10 +230,10 @@ def test_size_limit(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     assert got[("m", ())] == 1 and got[("node_textfile_scrape_error", ())] == 1
     assert "--collector.textfile.max-bytes" in caplog.records[-1].__dict__["err"]
     assert samples(TextfileCollector(str(tmp_path), max_bytes=0).collect())[("node_textfile_scrape_error", ())] == 0
-    flagged = textfile.build(context(tmp_path, f"--collector.textfile.directory={tmp_path}",
+    flagged = textfile.build(make_context(tmp_path, f"--collector.textfile.directory={tmp_path}",
                                      "--collector.textfile.max-bytes=5"))
     assert flagged.max_bytes == 5
-    assert textfile.build(context(tmp_path)).max_bytes == textfile.DEFAULT_MAX_BYTES
+    assert textfile.build(make_context(tmp_path)).max_bytes == textfile.DEFAULT_MAX_BYTES
 
 
 def test_parse_checks_the_deadline() -> None:

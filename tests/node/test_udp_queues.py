@@ -48,7 +48,7 @@ def test_parse_socket_line_malformed(line: str) -> None:
 def test_collect(tmp_path: Path) -> None:
     write(tmp_path, "proc/net/udp", UDP)
     write(tmp_path, "proc/net/udp6", UDP6)
-    got = samples(udp_queues.UDPQueuesCollector(make_context(tmp_path)).collect())
+    got = samples(udp_queues.UdpQueuesCollector(make_context(tmp_path)).collect())
     assert got[("node_udp_queues", (("ip", "v4"), ("queue", "tx")))] == 3136
     assert got[("node_udp_queues", (("ip", "v4"), ("queue", "rx")))] == 2688
     assert got[("node_udp_queues", (("ip", "v6"), ("queue", "rx")))] == 32
@@ -57,15 +57,15 @@ def test_collect(tmp_path: Path) -> None:
 
 def test_collect_ipv6_only_and_none(tmp_path: Path) -> None:
     write(tmp_path, "proc/net/udp6", UDP6)
-    got = samples(udp_queues.UDPQueuesCollector(make_context(tmp_path)).collect())
+    got = samples(udp_queues.UdpQueuesCollector(make_context(tmp_path)).collect())
     assert {dict(labels)["ip"] for _, labels in got} == {"v6"}
     with pytest.raises(NoDataError):
-        list(udp_queues.UDPQueuesCollector(make_context(tmp_path / "empty")).collect())
+        list(udp_queues.UdpQueuesCollector(make_context(tmp_path / "empty")).collect())
 
 
 def test_bad_udp6_keeps_ipv4(tmp_path: Path) -> None:
     write(tmp_path, "proc/net/udp", UDP)
     write(tmp_path, "proc/net/udp6", HEADER + "garbage\n")
-    got, err = collect_partial(udp_queues.UDPQueuesCollector(make_context(tmp_path)))
+    got, err = collect_partial(udp_queues.UdpQueuesCollector(make_context(tmp_path)))
     assert isinstance(err, ValueError)
     assert {dict(labels)["ip"] for _, labels in samples(got)} == {"v4"}

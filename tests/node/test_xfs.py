@@ -8,7 +8,7 @@ import pytest
 
 from exporters.node.collectors.xfs import METRICS, XfsCollector, parse_xfs_stats
 from tests.node.collected import samples, value
-from tests.node.fake_host import context, write_tree
+from tests.node.fake_host import make_context, write_tree
 
 STATS = """\
 extent_alloc 1 2 3 4
@@ -54,7 +54,7 @@ def test_parse_accepts_optional_fields() -> None:
 
 def test_collect(tmp_path: Path) -> None:
     write_tree(tmp_path, {"sys/fs/xfs/sda1/stats/stats": STATS, "sys/fs/xfs/stats/stats": "rw 1 1\n"})
-    found = samples(XfsCollector(context(tmp_path)).collect())
+    found = samples(XfsCollector(make_context(tmp_path)).collect())
     assert {dict(labels)["device"] for _, labels in found} == {"sda1"}
     assert len(found) == len(METRICS)
     # rw is "<writes> <reads>"
@@ -65,8 +65,9 @@ def test_collect(tmp_path: Path) -> None:
     assert value(found, "node_xfs_inode_operation_attribute_changes_total", device="sda1") == 30
     # categories absent from the file read as 0
     write_tree(tmp_path, {"sys/fs/xfs/sda1/stats/stats": "rw 1 2\n"})
-    assert value(samples(XfsCollector(context(tmp_path)).collect()), "node_xfs_vnode_get_total", device="sda1") == 0
+    got = samples(XfsCollector(make_context(tmp_path)).collect())
+    assert value(got, "node_xfs_vnode_get_total", device="sda1") == 0
 
 
 def test_no_xfs_is_empty(tmp_path: Path) -> None:
-    assert samples(XfsCollector(context(tmp_path)).collect()) == {}
+    assert samples(XfsCollector(make_context(tmp_path)).collect()) == {}

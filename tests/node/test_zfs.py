@@ -17,7 +17,7 @@ from exporters.node.collectors.zfs import (
     parse_pool_state,
 )
 from tests.node.collected import names, samples, value
-from tests.node.fake_host import context, write_tree
+from tests.node.fake_host import make_context, write_tree
 
 KSTAT = """\
 13 1 0x01 4 1088 5 6
@@ -90,7 +90,7 @@ def test_collect(tmp_path: Path) -> None:
         f"{base}/tank/objset-0x1": "x\nname type data\ndataset_name 7 tank/a\nwrites 4 9\n",
         f"{base}/tank/state": "ONLINE\n",
     })
-    metrics = list(ZfsCollector(context(tmp_path)).collect())
+    metrics = list(ZfsCollector(make_context(tmp_path)).collect())
     found = samples(metrics)
     assert value(found, "node_zfs_arc_hits") == 100
     assert value(found, "node_zfs_arc_memory_available_bytes") == 4096
@@ -107,7 +107,7 @@ def test_collect(tmp_path: Path) -> None:
 def test_no_zfs_is_no_data(tmp_path: Path) -> None:
     (tmp_path / "proc").mkdir()
     with pytest.raises(NoDataError):
-        list(ZfsCollector(context(tmp_path)).collect())
+        list(ZfsCollector(make_context(tmp_path)).collect())
 
 
 def test_values_before_a_malformed_file_are_kept(tmp_path: Path) -> None:
@@ -115,7 +115,7 @@ def test_values_before_a_malformed_file_are_kept(tmp_path: Path) -> None:
 
     base = "proc/spl/kstat/zfs"
     write_tree(tmp_path, {f"{base}/arcstats": KSTAT, f"{base}/tank/io": IO.replace(" 3 4 ", " 3 x ")})
-    runner = CollectorRunner("node", {"zfs": ZfsCollector(context(tmp_path))}, parallel=False)
+    runner = CollectorRunner("node", {"zfs": ZfsCollector(make_context(tmp_path))}, parallel=False)
     try:
         found = samples(runner.collect(None))
     finally:

@@ -108,7 +108,7 @@ SPECIAL: dict[str, Callable[[Callable[..., Any], str], Any]] = {
     "zfs.parse_pool_io": lambda f, text: f(text, "io"),
     "_strconv.parse_uints": lambda f, text: f(text.split()),
     # called only for lines whose first field starts with "cpu" (parse_stat checks)
-    "stat.parse_cpu_line": lambda f, text: f(["cpu", *text.split()]),
+    "proc_stat.parse_cpu_line": lambda f, text: f(["cpu", *text.split()]),
     "udp_queues.parse_socket_line": lambda f, text: f(text.split()),
     "netclass.parse_iface": lambda f, text: f("eth0", _attributes(text)),
     "powersupplyclass.parse_power_supply": lambda f, text: f("BAT0", _attributes(text)),

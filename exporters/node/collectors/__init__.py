@@ -2,5 +2,10 @@
 
 The collector table is built by ``exporters.node.main.collector_specs()``, which lists
 this package's modules (explicitly, at start-up; importing this package registers
-nothing).
+nothing). Names follow the collector's: module ``netdev`` (but ``os_release``, ``clock``,
+``proc_stat`` and ``proc_zoneinfo`` for os, time, stat and zoneinfo, which would shadow the
+standard library's modules), class
+``NetdevCollector`` and options ``NetdevOptions`` (the name in CamelCase: ``udp_queues`` ->
+``UdpQueues``). ``SPEC.factory`` is the class when the context alone builds it, else the
+module's ``build(context)``. Modules starting with ``_`` are helpers shared by collectors.
 """

@@ -1,12 +1,11 @@
 """Collector options with node_exporter's (kingpin and Go ``regexp``) semantics.
 
 node_exporter compiles its filter flags with Go's ``regexp`` (RE2) and matches them
-unanchored (``MatchString``); its boolean flags come in ``--X`` / ``--no-X`` pairs.
+unanchored (``MatchString``).
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import re
 from dataclasses import dataclass
@@ -120,9 +119,3 @@ def with_deprecated_alias(value: str | None, old_value: str, flag: str, old_flag
         return old_value
     return default if value is None else value
 
-
-def add_bool_flag(parser: argparse.ArgumentParser, name: str, dest: str, default: bool, help: str) -> None:
-    """A kingpin boolean flag: ``--NAME`` and ``--no-NAME``."""
-    parser.add_argument(f"--{name}", dest=dest, action="store_true", default=default,
-                        help=f"{help} (default: {'true' if default else 'false'})")
-    parser.add_argument(f"--no-{name}", dest=dest, action="store_false", help=argparse.SUPPRESS)

@@ -7,15 +7,16 @@ Upstream v1.7.0 defaults to an rtnetlink neighbour dump (``--collector.arp.netli
 
 from __future__ import annotations
 
-import argparse
 import logging
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 from exporters.core.collector import CollectorSpec
 from exporters.core.metrics import GaugeFamily, Metric
+from exporters.core.options import option
 from exporters.node.collectors._files import read_text
-from exporters.node.collectors._flags import DeviceFilter, add_bool_flag, device_filter
+from exporters.node.collectors._flags import DeviceFilter, device_filter
 from exporters.node.collectors._labels import without_invalid_utf8
 from exporters.node.collectors._strconv import go_parse_uint
 from exporters.node.context import NodeContext
@@ -51,7 +52,7 @@ def parse_arp(text: str) -> Counter[str]:
     return entries
 
 
-class ARPCollector:
+class ArpCollector:
     def __init__(self, context: NodeContext, filter_: DeviceFilter) -> None:
         self.context = context
         self.filter = filter_
@@ -70,24 +71,23 @@ class ARPCollector:
         return [family]
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--collector.arp.device-include", dest="arp_device_include", default="",
-                        help="Regexp of arp devices to include (mutually exclusive to device-exclude).")
-    parser.add_argument("--collector.arp.device-exclude", dest="arp_device_exclude", default="",
-                        help="Regexp of arp devices to exclude (mutually exclusive to device-include).")
-    add_bool_flag(parser, "collector.arp.netlink", "arp_netlink", True,
-                  "Use netlink to gather stats instead of /proc/net/arp (both read the same table here).")
+@dataclass(frozen=True)
+class ArpOptions:
+    device_include: str = option("--collector.arp.device-include", "",
+                                 "Regexp of arp devices to include (mutually exclusive to device-exclude).")
+    device_exclude: str = option("--collector.arp.device-exclude", "",
+                                 "Regexp of arp devices to exclude (mutually exclusive to device-include).")
+    netlink: bool = option("--collector.arp.netlink", True, "Use netlink to gather stats instead of /proc/net/arp.")
 
 
-def factory(context: NodeContext) -> ARPCollector:
+def build(context: NodeContext) -> ArpCollector:
+    options = context.options(ArpOptions)
     # Upstream does not reject both flags together for arp: both filters apply.
-    return ARPCollector(context, device_filter(
-        str(context.option("arp_device_exclude", "") or ""), str(context.option("arp_device_include", "") or ""),
-        "--collector.arp", exclusive=False,
-    ))
+    return ArpCollector(context, device_filter(options.device_exclude, options.device_include, "--collector.arp",
+                                               exclusive=False))
 
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
-    name=NAME, factory=factory, enabled_by_default=True, help="Exposes ARP statistics from /proc/net/arp.",
-    add_arguments=add_arguments,
+    name=NAME, factory=build, enabled_by_default=True, help="Exposes ARP statistics from /proc/net/arp.",
+    options=ArpOptions,
 )

@@ -7,13 +7,13 @@ samples match node_exporter's. A missing file reads as 0.
 
 from __future__ import annotations
 
-import argparse
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from exporters.core.collector import CollectorSpec
 from exporters.core.metrics import CounterFamily, GaugeFamily, Metric
+from exporters.core.options import option
 from exporters.node.collectors._files import glob_sorted, read_text
 from exporters.node.collectors._strconv import go_parse_float
 from exporters.node.context import NodeContext
@@ -248,20 +248,16 @@ class BcacheCollector:
         return list(families.values())
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("bcache collector")
-    group.add_argument(
-        "--collector.bcache.priorityStats", dest="collector_bcache_priority_stats",
-        action=argparse.BooleanOptionalAction, default=False,
-        help="Expose expensive priority stats.",
-    )
+@dataclass(frozen=True)
+class BcacheOptions:
+    priority_stats: bool = option("--collector.bcache.priorityStats", False, "Expose expensive priority stats.")
 
 
 def build(context: NodeContext) -> BcacheCollector:
-    return BcacheCollector(context, bool(context.option("collector_bcache_priority_stats", False)))
+    return BcacheCollector(context, context.options(BcacheOptions).priority_stats)
 
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=build, enabled_by_default=True,
-    help="Exposes bcache statistics from /sys/fs/bcache/.", add_arguments=add_arguments,
+    help="Exposes bcache statistics from /sys/fs/bcache/.", options=BcacheOptions,
 )

@@ -64,11 +64,7 @@ class BondingCollector:
         return [slaves, active]
 
 
-def factory(context: NodeContext) -> BondingCollector:
-    return BondingCollector(context)
-
-
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
-    name=NAME, factory=factory, enabled_by_default=True,
+    name=NAME, factory=BondingCollector, enabled_by_default=True,
     help="Exposes the number of configured and active slaves of Linux bonding interfaces.",
 )

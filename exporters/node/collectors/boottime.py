@@ -10,13 +10,13 @@ import sys
 
 from exporters.core.collector import Collector, CollectorSpec
 from exporters.node.context import NodeContext
-from exporters.node.psutil_backend import BootTimeCollector, current_profile
+from exporters.node.psutil_backend import PsutilBoottimeCollector, current_profile
 
 NAME = "boottime"
 
 
 def build(context: NodeContext) -> Collector:
-    return BootTimeCollector()
+    return PsutilBoottimeCollector()
 
 
 SPEC: CollectorSpec[NodeContext] | None = (

@@ -16,7 +16,6 @@ hot-plug and resets that CPU's cache.
 
 from __future__ import annotations
 
-import argparse
 import glob
 import logging
 import os
@@ -29,12 +28,13 @@ from exporters.core.collector import CollectorSpec
 from exporters.core.deadline import current_deadline
 from exporters.core.flags import ConfigError
 from exporters.core.metrics import CounterFamily, GaugeFamily, Metric
+from exporters.core.options import option
 from exporters.node.collectors._files import read_text, read_uint_file
-from exporters.node.collectors._flags import add_bool_flag, compile_go_regex
+from exporters.node.collectors._flags import compile_go_regex
 from exporters.node.collectors._strconv import go_parse_float, go_parse_uint, parse_cpu_range
-from exporters.node.collectors.stat import CPU_MODES, parse_stat, read_stat
+from exporters.node.collectors.proc_stat import CPU_MODES, parse_stat, read_stat
 from exporters.node.context import NodeContext
-from exporters.node.psutil_backend import platform_factory
+from exporters.node.psutil_backend import PsutilCpuCollector, profile_of
 
 NAME = "cpu"
 LOGGER = logging.getLogger("exporters.node")
@@ -193,25 +193,17 @@ class CPUStatCache:
         return {cpu: dict(values) for cpu, values in self.stats.items()}
 
 
-def cpufreq_enabled(context: NodeContext) -> bool:
-    flag = context.option("collector_enable_cpufreq")
-    if flag is None:
-        return not bool(context.option("collector_disable_defaults", False))
-    return bool(flag)
-
-
-class CPUCollector:
+class CpuCollector:
     def __init__(self, context: NodeContext) -> None:
         self.context = context
-        self.guest = bool(context.option("collector_cpu_guest", True))
-        flags_include = str(context.option("collector_cpu_info_flags_include", "") or "")
-        bugs_include = str(context.option("collector_cpu_info_bugs_include", "") or "")
-        self.flags_include = compile_go_regex(flags_include, "--collector.cpu.info.flags-include") \
-            if flags_include else None
-        self.bugs_include = compile_go_regex(bugs_include, "--collector.cpu.info.bugs-include") \
-            if bugs_include else None
-        self.info = bool(context.option("collector_cpu_info", False)) or bool(flags_include or bugs_include)
-        self.frequency_from_cpuinfo = not cpufreq_enabled(context)
+        options = context.options(CpuOptions)
+        self.guest = options.guest
+        self.flags_include = compile_go_regex(options.flags_include, "--collector.cpu.info.flags-include") \
+            if options.flags_include else None
+        self.bugs_include = compile_go_regex(options.bugs_include, "--collector.cpu.info.bugs-include") \
+            if options.bugs_include else None
+        self.info = options.info or bool(options.flags_include or options.bugs_include)
+        self.frequency_from_cpuinfo = "cpufreq" not in context.enabled
         self.isolated = read_isolated(context)
         self.cache = CPUStatCache()
         self.lock = threading.Lock()
@@ -295,19 +287,21 @@ def _field_info(name: str, documentation: str, label: str, values: list[str],
     return [family]
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_bool_flag(parser, "collector.cpu.guest", "collector_cpu_guest", True,
-                  "Enables metric node_cpu_guest_seconds_total")
-    add_bool_flag(parser, "collector.cpu.info", "collector_cpu_info", False, "Enables metric cpu_info")
-    parser.add_argument("--collector.cpu.info.flags-include", dest="collector_cpu_info_flags_include", default="",
-                        metavar="REGEX",
-                        help="Filter the `flags` field in cpuInfo with a value that must be a regular expression")
-    parser.add_argument("--collector.cpu.info.bugs-include", dest="collector_cpu_info_bugs_include", default="",
-                        metavar="REGEX",
-                        help="Filter the `bugs` field in cpuInfo with a value that must be a regular expression")
+@dataclass(frozen=True)
+class CpuOptions:
+    guest: bool = option("--collector.cpu.guest", True, "Enables metric node_cpu_guest_seconds_total")
+    info: bool = option("--collector.cpu.info", False, "Enables metric cpu_info")
+    flags_include: str = option("--collector.cpu.info.flags-include", "",
+                                "Filter the `flags` field in cpuInfo with a value that must be a regular expression")
+    bugs_include: str = option("--collector.cpu.info.bugs-include", "",
+                               "Filter the `bugs` field in cpuInfo with a value that must be a regular expression")
+
+
+def build_portable(context: NodeContext) -> PsutilCpuCollector:
+    return PsutilCpuCollector(profile_of(context))
 
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
-    name=NAME, factory=platform_factory(NAME, CPUCollector), enabled_by_default=True,
-    help="Exposes CPU statistics.", add_arguments=add_arguments,
+    name=NAME, factory=CpuCollector, portable=build_portable, enabled_by_default=True,
+    help="Exposes CPU statistics.", options=CpuOptions,
 )

@@ -33,7 +33,7 @@ def parse_vulnerability(text: str) -> str:
     return "unknown"
 
 
-class CPUVulnerabilitiesCollector:
+class CpuVulnerabilitiesCollector:
     def __init__(self, context: NodeContext) -> None:
         self.context = context
 
@@ -46,6 +46,6 @@ class CPUVulnerabilitiesCollector:
 
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
-    name=NAME, factory=CPUVulnerabilitiesCollector, enabled_by_default=False,
+    name=NAME, factory=CpuVulnerabilitiesCollector, enabled_by_default=False,
     help="Exposes CPU vulnerability information from sysfs.",
 )

@@ -75,7 +75,7 @@ def governors(available: str, current: str) -> list[tuple[str, float]]:
     return [(name, 1.0 if name == current else 0.0) for name in available.split(" ")]
 
 
-class CPUFreqCollector:
+class CpufreqCollector:
     def __init__(self, context: NodeContext) -> None:
         self.context = context
 
@@ -98,5 +98,5 @@ class CPUFreqCollector:
 
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
-    name=NAME, factory=CPUFreqCollector, enabled_by_default=True, help="Exposes CPU frequency statistics.",
+    name=NAME, factory=CpufreqCollector, enabled_by_default=True, help="Exposes CPU frequency statistics.",
 )

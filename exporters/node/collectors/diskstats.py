@@ -9,7 +9,6 @@ only emitted when the kernel provides its field.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import re
@@ -18,11 +17,12 @@ from dataclasses import dataclass
 
 from exporters.core.collector import CollectorSpec
 from exporters.core.metrics import CounterFamily, GaugeFamily, Metric
+from exporters.core.options import option
 from exporters.node.collectors._files import read_text
 from exporters.node.collectors._flags import DeviceFilter, device_filter, with_deprecated_alias
 from exporters.node.collectors._strconv import go_parse_float
 from exporters.node.context import NodeContext
-from exporters.node.psutil_backend import platform_factory
+from exporters.node.psutil_backend import PsutilDiskstatsCollector
 
 LOGGER = logging.getLogger("exporters.node")
 
@@ -190,43 +190,38 @@ class DiskstatsCollector:
         return [info, *families, fs_info, dm_info, *ata.values()]
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("diskstats collector")
-    group.add_argument(
-        "--collector.diskstats.device-exclude", dest="collector_diskstats_device_exclude", default=None,
-        metavar="REGEXP",
-        help="Regexp of diskstats devices to exclude (mutually exclusive to device-include). "
-        f"(default: {DEFAULT_DEVICE_EXCLUDE})",
-    )
-    group.add_argument(
-        "--collector.diskstats.ignored-devices", dest="collector_diskstats_ignored_devices", default="",
-        help=argparse.SUPPRESS,
-    )
-    group.add_argument(
-        "--collector.diskstats.device-include", dest="collector_diskstats_device_include", default="",
-        metavar="REGEXP",
-        help="Regexp of diskstats devices to include (mutually exclusive to device-exclude).",
-    )
+@dataclass(frozen=True)
+class DiskstatsOptions:
+    # None when not given: the default applies unless the deprecated spelling is used
+    device_exclude: str | None = option(
+        "--collector.diskstats.device-exclude", None,
+        "Regexp of diskstats devices to exclude (mutually exclusive to device-include).")
+    ignored_devices: str = option("--collector.diskstats.ignored-devices", "",
+                                  "DEPRECATED: Use collector.diskstats.device-exclude", hidden=True)
+    device_include: str = option("--collector.diskstats.device-include", "",
+                                 "Regexp of diskstats devices to include (mutually exclusive to device-exclude).")
 
 
 def device_filter_from_flags(context: NodeContext) -> DeviceFilter:
     """``--collector.diskstats.device-exclude/-include`` (and the deprecated ``ignored-devices``)."""
-    exclude_flag = context.option("collector_diskstats_device_exclude")
+    options = context.options(DiskstatsOptions)
     exclude = with_deprecated_alias(
-        None if exclude_flag is None else str(exclude_flag),
-        str(context.option("collector_diskstats_ignored_devices", "") or ""),
+        options.device_exclude, options.ignored_devices,
         "--collector.diskstats.device-exclude", "--collector.diskstats.ignored-devices",
         DEFAULT_DEVICE_EXCLUDE, NAME,
     )
-    include = str(context.option("collector_diskstats_device_include", "") or "")
-    return device_filter(exclude, include, "--collector.diskstats", announce=NAME)
+    return device_filter(exclude, options.device_include, "--collector.diskstats", announce=NAME)
 
 
 def build(context: NodeContext) -> DiskstatsCollector:
     return DiskstatsCollector(context, device_filter_from_flags(context))
 
 
+def build_portable(context: NodeContext) -> PsutilDiskstatsCollector:
+    return PsutilDiskstatsCollector(devices=device_filter_from_flags(context))
+
+
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
-    name=NAME, factory=platform_factory(NAME, build), enabled_by_default=True,
-    help="Exposes disk I/O statistics.", add_arguments=add_arguments,
+    name=NAME, factory=build, portable=build_portable, enabled_by_default=True,
+    help="Exposes disk I/O statistics.", options=DiskstatsOptions,
 )

@@ -73,10 +73,7 @@ class EdacCollector:
                 yield 3, [number, row], os.path.join(csrow, "ue_count"), f"ue_count for {number}/{row}"
 
 
-def factory(context: NodeContext) -> EdacCollector:
-    return EdacCollector(context)
-
-
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
-    name=NAME, factory=factory, enabled_by_default=True, help="Exposes error detection and correction statistics.",
+    name=NAME, factory=EdacCollector, enabled_by_default=True,
+    help="Exposes error detection and correction statistics.",
 )

@@ -334,7 +334,7 @@ class EthtoolOptions:
     metrics_include: str = option("--collector.ethtool.metrics-include", ".*", "Regexp of ethtool stats to include.")
 
 
-def factory(context: NodeContext) -> EthtoolCollector:
+def build(context: NodeContext) -> EthtoolCollector:
     options = context.options(EthtoolOptions)
     # upstream does not refuse include and exclude together: both apply
     devices = device_filter(options.device_exclude, options.device_include, "--collector.ethtool", exclusive=False)
@@ -343,7 +343,7 @@ def factory(context: NodeContext) -> EthtoolCollector:
 
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
-    name=NAME, factory=factory, enabled_by_default=False,
+    name=NAME, factory=build, enabled_by_default=False,
     help="Exposes network interface information and network driver statistics equivalent to `ethtool`, "
     "`ethtool -S`, and `ethtool -i`.",
     options=EthtoolOptions,

@@ -89,7 +89,7 @@ def read_fc_host(path: str) -> FibreChannelHost:
     return FibreChannelHost(os.path.basename(path), attributes, counters)
 
 
-class FibreChannelCollector:
+class FibrechannelCollector:
     def __init__(self, context: NodeContext) -> None:
         self.context = context
 
@@ -117,6 +117,6 @@ class FibreChannelCollector:
 
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
-    name=NAME, factory=FibreChannelCollector, enabled_by_default=True,
+    name=NAME, factory=FibrechannelCollector, enabled_by_default=True,
     help="Exposes fibre channel information and statistics from /sys/class/fc_host/.",
 )

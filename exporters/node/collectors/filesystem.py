@@ -13,23 +13,23 @@ issue #3058).
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from exporters.core.batch import Call, DaemonPool, StallingBatch
 from exporters.core.collector import CollectorSpec
 from exporters.core.flags import parse_duration
 from exporters.core.metrics import GaugeFamily, Metric
+from exporters.core.options import option
 from exporters.node.collectors._files import read_text
 from exporters.node.collectors._flags import compile_go_regex, go_match, with_deprecated_alias
 from exporters.node.context import NodeContext
-from exporters.node.psutil_backend import platform_factory
+from exporters.node.psutil_backend import PsutilFilesystemCollector, profile_of
 
 LOGGER = logging.getLogger("exporters.node")
 
@@ -267,55 +267,22 @@ class FilesystemCollector:
         return [device_error, readonly, *space]
 
 
-def _integer(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid integer {text!r}") from None
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("filesystem collector")
-    group.add_argument(
-        "--collector.filesystem.mount-points-exclude", dest="collector_filesystem_mount_points_exclude",
-        default=None, metavar="REGEXP",
-        help=f"Regexp of mount points to exclude for filesystem collector. (default: {DEFAULT_MOUNT_POINTS_EXCLUDE})",
-    )
-    group.add_argument(
-        "--collector.filesystem.ignored-mount-points", dest="collector_filesystem_ignored_mount_points",
-        default="", help=argparse.SUPPRESS,
-    )
-    group.add_argument(
-        "--collector.filesystem.fs-types-exclude", dest="collector_filesystem_fs_types_exclude",
-        default=None, metavar="REGEXP",
-        help=f"Regexp of filesystem types to exclude for filesystem collector. (default: {DEFAULT_FS_TYPES_EXCLUDE})",
-    )
-    group.add_argument(
-        "--collector.filesystem.ignored-fs-types", dest="collector_filesystem_ignored_fs_types",
-        default="", help=argparse.SUPPRESS,
-    )
-    group.add_argument(
-        "--collector.filesystem.mount-timeout", dest="collector_filesystem_mount_timeout", type=parse_duration,
-        default=DEFAULT_MOUNT_TIMEOUT, metavar="DURATION",
-        help="How long to wait for a mount to respond before marking it as stale (default 5s).",
-    )
-    group.add_argument(
-        "--collector.filesystem.stat-workers", dest="collector_filesystem_stat_workers", type=_integer,
-        default=DEFAULT_STAT_WORKERS, metavar="N",
-        help="How many stat calls to process simultaneously (default 4).",
-    )
-
-
-def _pattern(context: NodeContext, new: str, old: str, default: str) -> tuple[str, str]:
-    """The effective regexp of a ``*-exclude`` flag and its deprecated ``ignored-*`` alias."""
-    new_value: Any = context.option("collector_filesystem_" + new.replace("-", "_"))
-    flag = f"--collector.filesystem.{new}"
-    value = with_deprecated_alias(
-        None if new_value is None else str(new_value),
-        str(context.option("collector_filesystem_" + old.replace("-", "_"), "") or ""),
-        flag, f"--collector.filesystem.{old}", default, NAME,
-    )
-    return flag, value
+@dataclass(frozen=True)
+class FilesystemOptions:
+    # the excludes are None when not given: the default applies unless a deprecated spelling is used
+    mount_points_exclude: str | None = option("--collector.filesystem.mount-points-exclude", None,
+                                              "Regexp of mount points to exclude for filesystem collector.")
+    ignored_mount_points: str = option("--collector.filesystem.ignored-mount-points", "",
+                                       "Regexp of mount points to ignore for filesystem collector.", hidden=True)
+    fs_types_exclude: str | None = option("--collector.filesystem.fs-types-exclude", None,
+                                          "Regexp of filesystem types to exclude for filesystem collector.")
+    ignored_fs_types: str = option("--collector.filesystem.ignored-fs-types", "",
+                                   "Regexp of filesystem types to ignore for filesystem collector.", hidden=True)
+    mount_timeout: float = option("--collector.filesystem.mount-timeout", DEFAULT_MOUNT_TIMEOUT,
+                                  "how long to wait for a mount to respond before marking it as stale",
+                                  parse=parse_duration, hidden=True)
+    stat_workers: int = option("--collector.filesystem.stat-workers", DEFAULT_STAT_WORKERS,
+                               "how many stat calls to process simultaneously", hidden=True)
 
 
 def exclude_patterns(
@@ -324,26 +291,30 @@ def exclude_patterns(
     fs_types_default: str = DEFAULT_FS_TYPES_EXCLUDE,
 ) -> tuple[re.Pattern[str], re.Pattern[str]]:
     """The mount-point and filesystem-type excludes from the flags (defaults differ per OS)."""
-    mp_flag, mount_points = _pattern(context, "mount-points-exclude", "ignored-mount-points", mount_points_default)
-    fs_flag, fs_types = _pattern(context, "fs-types-exclude", "ignored-fs-types", fs_types_default)
+    options = context.options(FilesystemOptions)
+    mp_flag, fs_flag = "--collector.filesystem.mount-points-exclude", "--collector.filesystem.fs-types-exclude"
+    mount_points = with_deprecated_alias(options.mount_points_exclude, options.ignored_mount_points, mp_flag,
+                                         "--collector.filesystem.ignored-mount-points", mount_points_default, NAME)
+    fs_types = with_deprecated_alias(options.fs_types_exclude, options.ignored_fs_types, fs_flag,
+                                     "--collector.filesystem.ignored-fs-types", fs_types_default, NAME)
     LOGGER.info(f"Parsed flag {mp_flag}", extra={"collector": NAME, "flag": mount_points})
     LOGGER.info(f"Parsed flag {fs_flag}", extra={"collector": NAME, "flag": fs_types})
     return compile_go_regex(mount_points, mp_flag), compile_go_regex(fs_types, fs_flag)
 
 
 def build(context: NodeContext, statfs: StatFunc = os.statvfs) -> FilesystemCollector:
-    timeout = context.option("collector_filesystem_mount_timeout", DEFAULT_MOUNT_TIMEOUT)
-    workers = context.option("collector_filesystem_stat_workers", DEFAULT_STAT_WORKERS)
-    return FilesystemCollector(
-        context,
-        *exclude_patterns(context),
-        mount_timeout=float(timeout) if isinstance(timeout, (int, float)) else DEFAULT_MOUNT_TIMEOUT,
-        stat_workers=int(workers) if isinstance(workers, int) else DEFAULT_STAT_WORKERS,
-        statfs=statfs,
-    )
+    options = context.options(FilesystemOptions)
+    return FilesystemCollector(context, *exclude_patterns(context), mount_timeout=options.mount_timeout,
+                               stat_workers=options.stat_workers, statfs=statfs)
+
+
+def build_portable(context: NodeContext) -> PsutilFilesystemCollector:
+    profile = profile_of(context)
+    return PsutilFilesystemCollector(profile, excludes=exclude_patterns(context, profile.mount_points_exclude,
+                                                                        profile.fs_types_exclude))
 
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
-    name=NAME, factory=platform_factory(NAME, build), enabled_by_default=True,
-    help="Exposes filesystem statistics, such as disk space used.", add_arguments=add_arguments,
+    name=NAME, factory=build, portable=build_portable, enabled_by_default=True,
+    help="Exposes filesystem statistics, such as disk space used.", options=FilesystemOptions,
 )

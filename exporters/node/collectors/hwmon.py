@@ -9,7 +9,6 @@ single 128-byte ``read(2)`` (broken drivers answer EAGAIN to buffered reads).
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import re
@@ -18,6 +17,7 @@ from dataclasses import dataclass
 
 from exporters.core.collector import CollectorSpec, NoDataError
 from exporters.core.metrics import CounterFamily, GaugeFamily, Metric
+from exporters.core.options import option
 from exporters.node.collectors._files import read_once, read_text
 from exporters.node.collectors._flags import DeviceFilter, device_filter
 from exporters.node.collectors._labels import to_valid_utf8
@@ -203,7 +203,7 @@ def chip_name(device_link: str | None, name_file: str | None, real_dir: str) -> 
     raise ValueError(f"could not derive a monitoring name for {real_dir}")
 
 
-class HwMonCollector:
+class HwmonCollector:
     def __init__(self, context: NodeContext, filter_: DeviceFilter) -> None:
         self.context = context
         self.filter = filter_
@@ -273,21 +273,21 @@ class HwMonCollector:
             families.add(name, doc, label_names, values, value, counter)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--collector.hwmon.chip-include", dest="hwmon_chip_include", default="",
-                        help="Regexp of hwmon chip to include (mutually exclusive to device-exclude).")
-    parser.add_argument("--collector.hwmon.chip-exclude", dest="hwmon_chip_exclude", default="",
-                        help="Regexp of hwmon chip to exclude (mutually exclusive to device-include).")
+@dataclass(frozen=True)
+class HwmonOptions:
+    chip_include: str = option("--collector.hwmon.chip-include", "",
+                               "Regexp of hwmon chip to include (mutually exclusive to device-exclude).")
+    chip_exclude: str = option("--collector.hwmon.chip-exclude", "",
+                               "Regexp of hwmon chip to exclude (mutually exclusive to device-include).")
 
 
-def factory(context: NodeContext) -> HwMonCollector:
-    return HwMonCollector(context, device_filter(
-        str(context.option("hwmon_chip_exclude", "") or ""), str(context.option("hwmon_chip_include", "") or ""),
-        "--collector.hwmon", exclusive=False, noun="chip",
-    ))
+def build(context: NodeContext) -> HwmonCollector:
+    options = context.options(HwmonOptions)
+    return HwmonCollector(context, device_filter(options.chip_exclude, options.chip_include, "--collector.hwmon",
+                                                 exclusive=False, noun="chip"))
 
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
-    name=NAME, factory=factory, enabled_by_default=True, help="Expose hardware monitoring and sensor data from "
-    "/sys/class/hwmon/.", add_arguments=add_arguments,
+    name=NAME, factory=build, enabled_by_default=True, help="Expose hardware monitoring and sensor data from "
+    "/sys/class/hwmon/.", options=HwmonOptions,
 )

@@ -186,7 +186,7 @@ def parse_counters(files: dict[str, str], table: dict[str, tuple[str, int]]) -> 
     return counters
 
 
-class InfiniBandCollector:
+class InfinibandCollector:
     def __init__(self, context: NodeContext) -> None:
         self.context = context
 
@@ -261,11 +261,7 @@ class InfiniBandCollector:
         return [info, *gauges.values(), *counters.values()]
 
 
-def factory(context: NodeContext) -> InfiniBandCollector:
-    return InfiniBandCollector(context)
-
-
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
-    name=NAME, factory=factory, enabled_by_default=True,
+    name=NAME, factory=InfinibandCollector, enabled_by_default=True,
     help="Exposes network statistics specific to InfiniBand and Intel OmniPath configurations.",
 )

@@ -6,7 +6,6 @@ Backends are summed per label set chosen with ``--collector.ipvs.backend-labels`
 
 from __future__ import annotations
 
-import argparse
 import ipaddress
 import logging
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ from dataclasses import dataclass
 from exporters.core.collector import CollectorSpec, NoDataError
 from exporters.core.flags import ConfigError
 from exporters.core.metrics import CounterFamily, GaugeFamily, Metric
+from exporters.core.options import option
 from exporters.node.collectors._files import read_text
 from exporters.node.collectors._labels import without_invalid_utf8
 from exporters.node.collectors._strconv import go_parse_uint
@@ -131,7 +131,7 @@ def _label_value(backend: Backend, label: str) -> str:
     }[label]
 
 
-class IPVSCollector:
+class IpvsCollector:
     def __init__(self, context: NodeContext, backend_labels: list[str]) -> None:
         self.context = context
         self.backend_labels = backend_labels
@@ -170,19 +170,18 @@ class IPVSCollector:
         yield from (active, inactive, weight)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--collector.ipvs.backend-labels", dest="ipvs_backend_labels",
-                        default=",".join(FULL_BACKEND_LABELS),
-                        help="Comma separated list for IPVS backend stats labels.")
+@dataclass(frozen=True)
+class IpvsOptions:
+    backend_labels: str = option("--collector.ipvs.backend-labels", ",".join(FULL_BACKEND_LABELS),
+                                 "Comma separated list for IPVS backend stats labels.")
 
 
-def factory(context: NodeContext) -> IPVSCollector:
-    labels = parse_backend_labels(str(context.option("ipvs_backend_labels", ",".join(FULL_BACKEND_LABELS))))
-    return IPVSCollector(context, labels)
+def build(context: NodeContext) -> IpvsCollector:
+    return IpvsCollector(context, parse_backend_labels(context.options(IpvsOptions).backend_labels))
 
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
-    name=NAME, factory=factory, enabled_by_default=True,
+    name=NAME, factory=build, enabled_by_default=True,
     help="Exposes IPVS status from /proc/net/ip_vs and stats from /proc/net/ip_vs_stats.",
-    add_arguments=add_arguments,
+    options=IpvsOptions,
 )

@@ -9,7 +9,7 @@ from exporters.core.metrics import GaugeFamily, Metric
 from exporters.node.collectors._files import read_text
 from exporters.node.collectors._strconv import go_parse_float
 from exporters.node.context import NodeContext
-from exporters.node.psutil_backend import platform_factory
+from exporters.node.psutil_backend import PsutilLoadavgCollector
 
 NAME = "loadavg"
 # Position in /proc/loadavg -> (metric, help).
@@ -44,6 +44,10 @@ class LoadavgCollector:
             yield GaugeFamily(name, documentation, value=value)
 
 
+def build_portable(context: NodeContext) -> PsutilLoadavgCollector:
+    return PsutilLoadavgCollector()
+
+
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
-    name=NAME, factory=platform_factory(NAME, LoadavgCollector), enabled_by_default=True, help="Exposes load average.",
+    name=NAME, factory=LoadavgCollector, portable=build_portable, enabled_by_default=True, help="Exposes load average.",
 )

@@ -16,7 +16,7 @@ from exporters.core.metrics import GaugeFamily, Metric, exact_counter
 from exporters.node.collectors._files import read_text
 from exporters.node.collectors._strconv import go_parse_float
 from exporters.node.context import NodeContext
-from exporters.node.psutil_backend import platform_factory
+from exporters.node.psutil_backend import PsutilMeminfoCollector, profile_of
 
 NAME = "meminfo"
 PARENS = re.compile(r"\((.*)\)")
@@ -66,7 +66,11 @@ class MeminfoCollector:
                 yield GaugeFamily(name, documentation, value=value)
 
 
+def build_portable(context: NodeContext) -> PsutilMeminfoCollector:
+    return PsutilMeminfoCollector(profile_of(context))
+
+
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
-    name=NAME, factory=platform_factory(NAME, MeminfoCollector), enabled_by_default=True,
+    name=NAME, factory=MeminfoCollector, portable=build_portable, enabled_by_default=True,
     help="Exposes memory statistics.",
 )

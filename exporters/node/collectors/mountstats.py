@@ -286,7 +286,7 @@ def parse_mountinfo_addresses(text: str) -> list[str]:
     return addresses
 
 
-class MountStatsCollector:
+class MountstatsCollector:
     def __init__(self, context: NodeContext) -> None:
         self.context = context
 
@@ -331,6 +331,6 @@ class MountStatsCollector:
 
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
-    name=NAME, factory=MountStatsCollector, enabled_by_default=False,
+    name=NAME, factory=MountstatsCollector, enabled_by_default=False,
     help="Exposes filesystem statistics from /proc/self/mountstats. Exposes detailed NFS client statistics.",
 )

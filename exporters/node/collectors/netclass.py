@@ -19,7 +19,6 @@ left to it (upstream's registry keeps netdev's counters and drops these).
 
 from __future__ import annotations
 
-import argparse
 import errno
 import logging
 import os
@@ -30,9 +29,10 @@ from dataclasses import dataclass, field
 
 from exporters.core.collector import CollectorSpec, NoDataError
 from exporters.core.metrics import CounterFamily, ExactFamily, GaugeFamily, Metric, exact_gauge
+from exporters.core.options import option
 from exporters.node.collectors import netdev
 from exporters.node.collectors._files import read_attribute_files, sys_read_file
-from exporters.node.collectors._flags import add_bool_flag, compile_go_regex
+from exporters.node.collectors._flags import compile_go_regex
 from exporters.node.collectors._labels import without_invalid_utf8
 from exporters.node.collectors._netlink import attribute_map, encode_attribute, genl_family, genl_request, text, uint
 from exporters.node.collectors._rtnl import OPERSTATES, Link, hardware_address, read_links
@@ -196,7 +196,7 @@ def speed_bytes(speed_mbps: int) -> int:
     return -((-product) // 8) if product < 0 else product // 8
 
 
-class NetClassCollector:
+class NetclassCollector:
     def __init__(
         self,
         context: NodeContext,
@@ -345,30 +345,32 @@ class _FieldFamilies:
         family.add_metric([device], float(value))
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--collector.netclass.ignored-devices", dest="netclass_ignored_devices", default="^$",
-                        help="Regexp of net devices to ignore for netclass collector (default ^$).")
-    add_bool_flag(parser, "collector.netclass.ignore-invalid-speed", "netclass_ignore_invalid_speed", False,
-                  "Ignore devices where the speed is invalid. This will be the default behavior in 2.x.")
-    add_bool_flag(parser, "collector.netclass.netlink", "netclass_netlink", False,
-                  "Use netlink to gather stats instead of /proc/net/dev.")
-    add_bool_flag(parser, "collector.netclass_rtnl.with-stats", "netclass_rtnl_with_stats", False,
-                  "Expose the statistics for each network device, replacing netdev collector.")
+@dataclass(frozen=True)
+class NetclassOptions:
+    ignored_devices: str = option("--collector.netclass.ignored-devices", "^$",
+                                  "Regexp of net devices to ignore for netclass collector.")
+    ignore_invalid_speed: bool = option("--collector.netclass.ignore-invalid-speed", False,
+                                        "Ignore devices where the speed is invalid. This will be the default behavior "
+                                        "in 2.x.")
+    netlink: bool = option("--collector.netclass.netlink", False,
+                           "Use netlink to gather stats instead of /proc/net/dev.")
+    rtnl_with_stats: bool = option("--collector.netclass_rtnl.with-stats", False,
+                                   "Expose the statistics for each network device, replacing netdev collector.")
 
 
-def factory(context: NodeContext) -> NetClassCollector:
-    pattern = str(context.option("netclass_ignored_devices", "^$"))
-    return NetClassCollector(
+def build(context: NodeContext) -> NetclassCollector:
+    options = context.options(NetclassOptions)
+    return NetclassCollector(
         context,
-        compile_go_regex(pattern, "--collector.netclass.ignored-devices"),
-        ignore_invalid_speed=bool(context.option("netclass_ignore_invalid_speed", False)),
-        netlink=bool(context.option("netclass_netlink", False)),
-        rtnl_with_stats=bool(context.option("netclass_rtnl_with_stats", False)),
+        compile_go_regex(options.ignored_devices, "--collector.netclass.ignored-devices"),
+        ignore_invalid_speed=options.ignore_invalid_speed,
+        netlink=options.netlink,
+        rtnl_with_stats=options.rtnl_with_stats,
         netdev_families=frozenset(f"{key}_total" for key in netdev.served_keys(context)),
     )
 
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
-    name=NAME, factory=factory, enabled_by_default=True,
-    help="Exposes network interface info from /sys/class/net/", add_arguments=add_arguments,
+    name=NAME, factory=build, enabled_by_default=True,
+    help="Exposes network interface info from /sys/class/net/", options=NetclassOptions,
 )

@@ -11,7 +11,6 @@ folded into the legacy ``/proc/net/dev`` names exactly as the kernel folds them
 
 from __future__ import annotations
 
-import argparse
 import ipaddress
 import logging
 import os
@@ -21,12 +20,13 @@ from dataclasses import dataclass
 
 from exporters.core.collector import CollectorSpec
 from exporters.core.metrics import CounterFamily, GaugeFamily, Metric
+from exporters.core.options import option
 from exporters.node.collectors._files import read_text
-from exporters.node.collectors._flags import DeviceFilter, add_bool_flag, device_filter, with_deprecated_alias
+from exporters.node.collectors._flags import DeviceFilter, device_filter, with_deprecated_alias
 from exporters.node.collectors._labels import without_invalid_utf8
 from exporters.node.collectors._rtnl import Link, read_links
 from exporters.node.context import NodeContext
-from exporters.node.psutil_backend import platform_factory
+from exporters.node.psutil_backend import PsutilNetdevCollector
 
 LOGGER = logging.getLogger("exporters.node")
 NAME = "netdev"
@@ -145,14 +145,11 @@ def link_device_stats(links: list[Link]) -> DeviceStats:
 def served_keys(context: NodeContext) -> set[str]:
     """The ``node_network_<key>_total`` keys this collector serves with the context's flags
     (none when it is not enabled): what netclass's ``with-stats`` leaves to it."""
-    enabled = context.option("collector_enable_" + NAME, None)
-    if enabled is None:
-        enabled = not context.option("collector_disable_defaults", False)
-    if not enabled:
+    if NAME not in context.enabled:
         return set()
-    netlink = bool(context.option("netdev_netlink", True))
-    keys = dict.fromkeys(LINK_STATS_KEYS.values() if netlink else PROC_NET_DEV_KEYS, 0)
-    return set(keys if context.option("netdev_detailed", False) else legacy(keys))
+    options = context.options(NetdevOptions)
+    keys = dict.fromkeys(LINK_STATS_KEYS.values() if options.netlink else PROC_NET_DEV_KEYS, 0)
+    return set(keys if options.detailed else legacy(keys))
 
 
 @dataclass(frozen=True)
@@ -213,7 +210,7 @@ def parse_addresses(raw: dict[str, list[tuple[int, str, str | None]]]) -> list[A
     return rows
 
 
-class NetDevCollector:
+class NetdevCollector:
     def __init__(
         self,
         context: NodeContext,
@@ -337,51 +334,47 @@ def _netlink_keys_from_proc(values: dict[str, int]) -> dict[str, int]:
     }
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser
-    group.add_argument("--collector.netdev.device-include", dest="netdev_device_include", default="",
-                       help="Regexp of net devices to include (mutually exclusive to device-exclude).")
-    group.add_argument("--collector.netdev.device-whitelist", dest="netdev_device_whitelist", default="",
-                       help=argparse.SUPPRESS)
-    group.add_argument("--collector.netdev.device-exclude", dest="netdev_device_exclude", default="",
-                       help="Regexp of net devices to exclude (mutually exclusive to device-include).")
-    group.add_argument("--collector.netdev.device-blacklist", dest="netdev_device_blacklist", default="",
-                       help=argparse.SUPPRESS)
-    add_bool_flag(group, "collector.netdev.address-info", "netdev_address_info", False,
-                  "Collect address-info for every device")
-    add_bool_flag(group, "collector.netdev.enable-detailed-metrics", "netdev_detailed", False,
-                  "Use (incompatible) metric names that provide more detailed stats on Linux")
-    add_bool_flag(group, "collector.netdev.netlink", "netdev_netlink", True,
-                  "Use netlink to gather stats instead of /proc/net/dev.")
+@dataclass(frozen=True)
+class NetdevOptions:
+    device_include: str = option("--collector.netdev.device-include", "",
+                                 "Regexp of net devices to include (mutually exclusive to device-exclude).")
+    device_whitelist: str = option("--collector.netdev.device-whitelist", "",
+                                   "DEPRECATED: Use collector.netdev.device-include", hidden=True)
+    device_exclude: str = option("--collector.netdev.device-exclude", "",
+                                 "Regexp of net devices to exclude (mutually exclusive to device-include).")
+    device_blacklist: str = option("--collector.netdev.device-blacklist", "",
+                                   "DEPRECATED: Use collector.netdev.device-exclude", hidden=True)
+    address_info: bool = option("--collector.netdev.address-info", False, "Collect address-info for every device")
+    detailed: bool = option("--collector.netdev.enable-detailed-metrics", False,
+                            "Use (incompatible) metric names that provide more detailed stats on Linux")
+    netlink: bool = option("--collector.netdev.netlink", True, "Use netlink to gather stats instead of /proc/net/dev.")
 
 
 def device_filter_from_flags(context: NodeContext) -> DeviceFilter:
     """``--collector.netdev.device-include/-exclude`` (and the deprecated whitelist/blacklist)."""
+    options = context.options(NetdevOptions)
     include = with_deprecated_alias(
-        str(context.option("netdev_device_include", "") or "") or None,
-        str(context.option("netdev_device_whitelist", "") or ""),
+        options.device_include or None, options.device_whitelist,
         "--collector.netdev.device-include", "--collector.netdev.device-whitelist", "", NAME,
     )
     exclude = with_deprecated_alias(
-        str(context.option("netdev_device_exclude", "") or "") or None,
-        str(context.option("netdev_device_blacklist", "") or ""),
+        options.device_exclude or None, options.device_blacklist,
         "--collector.netdev.device-exclude", "--collector.netdev.device-blacklist", "", NAME,
     )
     return device_filter(exclude, include, "--collector.netdev", announce=NAME)
 
 
-def factory(context: NodeContext) -> NetDevCollector:
-    filter_ = device_filter_from_flags(context)
-    return NetDevCollector(
-        context,
-        filter_,
-        netlink=bool(context.option("netdev_netlink", True)),
-        detailed=bool(context.option("netdev_detailed", False)),
-        address_info=bool(context.option("netdev_address_info", False)),
-    )
+def build(context: NodeContext) -> NetdevCollector:
+    options = context.options(NetdevOptions)
+    return NetdevCollector(context, device_filter_from_flags(context), netlink=options.netlink,
+                           detailed=options.detailed, address_info=options.address_info)
+
+
+def build_portable(context: NodeContext) -> PsutilNetdevCollector:
+    return PsutilNetdevCollector(devices=device_filter_from_flags(context))
 
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
-    name=NAME, factory=platform_factory(NAME, factory), enabled_by_default=True,
-    help="Exposes network interface statistics such as bytes transferred.", add_arguments=add_arguments,
+    name=NAME, factory=build, portable=build_portable, enabled_by_default=True,
+    help="Exposes network interface statistics such as bytes transferred.", options=NetdevOptions,
 )

@@ -7,13 +7,14 @@ that is not a number fails the whole collector, before any filtering, as upstrea
 
 from __future__ import annotations
 
-import argparse
 import logging
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from exporters.core.collector import CollectorSpec
 from exporters.core.metrics import Metric, exact_untyped
+from exporters.core.options import option
 from exporters.node.collectors._files import read_text
 from exporters.node.collectors._flags import compile_go_regex
 from exporters.node.collectors._labels import valid_metric_name
@@ -65,7 +66,7 @@ def parse_snmp6(text: str) -> ProtocolStats:
 
 
 
-class NetStatCollector:
+class NetstatCollector:
     def __init__(self, context: NodeContext, fields: re.Pattern[str]) -> None:
         self.context = context
         self.fields = fields
@@ -127,17 +128,18 @@ def _check_numbers(values: dict[str, str]) -> None:
         go_parse_float(text)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--collector.netstat.fields", dest="netstat_fields", default=DEFAULT_FIELDS,
-                        help="Regexp of fields to return for netstat collector.")
+@dataclass(frozen=True)
+class NetstatOptions:
+    fields: str = option("--collector.netstat.fields", DEFAULT_FIELDS,
+                         "Regexp of fields to return for netstat collector.")
 
 
-def factory(context: NodeContext) -> NetStatCollector:
-    pattern = str(context.option("netstat_fields", DEFAULT_FIELDS))
-    return NetStatCollector(context, compile_go_regex(pattern, "--collector.netstat.fields"))
+def build(context: NodeContext) -> NetstatCollector:
+    pattern = context.options(NetstatOptions).fields
+    return NetstatCollector(context, compile_go_regex(pattern, "--collector.netstat.fields"))
 
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
-    name=NAME, factory=factory, enabled_by_default=True,
-    help="Exposes network statistics from /proc/net/netstat.", add_arguments=add_arguments,
+    name=NAME, factory=build, enabled_by_default=True,
+    help="Exposes network statistics from /proc/net/netstat.", options=NetstatOptions,
 )

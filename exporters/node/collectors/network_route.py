@@ -159,11 +159,11 @@ class NetworkRouteCollector:
         return route_families(parse_routes(read_routes()), names)
 
 
-def factory(context: NodeContext) -> NetworkRouteCollector:
-    return NetworkRouteCollector()
+def build(context: NodeContext) -> NetworkRouteCollector:
+    return NetworkRouteCollector()  # from rtnetlink: no host path applies
 
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
-    name=NAME, factory=factory, enabled_by_default=False, help="Exposes the network routing table.",
+    name=NAME, factory=build, enabled_by_default=False, help="Exposes the network routing table.",
 )
 

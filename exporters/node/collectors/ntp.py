@@ -8,7 +8,6 @@ and the four timestamps give offset, round trip, root distance and the RFC 5905 
 
 from __future__ import annotations
 
-import argparse
 import ipaddress
 import logging
 import math
@@ -21,8 +20,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from exporters.core.collector import CollectorSpec
-from exporters.core.flags import ConfigError, add_bool_flag, parse_duration
+from exporters.core.flags import ConfigError, parse_duration
 from exporters.core.metrics import GaugeFamily, Metric
+from exporters.core.options import option
 from exporters.node.context import NodeContext
 
 NAME = "ntp"
@@ -181,12 +181,16 @@ def fix_host_port(address: str, default_port: int) -> tuple[str, int]:
 
 @dataclass(frozen=True)
 class NtpOptions:
-    server: str
-    port: int = 123
-    version: int = 4
-    ttl: int = 1
-    max_distance: float = 3.46608
-    offset_tolerance: float = 0.001
+    server: str = option("--collector.ntp.server", "127.0.0.1", "NTP server to use for ntp collector")
+    port: int = option("--collector.ntp.server-port", 123, "UDP port number to connect to on NTP server")
+    version: int = option("--collector.ntp.protocol-version", 4, "NTP protocol version")
+    server_is_local: bool = option("--collector.ntp.server-is-local", False,
+                                   "Certify that collector.ntp.server address is not a public ntp server")
+    ttl: int = option("--collector.ntp.ip-ttl", 1, "IP TTL to use while sending NTP query")
+    max_distance: float = option("--collector.ntp.max-distance", parse_duration(DEFAULT_MAX_DISTANCE),
+                                 "Max accumulated distance to the root", parse=parse_duration)
+    offset_tolerance: float = option("--collector.ntp.local-offset-tolerance", parse_duration(DEFAULT_OFFSET_TOLERANCE),
+                                     "Offset between local clock and local ntpd time to tolerate", parse=parse_duration)
 
 
 def query(options: NtpOptions, wall: Callable[[], float] = time.time,
@@ -254,34 +258,11 @@ class NtpCollector:
                 and response.min_error <= max_error)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("ntp collector")
-    group.add_argument("--collector.ntp.server", dest="collector_ntp_server", default="127.0.0.1", metavar="HOST",
-                       help="NTP server to use for ntp collector (default: 127.0.0.1)")
-    group.add_argument("--collector.ntp.server-port", dest="collector_ntp_server_port", type=int, default=123,
-                       metavar="PORT", help="UDP port number to connect to on NTP server (default: 123)")
-    group.add_argument("--collector.ntp.protocol-version", dest="collector_ntp_protocol_version", type=int,
-                       default=4, metavar="N", help="NTP protocol version (default: 4)")
-    add_bool_flag(group, "collector.ntp.server-is-local",
-                  "Certify that collector.ntp.server address is not a public ntp server",
-                  dest="collector_ntp_server_is_local")
-    group.add_argument("--collector.ntp.ip-ttl", dest="collector_ntp_ip_ttl", type=int, default=1, metavar="TTL",
-                       help="IP TTL to use while sending NTP query (default: 1)")
-    group.add_argument("--collector.ntp.max-distance", dest="collector_ntp_max_distance", type=parse_duration,
-                       default=parse_duration(DEFAULT_MAX_DISTANCE), metavar="DURATION",
-                       help=f"Max accumulated distance to the root (default: {DEFAULT_MAX_DISTANCE})")
-    group.add_argument("--collector.ntp.local-offset-tolerance", dest="collector_ntp_local_offset_tolerance",
-                       type=parse_duration, default=parse_duration(DEFAULT_OFFSET_TOLERANCE), metavar="DURATION",
-                       help="Offset between local clock and local ntpd time to tolerate "
-                       f"(default: {DEFAULT_OFFSET_TOLERANCE})")
-
-
-def options_from_flags(context: NodeContext) -> NtpOptions:
+def check_options(options: NtpOptions) -> NtpOptions:
     """The options, checked as upstream checks them when the collector is built."""
-    server = str(context.option("collector_ntp_server", "127.0.0.1"))
-    if not context.option("collector_ntp_server_is_local", False):
+    if not options.server_is_local:
         try:
-            address = ipaddress.ip_address(server)
+            address = ipaddress.ip_address(options.server)
         except ValueError:
             loopback = False
         else:
@@ -289,14 +270,6 @@ def options_from_flags(context: NodeContext) -> NtpOptions:
             loopback = (mapped or address).is_loopback
         if not loopback:
             raise ConfigError("only IP address of local NTP server is valid for --collector.ntp.server")
-    options = NtpOptions(
-        server=server,
-        port=int(str(context.option("collector_ntp_server_port", 123))),
-        version=int(str(context.option("collector_ntp_protocol_version", 4))),
-        ttl=int(str(context.option("collector_ntp_ip_ttl", 1))),
-        max_distance=float(str(context.option("collector_ntp_max_distance", 3.46608))),
-        offset_tolerance=float(str(context.option("collector_ntp_local_offset_tolerance", 0.001))),
-    )
     if not 2 <= options.version <= 4:
         raise ConfigError(f"invalid NTP protocol version {options.version}; must be 2, 3, or 4")
     if options.offset_tolerance < 0:
@@ -307,7 +280,7 @@ def options_from_flags(context: NodeContext) -> NtpOptions:
 
 
 def build(context: NodeContext) -> NtpCollector:
-    options = options_from_flags(context)
+    options = check_options(context.options(NtpOptions))
     LOGGER.warning("This collector is deprecated and will be removed in the next major version release.",
                    extra={"collector": NAME})
     return NtpCollector(options)
@@ -315,5 +288,5 @@ def build(context: NodeContext) -> NtpCollector:
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=build, enabled_by_default=False, help="Exposes local NTP daemon health to check time.",
-    add_arguments=add_arguments,
+    options=NtpOptions,
 )

@@ -18,7 +18,6 @@ its default.
 
 from __future__ import annotations
 
-import argparse
 import ctypes
 import errno
 import logging
@@ -31,7 +30,7 @@ from dataclasses import dataclass, field
 from exporters.core.collector import CollectorSpec
 from exporters.core.flags import ConfigError
 from exporters.core.metrics import CounterFamily, Metric
-from exporters.node.collectors._flags import add_bool_flag
+from exporters.core.options import option
 from exporters.node.collectors._labels import valid_metric_name
 from exporters.node.collectors._libc import libc
 from exporters.node.context import NodeContext
@@ -374,39 +373,31 @@ class PerfCollector:
             raise OSError(err.errno, f"perf tracepoints: {failed[0]}: {err.strerror or err}")
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("perf collector")
-    group.add_argument("--collector.perf.cpus", dest="collector_perf_cpus", default="", metavar="CPUS",
-                       help="List of CPUs from which perf metrics should be collected")
-    group.add_argument("--collector.perf.tracepoint", dest="collector_perf_tracepoint", action="append",
-                       metavar="SUBSYSTEM:EVENT", help="perf tracepoint that should be collected")
-    for kind, noun in (("hardware", "hardware"), ("software", "software"), ("cache", "cache")):
-        add_bool_flag(parser, f"collector.perf.disable-{kind}-profilers", f"collector_perf_disable_{kind}_profilers",
-                      False, f"disable perf {noun} profilers")
-        group.add_argument(f"--collector.perf.{kind}-profilers", dest=f"collector_perf_{kind}_profilers",
-                           action="append", metavar="PROFILER",
-                           help=f"perf {noun} profilers that should be collected")
-
-
-def _strings(context: NodeContext, dest: str) -> list[str]:
-    value = context.option(dest) or []
-    assert isinstance(value, list)
-    return [str(v) for v in value]
+@dataclass(frozen=True)
+class PerfOptions:
+    cpus: str = option("--collector.perf.cpus", "", "List of CPUs from which perf metrics should be collected")
+    tracepoint: tuple[str, ...] = option("--collector.perf.tracepoint", (), "perf tracepoint that should be collected")
+    disable_hardware: bool = option("--collector.perf.disable-hardware-profilers", False,
+                                    "disable perf hardware profilers")
+    hardware: tuple[str, ...] = option("--collector.perf.hardware-profilers", (),
+                                       "perf hardware profilers that should be collected")
+    disable_software: bool = option("--collector.perf.disable-software-profilers", False,
+                                    "disable perf software profilers")
+    software: tuple[str, ...] = option("--collector.perf.software-profilers", (),
+                                       "perf software profilers that should be collected")
+    disable_cache: bool = option("--collector.perf.disable-cache-profilers", False, "disable perf cache profilers")
+    cache: tuple[str, ...] = option("--collector.perf.cache-profilers", (),
+                                    "perf cache profilers that should be collected")
 
 
 def build(context: NodeContext) -> PerfCollector:
-    cpus_flag = str(context.option("collector_perf_cpus", "") or "")
-    cpus = parse_cpus(cpus_flag) if cpus_flag else list(range(len(os.sched_getaffinity(0))))
-    events = select_events(
-        bool(context.option("collector_perf_disable_hardware_profilers", False)),
-        bool(context.option("collector_perf_disable_software_profilers", False)),
-        bool(context.option("collector_perf_disable_cache_profilers", False)),
-        _strings(context, "collector_perf_cache_profilers"),
-    )
-    return PerfCollector(events, cpus, parse_tracepoints(_strings(context, "collector_perf_tracepoint")))
+    options = context.options(PerfOptions)
+    cpus = parse_cpus(options.cpus) if options.cpus else list(range(len(os.sched_getaffinity(0))))
+    events = select_events(options.disable_hardware, options.disable_software, options.disable_cache, options.cache)
+    return PerfCollector(events, cpus, parse_tracepoints(options.tracepoint))
 
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=build, enabled_by_default=False, help="Exposes perf based metrics (Linux 2.6.31+).",
-    add_arguments=add_arguments,
+    options=PerfOptions,
 )

@@ -7,7 +7,6 @@ non-empty ones, so the label set varies by supply, as upstream).
 
 from __future__ import annotations
 
-import argparse
 import errno
 import logging
 import os
@@ -17,6 +16,7 @@ from dataclasses import dataclass, field
 
 from exporters.core.collector import CollectorSpec, NoDataError
 from exporters.core.metrics import GaugeFamily, Metric, Sample
+from exporters.core.options import option
 from exporters.node.collectors._files import read_attribute_files
 from exporters.node.collectors._flags import compile_go_regex
 from exporters.node.collectors._labels import to_valid_utf8, without_invalid_utf8
@@ -103,7 +103,7 @@ def parse_power_supply(name: str, attributes: dict[str, str]) -> PowerSupply:
     return supply
 
 
-class PowerSupplyClassCollector:
+class PowersupplyclassCollector:
     def __init__(self, context: NodeContext, ignored: re.Pattern[str]) -> None:
         self.context = context
         self.ignored = ignored
@@ -147,17 +147,18 @@ class PowerSupplyClassCollector:
         return [*families.values(), info]
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--collector.powersupply.ignored-supplies", dest="powersupply_ignored_supplies",
-                        default="^$", help="Regexp of power supplies to ignore for powersupplyclass collector.")
+@dataclass(frozen=True)
+class PowersupplyclassOptions:
+    ignored_supplies: str = option("--collector.powersupply.ignored-supplies", "^$",
+                                   "Regexp of power supplies to ignore for powersupplyclass collector.")
 
 
-def factory(context: NodeContext) -> PowerSupplyClassCollector:
-    pattern = str(context.option("powersupply_ignored_supplies", "^$"))
-    return PowerSupplyClassCollector(context, compile_go_regex(pattern, "--collector.powersupply.ignored-supplies"))
+def build(context: NodeContext) -> PowersupplyclassCollector:
+    pattern = context.options(PowersupplyclassOptions).ignored_supplies
+    return PowersupplyclassCollector(context, compile_go_regex(pattern, "--collector.powersupply.ignored-supplies"))
 
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
-    name=NAME, factory=factory, enabled_by_default=True,
-    help="Exposes Power Supply statistics from /sys/class/power_supply", add_arguments=add_arguments,
+    name=NAME, factory=build, enabled_by_default=True,
+    help="Exposes Power Supply statistics from /sys/class/power_supply", options=PowersupplyclassOptions,
 )

@@ -176,7 +176,7 @@ class QdiscOptions:
                                      "DEPRECATED: Use collector.qdisc.device-exclude", hidden=True)
 
 
-def factory(context: NodeContext) -> QdiscCollector:
+def build(context: NodeContext) -> QdiscCollector:
     options = context.options(QdiscOptions)
     include = with_deprecated_alias(options.device_include or None, options.old_device_include,
                                     "--collector.qdisc.device-include", "--collector.qdisk.device-include", "", NAME)
@@ -186,7 +186,7 @@ def factory(context: NodeContext) -> QdiscCollector:
 
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
-    name=NAME, factory=factory, enabled_by_default=False, help="Exposes queuing discipline statistics.",
+    name=NAME, factory=build, enabled_by_default=False, help="Exposes queuing discipline statistics.",
     options=QdiscOptions,
 )
 

@@ -7,7 +7,6 @@ The ``path`` label is the zone directory under ``--path.sysfs``, as upstream rep
 
 from __future__ import annotations
 
-import argparse
 import errno
 import logging
 import os
@@ -17,8 +16,8 @@ from dataclasses import dataclass
 
 from exporters.core.collector import CollectorSpec, NoDataError
 from exporters.core.metrics import CounterFamily, Metric
+from exporters.core.options import option
 from exporters.node.collectors._files import go_join, read_text
-from exporters.node.collectors._flags import add_bool_flag
 from exporters.node.collectors._labels import sanitize_metric_name, without_invalid_utf8
 from exporters.node.collectors._strconv import go_parse_uint
 from exporters.node.context import NodeContext
@@ -95,16 +94,18 @@ class RaplCollector:
             yield family
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_bool_flag(parser, "collector.rapl.enable-zone-label", "rapl_zone_label", False,
-                  "Enables service unit metric unit_start_time_seconds")
+@dataclass(frozen=True)
+class RaplOptions:
+    # upstream's help text, copied from the systemd collector's (sic)
+    zone_label: bool = option("--collector.rapl.enable-zone-label", False,
+                              "Enables service unit metric unit_start_time_seconds")
 
 
-def factory(context: NodeContext) -> RaplCollector:
-    return RaplCollector(context, zone_label=bool(context.option("rapl_zone_label", False)))
+def build(context: NodeContext) -> RaplCollector:
+    return RaplCollector(context, zone_label=context.options(RaplOptions).zone_label)
 
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
-    name=NAME, factory=factory, enabled_by_default=True, help="Exposes various statistics from /sys/class/powercap.",
-    add_arguments=add_arguments,
+    name=NAME, factory=build, enabled_by_default=True, help="Exposes various statistics from /sys/class/powercap.",
+    options=RaplOptions,
 )

@@ -8,7 +8,6 @@ big-endian), the pid (12-15, little-endian), the wanted state ('u'/'d', byte 17)
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import struct
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 
 from exporters.core.collector import CollectorSpec
 from exporters.core.metrics import GaugeFamily, Metric
+from exporters.core.options import option
 from exporters.node.context import NodeContext
 
 NAME = "runit"
@@ -89,20 +89,18 @@ class RunitCollector:
         return families
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("runit collector")
-    group.add_argument("--collector.runit.servicedir", dest="collector_runit_servicedir",
-                       default=DEFAULT_SERVICE_DIR, metavar="DIR",
-                       help=f"Path to runit service directory. (default: {DEFAULT_SERVICE_DIR})")
+@dataclass(frozen=True)
+class RunitOptions:
+    servicedir: str = option("--collector.runit.servicedir", DEFAULT_SERVICE_DIR, "Path to runit service directory.")
 
 
 def build(context: NodeContext) -> RunitCollector:
     LOGGER.warning("This collector is deprecated and will be removed in the next major version release.",
                    extra={"collector": NAME})
-    return RunitCollector(str(context.option("collector_runit_servicedir", "") or DEFAULT_SERVICE_DIR))
+    return RunitCollector(context.options(RunitOptions).servicedir)
 
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=build, enabled_by_default=False, help="Exposes service status from runit.",
-    add_arguments=add_arguments,
+    options=RunitOptions,
 )

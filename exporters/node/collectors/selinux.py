@@ -71,7 +71,7 @@ def read_selinux(context: NodeContext) -> SELinuxState:
     return SELinuxState(True, config, current)
 
 
-class SELinuxCollector:
+class SelinuxCollector:
     def __init__(self, context: NodeContext) -> None:
         self.context = context
 
@@ -87,5 +87,5 @@ class SELinuxCollector:
 
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
-    name=NAME, factory=SELinuxCollector, enabled_by_default=True, help="Exposes SELinux statistics.",
+    name=NAME, factory=SelinuxCollector, enabled_by_default=True, help="Exposes SELinux statistics.",
 )

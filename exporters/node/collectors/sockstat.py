@@ -61,7 +61,7 @@ def parse_sockstat(text: str) -> Sockstat:
     return stat
 
 
-class SockStatCollector:
+class SockstatCollector:
     def __init__(self, context: NodeContext, page_size: int | None = None) -> None:
         self.context = context
         self.page_size = page_size or os.sysconf("SC_PAGE_SIZE")
@@ -103,10 +103,7 @@ def _gauge(name: str, doc: str, value: int) -> GaugeFamily:
     return GaugeFamily(name, doc, value=float(value))
 
 
-def factory(context: NodeContext) -> SockStatCollector:
-    return SockStatCollector(context)
-
-
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
-    name=NAME, factory=factory, enabled_by_default=True, help="Exposes various statistics from /proc/net/sockstat.",
+    name=NAME, factory=SockstatCollector, enabled_by_default=True,
+    help="Exposes various statistics from /proc/net/sockstat.",
 )

@@ -83,10 +83,7 @@ class SoftnetCollector:
         return families
 
 
-def factory(context: NodeContext) -> SoftnetCollector:
-    return SoftnetCollector(context)
-
-
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
-    name=NAME, factory=factory, enabled_by_default=True, help="Exposes statistics from /proc/net/softnet_stat.",
+    name=NAME, factory=SoftnetCollector, enabled_by_default=True,
+    help="Exposes statistics from /proc/net/softnet_stat.",
 )

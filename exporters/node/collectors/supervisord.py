@@ -9,11 +9,9 @@ size cap and the whole call with a timeout (10 s, as upstream's XML-RPC client).
 
 from __future__ import annotations
 
-import argparse
 import base64
 import http.client
 import logging
-import os
 import socket
 import xmlrpc.client
 from collections.abc import Iterable, Mapping, Sequence
@@ -23,6 +21,7 @@ from urllib.parse import unquote, urlsplit
 
 from exporters.core.collector import CollectorSpec
 from exporters.core.metrics import GaugeFamily, Metric, exact_counter
+from exporters.core.options import option
 from exporters.node.context import NodeContext
 
 NAME = "supervisord"
@@ -185,20 +184,18 @@ class SupervisordCollector:
         return process_families(parse_process_info(result))
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("supervisord collector")
-    group.add_argument("--collector.supervisord.url", dest="collector_supervisord_url",
-                       default=os.environ.get(URL_ENV) or DEFAULT_URL, metavar="URL",
-                       help=f"XML RPC endpoint. (default: {DEFAULT_URL}; env: {URL_ENV})")
+@dataclass(frozen=True)
+class SupervisordOptions:
+    url: str = option("--collector.supervisord.url", DEFAULT_URL, "XML RPC endpoint.", env=URL_ENV)
 
 
 def build(context: NodeContext) -> SupervisordCollector:
     LOGGER.warning("This collector is deprecated and will be removed in the next major version release.",
                    extra={"collector": NAME})
-    return SupervisordCollector(str(context.option("collector_supervisord_url", DEFAULT_URL)))
+    return SupervisordCollector(context.options(SupervisordOptions).url)
 
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=build, enabled_by_default=False, help="Exposes service status from supervisord.",
-    add_arguments=add_arguments,
+    options=SupervisordOptions,
 )

@@ -10,12 +10,12 @@ separated fields of one 128-byte read of /proc/sys/<name with dots as slashes> (
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from exporters.core.collector import CollectorSpec
 from exporters.core.metrics import GaugeFamily, Metric, exact_untyped
+from exporters.core.options import option
 from exporters.node.collectors._files import sys_read_file
 from exporters.node.collectors._labels import sanitize_metric_name, valid_metric_name
 from exporters.node.collectors._strconv import go_parse_int
@@ -113,23 +113,20 @@ class SysctlCollector:
                 yield info
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("sysctl collector")
-    group.add_argument("--collector.sysctl.include", dest="collector_sysctl_include", action="append",
-                       metavar="NAME[:KEYS]", help="Select sysctl metrics to include")
-    group.add_argument("--collector.sysctl.include-info", dest="collector_sysctl_include_info", action="append",
-                       metavar="NAME", help="Select sysctl metrics to include as info metrics")
+@dataclass(frozen=True)
+class SysctlOptions:
+    include: tuple[str, ...] = option("--collector.sysctl.include", (), "Select sysctl metrics to include")
+    include_info: tuple[str, ...] = option("--collector.sysctl.include-info", (),
+                                           "Select sysctl metrics to include as info metrics")
 
 
 def build(context: NodeContext) -> SysctlCollector:
-    numeric = context.option("collector_sysctl_include") or []
-    info = context.option("collector_sysctl_include_info") or []
-    assert isinstance(numeric, list) and isinstance(info, list)
-    return SysctlCollector(context, [*(parse_include(i, True) for i in numeric),
-                                     *(parse_include(i, False) for i in info)])
+    options = context.options(SysctlOptions)
+    return SysctlCollector(context, [*(parse_include(i, True) for i in options.include),
+                                     *(parse_include(i, False) for i in options.include_info)])
 
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=build, enabled_by_default=False, help="Expose sysctl values from /proc/sys.",
-    add_arguments=add_arguments,
+    options=SysctlOptions,
 )

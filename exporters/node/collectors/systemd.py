@@ -8,7 +8,6 @@ are read with ``Properties.Get``, pipelined (see ``_dbus``).
 
 from __future__ import annotations
 
-import argparse
 import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -16,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from exporters.core.collector import CollectorSpec
-from exporters.core.flags import add_bool_flag
 from exporters.core.metrics import CounterFamily, GaugeFamily, Metric, exact_gauge
+from exporters.core.options import option
 from exporters.node.collectors._dbus import (
     SYSTEMD_PRIVATE,
     Call,
@@ -98,12 +97,26 @@ UNIT_PROPERTIES: tuple[UnitProperty, ...] = (
 
 @dataclass(frozen=True)
 class SystemdOptions:
-    include: re.Pattern[str]
-    exclude: re.Pattern[str]
-    private: bool = False
-    tasks: bool = False
-    restarts: bool = False
-    start_time: bool = False
+    # the unit filters are None when not given: the default applies unless a deprecated spelling is used
+    unit_include: str | None = option(
+        "--collector.systemd.unit-include", None,
+        "Regexp of systemd units to include. Units must both match include and not match exclude to be included.")
+    unit_whitelist: str = option("--collector.systemd.unit-whitelist", "",
+                                 "DEPRECATED: Use --collector.systemd.unit-include", hidden=True)
+    unit_exclude: str | None = option(
+        "--collector.systemd.unit-exclude", None,
+        "Regexp of systemd units to exclude. Units must both match include and not match exclude to be included.")
+    unit_blacklist: str = option("--collector.systemd.unit-blacklist", "",
+                                 "DEPRECATED: Use collector.systemd.unit-exclude", hidden=True)
+    private: bool = option("--collector.systemd.private", False,
+                           "Establish a private, direct connection to systemd without dbus (Strongly discouraged since "
+                           "it requires root. For testing purposes only).", hidden=True)
+    tasks: bool = option("--collector.systemd.enable-task-metrics", False,
+                         "Enables service unit tasks metrics unit_tasks_current and unit_tasks_max")
+    restarts: bool = option("--collector.systemd.enable-restarts-metrics", False,
+                            "Enables service unit metric service_restart_total")
+    start_time: bool = option("--collector.systemd.enable-start-time-metrics", False,
+                              "Enables service unit metric unit_start_time_seconds")
 
     def enabled(self, option: str | None) -> bool:
         return option is None or bool(getattr(self, option))
@@ -214,6 +227,7 @@ def unit_families(units: Sequence[Unit], values: Values, options: SystemdOptions
 class SystemdCollector:
     def __init__(self, options: SystemdOptions, bus_address: str, timeout: float = TIMEOUT) -> None:
         self.options = options
+        self.include, self.exclude = unit_patterns(options)
         self.bus_address = bus_address
         self.timeout = timeout
 
@@ -243,7 +257,7 @@ class SystemdCollector:
             for state_name, count in summarize_units(units).items():
                 summary.add_metric([state_name], count)
             yield summary
-            filtered = filter_units(units, self.options.include, self.options.exclude)
+            filtered = filter_units(units, self.include, self.exclude)
             reads = unit_reads(filtered, self.options, version)
             replies = conn.call_many([get_property(SYSTEMD, u.path, p.interface, p.name) for u, p in reads])
             values: dict[tuple[str, str], Any] = {}
@@ -274,69 +288,25 @@ def _one(family: GaugeFamily, labels: Sequence[str], value: float) -> GaugeFamil
     return family
 
 
-# (flag, its deprecated spelling, default): the unit filters, anchored regexps.
-UNIT_FILTER_FLAGS = (
-    ("unit-include", "unit-whitelist", DEFAULT_UNIT_INCLUDE),
-    ("unit-exclude", "unit-blacklist", DEFAULT_UNIT_EXCLUDE),
-)
-# (flag, help): the switches for the optional per-unit families, off by default.
-ENABLE_FLAGS = (
-    ("enable-task-metrics", "Enables service unit tasks metrics unit_tasks_current and unit_tasks_max"),
-    ("enable-restarts-metrics", "Enables service unit metric service_restart_total"),
-    ("enable-start-time-metrics", "Enables service unit metric unit_start_time_seconds"),
-)
-
-
-def _dest(flag: str) -> str:
-    return "collector_systemd_" + flag.replace("-", "_")
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("systemd collector")
-    for flag, old_flag, default in UNIT_FILTER_FLAGS:
-        verb = flag.split("-")[1]
-        group.add_argument(
-            f"--collector.systemd.{flag}", dest=_dest(flag), default=None, metavar="REGEXP",
-            help=f"Regexp of systemd units to {verb}. Units must both match include and not match exclude to be "
-            f"included. (default: {default})",
-        )
-        group.add_argument(f"--collector.systemd.{old_flag}", dest=_dest(old_flag), default="",
-                           help=argparse.SUPPRESS)
-    # hidden upstream: "Strongly discouraged since it requires root. For testing purposes only"
-    add_bool_flag(group, "collector.systemd.private", argparse.SUPPRESS, dest=_dest("private"))
-    for flag, help_text in ENABLE_FLAGS:
-        add_bool_flag(group, f"collector.systemd.{flag}", help_text, dest=_dest(flag))
-
-
-def options_from_flags(context: NodeContext) -> SystemdOptions:
-    """The collector's options; the deprecated whitelist/blacklist spellings still work (with a warning)."""
-    include, exclude = (
-        with_deprecated_alias(
-            None if context.option(_dest(flag)) is None else str(context.option(_dest(flag))),
-            str(context.option(_dest(old_flag), "") or ""),
-            f"--collector.systemd.{flag}", f"--collector.systemd.{old_flag}", default, NAME,
-        )
-        for flag, old_flag, default in UNIT_FILTER_FLAGS
-    )
+def unit_patterns(options: SystemdOptions) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """The include and exclude unit filters; the deprecated whitelist/blacklist spellings still work (with a
+    warning). Anchored as upstream does: the whole unit name must match."""
+    include = with_deprecated_alias(options.unit_include, options.unit_whitelist, "--collector.systemd.unit-include",
+                                    "--collector.systemd.unit-whitelist", DEFAULT_UNIT_INCLUDE, NAME)
+    exclude = with_deprecated_alias(options.unit_exclude, options.unit_blacklist, "--collector.systemd.unit-exclude",
+                                    "--collector.systemd.unit-blacklist", DEFAULT_UNIT_EXCLUDE, NAME)
     LOGGER.info("Parsed flag --collector.systemd.unit-include", extra={"collector": NAME, "flag": include})
     LOGGER.info("Parsed flag --collector.systemd.unit-exclude", extra={"collector": NAME, "flag": exclude})
-    return SystemdOptions(
-        # anchored as upstream does: the whole unit name must match
-        include=compile_go_regex(f"^(?:{include})$", "--collector.systemd.unit-include"),
-        exclude=compile_go_regex(f"^(?:{exclude})$", "--collector.systemd.unit-exclude"),
-        private=bool(context.option(_dest("private"), False)),
-        tasks=bool(context.option(_dest("enable-task-metrics"), False)),
-        restarts=bool(context.option(_dest("enable-restarts-metrics"), False)),
-        start_time=bool(context.option(_dest("enable-start-time-metrics"), False)),
-    )
+    return (compile_go_regex(f"^(?:{include})$", "--collector.systemd.unit-include"),
+            compile_go_regex(f"^(?:{exclude})$", "--collector.systemd.unit-exclude"))
 
 
 def build(context: NodeContext) -> SystemdCollector:
-    options = options_from_flags(context)
+    options = context.options(SystemdOptions)
     return SystemdCollector(options, SYSTEMD_PRIVATE if options.private else system_bus_address())
 
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=build, enabled_by_default=False, help="Exposes service and system status from systemd.",
-    add_arguments=add_arguments,
+    options=SystemdOptions,
 )

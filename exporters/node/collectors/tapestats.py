@@ -6,14 +6,15 @@ statistics for tape devices"); times are nanoseconds, exported in seconds (x 1e-
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from exporters.core.collector import CollectorSpec, NoDataError
 from exporters.core.metrics import CounterFamily, GaugeFamily, Metric
+from exporters.core.options import option
 from exporters.node.collectors._files import list_dir, sys_read_file
 from exporters.node.collectors._flags import compile_go_regex, go_match
 from exporters.node.collectors._strconv import go_parse_uint
@@ -96,21 +97,18 @@ class TapestatsCollector:
         return families
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("tapestats collector")
-    group.add_argument(
-        "--collector.tapestats.ignored-devices", dest="collector_tapestats_ignored_devices",
-        default=DEFAULT_IGNORED_DEVICES, metavar="REGEXP",
-        help=f"Regexp of devices to ignore for tapestats. (default: {DEFAULT_IGNORED_DEVICES})",
-    )
+@dataclass(frozen=True)
+class TapestatsOptions:
+    ignored_devices: str = option("--collector.tapestats.ignored-devices", DEFAULT_IGNORED_DEVICES,
+                                  "Regexp of devices to ignore for tapestats.")
 
 
 def build(context: NodeContext) -> TapestatsCollector:
-    pattern = str(context.option("collector_tapestats_ignored_devices", DEFAULT_IGNORED_DEVICES))
+    pattern = context.options(TapestatsOptions).ignored_devices
     return TapestatsCollector(context, compile_go_regex(pattern, "--collector.tapestats.ignored-devices"))
 
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=build, enabled_by_default=True,
-    help="Exposes SCSI tape device I/O statistics.", add_arguments=add_arguments,
+    help="Exposes SCSI tape device I/O statistics.", options=TapestatsOptions,
 )

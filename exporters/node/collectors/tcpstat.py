@@ -54,7 +54,7 @@ def read_inet_diag(family: int) -> list[bytes]:
     return [m.payload for m in request(NETLINK_SOCK_DIAG, SOCK_DIAG_BY_FAMILY, body) if m.type == SOCK_DIAG_BY_FAMILY]
 
 
-class TCPStatCollector:
+class TcpstatCollector:
     def __init__(self, context: NodeContext) -> None:
         self.context = context
 
@@ -68,10 +68,6 @@ class TCPStatCollector:
         return [family]
 
 
-def factory(context: NodeContext) -> TCPStatCollector:
-    return TCPStatCollector(context)
-
-
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
-    name=NAME, factory=factory, enabled_by_default=False, help="Exposes TCP connection status information.",
+    name=NAME, factory=TcpstatCollector, enabled_by_default=False, help="Exposes TCP connection status information.",
 )

@@ -18,7 +18,6 @@ deadline every few thousand lines.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import math
 import os
@@ -31,6 +30,7 @@ from exporters.core.collector import CollectorSpec
 from exporters.core.deadline import current_deadline
 from exporters.core.exposition import format_value
 from exporters.core.metrics import GaugeFamily, Metric, Sample
+from exporters.core.options import option
 from exporters.node.collectors._files import glob_sorted, list_dir
 from exporters.node.collectors._strconv import go_parse_float
 from exporters.node.context import NodeContext
@@ -470,26 +470,20 @@ class TextfileCollector:
         return out
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("textfile collector")
-    group.add_argument(
-        "--collector.textfile.directory", dest="collector_textfile_directory", default="", metavar="DIR",
-        help="Directory to read text files with metrics from.",
-    )
-    group.add_argument(
-        "--collector.textfile.max-bytes", dest="collector_textfile_max_bytes", type=int, default=DEFAULT_MAX_BYTES,
-        metavar="BYTES", help="Skip (as an error) textfiles larger than this; 0: no limit. Not in node_exporter, "
-        "which reads any size.",
-    )
+@dataclass(frozen=True)
+class TextfileOptions:
+    directory: str = option("--collector.textfile.directory", "", "Directory to read text files with metrics from.")
+    max_bytes: int = option("--collector.textfile.max-bytes", DEFAULT_MAX_BYTES,
+                            "Skip (as an error) textfiles larger than this; 0: no limit. Not in node_exporter, "
+                            "which reads any size.")
 
 
 def build(context: NodeContext) -> TextfileCollector:
-    max_bytes = context.option("collector_textfile_max_bytes", DEFAULT_MAX_BYTES)
-    return TextfileCollector(str(context.option("collector_textfile_directory", "") or ""),
-                             int(max_bytes) if isinstance(max_bytes, int) else DEFAULT_MAX_BYTES)
+    options = context.options(TextfileOptions)
+    return TextfileCollector(options.directory, options.max_bytes)
 
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=build, enabled_by_default=True,
-    help="Exposes statistics read from local disk.", add_arguments=add_arguments,
+    help="Exposes statistics read from local disk.", options=TextfileOptions,
 )

@@ -111,11 +111,8 @@ class ThermalZoneCollector:
         yield top
 
 
-def factory(context: NodeContext) -> ThermalZoneCollector:
-    return ThermalZoneCollector(context)
-
-
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
-    name=NAME, factory=factory, enabled_by_default=True, help="Exposes thermal zone & cooling device statistics "
+    name=NAME, factory=ThermalZoneCollector, enabled_by_default=True,
+    help="Exposes thermal zone & cooling device statistics "
     "from /sys/class/thermal.",
 )

@@ -61,7 +61,7 @@ def parse_socket_summary(text: str) -> tuple[int, int, int]:
     return tx, rx, used
 
 
-class UDPQueuesCollector:
+class UdpQueuesCollector:
     def __init__(self, context: NodeContext) -> None:
         self.context = context
 
@@ -90,11 +90,7 @@ class UDPQueuesCollector:
             raise NoDataError("no /proc/net/udp nor /proc/net/udp6")
 
 
-def factory(context: NodeContext) -> UDPQueuesCollector:
-    return UDPQueuesCollector(context)
-
-
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
-    name=NAME, factory=factory, enabled_by_default=True,
+    name=NAME, factory=UdpQueuesCollector, enabled_by_default=True,
     help="Exposes UDP total lengths of the rx_queue and tx_queue from /proc/net/udp and /proc/net/udp6.",
 )

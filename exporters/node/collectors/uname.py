@@ -10,7 +10,7 @@ from exporters.core.collector import CollectorSpec
 from exporters.core.metrics import GaugeFamily, Metric
 from exporters.node.collectors._libc import libc
 from exporters.node.context import NodeContext
-from exporters.node.psutil_backend import platform_factory
+from exporters.node.psutil_backend import PsutilUnameCollector
 
 NAME = "uname"
 LABELS = ("sysname", "release", "version", "machine", "nodename", "domainname")
@@ -46,7 +46,11 @@ class UnameCollector:
         yield family
 
 
+def build_portable(context: NodeContext) -> PsutilUnameCollector:
+    return PsutilUnameCollector()
+
+
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
-    name=NAME, factory=platform_factory(NAME, UnameCollector), enabled_by_default=True,
+    name=NAME, factory=UnameCollector, portable=build_portable, enabled_by_default=True,
     help="Exposes system information as provided by the uname system call.",
 )

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-import argparse
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from exporters.core.collector import CollectorSpec
 from exporters.core.metrics import Metric, exact_untyped
+from exporters.core.options import option
 from exporters.node.collectors._files import read_text
 from exporters.node.collectors._flags import compile_go_regex
 from exporters.node.collectors._strconv import go_parse_float
@@ -38,7 +39,7 @@ def parse_vmstat(text: str, fields: re.Pattern[str]) -> list[tuple[str, float]]:
 class VmstatCollector:
     def __init__(self, context: NodeContext) -> None:
         self.context = context
-        pattern = str(context.option("collector_vmstat_fields", DEFAULT_FIELDS))
+        pattern = context.options(VmstatOptions).fields
         self.fields = compile_go_regex(pattern, "--collector.vmstat.fields")
 
     def collect(self) -> Iterable[Metric]:
@@ -48,12 +49,13 @@ class VmstatCollector:
             yield family
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--collector.vmstat.fields", dest="collector_vmstat_fields", default=DEFAULT_FIELDS,
-                        metavar="REGEX", help="Regexp of fields to return for vmstat collector.")
+@dataclass(frozen=True)
+class VmstatOptions:
+    fields: str = option("--collector.vmstat.fields", DEFAULT_FIELDS,
+                         "Regexp of fields to return for vmstat collector.")
 
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=VmstatCollector, enabled_by_default=True,
-    help="Exposes statistics from /proc/vmstat.", add_arguments=add_arguments,
+    help="Exposes statistics from /proc/vmstat.", options=VmstatOptions,
 )

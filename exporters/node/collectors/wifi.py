@@ -389,11 +389,11 @@ class WifiOptions:
     fixtures: str = option("--collector.wifi.fixtures", "", "test fixtures to use for wifi collector metrics")
 
 
-def factory(context: NodeContext) -> WifiCollector:
+def build(context: NodeContext) -> WifiCollector:
     return WifiCollector(context.options(WifiOptions).fixtures)
 
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
-    name=NAME, factory=factory, enabled_by_default=False, help="Exposes WiFi device and station statistics.",
+    name=NAME, factory=build, enabled_by_default=False, help="Exposes WiFi device and station statistics.",
     options=WifiOptions,
 )

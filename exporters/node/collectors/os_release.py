@@ -153,7 +153,7 @@ class OSRelease:
     version: float
 
 
-class OSCollector:
+class OsCollector:
     def __init__(self, context: NodeContext) -> None:
         self.context = context
         self.lock = threading.Lock()
@@ -192,5 +192,5 @@ class OSCollector:
 
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
-    name=NAME, factory=OSCollector, enabled_by_default=True, help="Expose OS release info.",
+    name=NAME, factory=OsCollector, enabled_by_default=True, help="Expose OS release info.",
 )

@@ -6,7 +6,6 @@ times are in USER_HZ ticks (100 per second on every Linux ABI, whatever CONFIG_H
 
 from __future__ import annotations
 
-import argparse
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -14,8 +13,8 @@ from dataclasses import dataclass, field
 from exporters.core.collector import CollectorSpec
 from exporters.core.deadline import current_deadline
 from exporters.core.metrics import CounterFamily, GaugeFamily, Metric
+from exporters.core.options import option
 from exporters.node.collectors._files import read_text_limited
-from exporters.node.collectors._flags import add_bool_flag
 from exporters.node.collectors._strconv import go_parse_float, go_parse_uint
 from exporters.node.context import NodeContext
 
@@ -130,7 +129,7 @@ def parse_stat(text: str, check: Callable[[], None] = _no_check) -> ProcStat:
 class StatCollector:
     def __init__(self, context: NodeContext) -> None:
         self.context = context
-        self.softirq = bool(context.option("collector_stat_softirq", False))
+        self.softirq = context.options(StatOptions).softirq
 
     def collect(self) -> Iterable[Metric]:
         deadline = current_deadline()
@@ -154,12 +153,12 @@ def _counter(name: str, documentation: str, value: float) -> CounterFamily:
     return CounterFamily(name.removesuffix("_total"), documentation, value=float(value))
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_bool_flag(parser, "collector.stat.softirq", "collector_stat_softirq", False,
-                  "Export softirq calls per vector")
+@dataclass(frozen=True)
+class StatOptions:
+    softirq: bool = option("--collector.stat.softirq", False, "Export softirq calls per vector")
 
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=StatCollector, enabled_by_default=True,
-    help="Exposes various statistics from /proc/stat.", add_arguments=add_arguments,
+    help="Exposes various statistics from /proc/stat.", options=StatOptions,
 )
