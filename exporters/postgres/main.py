@@ -30,12 +30,21 @@ from exporters.core.cli import (
 )
 from exporters.core.collector import CollectorSpec
 from exporters.postgres import default_metrics
-from exporters.postgres.collectors import SPECS, PgContext
+from exporters.postgres.collectors import SPECS, CollectorConfig
 from exporters.postgres.config import AuthModule, ExporterConfig, load_config
 from exporters.postgres.connection import ConnectError, Target
 from exporters.postgres.dsn import Dsn, data_sources_from_env
-from exporters.postgres.exporter import Options, PostgresExporter, QueriesState, config_reload_metrics
-from exporters.postgres.queries import HISTOGRAM_SUFFIXES, QueriesError
+from exporters.postgres.engine import HISTOGRAM_SUFFIXES
+from exporters.postgres.exporter import (
+    DEFAULT_MAX_ROWS,
+    DEFAULT_MAX_ROWS_PER_QUERY,
+    Options,
+    PostgresExporter,
+    QueriesState,
+    config_reload_metrics,
+    run_namespaces,
+    run_statements,
+)
 
 UPSTREAM = "postgres_exporter"
 UPSTREAM_VERSION = "0.15.0"
@@ -109,8 +118,15 @@ def build_parser(env: Mapping[str, str] | None = None) -> argparse.ArgumentParse
                         help="Comma-separated host:port patterns (shell wildcards) /probe may connect to; "
                              "empty allows any target, as upstream (env PG_EXPORTER_PROBE_ALLOWED_TARGETS).")
     parser.add_argument("--check-queries", dest="check_queries", metavar="FILE", default=None,
-                        help="Validate a queries file and exit (0 valid, 1 not); with a data source in the "
-                             "environment also run each query once, read-only, and list its columns.")
+                        help="Report every problem of a queries file with file:line and exit (1 if any is an "
+                             "error); with a data source in the environment also run each query once and check "
+                             "its columns.")
+    parser.add_argument("--scrape.max-rows-per-query", dest="max_rows_per_query", type=int,
+                        default=DEFAULT_MAX_ROWS_PER_QUERY,
+                        help="Rows of one query's result read at most; the rest are dropped and counted in "
+                             f"pg_exporter_rows_dropped_total (default {DEFAULT_MAX_ROWS_PER_QUERY}).")
+    parser.add_argument("--scrape.max-rows", dest="max_rows", type=int, default=DEFAULT_MAX_ROWS,
+                        help=f"Rows read at most per scrape, all queries together (default {DEFAULT_MAX_ROWS}).")
     add_collector_flags(parser, SPECS)
     return parser
 
@@ -159,6 +175,8 @@ def options_from_args(args: argparse.Namespace) -> Options:
         constant_labels=parse_constant_labels(args.constant_labels),
         metric_prefix=prefix,
         connect_timeout=float(args.connect_timeout),
+        max_rows_per_query=max(1, int(args.max_rows_per_query)),
+        max_rows=max(1, int(args.max_rows)),
     )
 
 
@@ -219,7 +237,7 @@ class ProbeHandler:
         config: ConfigState,
         options: Options,
         queries: QueriesState | None,
-        specs: Sequence[CollectorSpec[PgContext]],
+        specs: Sequence[CollectorSpec[CollectorConfig]],
         allowed: Sequence[str],
         logger: logging.Logger,
     ) -> None:
@@ -284,65 +302,82 @@ def dump_maps(out: TextIO) -> None:
             out.write(f"{ns.name}\n")
         for versions, query in queries or ():
             out.write(f"{ns.name} {versions} {' '.join(query.split())}\n")
-        for col in ns.columns.values():
+        for col in ns.metrics.columns.values():
             extra = f" pg_version={col.versions}" if col.versions is not None else ""
             out.write(f"  {col.name:<40} {col.usage} {col.description!r}{extra}\n")
         out.write("\n")
 
 
+# SQLSTATEs of a relation, function or schema that does not exist
+MISSING_OBJECT = ("42P01", "42883", "3F000")
+EXTENSIONS_NOT_INSTALLED = "SELECT name FROM pg_available_extensions WHERE installed_version IS NULL"
+
+
+def _missing_extension(error: str, available: Sequence[str]) -> bool:
+    """The object an error says is missing is named like an extension the server has but
+    the database has not installed (pg_stat_statements, pgstattuple_approx...)."""
+    quoted = re.findall(r'"([^"]+)"', error) or re.findall(r"function ([\w.]+)\(", error)
+    names = [q.rsplit(".", 1)[-1].lower() for q in quoted]
+    return any(name.startswith(ext) for name in names for ext in available)
+
+
 def check_queries(
     path: str, env: Mapping[str, str], out: TextIO, err: TextIO, collectors: Sequence[str] | None = None
 ) -> int:
-    """``--check-queries FILE``: validate; with a data source also run every query once."""
-    try:
-        loaded = QueriesState.load_file(path, collectors)
-    except QueriesError as error:
-        err.write(f"{error}\n")
-        return 1
-    out.write(f"{path}: OK ({len(loaded.namespaces)} namespaces, sha256 {loaded.sha256})\n")
+    """``--check-queries FILE``: every problem with ``file:line``; 1 if any is an error.
+    With a data source in the environment, each query also runs once, as a scrape runs it."""
+    loaded = QueriesState.load_file(path, collectors)
+    for problem in loaded.problems:
+        err.write(f"{problem}\n")
+    failed = bool(loaded.errors)
+    out.write(f"{path}: {len(loaded.namespaces)} namespaces, {len(loaded.errors)} errors, "
+              f"{len(loaded.problems) - len(loaded.errors)} warnings (sha256 {loaded.sha256})\n")
     try:
         dsns = data_sources_from_env(env)
     except ConfigError as error:
-        err.write(f"{error}\n")
+        err.write(f"data source: {error}\n")
         return 1
-    if not dsns:
-        return 0
+    if not dsns or not loaded.namespaces:
+        return 1 if failed else 0
     logger = logging.getLogger("exporters.postgres.check")
     logger.addHandler(logging.NullHandler())
     logger.propagate = False
     target = Target(dsns[0], logger)
-    failed = False
     try:
-        with target.session(time.monotonic() + 60) as session:
-            for ns in loaded.namespaces:
-                if not ns.runs_on(session.version):
-                    out.write(f"{ns.name}: skipped (runonserver {ns.runonserver} excludes this server)\n")
-                    continue
-                try:
-                    result = session.query(ns.query)
-                except Exception as error:  # noqa: BLE001 - reported per namespace
-                    failed = True
-                    err.write(f"{ns.source}: namespace {ns.name}: query failed: "
-                              f"{target.dsn.redact(' '.join(str(error).split()))}\n")
-                    continue
-                out.write(f"{ns.name}: {len(result.rows)} rows, columns: {', '.join(result.columns)}\n")
-                returned = set(result.columns)
-                for col in ns.columns.values():
-                    if not col.supported(session.version):
-                        continue
-                    needed = [col.name]
-                    if col.usage == "HISTOGRAM":
-                        needed += [col.name + s for s in HISTOGRAM_SUFFIXES]
-                    for name in needed:
-                        if name not in returned:
-                            failed = True
-                            err.write(f"{path}:{col.line}: namespace {ns.name}: column {name!r} is not returned "
-                                      "by the query\n")
+        with target.lock:
+            version = target.version(time.monotonic() + 60)
+        runnable = [ns for ns in loaded.namespaces if ns.runs_on(version)]
+        for ns in loaded.namespaces:
+            if ns not in runnable:
+                out.write(f"{ns.name}: skipped (runonserver {ns.runonserver} excludes this server)\n")
+        results = run_namespaces(target, runnable, time.monotonic() + 60)
+        (extensions,) = run_statements(target, [EXTENSIONS_NOT_INSTALLED], time.monotonic() + 60)
+        available = [str(row[0]).lower() for row in extensions.rows]
     except ConnectError as error:
         err.write(f"cannot connect to {target.dsn.display()}: {error}\n")
         return 1
     finally:
-        target.close()
+        with target.lock:
+            target.close()
+    for ns, result in zip(runnable, results, strict=True):
+        if not result.ok:
+            # a missing extension: the exporter itself would start and serve the rest
+            missing = result.sqlstate in MISSING_OBJECT and _missing_extension(result.error, available)
+            failed = failed or not missing
+            level = "warning" if missing else "error"
+            err.write(f"{ns.source}: {level}: namespace {ns.name}: query failed: {target.dsn.redact(result.error)}\n")
+            continue
+        out.write(f"{ns.name}: {len(result.rows)} rows, columns: {', '.join(result.columns)}\n")
+        returned = set(result.columns)
+        for col in ns.metrics.columns.values():
+            if not col.supported(version):
+                continue
+            needed = [col.name] + ([col.name + s for s in HISTOGRAM_SUFFIXES] if col.usage == "HISTOGRAM" else [])
+            for name in needed:
+                if name not in returned:
+                    failed = True
+                    err.write(f"{path}:{col.line}: error: namespace {ns.name}: column {name!r} is not returned "
+                              "by the query\n")
     return 1 if failed else 0
 
 
@@ -376,14 +411,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     def build(exporter: Exporter) -> None:
         logger = exporter.logger
         options = options_from_args(args)
-        dsns = data_sources_from_env(env)
+        dsns = data_sources_from_env(env, lenient=True)
+        for broken in (d for d in dsns if d.error):
+            logger.error("malformed data source: every scrape of it fails (pg_up 0)", extra={"err": broken.error})
         queries: QueriesState | None = None
         if args.extend_query_path:
             queries = QueriesState(args.extend_query_path, logger, [s.name for s in chosen])
-            try:
-                queries.load()
-            except QueriesError as err:
-                raise ConfigError(str(err)) from None
+            queries.load()
             exporter.on_reload.append(queries.reload)
         config = ConfigState(args.config_file, logger)
         config.load(strict=True)
