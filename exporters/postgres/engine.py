@@ -140,36 +140,44 @@ def _new_family(name: str, kind: str, help_text: str, labels: Sequence[str]) -> 
 
 
 def _convert(col: ColumnMap | None) -> Callable[[Any], float | None]:
-    """The value converter of a column: None means "no sample" for this value."""
-    null = math.nan if col is None else col.null
-    if col is not None and col.usage == "MAPPEDMETRIC":
-        mapping = col.mapping or {}
+    """The value converter of a column: None means "no sample" for this value.
 
-        def mapped(value: Any) -> float | None:
-            # upstream maps text only; a number or NULL there is not exported
-            if type(value) is not str:
-                raise ConversionError(f"MAPPEDMETRIC value is not text: {to_label(value)[:40]!r}")
-            if value not in mapping:
-                raise ConversionError(f"value {value[:40]!r} is not in metric_mapping")
-            return mapping[value]
-        return mapped
-    if col is not None and col.usage == "DURATION":
-        def duration(value: Any) -> float | None:
-            # upstream parses text with Go's time.ParseDuration; "-1" is "unset"
-            if type(value) is not str:
-                raise ConversionError(f"DURATION value is not text: {to_label(value)[:40]!r}")
-            if value == "-1":
-                return None
-            try:
-                return go_duration_ms(value)
-            except ConversionError:
-                return interval_ms(value)  # an interval column: ours only, see README
-        return duration
+    Every column is first read as upstream reads every non-histogram column (its
+    MAPPEDMETRIC and DURATION conversions are never called: a number is exported as it is,
+    text that is not a number is skipped). Only where that gives nothing does a
+    MAPPEDMETRIC column map its text and a DURATION column parse Go duration or interval
+    text into milliseconds (ours; README).
+    """
+    null = math.nan if col is None else col.null
 
     def number(value: Any) -> float | None:
         if value is None:
             return null
         return to_float(value)
+
+    if col is not None and col.usage == "MAPPEDMETRIC":
+        mapping = col.mapping or {}
+
+        def mapped(value: Any) -> float | None:
+            try:
+                return number(value)
+            except ConversionError:
+                if type(value) is not str or value not in mapping:
+                    raise
+                return mapping[value]
+        return mapped
+    if col is not None and col.usage == "DURATION":
+        def duration(value: Any) -> float | None:
+            try:
+                return number(value)
+            except ConversionError:
+                if type(value) is not str:
+                    raise
+            try:
+                return go_duration_ms(value)
+            except ConversionError:
+                return interval_ms(value)
+        return duration
     return number
 
 

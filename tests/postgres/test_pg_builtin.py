@@ -292,3 +292,62 @@ def test_a_slow_custom_query_is_cut_at_the_deadline(tables: ScratchDb, make_expo
     assert all(v == 1 for v in success.values()), "built-ins ran first"
     # and the connection is fine for the next scrape
     assert scrape(exporter, timeout=2.5)["pg_stat_database_xact_commit"].samples
+
+
+@pytest.mark.timeout(30)
+def test_settings_are_the_servers_not_the_scrape_sessions(tables: ScratchDb, make_exporter: object) -> None:
+    fams = scrape(make_exporter([tables.dsn]), timeout=3.0)  # type: ignore[operator]
+    with psycopg.connect(tables.admin_dsn) as conn:
+        rows = dict(conn.execute("SELECT name, setting FROM pg_settings WHERE name IN "
+                                 "('statement_timeout', 'lock_timeout', 'transaction_read_only')").fetchall())
+    assert fams["pg_settings_statement_timeout_seconds"].value() == float(rows["statement_timeout"]) / 1000
+    assert fams["pg_settings_lock_timeout_seconds"].value() == float(rows["lock_timeout"]) / 1000
+    assert fams["pg_settings_transaction_read_only"].value() == (1.0 if rows["transaction_read_only"] == "on" else 0)
+
+
+@pytest.mark.timeout(60)
+def test_a_cached_query_slower_than_the_deadline_finishes_in_the_background(
+    tables: ScratchDb, make_exporter: object, tmp_path: Path
+) -> None:
+    path = tmp_path / "cached.yaml"
+    path.write_text("pg_cached_slow:\n  query: SELECT 7 AS v FROM pg_sleep(1.5)\n  cache_seconds: 300\n"
+                    "  metrics:\n    - v:\n        usage: GAUGE\n")
+    queries = QueriesState(str(path), LOG)
+    queries.load()
+    exporter = make_exporter([tables.dsn], queries=queries)  # type: ignore[operator]
+    first = scrape(exporter, timeout=1.0)
+    assert "pg_cached_slow_v" not in first and first["pg_up"].value() == 1
+    # not cancelled: it finishes on its own connection and later scrapes serve it
+    end = time.monotonic() + 20
+    while time.monotonic() < end:
+        fams = scrape(exporter, timeout=1.0)
+        if "pg_cached_slow_v" in fams:
+            break
+        time.sleep(0.2)
+    assert fams["pg_cached_slow_v"].value() == 7
+    assert fams["pg_scrape_collector_success"].value(collector="pg_cached_slow") == 1
+
+
+@pytest.mark.timeout(60)
+def test_two_dsns_of_one_server_and_discovery_never_repeat_a_series(
+    tables: ScratchDb, make_exporter: object, tmp_path: Path
+) -> None:
+    path = tmp_path / "wide.yaml"
+    path.write_text("pg_server_wide:\n  query: SELECT count(*) AS databases FROM pg_database\n"
+                    "  metrics:\n    - databases:\n        usage: GAUGE\n")
+    queries = QueriesState(str(path), LOG)
+    queries.load()
+    other = tables.dsn.replace(f"dbname={tables.name}", "dbname=postgres")
+    exporter = make_exporter([tables.dsn, other], queries=queries)  # type: ignore[operator]
+    text = render_text(exporter.collect(time.monotonic() + 10)).decode()
+    series = [line.rsplit(" ", 1)[0] for line in text.splitlines() if line and not line.startswith("#")]
+    assert len(series) == len(set(series)), "a repeated series"
+    fams = parse(text)
+    assert len(fams["pg_static"].samples) == 1, "server-wide built-ins once per server"
+    assert fams["pg_exporter_duplicate_series_dropped_total"].value() == 1, "the queries file's repeat dropped"
+    discovering = make_exporter([other], queries=queries, auto_discover_databases=True,  # type: ignore[operator]
+                                include_databases=(tables.name,))
+    text = render_text(discovering.collect(time.monotonic() + 10)).decode()
+    series = [line.rsplit(" ", 1)[0] for line in text.splitlines() if line and not line.startswith("#")]
+    assert len(series) == len(set(series))
+    assert parse(text)["pg_exporter_duplicate_series_dropped_total"].value() == 1

@@ -202,16 +202,17 @@ def test_rows_become_families() -> None:
         ("app", "10.0.0.1", "2.5", 7, "up", "1m30s", 99, "{0.1,1.0}", "{3,5}", 2.0, 6, 1, None, "x"),
         ("b", None, None, True, "sideways", "00:00:02", 99, "{1.0}", "{1}", 1.0, 1, 1, 3, "y"),
         ("c", "x", 1, 2, 1, 5, 99, "{}", "{}", 0, 0, 1, 3, "y"),
+        ("d", "x", 1, 2, "0", "-1", 99, "{}", "{}", 0, 0, 1, 3, "y"),
     ]
     fams = ns.metrics.build(Result(columns, rows), (15, 0, 0), {"server": "h:5432"}, logging.getLogger("test"))
     by_name = {f.name: f for f in fams}
     assert by_name["pg_t_n"].type == "gauge" and by_name["pg_t_c"].type == "counter"
     assert by_name["pg_t_timeout_milliseconds"].samples[0].value == 90000.0
     assert by_name["pg_t_timeout_milliseconds"].samples[1].value == 2000.0
-    # DURATION holding a number and MAPPEDMETRIC holding a number: not exported, as upstream
-    assert len(by_name["pg_t_timeout_milliseconds"].samples) == 2
-    # MAPPEDMETRIC: a value outside the mapping is skipped, not a crash
-    assert [s.value for s in by_name["pg_t_state"].samples] == [1.0]
+    # a number in a DURATION or MAPPEDMETRIC column is exported as it is, as upstream does
+    assert [s.value for s in by_name["pg_t_timeout_milliseconds"].samples[2:]] == [5.0, -1.0]
+    # MAPPEDMETRIC: text through the mapping, a value outside it skipped, not a crash
+    assert [s.value for s in by_name["pg_t_state"].samples] == [1.0, 1.0, 0.0]
     # NULL -> NaN; unknown numeric columns are untyped; unknown text columns dropped
     assert math.isnan(by_name["pg_t_n"].samples[1].value)
     assert by_name["pg_t_extra"].type == "unknown" and "pg_t_text_extra" not in by_name
