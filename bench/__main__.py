@@ -12,6 +12,7 @@ import logging
 import math
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -25,41 +26,15 @@ from bench import hostns
 from bench.harness import ExporterUnavailable
 from bench.procstat import read_loadavg
 from bench.report import render_markdown
-from bench.scenarios import EXPORTERS, RUNNERS, SCENARIO_EXPORTER, SCENARIOS, Options
-from bench.targets import GO_BINARIES
+from bench.scenarios import EXPORTERS, Options, Scenario, discover
+from bench.targets import DEFAULT_GO, GO_BINARY_ENV, GO_ENV, GoBinary, go_binaries
+from tests.conftest import GENERATIONS
 
 log = logging.getLogger("bench")
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "out"
 
 T = TypeVar("T")
-
-# Workload sizes: (default, --full, --quick).
-SIZES: dict[str, tuple[str, str, str]] = {
-    "tables": ("100,1000,3000", "1000,3000,10000", "10,50,100"),
-    "keys": ("10000,100000,300000", "10000,100000,1000000", "1000,5000,10000"),
-    "hosts": ("10+5,50+20,100+40", "100+40,250+100,500+200", "2+1,5+2,10+4"),
-    "workers": ("1,4,10", "1,4,10", "1,2,4"),
-    "duration": ("3", "60", "1"),
-}
-
-
-def _list(parse: Callable[[str], T]) -> Callable[[str], list[T]]:
-    def convert(text: str) -> list[T]:
-        try:
-            return [parse(part.strip()) for part in text.split(",") if part.strip()]
-        except ValueError as err:
-            raise argparse.ArgumentTypeError(f"bad list {text!r}: {err}") from None
-
-    return convert
-
-
-def _host_size(text: str) -> tuple[int, int]:
-    links, sep, mounts = text.partition("+")
-    if not sep:
-        raise ValueError("expected LINKS+MOUNTS")
-    return int(links), int(mounts)
-
 
 def _choices(allowed: Sequence[str]) -> Callable[[str], list[str]]:
     def convert(text: str) -> list[str]:
@@ -72,7 +47,14 @@ def _choices(allowed: Sequence[str]) -> Callable[[str], list[str]]:
     return convert
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _custom_binary(text: str) -> tuple[str, str]:
+    kind, sep, path = text.partition("=")
+    if not sep or kind not in EXPORTERS or not path:
+        raise argparse.ArgumentTypeError(f"expected KIND=PATH with KIND one of {', '.join(EXPORTERS)}")
+    return kind, path
+
+
+def build_parser(scenarios: dict[str, Scenario]) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument("--quick", action="store_true",
                    help="smoke run: few scrapes, tiny sizes, only the default scenario unless --scenarios is given")
@@ -80,17 +62,27 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the full sizes: 10,000 tables, 1,000,000 keys, 500 links + 200 mounts, 60 s of load")
     p.add_argument("--exporters", type=_choices(EXPORTERS), default=list(EXPORTERS),
                    help="comma-separated subset of node,postgres,redis (default: all)")
-    p.add_argument("--scenarios", type=_choices(SCENARIOS), default=None,
-                   help=f"comma-separated subset of {','.join(SCENARIOS)} (default: all; --quick: default)")
+    p.add_argument("--scenarios", type=_choices(list(scenarios)), default=None,
+                   help=f"comma-separated subset of {','.join(scenarios)} (default: all but "
+                        f"{','.join(n for n, s in scenarios.items() if not s.default) or 'none'}; --quick: default)")
+    p.add_argument("--go", type=_choices(GENERATIONS), default=_choices(GENERATIONS)(
+        os.environ.get(GO_ENV) or ",".join(DEFAULT_GO)),
+                   help="the Go binaries to compare with, as columns: generations in order, the first present is "
+                        f"the reference of every ratio (default {','.join(DEFAULT_GO)}; env {GO_ENV})")
+    p.add_argument("--go-binary", type=_custom_binary, action="append", default=[], metavar="KIND=PATH",
+                   help="a Go binary of your own as the reference column for KIND "
+                        f"(env {GO_BINARY_ENV.format(kind='NODE')}, ..._POSTGRES, ..._REDIS)")
     p.add_argument("--scrapes", type=int, default=None, help="scrapes of each exporter at default settings (30)")
     p.add_argument("--scale-scrapes", type=int, default=None, help="scrapes of each exporter per workload size (10)")
-    p.add_argument("--tables", type=_list(int), default=None, help=f"table counts ({SIZES['tables'][0]})")
-    p.add_argument("--keys", type=_list(int), default=None, help=f"key counts ({SIZES['keys'][0]})")
-    p.add_argument("--hosts", type=_list(_host_size), default=None,
-                   help=f"LINKS+MOUNTS sizes ({SIZES['hosts'][0]})")
-    p.add_argument("--workers", type=_list(int), default=None, help=f"concurrent scrapers ({SIZES['workers'][0]})")
-    p.add_argument("--duration", type=float, default=None,
-                   help=f"seconds of concurrent load per exporter and size ({SIZES['duration'][0]})")
+    seen: dict[str, str] = {}
+    for scenario in scenarios.values():
+        for name, size in scenario.sizes.items():
+            if name in seen:
+                raise ValueError(f"--{name}: declared by both {seen[name]} and {scenario.name}")
+            seen[name] = scenario.name
+            p.add_argument(f"--{name}", type=size.parse, default=None,
+                           help=f"{scenario.name}: {size.help} ({size.default}; --full {size.full}; "
+                                f"--quick {size.quick})")
     p.add_argument("--pg-dsn", default=os.environ.get(
         "EXPORTERS_PG_DSN", "postgresql://root@127.0.0.1:5432/postgres?sslmode=disable"),
         help="PostgreSQL server to scrape and to create the scratch databases on (env EXPORTERS_PG_DSN)")
@@ -110,12 +102,17 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def options_from_args(args: argparse.Namespace, log_dir: Path) -> tuple[Options, list[str]]:
-    column = 1 if args.full else 2 if args.quick else 0
-
-    def size(name: str, given: Any, parse: Callable[[str], Any]) -> Any:
-        return given if given is not None else parse(SIZES[name][column])
-
+def options_from_args(args: argparse.Namespace, scenarios: dict[str, Scenario],
+                      log_dir: Path) -> tuple[Options, list[str]]:
+    sizes = {}
+    for scenario in scenarios.values():
+        for name, size in scenario.sizes.items():
+            given = getattr(args, name.replace("-", "_"))
+            text = size.full if args.full else size.quick if args.quick else size.default
+            sizes[name] = given if given is not None else size.parse(text)
+    custom = {kind: os.environ[GO_BINARY_ENV.format(kind=kind.upper())] for kind in EXPORTERS
+              if os.environ.get(GO_BINARY_ENV.format(kind=kind.upper()))}
+    custom.update(dict(args.go_binary))
     opts = Options(
         exporters=args.exporters,
         scrapes=args.scrapes if args.scrapes is not None else (5 if args.quick else 30),
@@ -125,19 +122,17 @@ def options_from_args(args: argparse.Namespace, log_dir: Path) -> tuple[Options,
         queries=args.queries,
         ours_args={kind: getattr(args, f"{kind}_ours_args").split() for kind in EXPORTERS
                    if getattr(args, f"{kind}_ours_args")},
-        tables=size("tables", args.tables, _list(int)),
-        keys=size("keys", args.keys, _list(int)),
         check_keys=args.check_keys,
         count_keys=args.count_keys,
         redis_server=args.redis_server,
-        hosts=size("hosts", args.hosts, _list(_host_size)),
-        workers=size("workers", args.workers, _list(int)),
-        duration=size("duration", args.duration, float),
+        go=args.go,
+        go_custom=custom,
+        sizes=sizes,
         log_dir=log_dir,
     )
-    scenarios = args.scenarios or (["default"] if args.quick else list(SCENARIOS))
-    scenarios = [s for s in scenarios if SCENARIO_EXPORTER.get(s, "") in ("", *opts.exporters)]
-    return opts, scenarios
+    chosen = args.scenarios or (["default"] if args.quick else [n for n, s in scenarios.items() if s.default])
+    chosen = [n for n in chosen if scenarios[n].exporter in (None, *opts.exporters)]
+    return opts, chosen
 
 
 def cpu_model() -> str:
@@ -151,10 +146,7 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def go_version(kind: str) -> str:
-    binary = shutil.which(GO_BINARIES[kind])
-    if binary is None:
-        return "not installed"
+def go_version(binary: str) -> str:
     for flag in ("--version", "-version"):
         try:
             done = subprocess.run([binary, flag], capture_output=True, text=True, timeout=5)
@@ -162,8 +154,23 @@ def go_version(kind: str) -> str:
             continue
         text = (done.stdout + done.stderr).strip()
         if done.returncode == 0 and text:
-            return text.splitlines()[0][:80]
+            # "node_exporter, version 1.9.0 (...)"; redis_exporter prints a log line "... Exporter 1.69.0-1 ..."
+            version = re.search(r"\b(\d+\.\d+\.\d+)\b", text)
+            return version.group(1) if version else text.splitlines()[0][:80]
     return "unknown"
+
+
+def go_columns(opts: Options) -> dict[str, list[dict[str, str]]]:
+    """Per exporter, the Go columns compared with: generation, path, version."""
+    out: dict[str, list[dict[str, str]]] = {}
+    for kind in opts.exporters:
+        try:
+            binaries: list[GoBinary] = go_binaries(kind, opts.go, opts.go_custom)
+        except ExporterUnavailable as err:
+            log.warning("%s", err)
+            binaries = []
+        out[kind] = [{"column": b.column, "path": b.path, "version": go_version(b.path)} for b in binaries]
+    return out
 
 
 def server_versions(pg_dsn: str, redis_server: str) -> dict[str, str]:
@@ -189,14 +196,13 @@ def server_versions(pg_dsn: str, redis_server: str) -> dict[str, str]:
     return out
 
 
-def machine(exporters: Sequence[str]) -> dict[str, Any]:
+def machine() -> dict[str, Any]:
     return {
         "nproc": os.cpu_count(),
         "cpu_model": cpu_model(),
         "kernel": platform.release(),
         "python": platform.python_version(),
         "loadavg_before": list(read_loadavg()),
-        "go_versions": {kind: go_version(kind) for kind in exporters},
     }
 
 
@@ -211,24 +217,29 @@ def clean(value: Any) -> Any:
     return value
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
+def run(args: argparse.Namespace, scenarios: dict[str, Scenario]) -> dict[str, Any]:
     started = time.time()
     with tempfile.TemporaryDirectory(prefix="exporters-bench-logs-") as tmp:
-        opts, scenarios = options_from_args(args, Path(tmp))
+        opts, chosen = options_from_args(args, scenarios, Path(tmp))
         report: dict[str, Any] = {
             "started": datetime.datetime.fromtimestamp(started, datetime.UTC).isoformat(timespec="seconds"),
-            "machine": {**machine(opts.exporters), "servers": server_versions(opts.pg_dsn, opts.redis_server)},
+            "machine": {**machine(), "servers": server_versions(opts.pg_dsn, opts.redis_server),
+                        "go": go_columns(opts)},
             "options": {
-                "scenarios": scenarios, "exporters": list(opts.exporters), "scrapes": opts.scrapes,
-                "scale_scrapes": opts.scale_scrapes, "tables": list(opts.tables), "keys": list(opts.keys),
-                "hosts": [f"{a}+{b}" for a, b in opts.hosts], "workers": list(opts.workers),
-                "duration": opts.duration, "quick": args.quick, "full": args.full,
+                "scenarios": chosen, "exporters": list(opts.exporters), "scrapes": opts.scrapes,
+                "scale_scrapes": opts.scale_scrapes, "go": list(opts.go), "go_custom": opts.go_custom,
+                "sizes": {name: value for name, value in opts.sizes.items()
+                          if any(name in scenarios[n].sizes for n in chosen)},
+                "quick": args.quick, "full": args.full,
                 "ours_args": {k: " ".join(v) for k, v in opts.ours_args.items()},
             },
+            "scenarios": {n: {"title": scenarios[n].title, "layout": scenarios[n].layout} for n in chosen},
             "results": [],
         }
-        for scenario in scenarios:
-            for row in RUNNERS[scenario](opts):
+        for name in chosen:
+            for row in scenarios[name].run(opts):
+                # the load average when the row was measured: a busy machine shows here
+                row["loadavg"] = list(read_loadavg())
                 report["results"].append(row)
         report["machine"]["loadavg_after"] = list(read_loadavg())
         report["elapsed_seconds"] = time.time() - started
@@ -259,9 +270,13 @@ def host_worker(argv: Sequence[str]) -> int:
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--log-dir", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--go", action="append", default=[], help="COLUMN=PATH, in column order")
+    p.add_argument("--ours-arg", action="append", default=[])
     args = p.parse_args(argv)
+    go = [GoBinary(*item.split("=", 1)) for item in args.go]
     try:
-        result = hostns.worker(args.links, args.mounts, args.base, args.scrapes, args.warmup, args.log_dir)
+        result = hostns.worker(args.links, args.mounts, args.base, args.scrapes, args.warmup, args.log_dir,
+                               go, args.ours_arg)
     except ExporterUnavailable as err:
         result = {"skipped": str(err)}
     args.out.write_text(json.dumps(clean(result)))
@@ -273,12 +288,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     if argv[:1] == ["host-worker"]:
         return host_worker(argv[1:])
-    args = build_parser().parse_args(argv)
+    scenarios = discover()
+    parser = build_parser(scenarios)
+    args = parser.parse_args(argv)
     if args.verbose:
         logging.getLogger().setLevel(logging.DEBUG)
     if args.quick and args.full:
-        build_parser().error("--quick and --full are exclusive")
-    report = run(args)
+        parser.error("--quick and --full are exclusive")
+    report = run(args, scenarios)
     json_path, md_path = write_report(report, args.out)
     sys.stdout.write(render_markdown(report))
     log.info("wrote %s and %s", json_path, md_path)

@@ -1,4 +1,4 @@
-"""Start two exporters, scrape them alternately, and measure both the same way."""
+"""Start exporters side by side, scrape them in turn, and measure each the same way."""
 
 from __future__ import annotations
 
@@ -36,6 +36,10 @@ class Launch:
     env: dict[str, str] = field(default_factory=dict)
     # Metric names whose samples are copied into the result, to check both did the same work.
     watch: tuple[str, ...] = ()
+    # What this is in the report: "ours", or the Go binary's generation ("trixie", "bookworm", "custom").
+    column: str = ""
+    # An extra column: if it does not start, the comparison goes on without it.
+    optional: bool = False
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -114,6 +118,7 @@ class SideResult:
     """The figures of one exporter in one comparison."""
 
     label: str
+    column: str = ""
     scrapes: int = 0
     errors: int = 0
     p50_seconds: float = math.nan
@@ -188,25 +193,34 @@ class _Accumulator:
 
 
 def compare(
-    go: Launch,
-    ours: Launch,
+    launches: Sequence[Launch],
     log_dir: Path,
     scrapes: int,
     warmup: int = 2,
     start_timeout: float = 30.0,
     scrape_timeout: float = 10.0,
-) -> tuple[SideResult, SideResult]:
-    """Start both, then scrape A B A B ... ``scrapes`` times each; both are stopped after.
+) -> list[SideResult]:
+    """Start each, then scrape A B C A B C ... ``scrapes`` times each; all are stopped after.
 
-    The Go exporter is started and brought to its first good scrape before ours is
-    started, so that neither start-up competes with the other for the CPU.
+    Each exporter is brought to its first good scrape before the next is started, so that no
+    start-up competes with another for the CPU. An optional launch that does not start gets a
+    result with no scrapes and the reason in ``first_error``; any other raises ExporterUnavailable.
     """
     running: list[RunningExporter] = []
+    failed: dict[int, str] = {}
     try:
-        for launch in (go, ours):
+        for index, launch in enumerate(launches):
             proc = RunningExporter(launch, log_dir, scrape_timeout)
             running.append(proc)
-            proc.wait_first_good(start_timeout)
+            try:
+                proc.wait_first_good(start_timeout)
+            except ExporterUnavailable as err:
+                if not launch.optional:
+                    raise
+                log.warning("%s left out: %s", launch.label, err)
+                running.remove(proc)
+                proc.stop()
+                failed[index] = f"did not start: {err}"
         for _ in range(warmup):
             for proc in running:
                 proc.scraper.scrape()
@@ -228,10 +242,11 @@ def compare(
                     a.watched = watched_samples(result.body, proc.launch.watch)
                 a.rss.append(proc.sample().rss_bytes)
         after = [proc.sample() for proc in running]
-        sides = []
+        sides = {}
         for proc, a, b0, b1 in zip(running, acc, before, after, strict=True):
-            sides.append(SideResult(
+            sides[proc.launch.label] = SideResult(
                 label=proc.launch.label,
+                column=proc.launch.column,
                 scrapes=scrapes,
                 errors=a.errors,
                 p50_seconds=percentile(a.latencies, 50),
@@ -248,8 +263,10 @@ def compare(
                 over_deadline=sum(1 for t in a.latencies if t > scrape_timeout),
                 first_error=a.first_error,
                 watched=a.watched,
-            ))
-        return sides[0], sides[1]
+            )
+        return [sides.get(launch.label) or SideResult(label=launch.label, column=launch.column,
+                                                      first_error=failed[index])
+                for index, launch in enumerate(launches)]
     finally:
         for proc in running:
             proc.stop()
@@ -260,6 +277,7 @@ class ConcurrencyResult:
     label: str
     workers: int
     duration_seconds: float
+    column: str = ""
     scrapes: int = 0
     errors: int = 0
     throughput_per_second: float = math.nan
@@ -316,6 +334,7 @@ def concurrent_load(
         flat = [t for per in latencies for t in per]
         return ConcurrencyResult(
             label=launch.label,
+            column=launch.column,
             workers=workers,
             duration_seconds=elapsed,
             scrapes=len(flat),

@@ -18,8 +18,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.harness import ExporterUnavailable, compare, ratios
-from bench.targets import make_pair
+from bench.harness import ExporterUnavailable, compare
+from bench.scenarios import comparison_row
+from bench.targets import GoBinary, make_pair
 
 log = logging.getLogger("bench")
 
@@ -68,8 +69,9 @@ def remount_sysfs() -> None:
     _run(["mount", "-t", "sysfs", "sysfs", "/sys"]).check_returncode()
 
 
-def worker(links: int, mounts: int, base: Path, scrapes: int, warmup: int, log_dir: Path) -> dict[str, Any]:
-    """Runs inside the namespaces: set up, compare, report."""
+def worker(links: int, mounts: int, base: Path, scrapes: int, warmup: int, log_dir: Path,
+           go: Sequence[GoBinary], ours_extra: Sequence[str] = ()) -> dict[str, Any]:
+    """Runs inside the namespaces: set up, compare, return the result row."""
     kind = add_links(links)
     remount_sysfs()
     add_mounts(base, mounts)
@@ -77,19 +79,14 @@ def worker(links: int, mounts: int, base: Path, scrapes: int, warmup: int, log_d
         visible_links = max(0, len(f.read().splitlines()) - 2)
     with open("/proc/self/mounts") as f:
         visible_mounts = len(f.read().splitlines())
-    pair = make_pair("node")
-    go, ours = compare(pair.go, pair.ours, log_dir, scrapes, warmup)
-    return {
-        "link_type": kind,
-        "links_visible": visible_links,
-        "mounts_visible": visible_mounts,
-        "go": go.as_dict(),
-        "ours": ours.as_dict(),
-        "ratio": ratios(go, ours),
-    }
+    pair = make_pair("node", ours_extra=ours_extra, go=go)
+    sides = compare(pair.launches, log_dir, scrapes, warmup)
+    extra = {"link_type": kind, "links_visible": visible_links, "mounts_visible": visible_mounts}
+    return comparison_row("host", pair, {"links": links, "mounts": mounts}, sides, extra)
 
 
-def run_in_namespace(links: int, mounts: int, scrapes: int, warmup: int, log_dir: Path) -> dict[str, Any]:
+def run_in_namespace(links: int, mounts: int, scrapes: int, warmup: int, log_dir: Path,
+                     go: Sequence[GoBinary], ours_extra: Sequence[str] = ()) -> dict[str, Any]:
     """Start the worker under ``unshare -n -m`` and return its figures."""
     unshare = shutil.which("unshare")
     if unshare is None:
@@ -104,6 +101,8 @@ def run_in_namespace(links: int, mounts: int, scrapes: int, warmup: int, log_dir
             sys.executable, "-m", "bench", "host-worker",
             "--links", str(links), "--mounts", str(mounts), "--base", str(base),
             "--scrapes", str(scrapes), "--warmup", str(warmup), "--log-dir", str(log_dir), "--out", str(out),
+            *(f"--go={binary.column}={binary.path}" for binary in go),
+            *(f"--ours-arg={arg}" for arg in ours_extra),
         ]
         done = subprocess.run(argv, capture_output=True, text=True, timeout=1800,
                               cwd=Path(__file__).resolve().parent.parent)

@@ -86,18 +86,54 @@ def _skips(rows: Sequence[Row]) -> list[str]:
             for r in rows if "skipped" in r]
 
 
-def render_default(rows: Sequence[Row]) -> list[str]:
-    out = ["## Default settings, scraped alternately", ""]
+def _go(side: dict[str, Any]) -> str:
+    """The column name of a Go side: "Go (trixie)"."""
+    return f"Go ({side.get('column') or '?'})"
+
+
+def _load(row: Row) -> str:
+    return fmt(row["loadavg"][0], "n") if row.get("loadavg") else "-"
+
+
+def _more_go(rows: Sequence[Row], figures: Sequence[tuple[str, str, str]]) -> list[str]:
+    """Ours against the other Go columns, as ratios, one line per row."""
+    out = []
+    for r in rows:
+        for column, side in (r.get("more_go") or {}).items():
+            where = f"{r['exporter']} {r['size']['name']}={r['size']['value']}"
+            if not side.get("scrapes") and side.get("first_error"):
+                out.append(f"- against Go ({column}), {where}: {side['first_error'][:200]}")
+                continue
+            parts = [f"{label} {ratio(r['ours'][name], side[name])}" for name, label, _kind in figures
+                     if name in side]
+            out.append(f"- ours/Go ({column}), {where}: " + ", ".join(parts))
+    return [*out, ""] if out else []
+
+
+def render_side_by_side(title: str, rows: Sequence[Row]) -> list[str]:
+    out = [f"## {title}", ""]
     for row in rows:
         if "skipped" in row:
             continue
         go, ours = row["go"], row["ours"]
+        more = [(column, side) for column, side in (row.get("more_go") or {}).items() if side.get("scrapes")]
         out += [f"### {row['exporter']}", ""]
-        table = [[label, fmt(go[name], kind), fmt(ours[name], kind), ratio(ours[name], go[name])]
-                 for name, label, kind in SIDE_FIGURES]
-        table.append(["content type", go["content_type"] or "-", ours["content_type"] or "-", ""])
-        out += _table(["figure", "Go", "ours", "ours/Go"], table)
-        out.append("")
+        table = []
+        for name, label, kind in SIDE_FIGURES:
+            cells = [label, fmt(go[name], kind), fmt(ours[name], kind), ratio(ours[name], go[name])]
+            for _column, side in more:
+                cells += [fmt(side[name], kind), ratio(ours[name], side[name])]
+            table.append(cells)
+        table.append(["content type", go["content_type"] or "-", ours["content_type"] or "-", "",
+                      *(c for _column, side in more for c in (side["content_type"] or "-", ""))])
+        header = ["figure", _go(go), "ours", "ours/Go"]
+        for column, _side in more:
+            header += [f"Go ({column})", f"ours/Go ({column})"]
+        out += _table(header, table)
+        out += ["", f"Load average (1 min) after this comparison: {_load(row)}.", ""]
+        for column, side in (row.get("more_go") or {}).items():
+            if not side.get("scrapes"):
+                out += [f"Go ({column}) left out: {side.get('first_error', '')[:200]}", ""]
     out += _skips(rows)
     return out
 
@@ -130,17 +166,18 @@ def render_scale(title: str, rows: Sequence[Row]) -> list[str]:
         constant = {k: extras[0][k] for k in keys if k not in varying}
         if constant:
             out += ["Setup: " + ", ".join(f"{k}={v}" for k, v in constant.items()), ""]
+        out += [f"Go is {_go(done[0]['go'])}.", ""]
         header = [done[0]["size"]["name"], *varying]
         for _name, label, _kind in GROWTH_FIGURES:
             header += [f"{label} Go", f"{label} ours"]
-        header += ["errors Go/ours", "over deadline Go/ours"]
+        header += ["errors Go/ours", "over deadline Go/ours", "load 1m"]
         table = []
         for r, extra in zip(done, extras, strict=True):
             cells = [str(r["size"]["value"]), *(str(extra.get(k, "-")) for k in varying)]
             for name, _label, kind in GROWTH_FIGURES:
                 cells += [fmt(r["go"][name], kind), fmt(r["ours"][name], kind)]
             cells += [f"{r['go']['errors']}/{r['ours']['errors']}",
-                      f"{r['go']['over_deadline']}/{r['ours']['over_deadline']}"]
+                      f"{r['go']['over_deadline']}/{r['ours']['over_deadline']}", _load(r)]
             table.append(cells)
         out += _table(header, table)
         out.append("")
@@ -151,40 +188,38 @@ def render_scale(title: str, rows: Sequence[Row]) -> list[str]:
         if any(r["go"].get("watched") or r["ours"].get("watched") for r in done):
             out.append("")
         out += _growth(rows, GROWTH_FIGURES)
+        out += _more_go(done, GROWTH_FIGURES)
     out += _skips(rows)
     out.append("")
     return out
 
 
-def render_concurrency(rows: Sequence[Row]) -> list[str]:
-    out = ["## Concurrent scrapers", ""]
+def render_load(title: str, rows: Sequence[Row]) -> list[str]:
+    out = [f"## {title}", ""]
     done = [r for r in rows if "skipped" not in r]
     if done:
         out += [f"Each exporter alone, scraped back to back for {done[0]['go']['duration_seconds']:.0f} s "
-                "by each number of scrapers.", ""]
-        header = ["exporter", "scrapers"]
+                f"by each number of scrapers. Go is {_go(done[0]['go'])}.", ""]
+        header = ["exporter", done[0]["size"]["name"]]
         for _name, label, _kind in CONCURRENCY_FIGURES:
             header += [f"{label} Go", f"{label} ours"]
-        header.append("errors Go/ours")
+        header += ["errors Go/ours", "load 1m"]
         table = []
         for r in done:
             cells = [r["exporter"], str(r["size"]["value"])]
             for name, _label, kind in CONCURRENCY_FIGURES:
                 cells += [fmt(r["go"][name], kind), fmt(r["ours"][name], kind)]
-            cells.append(f"{r['go']['errors']}/{r['ours']['errors']}")
+            cells += [f"{r['go']['errors']}/{r['ours']['errors']}", _load(r)]
             table.append(cells)
         out += _table(header, table)
         out.append("")
+        out += _more_go(done, CONCURRENCY_FIGURES)
     out += _skips(rows)
     out.append("")
     return out
 
 
-SCALE_TITLES = {
-    "pg-tables": "PostgreSQL: tables in the scraped database",
-    "redis-keys": "Redis: keys, with -check-keys and -count-keys",
-    "host": "Host: extra network links and tmpfs mounts (own namespaces)",
-}
+LAYOUTS = {"side-by-side": render_side_by_side, "scale": render_scale, "load": render_load}
 
 
 def render_markdown(report: dict[str, Any]) -> str:
@@ -195,7 +230,9 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"- when: {report['started']} ({report['elapsed_seconds']:.0f} s)",
         f"- machine: {m['nproc']} CPUs, {m['cpu_model']}, kernel {m['kernel']}, Python {m['python']}",
         f"- load average before/after: {m['loadavg_before']} / {m['loadavg_after']}",
-        "- Go exporters: " + ", ".join(f"{k} {v}" for k, v in m.get("go_versions", {}).items()),
+        "- Go exporters (the first column of each is the reference of the ratios): " + "; ".join(
+            f"{kind} " + ", ".join(f"{c['column']} {c['version']}" for c in columns) if columns else f"{kind} none"
+            for kind, columns in m.get("go", {}).items()),
         f"- servers: {m.get('servers', {})}",
         f"- options: {report['options']}",
         "",
@@ -204,12 +241,10 @@ def render_markdown(report: dict[str, Any]) -> str:
     by_scenario: dict[str, list[Row]] = {}
     for row in rows:
         by_scenario.setdefault(row["scenario"], []).append(row)
+    scenarios = report.get("scenarios", {})
     for scenario, srows in by_scenario.items():
-        if scenario == "default":
-            lines += render_default(srows)
-        elif scenario == "concurrency":
-            lines += render_concurrency(srows)
-        else:
-            lines += render_scale(SCALE_TITLES.get(scenario, scenario), srows)
+        about = scenarios.get(scenario, {})
+        render = LAYOUTS[about.get("layout", "scale")]
+        lines += render(about.get("title", scenario), srows)
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"

@@ -1,21 +1,51 @@
-"""The pairs of exporters compared: the Debian-packaged Go binary and ours, same target, same flags."""
+"""What is compared: ours and the Go binaries of each generation, same target, same flags."""
 
 from __future__ import annotations
 
+import logging
 import re
-import shutil
 import socket
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from bench.harness import ExporterUnavailable, Launch
+from tests.conftest import find_reference_binary
 
-GO_BINARIES = {
-    "node": "prometheus-node-exporter",
-    "postgres": "prometheus-postgres-exporter",
-    "redis": "prometheus-redis-exporter",
-}
+log = logging.getLogger("bench")
+
+# Which Go binaries ours is compared with, as columns: the first is the reference every ratio
+# is taken against; the others are shown beside it. Generations as tests.conftest names them:
+# "trixie" (node_exporter 1.9.0, postgres_exporter 0.17.1, redis_exporter 1.69.0, unpacked into
+# $EXPORTERS_ORACLES by fetch-oracles) and "bookworm" (Debian 12's installed 1.5.0 / 0.11.1 / 1.45.0).
+# A generation that is not there is left out.
+DEFAULT_GO = ("trixie", "bookworm")
+GO_ENV = "EXPORTERS_BENCH_GO"  # e.g. "bookworm" or "trixie,bookworm"
+# A binary of your own as the first column, e.g. EXPORTERS_BENCH_GO_NODE=/usr/local/bin/node_exporter.
+GO_BINARY_ENV = "EXPORTERS_BENCH_GO_{kind}"
+
+
+@dataclass(frozen=True)
+class GoBinary:
+    column: str  # the generation, or "custom"
+    path: str
+
+
+def go_binaries(kind: str, columns: Sequence[str], custom: Mapping[str, str] | None = None) -> list[GoBinary]:
+    """The Go binaries for ``kind``, in column order; ExporterUnavailable when there is none."""
+    found = []
+    if custom and custom.get(kind):
+        found.append(GoBinary("custom", custom[kind]))
+    for column in columns:
+        path = find_reference_binary(kind, column)
+        if path is None:
+            log.debug("no %s Go binary for %s", column, kind)
+        else:
+            found.append(GoBinary(column, path))
+    if not found:
+        raise ExporterUnavailable(f"no Go {kind} exporter among {', '.join(columns)} (see bench/README.md)")
+    return found
+
 
 # Ports the real exporters own on a host; never used by the benchmark.
 RESERVED_PORTS = frozenset({9100, 9187, 9121})
@@ -29,13 +59,6 @@ def free_port() -> int:
             port = int(s.getsockname()[1])
         if port not in RESERVED_PORTS:
             return port
-
-
-def go_binary(kind: str) -> str:
-    path = shutil.which(GO_BINARIES[kind])
-    if path is None:
-        raise ExporterUnavailable(f"reference binary {GO_BINARIES[kind]} is not installed")
-    return path
 
 
 def _has_line(pattern: bytes) -> Callable[[bytes], bool]:
@@ -57,9 +80,17 @@ GOOD = {
 
 @dataclass(frozen=True)
 class Pair:
+    """Ours and the Go binaries it is compared with; ``go`` is the reference column."""
+
     kind: str
     go: Launch
     ours: Launch
+    more_go: tuple[Launch, ...] = ()
+
+    @property
+    def launches(self) -> list[Launch]:
+        """Go's reference first, then ours, then the other Go columns."""
+        return [self.go, self.ours, *self.more_go]
 
 
 def _listen_flag(kind: str) -> str:
@@ -69,31 +100,33 @@ def _listen_flag(kind: str) -> str:
 
 def make_pair(
     kind: str, args: Sequence[str] = (), env: dict[str, str] | None = None, ours_extra: Sequence[str] = (),
+    go: Sequence[GoBinary] = (),
 ) -> Pair:
-    """The Go exporter and ours with the same ``args`` and environment, each on a free port.
+    """Ours and each Go binary (default: every generation present) with the same ``args`` and
+    environment, each on a free port.
 
-    ``ours_extra`` goes to ours only, e.g. to switch off collectors the older Go binary lacks.
+    ``ours_extra`` goes to ours only, e.g. to switch off collectors an older Go binary lacks.
     """
     flag = _listen_flag(kind)
-    go_port = free_port()
-    ours_port = free_port()
-    while ours_port == go_port:
-        ours_port = free_port()
-    go = Launch(
-        label="go",
-        argv=[go_binary(kind), f"{flag}=127.0.0.1:{go_port}", *args],
-        port=go_port,
-        good=GOOD[kind],
-        env=dict(env or {}),
+    binaries = list(go) or go_binaries(kind, DEFAULT_GO)
+    ports: set[int] = set()
+
+    def launch(label: str, column: str, program: Sequence[str], extra: Sequence[str] = (),
+               optional: bool = False) -> Launch:
+        port = free_port()
+        while port in ports:
+            port = free_port()
+        ports.add(port)
+        return Launch(label=label, argv=[*program, f"{flag}=127.0.0.1:{port}", *args, *extra], port=port,
+                      good=GOOD[kind], env=dict(env or {}), column=column, optional=optional)
+
+    first, *others = binaries
+    return Pair(
+        kind,
+        go=launch("go", first.column, [first.path]),
+        ours=launch("ours", "ours", [sys.executable, "-m", f"exporters.{kind}"], ours_extra),
+        more_go=tuple(launch(f"go-{b.column}", b.column, [b.path], optional=True) for b in others),
     )
-    ours = Launch(
-        label="ours",
-        argv=[sys.executable, "-m", f"exporters.{kind}", f"{flag}=127.0.0.1:{ours_port}", *args, *ours_extra],
-        port=ours_port,
-        good=GOOD[kind],
-        env=dict(env or {}),
-    )
-    return Pair(kind, go, ours)
 
 
 def node_args(extra: Sequence[str] = ()) -> list[str]:

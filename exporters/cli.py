@@ -55,5 +55,20 @@ def run() -> NoReturn:
     exit_process(main())
 
 
+def node_exporter() -> NoReturn:
+    """The ``node_exporter`` console script: the upstream binary's name, its flags."""
+    exit_process(main(["node", *sys.argv[1:]]))
+
+
+def postgres_exporter() -> NoReturn:
+    """The ``postgres_exporter`` console script."""
+    exit_process(main(["postgres", *sys.argv[1:]]))
+
+
+def redis_exporter() -> NoReturn:
+    """The ``redis_exporter`` console script."""
+    exit_process(main(["redis", *sys.argv[1:]]))
+
+
 if __name__ == "__main__":
     run()

@@ -1,34 +1,33 @@
 """The exporter application: routes, scrape handling and the process lifecycle.
 
-``run_exporter`` is what each exporter's ``main`` ends with: it sets up logging, loads
-``--web.config.file``, lets the exporter build its collectors, listens, serves until
-SIGTERM/SIGINT and then shuts down gracefully (in-flight scrapes may finish, bounded).
+Each exporter's ``main`` ends with ``run(prog, name, settings, make_app)``: ``settings`` builds
+the exporter's typed settings from its flags and environment, ``run`` sets up logging, loads
+``--web.config.file`` and binds the listen addresses (a ``Runtime``), then ``make_app`` turns
+settings and runtime into a complete ``Exporter``. A configuration error at any stage is one
+line with exit code 1; otherwise the app serves until SIGTERM/SIGINT and then shuts down
+gracefully (in-flight scrapes may finish, bounded).
 """
 
 from __future__ import annotations
 
-import argparse
 import base64
 import binascii
 import gc
 import gzip
 import html
 import logging
-import os
 import signal
-import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from prometheus_client.metrics_core import Metric
 
-from exporters.core.cli import ConfigError, listen_addresses
 from exporters.core.exposition import (
     OPENMETRICS_CONTENT_TYPE,
     TEXT_CONTENT_TYPE,
@@ -36,9 +35,12 @@ from exporters.core.exposition import (
     render_text,
     wants_openmetrics,
 )
+from exporters.core.flags import ConfigError
+from exporters.core.listen import Listener, open_listeners
 from exporters.core.logs import setup_logging
 from exporters.core.selfmetrics import HandlerStats, ProcessMetrics, build_info
-from exporters.core.server import ExporterHTTPServer, parse_listen_address, serve_in_thread, systemd_sockets
+from exporters.core.server import ExporterHTTPServer, serve_in_thread
+from exporters.core.settings import LogSettings, WebSettings
 from exporters.core.webconfig import BasicAuth, RateLimiter, WebConfig, build_ssl_context, load_web_config
 
 SCRAPE_TIMEOUT_HEADER = "X-Prometheus-Scrape-Timeout-Seconds"
@@ -88,66 +90,111 @@ MetricsHandler = Callable[[Request], Iterable[Metric]]
 RouteHandler = Callable[[Request], Response]
 
 
-@dataclass
+class AppSettings(Protocol):
+    """What ``run`` needs of an exporter's settings."""
+
+    @property
+    def web(self) -> WebSettings: ...
+
+    @property
+    def log(self) -> LogSettings: ...
+
+
+SettingsT = TypeVar("SettingsT", bound=AppSettings)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What every exporter's construction starts from: logger, web config, bound listeners."""
+
+    logger: logging.Logger
+    web_config: WebConfig
+    listeners: tuple[Listener, ...] = ()
+
+    def close(self) -> None:
+        for listener in self.listeners:
+            listener.close()
+
+
+def configure(name: str, web: WebSettings, log: LogSettings) -> Runtime:
+    """Set up logging, load ``--web.config.file``, bind the listen addresses; ``ConfigError`` if any fails."""
+    try:
+        logger = setup_logging(name, log.level, log.format)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    web_config = load_web_config(web.config_file) if web.config_file else WebConfig()
+    if web_config.tls.enabled:
+        build_ssl_context(web_config)  # unreadable or mismatched files: refuse to start
+    listeners = open_listeners(web.listen_addresses, web.systemd_socket)
+    return Runtime(logger, web_config, tuple(listeners))
+
+
 class Exporter:
-    """One exporter's web application; ``build`` fills in ``metrics`` and routes."""
+    """One exporter's web application, complete when constructed.
 
-    name: str
-    upstream: str
-    title: str
-    args: argparse.Namespace
-    exporter_metrics: bool = True
-    # Text format 0.0.4 whatever Accept says, as the three upstream versions; True only when the
-    # operator opts in with --web.enable-openmetrics (ours) and the exporter offers it
-    openmetrics: bool = False
-    offers_openmetrics: bool = True
-    description: str = ""
-    metrics: MetricsHandler | None = None
-    routes: dict[str, RouteHandler] = field(default_factory=dict)
-    metrics_routes: dict[str, MetricsHandler] = field(default_factory=dict)
-    links: list[tuple[str, str]] = field(default_factory=list)
-    on_close: list[Callable[[], None]] = field(default_factory=list)
-    on_reload: list[Callable[[], None]] = field(default_factory=list)
-    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("exporters"))
-    web_config: WebConfig = field(default_factory=WebConfig)
-    telemetry_path: str = "/metrics"
-    max_requests: int = 40
-    scrape_timeout: float = 10.0
-    scrape_timeout_offset: float = 0.5
-    build_info_name: str | None = None
+    ``metrics`` serves the telemetry path (with the exporter's own metrics added and
+    ``web.max_requests`` applied); ``metrics_routes`` are further scrape endpoints
+    (``/probe``, ``/scrape``), ``routes`` plain handlers. ``on_close`` runs at shutdown,
+    ``on_reload`` on SIGHUP.
+    """
 
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        *,
+        name: str,
+        upstream: str,
+        title: str,
+        web: WebSettings,
+        runtime: Runtime,
+        metrics: MetricsHandler | None = None,
+        metrics_routes: Mapping[str, MetricsHandler] | None = None,
+        routes: Mapping[str, RouteHandler] | None = None,
+        links: Sequence[tuple[str, str]] = (),
+        on_close: Sequence[Callable[[], None]] = (),
+        on_reload: Sequence[Callable[[], None]] = (),
+        exporter_metrics: bool = True,
+        description: str = "",
+        build_info_name: str | None = None,
+    ) -> None:
+        self.name = name
+        self.upstream = upstream
+        self.title = title
+        self.description = description
+        self.web = web
+        self.logger = runtime.logger
+        self.web_config = runtime.web_config
+        self.runtime = runtime
+        self.metrics = metrics
+        self.metrics_routes: Mapping[str, MetricsHandler] = dict(metrics_routes or {})
+        self.routes: Mapping[str, RouteHandler] = dict(routes or {})
+        self.links = tuple(links)
+        self.on_close = tuple(on_close)
+        self.on_reload = tuple(on_reload)
+        self.exporter_metrics = exporter_metrics
+        self.build_info_name = build_info_name
+        self.telemetry_path = web.telemetry_path
+        self.max_requests = web.max_requests
+        self.scrape_timeout = web.scrape_timeout
+        self.scrape_timeout_offset = web.scrape_timeout_offset
+        self.openmetrics = web.openmetrics
         self.stats = HandlerStats()
         self.process_metrics = ProcessMetrics()
-        self.auth = BasicAuth({})
+        self.auth = BasicAuth(self.web_config.users)
         self.rate_limiter: RateLimiter | None = None
-        self._limit: threading.BoundedSemaphore | None = None
+        if self.web_config.rate_interval > 0:
+            self.rate_limiter = RateLimiter(self.web_config.rate_burst, self.web_config.rate_interval)
+        self._limit = threading.BoundedSemaphore(self.max_requests) if self.max_requests > 0 else None
         self.in_flight = 0
         self._in_flight_lock = threading.Lock()
         self._idle = threading.Condition(self._in_flight_lock)
 
-    # -- configuration -------------------------------------------------------------
-
-    def configure_from_args(self) -> None:
-        args = self.args
-        self.telemetry_path = getattr(args, "web_telemetry_path", "/metrics") or "/metrics"
-        if not self.telemetry_path.startswith("/"):
-            raise ConfigError(f"--web.telemetry-path must start with '/': {self.telemetry_path!r}")
-        self.max_requests = int(getattr(args, "web_max_requests", 40))
-        if self.max_requests < 0:
-            raise ConfigError("--web.max-requests must not be negative")
-        self._limit = threading.BoundedSemaphore(self.max_requests) if self.max_requests > 0 else None
-        self.scrape_timeout = float(getattr(args, "scrape_timeout", 10.0))
-        self.openmetrics = self.offers_openmetrics and bool(getattr(args, "web_enable_openmetrics", False))
-        self.scrape_timeout_offset = float(getattr(args, "scrape_timeout_offset", 0.5))
-        for address in listen_addresses(args):
-            parse_listen_address(address)
-        path = getattr(args, "web_config_file", "")
-        if path:
-            self.web_config = load_web_config(path)
-        self.auth = BasicAuth(self.web_config.users)
-        if self.web_config.rate_interval > 0:
-            self.rate_limiter = RateLimiter(self.web_config.rate_burst, self.web_config.rate_interval)
+    def close(self) -> None:
+        """Run the ``on_close`` hooks; a failing one is logged, the others still run."""
+        for close in self.on_close:
+            try:
+                close()
+            except Exception as err:  # noqa: BLE001 - shutting down regardless
+                self.logger.warning("error during shutdown", extra={"err": str(err)})
 
     def deadline_for(self, headers: Mapping[str, str]) -> float | None:
         """The monotonic instant by which a scrape must answer."""
@@ -349,45 +396,36 @@ def fail(prog: str, message: str) -> int:
     return 1
 
 
-def run_exporter(exporter: Exporter, build: Callable[[Exporter], None], stop: threading.Event | None = None) -> int:
-    """Configure, build, listen and serve until SIGTERM/SIGINT (or ``stop``); the exit code."""
-    prog = exporter.upstream
-    args = exporter.args
+def run(
+    prog: str,
+    name: str,
+    settings: Callable[[], SettingsT],
+    make_app: Callable[[SettingsT, Runtime], Exporter],
+    stop: threading.Event | None = None,
+) -> int:
+    """Settings, runtime, app; then serve until SIGTERM/SIGINT (or ``stop``). The exit code."""
     try:
-        exporter.logger = setup_logging(exporter.name, getattr(args, "log_level", "info"),
-                                        getattr(args, "log_format", "logfmt"))
-        exporter.configure_from_args()
+        built = settings()
+        runtime = configure(name, built.web, built.log)
     except (ConfigError, ValueError) as err:
         return fail(prog, str(err))
-    logger = exporter.logger
-    ssl_context = build_ssl_context(exporter.web_config) if exporter.web_config.tls.enabled else None
-    servers: list[ExporterHTTPServer] = []
-    handler = make_handler(exporter)
-    inherited: list[socket.socket] = []
-    if getattr(args, "web_systemd_socket", False):
-        try:
-            inherited = systemd_sockets(dict(os.environ))
-        except ConfigError as err:
-            return fail(prog, str(err))
-    for sock in inherited:
-        name = str(sock.getsockname())
-        servers.append(ExporterHTTPServer(name, handler, ssl_context, exporter.web_config.tls.client_allowed_sans,
-                                          exporter, inherited=sock))
-    for address in ([] if inherited else listen_addresses(args)):
-        try:
-            servers.append(ExporterHTTPServer(address, handler, ssl_context,
-                                              exporter.web_config.tls.client_allowed_sans, exporter))
-        except ConfigError as err:
-            _close_all(servers)
-            return fail(prog, str(err))
-        except OSError as err:
-            _close_all(servers)
-            return fail(prog, f"cannot listen on {address}: {err.strerror or err}")
     try:
-        build(exporter)
+        app = make_app(built, runtime)
     except (ConfigError, ValueError) as err:
-        _close_all(servers)
+        runtime.close()
         return fail(prog, str(err))
+    handler = make_handler(app)
+    sans = app.web_config.tls.client_allowed_sans
+    servers = [ExporterHTTPServer(listener, handler, _ssl_context(app), sans, app) for listener in runtime.listeners]
+    return serve(app, servers, stop)
+
+
+def _ssl_context(app: Exporter) -> Any:
+    return build_ssl_context(app.web_config) if app.web_config.tls.enabled else None
+
+
+def serve(app: Exporter, servers: list[ExporterHTTPServer], stop: threading.Event | None = None) -> int:
+    logger = app.logger
     # What start-up built (modules, classes, the collectors) lives as long as the process:
     # keep the cyclic GC from walking it again on every collection during scrapes.
     gc.freeze()
@@ -396,23 +434,19 @@ def run_exporter(exporter: Exporter, build: Callable[[Exporter], None], stop: th
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
         if hasattr(signal, "SIGHUP"):
-            signal.signal(signal.SIGHUP, lambda *_: _reload(exporter))
+            signal.signal(signal.SIGHUP, lambda *_: _reload(app))
     for server in servers:
         serve_in_thread(server)
         logger.info("Listening on", extra={"address": server.display_address,
-                                           "tls": "enabled" if ssl_context else "disabled"})
+                                           "tls": "enabled" if server.ssl_context else "disabled"})
     stop.wait()
     logger.info("shutting down: no new connections, waiting for in-flight scrapes")
     for server in servers:
         server.shutdown()
     _close_all(servers)
-    if not exporter.wait_idle(SHUTDOWN_GRACE_SECONDS):
-        logger.warning("in-flight requests still running at shutdown", extra={"count": exporter.in_flight})
-    for close in exporter.on_close:
-        try:
-            close()
-        except Exception as err:  # noqa: BLE001 - shutting down regardless
-            logger.warning("error during shutdown", extra={"err": str(err)})
+    if not app.wait_idle(SHUTDOWN_GRACE_SECONDS):
+        logger.warning("in-flight requests still running at shutdown", extra={"count": app.in_flight})
+    app.close()
     logger.info("stopped")
     return 0
 

@@ -30,9 +30,11 @@ class NoDataError(Exception):
 class CollectorSpec(Generic[ContextT]):
     """One row of an exporter's collector table.
 
-    ``factory`` builds the collector from the exporter's context (paths, parsed flags,
-    connections). ``add_arguments`` registers the collector's own options
-    (``--collector.NAME.option``); the ``--[no-]collector.NAME`` switch is generated.
+    ``factory`` builds the collector from the exporter's context (paths, options,
+    connections). ``options`` is the collector's typed options dataclass
+    (``exporters.core.options``), whose flags are generated; ``add_arguments`` is the older
+    way to register ``--collector.NAME.option`` flags by hand. The ``--[no-]collector.NAME``
+    switch is generated.
     """
 
     name: str
@@ -40,3 +42,4 @@ class CollectorSpec(Generic[ContextT]):
     enabled_by_default: bool = True
     help: str = ""
     add_arguments: Callable[[argparse.ArgumentParser], None] | None = None
+    options: type | None = None

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import Collector, NoDataError
+from exporters.core.deadline import Deadline, DeadlineExceeded, deadline_scope
 from exporters.core.metrics import GaugeFamily
 
 # How long a batch may go without finishing a collector before another worker joins in.
@@ -121,12 +122,14 @@ class CollectorRunner:
         logger: logging.Logger | None = None,
         parallel: bool = True,
         help_prefix: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.namespace = namespace
         self.help_prefix = help_prefix or f"{namespace}_exporter"
         self.collectors = dict(collectors)
         self.logger = logger or logging.getLogger(f"exporters.{namespace}")
         self.parallel = parallel
+        self.clock = clock
         self._lock = threading.Lock()
         self._in_flight: dict[str, _Job] = {}
         self._finished = threading.Condition()
@@ -141,11 +144,15 @@ class CollectorRunner:
         """Stop the worker pool without waiting for hung collectors."""
         self._pool.close()
 
-    def _run_one(self, name: str, collector: Collector) -> CollectorResult:
+    def _run_one(self, name: str, collector: Collector, deadline: float | None) -> CollectorResult:
         result = CollectorResult()
         begin = time.perf_counter()
         try:
-            result.metrics.extend(collector.collect())
+            with deadline_scope(Deadline(deadline, self.clock)):
+                result.metrics.extend(collector.collect())
+        except DeadlineExceeded:
+            result.success = False
+            self.logger.error("collector stopped at the scrape deadline", extra={"collector": name})
         except NoDataError as err:
             result.success = False
             self.logger.debug(
@@ -166,11 +173,11 @@ class CollectorRunner:
             for job in jobs:
                 if job.result is not None or not job.claim.acquire(blocking=False):
                     continue
-                if not self.parallel and deadline is not None and time.monotonic() >= deadline:
+                if not self.parallel and deadline is not None and self.clock() >= deadline:
                     # no time left: not started at all (a later scrape may still claim it)
                     job.claim.release()
                     return
-                job.result = self._run_one(job.name, job.collector)
+                job.result = self._run_one(job.name, job.collector, deadline)
         finally:
             # one wake-up per batch, not per collector: a waiting scrape checks its jobs
             with self._finished:
@@ -203,10 +210,10 @@ class CollectorRunner:
     def collect(self, deadline: float | None = None, names: Iterable[str] | None = None) -> list[Metric]:
         """Run the named collectors (default all) and return their metrics.
 
-        ``deadline`` is a ``time.monotonic()`` instant; collectors not finished by then
+        ``deadline`` is a ``clock()`` instant; collectors not finished by then
         are reported as failed.
         """
-        started = time.monotonic()
+        started = self.clock()
         selected = list(self.collectors) if names is None else list(names)
         jobs = self._jobs(selected)
         if jobs:
@@ -218,7 +225,7 @@ class CollectorRunner:
                 done = sum(1 for job in jobs if job.result is not None)
                 if done == len(jobs):
                     break
-                remaining = None if deadline is None else deadline - time.monotonic()
+                remaining = None if deadline is None else deadline - self.clock()
                 if remaining is not None and remaining <= 0:
                     break
                 if self.parallel and done == progress and any(not job.claim.locked() for job in jobs):
@@ -240,7 +247,7 @@ class CollectorRunner:
                     "collector did not finish before the scrape deadline",
                     extra={"collector": name},
                 )
-                duration.add_metric([name], time.monotonic() - started)
+                duration.add_metric([name], self.clock() - started)
                 success.add_metric([name], 0.0)
                 continue
             out.extend(result.metrics)

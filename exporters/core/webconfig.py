@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from exporters.core.cli import ConfigError, parse_duration
+from exporters.core.flags import ConfigError, parse_duration
 
 _TLS_VERSIONS = {
     "TLS10": ssl.TLSVersion.TLSv1,

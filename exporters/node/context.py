@@ -5,6 +5,11 @@ from __future__ import annotations
 import argparse
 import os
 from dataclasses import dataclass, field
+from typing import TypeVar
+
+from exporters.core.options import options_from_args
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,10 @@ class NodeContext:
 
     def udev(self, *parts: str) -> str:
         return os.path.join(self.udev_data, *parts)
+
+    def options(self, cls: type[T]) -> T:
+        """The collector's typed options (``exporters.core.options``), from the command line."""
+        return options_from_args(cls, self.args)
 
     def option(self, dest: str, default: object = None) -> object:
         """A collector option by its argparse ``dest``; ``default`` when not parsed."""

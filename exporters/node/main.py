@@ -8,21 +8,24 @@ import os
 import pkgutil
 import sys
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from prometheus_client.metrics_core import Metric
 
-from exporters.core.app import Exporter, HTTPError, Request, fail, run_exporter
-from exporters.core.cli import (
+from exporters.core.app import Exporter, HTTPError, Request, Runtime, fail, run
+from exporters.core.collector import CollectorSpec
+from exporters.core.flags import (
     ArgumentParser,
     add_collector_flags,
     add_version_flag,
     add_web_flags,
     enabled_collectors,
 )
-from exporters.core.collector import CollectorSpec
 from exporters.core.runner import CollectorRunner
+from exporters.core.settings import LogSettings, WebSettings
 from exporters.node import collectors as collectors_pkg
 from exporters.node.context import NodeContext
+from exporters.node.help import add_help_pages
 
 UPSTREAM = "node_exporter"
 UPSTREAM_VERSION = "1.7.0"
@@ -34,29 +37,10 @@ DEFAULT_ADDRESS = ":9100"
 # clear error, so an operator who relies on one learns it at once instead of finding its
 # panels blank and its alerts silent.
 NOT_PROVIDED: dict[str, str] = {
-    "buddyinfo": "off by default; /proc/buddyinfo fragmentation data, rarely dashboarded",
-    "cgroups": "off by default; cgroup summary, not used by the standard dashboards",
-    "cpu_vulnerabilities": "off by default; not used by the standard dashboards",
-    "drbd": "off by default; needs DRBD kernel module state",
-    "drm": "off by default; AMD GPU sysfs, hardware-specific",
     "ethtool": "needs the ethtool ioctl (SIOCETHTOOL) per interface",
-    "ksmd": "off by default; not used by the standard dashboards",
-    "lnstat": "off by default; /proc/net/stat tables, not used by the standard dashboards",
-    "logind": "needs systemd-logind over D-Bus",
-    "meminfo_numa": "off by default; per-NUMA-node memory, not used by the standard dashboards",
-    "mountstats": "off by default; per-NFS-mount RPC statistics",
     "network_route": "needs rtnetlink",
-    "ntp": "sends NTP queries to a server (a network daemon, not host state)",
-    "perf": "needs perf_event_open(2) and CAP_PERFMON",
     "qdisc": "needs rtnetlink",
-    "runit": "needs a runit service supervisor",
-    "slabinfo": "off by default; /proc/slabinfo is root-only",
-    "softirqs": "off by default; not used by the standard dashboards",
-    "supervisord": "needs a supervisord XML-RPC endpoint",
-    "sysctl": "off by default; not used by the standard dashboards",
-    "systemd": "needs systemd over D-Bus",
     "wifi": "needs nl80211 over generic netlink",
-    "zoneinfo": "off by default; not used by the standard dashboards",
 }
 
 
@@ -104,6 +88,7 @@ def build_parser(specs: Sequence[CollectorSpec[NodeContext]]) -> argparse.Argume
         "it has no effect here.",
     )
     add_collector_flags(parser, specs)
+    add_help_pages(parser, {spec.name: spec.enabled_by_default for spec in specs})
     return parser
 
 
@@ -134,6 +119,44 @@ class NodeMetrics:
         return self.runner.collect(request.deadline, names)
 
 
+@dataclass(frozen=True)
+class NodeSettings:
+    """Everything node_exporter's command line decides, typed."""
+
+    web: WebSettings
+    log: LogSettings
+    context: NodeContext
+    collectors: tuple[CollectorSpec[NodeContext], ...]
+    exporter_metrics: bool = True
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace, specs: Sequence[CollectorSpec[NodeContext]]) -> NodeSettings:
+        return cls(
+            web=WebSettings.from_args(args),
+            log=LogSettings.from_args(args),
+            context=NodeContext(procfs=args.path_procfs, sysfs=args.path_sysfs, rootfs=args.path_rootfs,
+                                udev_data=args.path_udev_data, args=args),
+            collectors=tuple(enabled_collectors(args, specs)),
+            exporter_metrics=not args.web_disable_exporter_metrics,
+        )
+
+
+def build_app(settings: NodeSettings, runtime: Runtime) -> Exporter:
+    collectors = {spec.name: spec.factory(settings.context) for spec in settings.collectors}
+    runtime.logger.info("enabled collectors", extra={"collectors": ",".join(collectors)})
+    runner = CollectorRunner("node", collectors, runtime.logger)
+    return Exporter(
+        name="node",
+        upstream=UPSTREAM,
+        title="Node Exporter",
+        web=settings.web,
+        runtime=runtime,
+        metrics=NodeMetrics(runner),
+        on_close=[runner.close],
+        exporter_metrics=settings.exporter_metrics,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     specs = collector_specs()
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -143,32 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # switching off a collector we do not have is what the operator wants already
     argv = [a for a in argv if not (a.startswith("--no-collector.") and a[len("--no-collector."):] in NOT_PROVIDED)]
     args = build_parser(specs).parse_args(argv)
-    context = NodeContext(
-        procfs=args.path_procfs,
-        sysfs=args.path_sysfs,
-        rootfs=args.path_rootfs,
-        udev_data=args.path_udev_data,
-        args=args,
-    )
-    chosen = enabled_collectors(args, specs)
-
-    def build(exporter: Exporter) -> None:
-        collectors = {}
-        for spec in chosen:
-            collectors[spec.name] = spec.factory(context)
-        exporter.logger.info("enabled collectors", extra={"collectors": ",".join(collectors)})
-        runner = CollectorRunner("node", collectors, exporter.logger)
-        exporter.metrics = NodeMetrics(runner)
-        exporter.on_close.append(runner.close)
-
-    exporter = Exporter(
-        name="node",
-        upstream=UPSTREAM,
-        title="Node Exporter",
-        args=args,
-        exporter_metrics=not args.web_disable_exporter_metrics,
-    )
-    return run_exporter(exporter, build)
+    return run(UPSTREAM, "node", lambda: NodeSettings.from_args(args, specs), build_app)
 
 
 if __name__ == "__main__":

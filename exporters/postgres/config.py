@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from exporters.core.cli import ConfigError
+from exporters.core.flags import ConfigError
 from exporters.postgres.dsn import Dsn
 
 

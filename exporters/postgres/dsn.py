@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from exporters.core.cli import ConfigError
+from exporters.core.flags import ConfigError
 
 MASK = "PASSWORD_REMOVED"
 _KEYVALUE = re.compile(r"^\s*[A-Za-z0-9_]+\s*=")

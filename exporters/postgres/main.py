@@ -12,15 +12,18 @@ import sys
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TextIO
 
 from prometheus_client.metrics_core import Metric
 
-from exporters.core.app import Exporter, HTTPError, Request, run_exporter
-from exporters.core.cli import (
+from exporters.core.app import Exporter, HTTPError, Request, Runtime, run
+from exporters.core.collector import CollectorSpec
+from exporters.core.flags import (
     ArgumentParser,
     ConfigError,
+    add_bool_flag,
     add_collector_flags,
     add_version_flag,
     add_web_flags,
@@ -28,7 +31,7 @@ from exporters.core.cli import (
     env_default,
     parse_duration,
 )
-from exporters.core.collector import CollectorSpec
+from exporters.core.settings import LogSettings, WebSettings
 from exporters.postgres import default_metrics
 from exporters.postgres.collectors import SPECS, CollectorConfig
 from exporters.postgres.config import AuthModule, ExporterConfig, load_config
@@ -58,26 +61,6 @@ WEB_ENV = {
 }
 
 
-def _env_bool(env: Mapping[str, str], name: str) -> bool:
-    """A boolean flag's environment variable, parsed as Go's strconv.ParseBool."""
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return False
-    if raw in ("1", "t", "T", "TRUE", "true", "True"):
-        return True
-    if raw in ("0", "f", "F", "FALSE", "false", "False"):
-        return False
-    raise ConfigError(f"environment variable {name}: {raw!r} is not a boolean")
-
-
-def _bool_flag(parser: argparse.ArgumentParser, flag: str, env: Mapping[str, str], env_name: str, text: str) -> None:
-    dest = flag.replace("-", "_").replace(".", "_")
-    parser.add_argument(f"--{flag}", dest=dest, action="store_true", default=None,
-                        help=f"{text} (env {env_name})")
-    parser.add_argument(f"--no-{flag}", dest=dest, action="store_false", help=argparse.SUPPRESS)
-    parser.set_defaults(**{f"_env_{dest}": env_name})
-
-
 def build_parser(env: Mapping[str, str] | None = None) -> argparse.ArgumentParser:
     environ = os.environ if env is None else env
     parser = ArgumentParser(prog="postgres_exporter", description="Prometheus exporter for PostgreSQL server metrics.")
@@ -85,12 +68,12 @@ def build_parser(env: Mapping[str, str] | None = None) -> argparse.ArgumentParse
     parser.add_argument("--config.file", dest="config_file", default="postgres_exporter.yml",
                         help="Postgres exporter configuration file (auth_modules for /probe).")
     add_web_flags(parser, DEFAULT_ADDRESS, WEB_ENV, environ)
-    _bool_flag(parser, "disable-default-metrics", environ, "PG_EXPORTER_DISABLE_DEFAULT_METRICS",
-               "Do not include default metrics.")
-    _bool_flag(parser, "disable-settings-metrics", environ, "PG_EXPORTER_DISABLE_SETTINGS_METRICS",
-               "Do not include pg_settings metrics.")
-    _bool_flag(parser, "auto-discover-databases", environ, "PG_EXPORTER_AUTO_DISCOVER_DATABASES",
-               "Whether to discover the databases on a server dynamically.")
+    add_bool_flag(parser, "disable-default-metrics", "Do not include default metrics.",
+                  env_name="PG_EXPORTER_DISABLE_DEFAULT_METRICS", env=environ)
+    add_bool_flag(parser, "disable-settings-metrics", "Do not include pg_settings metrics.",
+                  env_name="PG_EXPORTER_DISABLE_SETTINGS_METRICS", env=environ)
+    add_bool_flag(parser, "auto-discover-databases", "Whether to discover the databases on a server dynamically.",
+                  env_name="PG_EXPORTER_AUTO_DISCOVER_DATABASES", env=environ)
     parser.add_argument("--extend.query-path", dest="extend_query_path",
                         default=env_default(environ, "PG_EXPORTER_EXTEND_QUERY_PATH", ""),
                         help="Path to custom queries to run (env PG_EXPORTER_EXTEND_QUERY_PATH).")
@@ -129,15 +112,6 @@ def build_parser(env: Mapping[str, str] | None = None) -> argparse.ArgumentParse
                         help=f"Rows read at most per scrape, all queries together (default {DEFAULT_MAX_ROWS}).")
     add_collector_flags(parser, SPECS)
     return parser
-
-
-def resolve_bools(args: argparse.Namespace, env: Mapping[str, str]) -> None:
-    """Flags not given on the command line take their environment variable."""
-    for key, value in list(vars(args).items()):
-        if key.startswith("_env_"):
-            dest = key[len("_env_"):]
-            if getattr(args, dest) is None:
-                setattr(args, dest, _env_bool(env, value))
 
 
 def parse_constant_labels(text: str) -> dict[str, str]:
@@ -392,59 +366,81 @@ def tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    env = dict(os.environ)
-    parser = build_parser(env)
-    args = parser.parse_args(argv)
-    try:
-        resolve_bools(args, env)
-    except ConfigError as err:
-        sys.stderr.write(f"{UPSTREAM}: error: {err}\n")
-        return 1
-    if args.dumpmaps:
-        dump_maps(sys.stdout)
-        return 0
-    chosen = enabled_collectors(args, SPECS)
-    if args.check_queries is not None:
-        return check_queries(args.check_queries, env, sys.stdout, sys.stderr, [s.name for s in chosen])
+@dataclass(frozen=True)
+class PostgresSettings:
+    """Everything postgres_exporter's command line and environment decide, typed."""
 
-    def build(exporter: Exporter) -> None:
-        logger = exporter.logger
-        options = options_from_args(args)
-        dsns = data_sources_from_env(env, lenient=True)
-        for broken in (d for d in dsns if d.error):
-            logger.error("malformed data source: every scrape of it fails (pg_up 0)", extra={"err": broken.error})
-        queries: QueriesState | None = None
-        if args.extend_query_path:
-            queries = QueriesState(args.extend_query_path, logger, [s.name for s in chosen])
-            queries.load()
-            exporter.on_reload.append(queries.reload)
-        config = ConfigState(args.config_file, logger)
-        config.load(strict=True)
-        exporter.on_reload.append(config.reload)
-        if not dsns:
-            logger.warning("no data source configured (DATA_SOURCE_NAME, DATA_SOURCE_URI): only /probe is useful")
-        logger.info("enabled collectors", extra={"collectors": ",".join(s.name for s in chosen)})
-        pg = PostgresExporter(dsns, options, queries, chosen, logger)
-        probe = ProbeHandler(config, options, queries, chosen, _split(args.probe_allowed_targets), logger)
+    web: WebSettings
+    log: LogSettings
+    options: Options
+    collectors: tuple[CollectorSpec[CollectorConfig], ...]
+    dsns: tuple[Dsn, ...]
+    config_file: str
+    extend_query_path: str
+    probe_allowed_targets: tuple[str, ...]
 
-        def metrics(request: Request) -> list[Metric]:
-            return [*pg.collect(request.deadline), *config.metrics()]
+    @classmethod
+    def from_args(cls, args: argparse.Namespace, env: Mapping[str, str]) -> PostgresSettings:
+        return cls(
+            web=WebSettings.from_args(args),
+            log=LogSettings.from_args(args),
+            options=options_from_args(args),
+            collectors=tuple(enabled_collectors(args, SPECS)),
+            dsns=tuple(data_sources_from_env(env, lenient=True)),
+            config_file=str(args.config_file),
+            extend_query_path=str(args.extend_query_path or ""),
+            probe_allowed_targets=_split(args.probe_allowed_targets),
+        )
 
-        exporter.metrics = metrics
-        exporter.metrics_routes["/probe"] = probe
-        exporter.on_close.append(pg.close)
-        exporter.on_close.append(probe.close)
-        tune_gc()
 
-    exporter = Exporter(
+def build_app(settings: PostgresSettings, runtime: Runtime) -> Exporter:
+    logger = runtime.logger
+    chosen = list(settings.collectors)
+    reload: list[Callable[[], None]] = []
+    queries: QueriesState | None = None
+    if settings.extend_query_path:
+        queries = QueriesState(settings.extend_query_path, logger, [s.name for s in chosen])
+        queries.load()
+        reload.append(queries.reload)
+    config = ConfigState(settings.config_file, logger)
+    config.load(strict=True)
+    reload.append(config.reload)
+    for broken in (d for d in settings.dsns if d.error):
+        logger.error("malformed data source: every scrape of it fails (pg_up 0)", extra={"err": broken.error})
+    if not settings.dsns:
+        logger.warning("no data source configured (DATA_SOURCE_NAME, DATA_SOURCE_URI): only /probe is useful")
+    logger.info("enabled collectors", extra={"collectors": ",".join(s.name for s in chosen)})
+    pg = PostgresExporter(list(settings.dsns), settings.options, queries, chosen, logger)
+    probe = ProbeHandler(config, settings.options, queries, chosen, settings.probe_allowed_targets, logger)
+
+    def metrics(request: Request) -> list[Metric]:
+        return [*pg.collect(request.deadline), *config.metrics()]
+
+    tune_gc()
+    return Exporter(
         name="postgres",
         upstream=UPSTREAM,
         title="Postgres Exporter",
         description="Prometheus PostgreSQL server Exporter",
-        args=args,
+        web=settings.web,
+        runtime=runtime,
+        metrics=metrics,
+        metrics_routes={"/probe": probe},
+        on_close=[pg.close, probe.close],
+        on_reload=reload,
     )
-    return run_exporter(exporter, build)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    env = dict(os.environ)
+    args = build_parser(env).parse_args(argv)
+    if args.dumpmaps:
+        dump_maps(sys.stdout)
+        return 0
+    if args.check_queries is not None:
+        chosen = enabled_collectors(args, SPECS)
+        return check_queries(args.check_queries, env, sys.stdout, sys.stderr, [s.name for s in chosen])
+    return run(UPSTREAM, "postgres", lambda: PostgresSettings.from_args(args, env), build_app)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import logging
 import os
 import platform
 import sys
@@ -18,9 +19,10 @@ from typing import Any
 from prometheus_client.metrics_core import Metric
 
 from exporters import __version__
-from exporters.core.app import Exporter, HTTPError, Request, Response, run_exporter
-from exporters.core.cli import ArgumentParser, ConfigError, add_version_flag, add_web_flags, parse_duration
-from exporters.core.webconfig import build_ssl_context
+from exporters.core.app import Exporter, HTTPError, Request, Response, Runtime, run
+from exporters.core.flags import ArgumentParser, ConfigError, add_version_flag, add_web_flags, parse_duration
+from exporters.core.settings import LogSettings, WebSettings
+from exporters.core.webconfig import WebConfig, build_ssl_context
 from exporters.redis.families import Families
 from exporters.redis.resp import TLSOptions, parse_address
 from exporters.redis.scrape import LogOnce, RedisScrape, ScrapeOptions
@@ -387,24 +389,24 @@ SCRAPE_OVERRIDES = {
 class RedisService:
     """The /metrics, /scrape, /health and /-/reload handlers."""
 
-    def __init__(self, args: argparse.Namespace, options: ScrapeOptions, exporter: Exporter) -> None:
-        self.args = args
-        self.options = options
-        self.exporter = exporter
-        self.address: str = args.redis_addr
+    def __init__(self, settings: RedisSettings, logger: logging.Logger) -> None:
+        self.settings = settings
+        self.options = settings.options
+        self.logger = logger
+        self.address: str = settings.redis_addr
         self.once = LogOnce()
-        self.stats = SelfStats(options.namespace)
+        self.stats = SelfStats(self.options.namespace)
         self.passwords = PasswordMap()
-        self.allowlist = TargetAllowlist(args.allowed_targets)
-        self.include_build_info = not args.redis_only_metrics
-        if args.redis_password_file and not args.redis_password:
-            self.passwords.replace(load_password_file(args.redis_password_file))
-            exporter.logger.info("loaded password file", extra={"entries": len(self.passwords)})
+        self.allowlist = TargetAllowlist(settings.allowed_targets)
+        self.include_build_info = not settings.redis_only_metrics
+        if settings.password_file and not self.options.password:
+            self.passwords.replace(load_password_file(settings.password_file))
+            logger.info("loaded password file", extra={"entries": len(self.passwords)})
 
     def _scrape(self, target: str, options: ScrapeOptions, stats: SelfStats, deadline: float | None) -> list[Metric]:
         stats.begin()
         uri = target if "://" in target else "redis://" + target
-        scrape = RedisScrape(uri, options, self.exporter.logger, self.once, self.passwords.lookup(uri))
+        scrape = RedisScrape(uri, options, self.logger, self.once, self.passwords.lookup(uri))
         metrics = scrape.run(deadline)
         stats.observe(scrape.duration)
         return metrics
@@ -459,7 +461,7 @@ class RedisService:
         return Response(200, b"ok")
 
     def reload(self, request: Request) -> Response:
-        path = self.args.redis_password_file
+        path = self.settings.password_file
         if not path:
             raise HTTPError(400, "There is no pwd file specified")
         try:
@@ -469,24 +471,58 @@ class RedisService:
         return Response(200, b"ok")
 
     def reload_passwords(self) -> None:
-        path = self.args.redis_password_file
+        path = self.settings.password_file
         if path:
             self.passwords.replace(load_password_file(path))
-            self.exporter.logger.info("reloaded password file", extra={"entries": len(self.passwords)})
+            self.logger.info("reloaded password file", extra={"entries": len(self.passwords)})
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    """Everything redis_exporter's command line and environment decide, typed."""
+
+    web: WebSettings
+    log: LogSettings
+    options: ScrapeOptions
+    redis_addr: str
+    password_file: str
+    allowed_targets: str
+    redis_only_metrics: bool
+    tls_server: TLSServerFlags
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> RedisSettings:
+        return cls(
+            web=WebSettings.from_args(args),
+            log=LogSettings.from_args(args),
+            options=scrape_options(args),
+            redis_addr=str(args.redis_addr),
+            password_file=str(args.redis_password_file or ""),
+            allowed_targets=str(args.allowed_targets or ""),
+            redis_only_metrics=bool(args.redis_only_metrics),
+            tls_server=TLSServerFlags(str(args.tls_server_cert_file or ""), str(args.tls_server_key_file or ""),
+                                      str(args.tls_server_ca_cert_file or ""), str(args.tls_server_min_version)),
+        )
+
+
+@dataclass(frozen=True)
+class TLSServerFlags:
+    """The ``-tls-server-*`` flags: cert, key, client CA and minimum version."""
+
+    cert_file: str
+    key_file: str
+    ca_cert_file: str
+    min_version: str
 
 
 class RedisExporterApp(Exporter):
-    """redis_exporter's self-metrics (its own build-info family, not the core's node-style
-    one, and no promhttp_* handler metrics) and its -tls-server-* flags."""
-
-    def configure_from_args(self) -> None:
-        super().configure_from_args()
-        apply_server_tls_flags(self, self.args)
+    """redis_exporter's self-metrics: its own build-info family, not the core's node-style
+    one, and no promhttp_* handler metrics."""
 
     def self_metrics(self) -> list[Metric]:
         out: list[Metric] = []
         if self.exporter_metrics:
-            out.extend(build_info(getattr(self.args, "namespace", "redis")))
+            out.extend(build_info(self.build_info_name or "redis"))
             out.extend(self.process_metrics.collect())
         return out
 
@@ -494,57 +530,55 @@ class RedisExporterApp(Exporter):
 _TLS_MIN_VERSIONS = {"TLS1.3": "TLS13", "TLS1.2": "TLS12", "TLS1.1": "TLS11", "TLS1.0": "TLS10"}
 
 
-def apply_server_tls_flags(exporter: Exporter, args: argparse.Namespace) -> None:
+def apply_server_tls_flags(web_config: WebConfig, args: TLSServerFlags) -> None:
     """``-tls-server-*`` flags: serve HTTPS as upstream does (same as a web config's TLS block)."""
-    if not (args.tls_server_cert_file and args.tls_server_key_file):
+    if not (args.cert_file and args.key_file):
         return
-    tls = exporter.web_config.tls
+    tls = web_config.tls
     if tls.enabled:
         raise ConfigError("-tls-server-* flags and a tls_server_config in --web.config.file are exclusive")
-    if args.tls_server_min_version not in _TLS_MIN_VERSIONS:
-        raise ConfigError(f"configured minimum TLS version unknown: '{args.tls_server_min_version}'")
-    tls.cert_file = args.tls_server_cert_file
-    tls.key_file = args.tls_server_key_file
-    tls.min_version = _TLS_MIN_VERSIONS[args.tls_server_min_version]
-    if args.tls_server_ca_cert_file:
-        tls.client_ca_file = args.tls_server_ca_cert_file
+    if args.min_version not in _TLS_MIN_VERSIONS:
+        raise ConfigError(f"configured minimum TLS version unknown: '{args.min_version}'")
+    tls.cert_file = args.cert_file
+    tls.key_file = args.key_file
+    tls.min_version = _TLS_MIN_VERSIONS[args.min_version]
+    if args.ca_cert_file:
+        tls.client_ca_file = args.ca_cert_file
         tls.client_auth_type = "RequireAndVerifyClientCert"
-    build_ssl_context(exporter.web_config)  # unreadable or mismatched files: refuse to start
+    build_ssl_context(web_config)  # unreadable or mismatched files: refuse to start
+
+
+def build_app(settings: RedisSettings, runtime: Runtime) -> Exporter:
+    apply_server_tls_flags(runtime.web_config, settings.tls_server)
+    service = RedisService(settings, runtime.logger)
+    if service.address:
+        try:
+            where = parse_address(service.address).redacted()
+        except ValueError:
+            where = "<redacted>"
+        runtime.logger.info("scraping", extra={"target": where})
+    return RedisExporterApp(
+        name="redis",
+        upstream=UPSTREAM,
+        title=f"Redis Exporter {__version__}",
+        description=f"Prometheus exporter for Redis (compatible with redis_exporter {UPSTREAM_VERSION}).",
+        web=settings.web,
+        runtime=runtime,
+        metrics=service.metrics,
+        metrics_routes={"/scrape": service.scrape},
+        routes={"/health": service.health, "/-/reload": service.reload},
+        links=[("/health", "Health")],
+        on_reload=[service.reload_passwords],
+        exporter_metrics=not settings.redis_only_metrics,
+        build_info_name=settings.options.namespace,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-
-    def build(exporter: Exporter) -> None:
-        options = scrape_options(args)
-        service = RedisService(args, options, exporter)
-        exporter.metrics = service.metrics
-        exporter.metrics_routes["/scrape"] = service.scrape
-        exporter.routes["/health"] = service.health
-        exporter.routes["/-/reload"] = service.reload
-        exporter.on_reload.append(service.reload_passwords)
-        if service.address:
-            try:
-                where = parse_address(service.address).redacted()
-            except ValueError:
-                where = "<redacted>"
-            exporter.logger.info("scraping", extra={"target": where})
-
-    exporter = RedisExporterApp(
-        name="redis",
-        upstream=UPSTREAM,
-        title=f"Redis Exporter {__version__}",
-        args=args,
-        exporter_metrics=not args.redis_only_metrics,
-        # redis_exporter does not negotiate OpenMetrics, and its latency quantile labels
-        # ("50", "99.9") are not valid OpenMetrics quantiles
-        offers_openmetrics=False,
-        description=f"Prometheus exporter for Redis (compatible with redis_exporter {UPSTREAM_VERSION}).",
-    )
-    exporter.links.append(("/health", "Health"))
     started = time.monotonic()
-    code = run_exporter(exporter, build)
-    exporter.logger.debug("exited", extra={"seconds": round(time.monotonic() - started, 3)})
+    code = run(UPSTREAM, "redis", lambda: RedisSettings.from_args(args), build_app)
+    logging.getLogger("exporters.redis").debug("exited", extra={"seconds": round(time.monotonic() - started, 3)})
     return code
 
 

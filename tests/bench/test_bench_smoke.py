@@ -9,10 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from bench.harness import percentile
+from bench.__main__ import build_parser, options_from_args
+from bench.harness import Launch, compare, percentile
 from bench.procstat import parse_stat_cpu, parse_status_memory
 from bench.report import render_markdown
-from tests.conftest import REPO, reference_binary
+from bench.scenarios import Scenario, discover
+from bench.targets import GOOD, go_binaries
+from tests.conftest import GENERATIONS, REPO, find_reference_binary, free_port, reference_binary
 
 SIDE_FIELDS = {
     "p50_seconds", "p99_seconds", "cpu_seconds_per_scrape", "peak_rss_bytes", "steady_rss_bytes",
@@ -36,9 +39,14 @@ def test_quick_node_run_reports_every_field(tmp_path: Path) -> None:
     assert report["options"]["scenarios"] == ["default"]
     for key in ("nproc", "cpu_model", "kernel", "python", "loadavg_before", "loadavg_after"):
         assert report["machine"][key], key
+    # every Go generation present is a column, the newer one first
+    present = [g for g in ("trixie", "bookworm") if find_reference_binary("node", g)]
+    assert [c["column"] for c in report["machine"]["go"]["node"]] == present
     [row] = report["results"]
     assert row["scenario"] == "default" and row["exporter"] == "node"
     assert "skipped" not in row, row.get("skipped")
+    assert len(row["loadavg"]) == 3
+    assert row["go"]["column"] == present[0] and list(row["more_go"]) == present[1:]
     for side in ("go", "ours"):
         assert SIDE_FIELDS <= set(row[side]), SIDE_FIELDS - set(row[side])
         assert row[side]["scrapes"] == 3
@@ -50,6 +58,7 @@ def test_quick_node_run_reports_every_field(tmp_path: Path) -> None:
     assert row["ratio"]["wire_bytes"] == pytest.approx(expected)
     markdown = (tmp_path / "latest.md").read_text()
     assert "### node" in markdown and "p99 scrape latency" in markdown and "ours/Go" in markdown
+    assert f"Go ({present[0]})" in markdown and "Load average (1 min)" in markdown
     assert markdown == render_markdown(report)
 
 
@@ -70,3 +79,43 @@ def test_percentile_interpolates() -> None:
     assert percentile(values, 50) == pytest.approx(50.5)
     assert percentile(values, 99) == pytest.approx(99.01)
     assert percentile([3.0], 99) == 3.0
+
+
+def test_scenarios_are_found_one_module_each() -> None:
+    scenarios = discover()
+    assert list(scenarios)[:1] == ["default"]
+    assert {"default", "pg-tables", "redis-keys", "host", "concurrency"} <= set(scenarios)
+    for name, scenario in scenarios.items():
+        assert isinstance(scenario, Scenario) and scenario.name == name
+        assert scenario.exporter in (None, "node", "postgres", "redis")
+    # each size a scenario declares is a flag, with its --quick value when not given
+    parser = build_parser(scenarios)
+    opts, chosen = options_from_args(parser.parse_args(["--quick", "--tables", "7", "--scenarios", "pg-tables"]),
+                                     scenarios, REPO)
+    assert chosen == ["pg-tables"]
+    assert opts.size("tables") == [7] and opts.size("keys") == [1000, 5000, 10000]
+
+
+def test_go_columns_selectable(monkeypatch: pytest.MonkeyPatch) -> None:
+    scenarios = discover()
+    monkeypatch.setenv("EXPORTERS_BENCH_GO", "bookworm")
+    monkeypatch.setenv("EXPORTERS_BENCH_GO_REDIS", "/opt/redis_exporter")
+    opts, _ = options_from_args(build_parser(scenarios).parse_args([]), scenarios, REPO)
+    assert list(opts.go) == ["bookworm"] and opts.go_custom == {"redis": "/opt/redis_exporter"}
+    assert [b.column for b in go_binaries("redis", opts.go, opts.go_custom)][:1] == ["custom"]
+    monkeypatch.delenv("EXPORTERS_BENCH_GO")
+    opts, _ = options_from_args(build_parser(scenarios).parse_args(["--go", "trixie"]), scenarios, REPO)
+    assert list(opts.go) == ["trixie"] and set(GENERATIONS) >= set(opts.go)
+    with pytest.raises(SystemExit):
+        build_parser(scenarios).parse_args(["--go", "sid"])
+
+
+@pytest.mark.timeout(60)
+def test_an_extra_go_column_that_does_not_start_is_left_out(tmp_path: Path) -> None:
+    port, dead = free_port(), free_port()
+    ours = Launch("ours", [sys.executable, "-m", "exporters.node", f"--web.listen-address=127.0.0.1:{port}"],
+                  port, GOOD["node"], column="ours")
+    broken = Launch("go-bookworm", ["false"], dead, GOOD["node"], column="bookworm", optional=True)
+    first, second = compare([ours, broken], tmp_path, scrapes=2, warmup=0, start_timeout=20)
+    assert first.scrapes == 2 and first.errors == 0, first.first_error
+    assert second.scrapes == 0 and second.first_error.startswith("did not start")

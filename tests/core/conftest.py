@@ -6,16 +6,18 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from exporters.core.app import Exporter, run_exporter
-from exporters.core.cli import ArgumentParser, add_web_flags
+from exporters.core.app import Exporter, Runtime, run
 from exporters.core.collector import Collector
+from exporters.core.flags import ArgumentParser, add_web_flags
 from exporters.core.logs import LogfmtFormatter
 from exporters.core.runner import CollectorRunner
+from exporters.core.settings import LogSettings, WebSettings
 from tests.conftest import free_port, wait_http
 
 
@@ -53,8 +55,14 @@ class RaisingCollector:
         raise RuntimeError("disk on fire")
 
 
+@dataclass(frozen=True)
+class TestSettings:
+    web: WebSettings
+    log: LogSettings
+
+
 class App:
-    def __init__(self, exporter: Exporter, port: int, stop: threading.Event, thread: threading.Thread,
+    def __init__(self, exporter: Exporter | None, port: int, stop: threading.Event, thread: threading.Thread,
                  log_path: Path, scheme: str) -> None:
         self.exporter = exporter
         self.port = port
@@ -78,34 +86,41 @@ def start_app(
     add_web_flags(parser, ":0")
     port = free_port()
     args = parser.parse_args(["--web.listen-address", f"127.0.0.1:{port}", *argv])
-    exporter = Exporter(name="test", upstream="test_exporter", title="Test Exporter", args=args)
     log_path = tmp_path / f"app-{port}.log"
+    built: list[Exporter] = []
 
-    def build(app: Exporter) -> None:
-        handler = logging_to(app, log_path)
-        runner = CollectorRunner("test", collectors, handler)
-        app.metrics = lambda request: runner.collect(
-            request.deadline, runner.selected(request.query.get("collect[]"), request.query.get("exclude[]"))
+    def make_app(settings: TestSettings, runtime: Runtime) -> Exporter:
+        logger = logging_to(runtime.logger, log_path)
+        runner = CollectorRunner("test", collectors, logger)
+        app = Exporter(
+            name="test", upstream="test_exporter", title="Test Exporter", web=settings.web, runtime=runtime,
+            metrics=lambda request: runner.collect(
+                request.deadline, runner.selected(request.query.get("collect[]"), request.query.get("exclude[]"))
+            ),
+            on_close=[runner.close],
         )
-        app.on_close.append(runner.close)
+        built.append(app)
+        return app
 
     stop = threading.Event()
     result: list[int] = []
-    thread = threading.Thread(target=lambda: result.append(run_exporter(exporter, build, stop)), daemon=True)
+    settings = TestSettings(WebSettings.from_args(args), LogSettings.from_args(args))
+    thread = threading.Thread(
+        target=lambda: result.append(run("test_exporter", "test", lambda: settings, make_app, stop)), daemon=True
+    )
     thread.start()
     if scheme == "http":
         wait_http(f"http://127.0.0.1:{port}/")
     elif ready is not None:
         ready(f"{scheme}://127.0.0.1:{port}/")
-    return App(exporter, port, stop, thread, log_path, scheme)
+    return App(built[0] if built else None, port, stop, thread, log_path, scheme)
 
 
-def logging_to(app: Exporter, path: Path) -> logging.Logger:
-
+def logging_to(logger: logging.Logger, path: Path) -> logging.Logger:
     handler = logging.FileHandler(path)
     handler.setFormatter(LogfmtFormatter())
-    app.logger.addHandler(handler)
-    return app.logger
+    logger.addHandler(handler)
+    return logger
 
 
 @pytest.fixture

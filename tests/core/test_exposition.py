@@ -11,8 +11,8 @@ import pytest
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, UnknownMetricFamily
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporters.core.cli import parse_duration
 from exporters.core.exposition import format_value, render_openmetrics, render_text, wants_openmetrics
+from exporters.core.flags import parse_duration
 from exporters.core.logs import setup_logging
 from exporters.core.metrics import exact_counter, exact_gauge
 

@@ -42,6 +42,23 @@ def test_version_of_every_subcommand() -> None:
     assert top.returncode == 0 and top.stdout.startswith("exporters ")
 
 
+@pytest.mark.parametrize(
+    ("script", "argv", "expect"),
+    [
+        ("node_exporter", ["--version"], "node_exporter, version "),
+        ("redis_exporter", ["-version"], "redis_exporter, version "),
+        ("postgres_exporter", ["--help"], "usage: postgres_exporter"),
+        ("exporters", ["node", "--version"], "node_exporter, version "),
+    ],
+)
+def test_console_scripts_named_as_the_upstream_binaries(script: str, argv: list[str], expect: str) -> None:
+    """Systemd units and Ansible roles call the upstream binary by name."""
+    path = Path(sys.executable).parent / script
+    result = subprocess.run([str(path), *argv], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(expect)
+
+
 def test_unknown_flag_is_a_one_line_error() -> None:
     assert_one_line_error(run("exporters.node", "--no-such-flag"), "--no-such-flag")
 

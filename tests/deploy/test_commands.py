@@ -9,11 +9,8 @@ data source (the local PostgreSQL and Redis).
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
-import subprocess
-import sys
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
@@ -22,8 +19,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO, free_port, wait_http
-from tests.deploy.conftest import DEPLOY
+from tests.conftest import REPO, free_port
+from tests.deploy.conftest import DEPLOY, EXECUTABLES, clean_env, exporter_argv, serving
 from tests.deploy.test_systemd import parse_unit
 
 QUERIES = str(REPO / "queries" / "queries.yaml")
@@ -41,9 +38,20 @@ PATHS = {
 @dataclass
 class Command:
     origin: str
-    argv: list[str]
+    kind: str  # node, postgres or redis
+    argv: list[str]  # the flags, without the executable
     env: dict[str, str] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)  # deployed path -> content
+
+
+KINDS = {executable: kind for kind, executable in EXECUTABLES.items()}
+
+
+def image_kind(image: str) -> str:
+    """exporters/redis-exporter:0.1.0 -> redis (the image's entrypoint is that exporter)."""
+    match = re.fullmatch(r"exporters/(node|postgres|redis)-exporter:[\w.-]+", image)
+    assert match, f"not one of our images: {image}"
+    return match.group(1)
 
 
 def systemd_commands() -> list[Command]:
@@ -57,13 +65,17 @@ def systemd_commands() -> list[Command]:
             if line and not line.startswith("#"):
                 key, _, value = line.partition("=")
                 env[key] = value
+        executable, *words = shlex.split(parse_unit(unit)["Service"]["ExecStart"][0])
+        name = Path(executable).name
+        if name == "exporters":
+            name = EXECUTABLES[words.pop(0)]
         argv = []
-        for word in shlex.split(parse_unit(unit)["Service"]["ExecStart"][0])[1:]:
+        for word in words:
             if word.startswith("$"):
                 argv.extend(shlex.split(env.get(word[1:], "")))
             else:
                 argv.append(word)
-        commands.append(Command(f"systemd/{unit.name}", argv, env))
+        commands.append(Command(f"systemd/{unit.name}", KINDS[name], argv, env))
     return commands
 
 
@@ -71,9 +83,9 @@ def compose_commands() -> list[Command]:
     compose = yaml.safe_load((DEPLOY / "compose" / "docker-compose.yml").read_text())
     commands = []
     for name, service in compose["services"].items():
-        if "build" in service or "<<" in service:
+        if "build" in service:
             env = {k: str(v) for k, v in (service.get("environment") or {}).items()}
-            commands.append(Command(f"compose/{name}", list(service["command"]), env))
+            commands.append(Command(f"compose/{name}", image_kind(service["image"]), list(service["command"]), env))
     return commands
 
 
@@ -88,7 +100,7 @@ def kubernetes_commands() -> list[Command]:
             pod = doc["spec"]["template"]["spec"]
             volumes = {v["name"]: v for v in pod.get("volumes", [])}
             for container in pod["containers"]:
-                if not container["image"].startswith("exporters:"):
+                if not container["image"].startswith("exporters/"):
                     continue
                 env = {e["name"]: e.get("value", "") for e in container.get("env", [])}
                 files = {}
@@ -97,8 +109,8 @@ def kubernetes_commands() -> list[Command]:
                     if secret:
                         for filename, content in secrets[secret["secretName"]].items():
                             files[f"{mount['mountPath']}/{filename}"] = content
-                commands.append(Command(f"kubernetes/{path.name}:{container['name']}", list(container["args"]),
-                                        env, files))
+                commands.append(Command(f"kubernetes/{path.name}:{container['name']}",
+                                        image_kind(container["image"]), list(container["args"]), env, files))
     return commands
 
 
@@ -123,18 +135,15 @@ ALL = systemd_commands() + compose_commands() + kubernetes_commands()
 def test_every_deployment_has_commands() -> None:
     origins = {c.origin.split("/")[0] for c in ALL}
     assert origins == {"systemd", "compose", "kubernetes"}
-    assert {c.argv[0] for c in ALL} == {"node", "postgres", "redis"}
+    assert {c.kind for c in ALL} == {"node", "postgres", "redis"}
     assert len(ALL) == 3 + 3 + 5
 
 
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("command", ALL, ids=lambda c: c.origin)
 def test_command_starts_and_serves(command: Command, tmp_path: Path, request: pytest.FixtureRequest) -> None:
-    kind = command.argv[0]
-    env = dict(os.environ)
-    for name in ("DATA_SOURCE_NAME", "DATA_SOURCE_URI", "DATA_SOURCE_USER", "DATA_SOURCE_PASS",
-                 "REDIS_ADDR", "REDIS_PASSWORD", "REDIS_USER"):
-        env.pop(name, None)
+    kind = command.kind
+    env = clean_env()
     # data sources: the deployed ones point at hosts that exist only there
     if kind == "postgres" and (set(command.env) & {"DATA_SOURCE_NAME", "DATA_SOURCE_URI"}):
         env["DATA_SOURCE_NAME"] = request.getfixturevalue("postgres_dsn")
@@ -153,26 +162,6 @@ def test_command_starts_and_serves(command: Command, tmp_path: Path, request: py
             arg = re.sub(rf"=({re.escape(deployed)})(?=$|/)", "=" + local, arg)
         argv.append(arg)
     assert any(f"127.0.0.1:{port}" in a for a in argv), f"{command.origin}: no listen address in {argv}"
-    log = tmp_path / "exporter.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "exporters", *argv], stdout=out, stderr=subprocess.STDOUT,
-                                env=env, cwd=REPO)
-    try:
-        try:
-            wait_http(f"http://127.0.0.1:{port}/metrics", timeout=20, proc=proc)
-        except (RuntimeError, TimeoutError) as err:
-            pytest.fail(f"{command.origin}: {argv} did not serve ({err}):\n{log.read_text(errors='replace')}")
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as response:
-            body = response.read().decode()
-        upstream = {"node": "node_exporter", "postgres": "postgres_exporter", "redis": "redis_exporter"}[kind]
-        assert f"{upstream}_build_info{{" in body, body[:2000]
+    with serving([*exporter_argv(kind), *argv], env, port, REPO, tmp_path / "exporter.log", kind):
         if "multi-target" in command.origin:
             check_multi_target(kind, port, request)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    assert "Traceback" not in log.read_text(errors="replace")

@@ -18,8 +18,7 @@ IMAGES = {
     "alertmanager": "prom/alertmanager:v0.27.0",
     "grafana": "grafana/grafana:10.4.0",
 }
-EXPORTERS = {"node-exporter": ("node", 9100), "postgres-exporter": ("postgres", 9187),
-             "redis-exporter": ("redis", 9121)}
+EXPORTERS = {"node-exporter": 9100, "postgres-exporter": 9187, "redis-exporter": 9121}
 
 
 @pytest.fixture(scope="module")
@@ -52,15 +51,18 @@ def test_monitoring_images_pinned(resolved: dict[str, Any]) -> None:
 
 def test_our_exporters_replace_the_go_ones(resolved: dict[str, Any]) -> None:
     services = resolved["services"]
-    for name, (kind, port) in EXPORTERS.items():
+    for name, port in EXPORTERS.items():
         service = services[name]
         assert service["build"]["dockerfile"] == "deploy/container/Dockerfile"
         assert Path(service["build"]["context"]).resolve() == REPO
-        assert service["command"][0] == kind
+        # the image of the exporter's own build target: its entrypoint is the exporter
+        assert service["build"]["target"] == name
+        assert service["image"] == f"exporters/{name}:latest"
+        assert all(arg.startswith("-") for arg in service["command"]), service["command"]
         assert any(arg.endswith(f"web.listen-address=:{port}") for arg in service["command"]), service["command"]
         if service.get("network_mode") != "host":
             assert published(service) == {(port, port)}
-        assert service.get("user") in (None, "10001:10001")
+        assert service.get("user") is None  # the image's own non-root user, as upstream's
         assert "ALL" in service["cap_drop"]
     node = services["node-exporter"]
     assert node["pid"] == "host"
@@ -89,6 +91,6 @@ def test_compose_prometheus_config(tmp_path: Path, resolved: dict[str, Any]) -> 
     assert result.returncode == 0, output(result)
     config = yaml.safe_load((COMPOSE_DIR / "prometheus.yml").read_text())
     jobs = {job["job_name"]: job["static_configs"][0]["targets"] for job in config["scrape_configs"]}
-    for name, (kind, port) in EXPORTERS.items():
+    for name, port in EXPORTERS.items():
         host = "host.docker.internal" if resolved["services"][name].get("network_mode") == "host" else name
-        assert jobs[kind] == [f"{host}:{port}"]
+        assert jobs[name.removesuffix("-exporter")] == [f"{host}:{port}"]

@@ -18,7 +18,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,8 +26,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import RunningExporter, free_port, reference_binary, start_exporter, wait_http
-from tests.deploy.conftest import DEPLOY
+from tests.conftest import RunningExporter, free_port, reference_binary, start_exporter
+from tests.deploy.conftest import DEPLOY, running_prometheus, wait_for
 from tests.deploy.test_grafana import DASHBOARDS, metric_names, panel_exprs
 
 pytestmark = [pytest.mark.slow]
@@ -77,26 +77,6 @@ class Stack:
         return [a for a in self.api("alerts")["alerts"] if a["labels"]["alertname"] == name]
 
 
-def wait_for(what: str, check: Callable[[], Any], timeout: float = 45.0) -> Any:
-    """Poll ``check`` until it returns something truthy, or fail saying what was awaited."""
-    end = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < end:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.5)
-    pytest.fail(f"timed out after {timeout}s waiting for {what}; last result: {last!r}")
-
-
-def _status(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as err:
-        return err.code
-
-
 def prometheus_config(targets: dict[str, list[str]]) -> dict[str, Any]:
     """deploy/prometheus/prometheus.yml with loopback targets and test intervals."""
     config: dict[str, Any] = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
@@ -132,7 +112,6 @@ def sized_table(postgres_dsn: str) -> Iterator[None]:
 def stack(work_dir: Path, postgres_dsn: str, redis_url: str, sized_table: None) -> Iterator[Stack]:
     prometheus = reference_binary("prometheus")
     exporters: dict[str, RunningExporter] = {}
-    proc: subprocess.Popen[bytes] | None = None
     try:
         exporters["node"] = start_exporter("node", [], work_dir)
         exporters["postgres"] = start_exporter(
@@ -152,26 +131,9 @@ def stack(work_dir: Path, postgres_dsn: str, redis_url: str, sized_table: None) 
             "redis": [address("redis"), address("redis-down")],
         })
         shutil.copytree(RULES_DIR, work_dir / "rules", dirs_exist_ok=True)
-        (work_dir / "prometheus.yml").write_text(yaml.safe_dump(config))
-        port = free_port()
-        with (work_dir / "prometheus.log").open("wb") as log:
-            proc = subprocess.Popen(
-                [prometheus, f"--config.file={work_dir / 'prometheus.yml'}",
-                 f"--storage.tsdb.path={work_dir / 'data'}", f"--web.listen-address=127.0.0.1:{port}"],
-                stdout=log, stderr=subprocess.STDOUT,
-            )
-        wait_http(f"http://127.0.0.1:{port}/-/ready", timeout=30, proc=proc)
-        # /-/ready answers 503 while the storage opens; wait_http accepts any status
-        wait_for("Prometheus ready", lambda: _status(f"http://127.0.0.1:{port}/-/ready") == 200, timeout=30)
-        yield Stack(f"http://127.0.0.1:{port}", exporters, address("redis-down"), postgres_dsn)
+        with running_prometheus(prometheus, work_dir, config) as url:
+            yield Stack(url, exporters, address("redis-down"), postgres_dsn)
     finally:
-        if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
         for exporter in exporters.values():
             exporter.stop()
 
@@ -209,7 +171,7 @@ def test_every_rule_group_loads_and_evaluates(all_up: Stack) -> None:
     deployed = {}
     for path in RULES_DIR.glob("*.yml"):
         for group in yaml.safe_load(path.read_text())["groups"]:
-            deployed[group["name"]] = {r["alert"] for r in group["rules"]}
+            deployed[group["name"]] = {r.get("alert") or r["record"] for r in group["rules"]}
     loaded = {g["name"]: g for g in all_up.api("rules")["groups"]}
     assert set(loaded) == set(deployed)
     for name, group in loaded.items():
@@ -240,11 +202,12 @@ def test_rule_metrics_are_exported(all_up: Stack) -> None:
         for line in scrape(all_up.exporters[kind]).splitlines():
             if line and not line.startswith("#"):
                 exported.add(re.split(r"[{ ]", line, maxsplit=1)[0])
-    for path in RULES_DIR.glob("*.yml"):
-        for group in yaml.safe_load(path.read_text())["groups"]:
-            for rule in group["rules"]:
-                missing_names = metric_names(rule["expr"]) - exported - {"up"} - CONDITIONAL_METRICS
-                assert missing_names == set(), f"{rule['alert']}: {missing_names}"
+    rules = [rule for path in RULES_DIR.glob("*.yml") for group in yaml.safe_load(path.read_text())["groups"]
+             for rule in group["rules"]]
+    recorded = {rule["record"] for rule in rules if "record" in rule}
+    for rule in rules:
+        missing_names = metric_names(rule["expr"]) - exported - recorded - {"up"} - CONDITIONAL_METRICS
+        assert missing_names == set(), f"{rule.get('alert') or rule['record']}: {missing_names}"
 
 
 @pytest.mark.timeout(120)

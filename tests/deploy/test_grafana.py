@@ -37,7 +37,8 @@ def metric_names(expr: str) -> set[str]:
     """Metric names in a PromQL expression: identifiers outside braces, strings and ranges."""
     stripped = re.sub(r"\{[^}]*\}|\[[^\]]*\]|\"[^\"]*\"", " ", expr)
     stripped = re.sub(r"\b(by|without|on|ignoring)\s*\([^)]*\)", " ", stripped)
-    names = set(re.findall(r"\b[a-zA-Z_:][a-zA-Z0-9_:]*\b", stripped))
+    # a name followed by "(" is a function (rate, max_over_time, ...)
+    names = set(re.findall(r"\b[a-zA-Z_:][a-zA-Z0-9_:]*\b(?!\s*\()", stripped))
     return {n for n in names if n not in PROMQL_WORDS}
 
 

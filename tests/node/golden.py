@@ -69,6 +69,16 @@ class GoldenCollector:
     """The reference binary generation whose output is the golden section (see the module docstring)."""
 
 
+# Collectors whose source is a daemon, not a file tree, have no golden section: each is compared
+# with the reference binary against the real daemon in its test module (named here).
+LIVE_ONLY: dict[str, str] = {
+    "logind": "tests/node/test_logind.py",
+    "ntp": "tests/node/test_ntp.py",
+    "supervisord": "tests/node/test_supervisord.py",
+    "systemd": "tests/node/test_systemd.py",
+    "perf": "tests/node/test_perf.py",  # the kernel's perf counters, compared live in test_live_proc_sys.py
+}
+
 # One row per collector. The path flags are added for all; a collector's own flags go here.
 # Rows for the Debian 13 reference (node_exporter 1.9.0) say reference="trixie".
 COLLECTORS: tuple[GoldenCollector, ...] = (
@@ -76,6 +86,8 @@ COLLECTORS: tuple[GoldenCollector, ...] = (
     GoldenCollector("bcache"),
     GoldenCollector("bonding"),
     GoldenCollector("btrfs"),
+    GoldenCollector("buddyinfo", reference="trixie"),
+    GoldenCollector("cgroups", reference="trixie"),
     GoldenCollector("conntrack"),
     GoldenCollector(
         "cpu",
@@ -85,9 +97,12 @@ COLLECTORS: tuple[GoldenCollector, ...] = (
             "--collector.cpu.info.bugs-include=^spectre_",
         ),
     ),
+    GoldenCollector("cpu_vulnerabilities", reference="trixie"),
     GoldenCollector("cpufreq"),
     GoldenCollector("diskstats"),
     GoldenCollector("dmi"),
+    GoldenCollector("drbd", reference="trixie"),
+    GoldenCollector("drm", reference="trixie"),
     GoldenCollector("edac"),
     GoldenCollector("entropy"),
     GoldenCollector("fibrechannel"),
@@ -102,9 +117,13 @@ COLLECTORS: tuple[GoldenCollector, ...] = (
     GoldenCollector("infiniband"),
     GoldenCollector("interrupts"),
     GoldenCollector("ipvs"),
+    GoldenCollector("ksmd", reference="trixie"),
+    GoldenCollector("lnstat", reference="trixie"),
     GoldenCollector("loadavg"),
     GoldenCollector("mdadm"),
     GoldenCollector("meminfo"),
+    GoldenCollector("meminfo_numa", reference="trixie"),
+    GoldenCollector("mountstats", reference="trixie"),
     GoldenCollector("netclass"),
     # v1.5.0 (and v1.7.0) default to netlink, which ignores --path.*: read /proc/net/dev instead.
     GoldenCollector("netdev", ("--no-collector.netdev.netlink", "--collector.netdev.device-exclude=^ifb1$")),
@@ -117,11 +136,26 @@ COLLECTORS: tuple[GoldenCollector, ...] = (
     GoldenCollector("pressure"),
     GoldenCollector("processes"),
     GoldenCollector("rapl"),
+    GoldenCollector("runit", (f"--collector.runit.servicedir={FIXTURES_REL}/runit",), reference="trixie"),
     GoldenCollector("schedstat"),
     GoldenCollector("selinux"),
+    GoldenCollector("slabinfo", reference="trixie"),
     GoldenCollector("sockstat"),
+    GoldenCollector("softirqs", reference="trixie"),
     GoldenCollector("softnet"),
     GoldenCollector("stat", ("--collector.stat.softirq",)),
+    GoldenCollector(
+        "sysctl",
+        (
+            "--collector.sysctl.include=vm.swappiness",
+            "--collector.sysctl.include=vm.dirty_ratio",
+            "--collector.sysctl.include=fs.file-nr",
+            "--collector.sysctl.include=net.ipv4.tcp_rmem:min,default,max",
+            "--collector.sysctl.include-info=kernel.core_pattern",
+            "--collector.sysctl.include-info=net.ipv4.tcp_allowed_congestion_control",
+        ),
+        reference="trixie",
+    ),
     GoldenCollector("tapestats"),
     GoldenCollector("tcpstat"),
     GoldenCollector("textfile", (f"--collector.textfile.directory={FIXTURES_REL}/textfile",)),
@@ -133,6 +167,7 @@ COLLECTORS: tuple[GoldenCollector, ...] = (
     GoldenCollector("vmstat"),
     GoldenCollector("xfs"),
     GoldenCollector("zfs"),
+    GoldenCollector("zoneinfo", reference="trixie"),
 )
 
 

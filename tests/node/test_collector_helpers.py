@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.core import GaugeMetricFamily
 
-from exporters.core.cli import ConfigError
+from exporters.core.flags import ConfigError
 from exporters.node.collectors._files import go_join, read_text, regular_files, sys_read_file
 from exporters.node.collectors._flags import DeviceFilter, compile_go_regex, device_filter
 from exporters.node.collectors._labels import to_valid_utf8, valid_metric_name, without_invalid_utf8

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from exporters.core.cli import ConfigError
+from exporters.core.flags import ConfigError
 from exporters.node.collectors import cpu, cpufreq, stat
 from exporters.node.collectors._strconv import go_parse_float, parse_cpu_range
 from tests.node.collected import collect_partial, samples, types
@@ -276,3 +276,72 @@ def test_cpufreq_offline_and_missing_files(tmp_path: Path) -> None:
 )
 def test_governors(available: str, current: str, expect: list[tuple[str, float]]) -> None:
     assert cpufreq.governors(available, current) == expect
+
+
+# ---------------------------------------------------------------- huge or hostile /proc/stat
+
+
+def _cpu_lines(count: int) -> str:
+    return "".join(f"cpu{i} 1 2 3 4 5 6 7 8 0 0\n" for i in range(count))
+
+
+class Checks:
+    """A deadline check that counts its calls and expires after ``allow`` of them."""
+
+    def __init__(self, allow: int = 10**9) -> None:
+        self.calls = 0
+        self.allow = allow
+
+    def __call__(self) -> None:
+        self.calls += 1
+        if self.calls > self.allow:
+            raise TimeoutError("scrape deadline passed")
+
+
+def test_parse_stat_stops_past_max_cpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stat, "MAX_CPUS", 5000)
+    checks = Checks()
+    text = "cpu 1 2 3 4 5 6 7 8 0 0\n" + _cpu_lines(20000)  # more CPUs than any kernel has
+    with pytest.raises(ValueError, match="more than 5000 CPUs"):
+        stat.parse_stat(text, checks)
+    # it stopped at the limit: the lines after it were never looked at
+    assert checks.calls == 5002 // stat.CHECK_EVERY
+    assert len(stat.parse_stat(_cpu_lines(5000)).cpus) == 5000
+
+
+def test_parse_stat_checks_the_deadline_in_its_loop() -> None:
+    text = "ctxt 1\n" * (stat.CHECK_EVERY * 5)
+    with pytest.raises(TimeoutError):
+        stat.parse_stat(text, Checks(allow=2))
+    checks = Checks()
+    stat.parse_stat(text, checks)
+    assert checks.calls == 5
+
+
+@pytest.mark.parametrize(
+    ("line", "ok"),
+    [
+        ("intr 5 1 2 3\n", True),
+        ("intr 5 " + " ".join(["18446744073709551615"] * 3) + "\n", True),  # 20 digits, still uint64
+        ("intr 5 18446744073709551616\n", False),
+        ("intr 5 1 x 3\n", False),
+        ("intr 5 1 -2\n", False),
+        ("intr 5\n", True),
+    ],
+)
+def test_parse_stat_intr_counts(line: str, ok: bool) -> None:
+    if ok:
+        assert stat.parse_stat(line).intr_total == 5
+    else:
+        with pytest.raises(ValueError):
+            stat.parse_stat(line)
+
+
+def test_stat_file_size_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stat, "MAX_STAT_BYTES", 1000)
+    write(tmp_path, "proc/stat", "ctxt 1\n" * 200)
+    context = make_context(tmp_path)
+    with pytest.raises(ValueError, match="more than 1000 bytes"):
+        list(stat.StatCollector(context).collect())
+    with pytest.raises(ValueError, match="more than 1000 bytes"):
+        list(cpu.CPUCollector(context).collect())

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from exporters.core.cli import ConfigError
+from exporters.core.flags import ConfigError
 from exporters.node.collectors import diskstats
 from exporters.node.collectors.diskstats import DiskStat, parse_diskstats, parse_udev_properties
 from tests.node.collected import names, samples, value

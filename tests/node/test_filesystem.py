@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from exporters.core.cli import ConfigError
+from exporters.core.flags import ConfigError
 from exporters.node.collectors import filesystem
 from exporters.node.collectors.filesystem import FilesystemCollector, Mount, parse_mounts, rootfs_strip_prefix
 from tests.node.collected import samples, value

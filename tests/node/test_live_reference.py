@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import RunningExporter, free_port, reference_binary, wait_http
 from tests.node import golden
-from tests.node.version_differences import Series, expected_from_reference, without_added
+from tests.node.version_differences import Series, expected_from_reference, for_reference, without_added
 
 # Families of the exporters themselves, not of the host.
 SELF_METRICS = re.compile(
@@ -60,8 +60,8 @@ class Family:
     samples: dict[tuple[str, tuple[tuple[str, str], ...]], float] = field(default_factory=dict)
 
 
-def families(text: str, side: str) -> dict[str, Family]:
-    """The families of a scrape, after the v1.5.0 -> v1.7.0 differences.
+def families(text: str, side: str, generation: str = "bookworm") -> dict[str, Family]:
+    """The families of a scrape, after the reference (v1.5.0, or 1.9.0 for "trixie") -> v1.7.0 differences.
 
     The reference's samples become what v1.7.0 would emit ('removed' dropped, 'changed'
     applied); ours lose the samples v1.7.0 added. What is left must match family by family.
@@ -74,7 +74,9 @@ def families(text: str, side: str) -> dict[str, Family]:
                 continue
             kinds[sample.name] = metric.type
             series.add(Series(sample.name, tuple(sorted(sample.labels.items())), float(sample.value)))
-    adjusted = expected_from_reference(series) if side == "reference" else without_added(series)
+    differences = for_reference(generation)
+    adjusted = (expected_from_reference(series, differences) if side == "reference"
+                else without_added(series, differences))
     out: dict[str, Family] = {}
     for s in adjusted:
         family = out.setdefault(s.name, Family(kinds.get(s.name, "untyped")))

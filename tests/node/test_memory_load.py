@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from exporters.core.cli import ConfigError
+from exporters.core.flags import ConfigError
 from exporters.node.collectors import entropy, filefd, loadavg, meminfo, vmstat
 from tests.node.collected import collect_partial, samples, types
 from tests.node.fake_host import make_context, write

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from exporters.core.cli import ConfigError
 from exporters.core.collector import NoDataError
+from exporters.core.flags import ConfigError
 from exporters.node.collectors import netclass
 from exporters.node.collectors._files import sys_read_file
 from tests.node.collected import samples, types

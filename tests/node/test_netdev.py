@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from exporters.core.cli import ConfigError
+from exporters.core.flags import ConfigError
 from exporters.node.collectors import netdev
 from exporters.node.collectors._flags import DeviceFilter
 from tests.node.collected import samples, types

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from exporters.core.cli import ConfigError, enabled_collectors, listen_addresses
+from exporters.core.flags import ConfigError, enabled_collectors
 from exporters.node.collectors import diskstats, filesystem
 from exporters.node.collectors._flags import compile_go_regex
 from exporters.node.context import NodeContext
@@ -43,10 +43,8 @@ LEFT_OUT = NOT_PROVIDED
 # Options of the left-out collectors (rejected with their collector).
 LEFT_OUT_FLAGS = [
     "--collector.ethtool.device-include=x", "--collector.ethtool.metrics-include=x",
-    "--collector.ntp.server=127.0.0.1", "--collector.perf.cpus=0",
-    "--collector.qdisc.device-include=x", "--collector.runit.servicedir=/etc/service",
-    "--collector.supervisord.url=http://localhost:9001/RPC2", "--collector.sysctl.include=x",
-    "--collector.systemd.unit-include=x", "--collector.wifi.fixtures=x",
+    "--collector.qdisc.device-include=x",
+    "--collector.wifi.fixtures=x",
 ]
 
 DISKSTATS_EXCLUDE = r"^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$"
@@ -96,8 +94,25 @@ VALUE_FLAGS: dict[str, tuple[str, object]] = {
     "--collector.netdev.device-exclude": ("x", ""),
     "--collector.netdev.device-blacklist": ("x", ""),
     "--collector.netstat.fields": ("x", NETSTAT_FIELDS),
+    "--collector.perf.cpus": ("0-1", ""),
+    "--collector.perf.tracepoint": ("sched:sched_switch", None),  # Strings(): repeatable, empty by default
+    "--collector.perf.hardware-profilers": ("CpuCycles", None),
+    "--collector.perf.software-profilers": ("PageFault", None),
+    "--collector.perf.cache-profilers": ("LLReadHit", None),
     "--collector.powersupply.ignored-supplies": ("x", "^$"),
+    "--collector.sysctl.include": ("x", None),  # kingpin Strings(): repeatable, empty by default
+    "--collector.sysctl.include-info": ("x", None),
     "--collector.tapestats.ignored-devices": ("x", "^$"),
+    "--collector.ntp.server": ("127.0.0.2", "127.0.0.1"),
+    "--collector.ntp.server-port": ("1123", 123),
+    "--collector.ntp.protocol-version": ("3", 4),
+    "--collector.ntp.ip-ttl": ("2", 1),
+    "--collector.ntp.max-distance": ("1s", 3.46608),
+    "--collector.ntp.local-offset-tolerance": ("5ms", 0.001),
+    "--collector.runit.servicedir": ("/s", "/etc/service"),
+    "--collector.supervisord.url": ("http://x/RPC2", "http://localhost:9001/RPC2"),
+    "--collector.systemd.unit-whitelist": ("x", ""),
+    "--collector.systemd.unit-blacklist": ("x", ""),
     "--collector.textfile.directory": ("x", ""),
     "--collector.vmstat.fields": ("x", "^(oom_kill|pgpg|pswp|pg.*fault).*"),
 }
@@ -117,8 +132,16 @@ BOOL_FLAGS: dict[str, bool] = {
     "--collector.netdev.address-info": False,
     "--collector.netdev.enable-detailed-metrics": False,
     "--collector.netdev.netlink": True,
+    "--collector.perf.disable-cache-profilers": False,
+    "--collector.perf.disable-hardware-profilers": False,
+    "--collector.perf.disable-software-profilers": False,
     "--collector.rapl.enable-zone-label": False,
     "--collector.stat.softirq": False,
+    "--collector.ntp.server-is-local": False,
+    "--collector.systemd.private": False,
+    "--collector.systemd.enable-task-metrics": False,
+    "--collector.systemd.enable-restarts-metrics": False,
+    "--collector.systemd.enable-start-time-metrics": False,
 }
 
 # Flags whose default upstream applies in a kingpin PreAction (so that the deprecated
@@ -127,6 +150,8 @@ PRE_ACTION_FLAGS = [
     "--collector.diskstats.device-exclude",
     "--collector.filesystem.mount-points-exclude",
     "--collector.filesystem.fs-types-exclude",
+    "--collector.systemd.unit-include",
+    "--collector.systemd.unit-exclude",
 ]
 
 
@@ -199,8 +224,8 @@ def test_bool_flag_default(parser: argparse.ArgumentParser, flag: str) -> None:
 
 
 def test_listen_address_default(parser: argparse.ArgumentParser) -> None:
-    assert listen_addresses(_parse(parser, [])) == [":9100"]
-    assert listen_addresses(_parse(parser, ["--web.listen-address=:1", "--web.listen-address=:2"])) == [":1", ":2"]
+    assert _parse(parser, []).web_listen_address == [":9100"]
+    assert _parse(parser, ["--web.listen-address=:1", "--web.listen-address=:2"]).web_listen_address == [":1", ":2"]
 
 
 def test_pre_action_defaults(parser: argparse.ArgumentParser) -> None:
@@ -233,7 +258,7 @@ def test_left_out_collector_options_rejected(parser: argparse.ArgumentParser, fl
         _parse(parser, [flag])
 
 
-@pytest.mark.parametrize("flag", ["--collector.systemd", "--collector.wifi", "--collector.systemd.unit-include=x"])
+@pytest.mark.parametrize("flag", ["--collector.wifi", "--collector.wifi.fixtures=x"])
 def test_not_provided_collector_is_a_clear_error(flag: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([flag]) == 1
     err = capsys.readouterr().err.strip()
@@ -243,9 +268,9 @@ def test_not_provided_collector_is_a_clear_error(flag: str, capsys: pytest.Captu
 
 
 def test_switching_off_a_not_provided_collector_is_accepted(capsys: pytest.CaptureFixture[str]) -> None:
-    # parse only: --no-collector.systemd must not be an error (many units carry it)
+    # parse only: --no-collector.wifi must not be an error (many units carry it)
     from exporters.node import main as node_main
 
-    argv = ["--no-collector.systemd", "--no-collector.wifi", "--web.listen-address", "bad"]
+    argv = ["--no-collector.wifi", "--web.listen-address", "bad"]
     assert node_main.main(argv) == 1  # fails later, on the listen address, not on the flags
     assert "bad" in capsys.readouterr().err

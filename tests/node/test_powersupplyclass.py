@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from exporters.core.cli import ConfigError
 from exporters.core.collector import NoDataError
+from exporters.core.flags import ConfigError
 from exporters.node.collectors import powersupplyclass
 from tests.node.collected import samples
 from tests.node.fake_host import make_context, write

@@ -9,6 +9,7 @@ import pytest
 
 from exporters.core.collector import NoDataError
 from exporters.node.collectors import rapl
+from exporters.node.collectors._labels import sanitize_metric_name
 from tests.node.collected import collect_partial, samples, types
 from tests.node.fake_host import make_context, write
 
@@ -31,7 +32,7 @@ def test_index_and_name(name: str, counts: dict[str, int], expect: tuple[int, st
 @pytest.mark.parametrize(("name", "clean"), [("package", "package"), ("psys-x", "psys_x"), ("a..b", "a_b"),
                                              ("a_.b", "a_b")])
 def test_sanitize_metric_name(name: str, clean: str) -> None:
-    assert rapl.sanitize_metric_name(name) == clean
+    assert sanitize_metric_name(name) == clean
 
 
 def _zone(tmp_path: Path, zone: str, name: str, uj: str) -> None:

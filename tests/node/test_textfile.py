@@ -201,3 +201,69 @@ def test_file_label_is_a_clean_path(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.chdir(tmp_path)
     found = collect("./dir/")
     assert [dict(labels)["file"] for name, labels in found if name == "node_textfile_mtime_seconds"] == ["dir/a.prom"]
+
+
+# ---------------------------------------------------------------- hostile files
+
+
+@pytest.mark.timeout(10)
+def test_fifo_and_other_non_regular_entries_cost_nothing(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    write_tree(tmp_path, {"ok.prom": "ok 1\n", "target.txt": "linked 2\n"})
+    os.mkfifo(tmp_path / "blocked.prom")  # no writer: opening it for reading would block forever
+    (tmp_path / "dir.prom").mkdir()
+    (tmp_path / "link.prom").symlink_to(tmp_path / "target.txt")  # a symlink to a regular file is read
+    got = collect(str(tmp_path))
+    assert got[("ok", ())] == 1 and got[("linked", ())] == 2
+    assert got[("node_textfile_scrape_error", ())] == 1
+    assert {dict(labels)["file"] for name, labels in got if name == "node_textfile_mtime_seconds"} == {
+        str(tmp_path / "ok.prom"), str(tmp_path / "link.prom")}
+    errors = [r for r in caplog.records if r.getMessage() == "failed to collect textfile data"]
+    assert sorted(r.__dict__["file"] for r in errors) == ["blocked.prom", "dir.prom"]
+    assert all("not a regular file" in r.__dict__["err"] for r in errors)
+
+
+def test_size_limit(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    body = "m 1\n" + "# padding\n" * 10
+    write_tree(tmp_path, {"small.prom": body, "big.prom": body + "#"})
+    limit = len(body.encode())
+    got = samples(TextfileCollector(str(tmp_path), max_bytes=limit).collect())
+    assert got[("m", ())] == 1 and got[("node_textfile_scrape_error", ())] == 1
+    assert "--collector.textfile.max-bytes" in caplog.records[-1].__dict__["err"]
+    assert samples(TextfileCollector(str(tmp_path), max_bytes=0).collect())[("node_textfile_scrape_error", ())] == 0
+    flagged = textfile.build(context(tmp_path, f"--collector.textfile.directory={tmp_path}",
+                                     "--collector.textfile.max-bytes=5"))
+    assert flagged.max_bytes == 5
+    assert textfile.build(context(tmp_path)).max_bytes == textfile.DEFAULT_MAX_BYTES
+
+
+def test_parse_checks_the_deadline() -> None:
+    calls = []
+
+    def check() -> None:
+        calls.append(1)
+        if len(calls) > 2:
+            raise TimeoutError("scrape deadline passed")
+
+    text = "m 1\n" + "# comment\n" * (textfile.CHECK_EVERY * 5)
+    with pytest.raises(TimeoutError):
+        parse_text_format(text, check)
+    assert len(calls) == 3
+
+
+def test_deadline_stops_a_long_parse_in_the_runner(tmp_path: Path) -> None:
+    from exporters.core.runner import CollectorRunner
+
+    write_tree(tmp_path, {"slow.prom": "m 1\n" + "# comment\n" * (textfile.CHECK_EVERY * 30)})
+    now = [0.0]
+
+    def clock() -> float:
+        now[0] += 1.0  # every look at the clock is a second later: the 10 s budget runs out mid-file
+        return now[0]
+
+    runner = CollectorRunner("node", {"textfile": TextfileCollector(str(tmp_path))}, parallel=False, clock=clock)
+    try:
+        got = samples(runner.collect(10.0, ["textfile"]))
+    finally:
+        runner.close()
+    assert got[("node_scrape_collector_success", (("collector", "textfile"),))] == 0
+    assert ("m", ()) not in got

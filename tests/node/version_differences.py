@@ -202,6 +202,18 @@ DIFFERENCES: tuple[Difference, ...] = (
         why="New in v1.7.0; see the removed row above.",
         upstream="collector/nfsd_linux.go, 86ed8cdc 'NFSd: fix nfsd v4 index miss' (#2824)",
     ),
+    Difference(
+        collector="cpu_vulnerabilities",
+        kind="changed",
+        name=r"node_cpu_vulnerabilities_info",
+        what="v1.9.0 adds the label mitigation (the text after the state word, \"\" when none); v1.7.0 has "
+        "codename and state only.",
+        why="Golden from v1.9.0 (v1.5.0 lacks the collector): the label is dropped from the reference sample.",
+        upstream="collector/cpu_vulnerabilities_linux.go, 16f7122d 'Add mitigation information to the linux "
+        "vulnerabilities collector' (#2806)",
+        transform=lambda s: Series(s.name, tuple(kv for kv in s.labels if kv[0] != "mitigation"), s.value),
+        reference="trixie",
+    ),
 )
 
 
@@ -286,3 +298,21 @@ def family_explained(family: str, side: Literal["ours", "reference"],
         if diff.kind in (wanted, "changed") and diff.covers_family(family):
             return diff
     return None
+
+
+# Flags node_exporter 1.9.0 accepts on Linux that v1.7.0 does not (ours follows v1.7.0 and refuses
+# them, as v1.7.0 would): flag -> the upstream change that added it.
+FLAGS_ADDED_AFTER_V1_7_0: dict[str, str] = {
+    "collector.filesystem.mount-points-include": "226c80c8 'Add filesystem include flags' (1.8.0)",
+    "collector.filesystem.fs-types-include": "226c80c8 'Add filesystem include flags' (1.8.0)",
+    "collector.hwmon.sensor-include": "e11a4f03 'Add include and exclude filter for sensors in hwmon' (#3072)",
+    "collector.hwmon.sensor-exclude": "e11a4f03 'Add include and exclude filter for sensors in hwmon' (#3072)",
+    "collector.interrupts.include-zeros": "e0c4a47a 'Add interrupts collector filtering' (#3028)",
+    "collector.interrupts.name-include": "e0c4a47a 'Add interrupts collector filtering' (#3028)",
+    "collector.interrupts.name-exclude": "e0c4a47a 'Add interrupts collector filtering' (#3028)",
+    "collector.netdev.label-ifalias": "041d67d2 'Add ifAlias label to netdev collector' (#3087)",
+    "collector.slabinfo.slabs-include": "dae4c87f 'slab-collector: add filter for slab name' (#3041)",
+    "collector.slabinfo.slabs-exclude": "dae4c87f 'slab-collector: add filter for slab name' (#3041)",
+    "collector.watchdog": "95efb86f 'Add new collector and metrics for watchdog' (#2880)",
+    "collector.xfrm": "332232c2 'Add new collector and metrics for XFRM' (#2866)",
+}

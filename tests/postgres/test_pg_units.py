@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from exporters.core.cli import ConfigError
+from exporters.core.flags import ConfigError
 from exporters.postgres.collectors import CLASSES
 from exporters.postgres.connection import server_version_tuple
 from exporters.postgres.default_metrics import NAMESPACES, for_version

@@ -51,7 +51,7 @@ def test_defaults_match_upstream() -> None:
     assert args.connection_timeout == "15s"
     assert args.set_client_name is True and args.redact_config_metrics is True
     assert args.is_cluster is False and args.include_config_metrics is False
-    assert args.web_listen_address is None and args._default_listen == [":9121"]
+    assert args.web_listen_address == [":9121"]
     assert args.web_telemetry_path == "/metrics"
 
 
@@ -90,7 +90,7 @@ def test_flag_spellings(argv: list[str], dest: str, expected: object) -> None:
         ({"REDIS_EXPORTER_SET_CLIENT_NAME": "nonsense"}, "set_client_name", True),  # invalid: default
         ({"REDIS_EXPORTER_CHECK_KEYS_BATCH_SIZE": "7"}, "check_keys_batch_size", 7),
         ({"REDIS_EXPORTER_INCL_CONFIG_METRICS": "1"}, "include_config_metrics", True),
-        ({"REDIS_EXPORTER_WEB_LISTEN_ADDRESS": "127.0.0.1:2"}, "_default_listen", ["127.0.0.1:2"]),
+        ({"REDIS_EXPORTER_WEB_LISTEN_ADDRESS": "127.0.0.1:2"}, "web_listen_address", ["127.0.0.1:2"]),
         ({"REDIS_EXPORTER_WEB_TELEMETRY_PATH": "/x"}, "web_telemetry_path", "/x"),
     ],
 )
@@ -112,7 +112,7 @@ def test_every_upstream_flag_has_both_spellings() -> None:
 
 
 def test_bad_configuration_is_refused(tmp_path: Path) -> None:
-    from exporters.core.cli import ConfigError
+    from exporters.core.flags import ConfigError
 
     with pytest.raises(ConfigError, match="check-keys"):
         scrape_options(parse_args(["-check-keys", "a=b=c"], env={}))

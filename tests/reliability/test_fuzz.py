@@ -186,7 +186,7 @@ def test_every_node_parser_is_fuzzed() -> None:
 
 @pytest.mark.parametrize(("key", "func"), NODE_CASES)
 def test_node_parser_raises_only_value_error(key: str, func: Callable[..., Any]) -> None:
-    from exporters.core.cli import ConfigError
+    from exporters.core.flags import ConfigError
 
     call: Callable[[Callable[..., Any], str], Any] = SPECIAL.get(key, lambda f, text: f(text))
     strategy: st.SearchStrategy[str] = PROC_TEXT
@@ -378,7 +378,7 @@ def test_queries_yaml_raises_only_queries_error(text: str) -> None:
 @FUZZ
 @given(YAML_TEXT)
 def test_postgres_config_raises_only_config_error(text: str) -> None:
-    from exporters.core.cli import ConfigError
+    from exporters.core.flags import ConfigError
     from exporters.postgres.config import parse_config
 
     try:
@@ -392,7 +392,7 @@ def test_postgres_config_raises_only_config_error(text: str) -> None:
     "host=", "port=5432", "user=u", "password=secret", "dbname=d", "sslmode=disable", "postgresql://", "u:secret@",
     "h:1/db", "?sslmode=x", "%zz", "'", "\\", "=", " "]), max_size=8).map("".join)))
 def test_dsn_parse_raises_only_config_error_and_never_quotes_the_password(text: str) -> None:
-    from exporters.core.cli import ConfigError
+    from exporters.core.flags import ConfigError
     from exporters.postgres.dsn import Dsn
 
     try:
@@ -452,7 +452,7 @@ WEB_TEXT = st.one_of(WEB_TREES.map(lambda tree: yaml.safe_dump(tree)), ANY_TEXT,
 @FUZZ
 @given(WEB_TEXT)
 def test_web_config_loader_raises_only_config_error(text: str) -> None:
-    from exporters.core.cli import ConfigError
+    from exporters.core.flags import ConfigError
     from exporters.core.webconfig import load_web_config
 
     with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False, encoding="utf-8",

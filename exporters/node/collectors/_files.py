@@ -34,6 +34,22 @@ def read_text(path: str, errors: str = "replace") -> str:
     return b"".join(chunks).decode("utf-8", errors)
 
 
+def read_text_limited(path: str, limit: int, errors: str = "replace") -> str:
+    """The whole file as text, or ValueError when it holds more than ``limit`` bytes (not read past it)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        chunks = []
+        size = 0
+        while size <= limit and (chunk := os.read(fd, min(65536, limit + 1 - size))):
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    if size > limit:
+        raise ValueError(f"{path}: more than {limit} bytes")
+    return b"".join(chunks).decode("utf-8", errors)
+
+
 def read_once(path: str, errors: str = "replace") -> str:
     """One ``read(2)`` of at most 128 bytes, untrimmed (node_exporter's hwmon ``sysReadFile``).
 

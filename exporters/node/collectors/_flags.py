@@ -11,7 +11,7 @@ import logging
 import re
 from dataclasses import dataclass
 
-from exporters.core.cli import ConfigError
+from exporters.core.flags import ConfigError
 
 LOGGER = logging.getLogger("exporters.node")
 

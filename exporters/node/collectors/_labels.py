@@ -13,6 +13,14 @@ from exporters.core.metrics import Family, Row
 _METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 
 
+_INVALID_RUN = re.compile(r"_*[^0-9A-Za-z_]+_*")
+
+
+def sanitize_metric_name(name: str) -> str:
+    """node_exporter's SanitizeMetricName: runs of invalid characters (and adjacent _) -> "_"."""
+    return _INVALID_RUN.sub("_", name)
+
+
 def valid_metric_name(name: str) -> bool:
     """Prometheus' metric name rule; a name built from file contents may break it."""
     return _METRIC_NAME.fullmatch(name) is not None

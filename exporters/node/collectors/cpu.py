@@ -27,13 +27,14 @@ from dataclasses import dataclass, field
 
 from prometheus_client.metrics_core import Metric
 
-from exporters.core.cli import ConfigError
 from exporters.core.collector import CollectorSpec
+from exporters.core.deadline import current_deadline
+from exporters.core.flags import ConfigError
 from exporters.core.metrics import CounterFamily, GaugeFamily
 from exporters.node.collectors._files import read_text, read_uint_file
 from exporters.node.collectors._flags import add_bool_flag, compile_go_regex
 from exporters.node.collectors._strconv import go_parse_float, go_parse_uint, parse_cpu_range
-from exporters.node.collectors.stat import CPU_MODES, parse_stat
+from exporters.node.collectors.stat import CPU_MODES, parse_stat, read_stat
 from exporters.node.context import NodeContext
 from exporters.node.psutil_backend import platform_factory
 
@@ -221,7 +222,8 @@ class CPUCollector:
         # A generator: what was yielded before a failure is still exported, as upstream.
         if self.info:
             yield from self.info_metrics(parse_cpuinfo(read_cpuinfo(self.context)))
-        stat = parse_stat(read_text(self.context.proc("stat")))
+        deadline = current_deadline()
+        stat = parse_stat(read_stat(self.context), lambda: deadline.check("parsing /proc/stat"))
         with self.lock:
             cpus = self.cache.update(stat.cpus)
         seconds = CounterFamily("node_cpu_seconds", "Seconds the CPUs spent in each mode.",

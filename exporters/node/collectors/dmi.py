@@ -13,8 +13,8 @@ from collections.abc import Iterable
 
 from prometheus_client.metrics_core import Metric
 
-from exporters.core.cli import ConfigError
 from exporters.core.collector import CollectorSpec, NoDataError
+from exporters.core.flags import ConfigError
 from exporters.core.metrics import GaugeFamily
 from exporters.node.collectors._files import sys_read_file
 from exporters.node.context import NodeContext

@@ -26,8 +26,8 @@ from typing import Any, Protocol
 
 from prometheus_client.metrics_core import Metric
 
-from exporters.core.cli import parse_duration
 from exporters.core.collector import CollectorSpec
+from exporters.core.flags import parse_duration
 from exporters.core.metrics import GaugeFamily
 from exporters.core.runner import DaemonPool
 from exporters.node.collectors._files import read_text

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from prometheus_client.metrics_core import Metric
 
-from exporters.core.cli import ConfigError
 from exporters.core.collector import CollectorSpec, NoDataError
+from exporters.core.flags import ConfigError
 from exporters.core.metrics import CounterFamily, GaugeFamily
 from exporters.node.collectors._files import read_text
 from exporters.node.collectors._labels import without_invalid_utf8

@@ -21,13 +21,12 @@ from exporters.core.collector import CollectorSpec, NoDataError
 from exporters.core.metrics import CounterFamily
 from exporters.node.collectors._files import go_join, read_text
 from exporters.node.collectors._flags import add_bool_flag
-from exporters.node.collectors._labels import without_invalid_utf8
+from exporters.node.collectors._labels import sanitize_metric_name, without_invalid_utf8
 from exporters.node.collectors._strconv import go_parse_uint
 from exporters.node.context import NodeContext
 
 LOGGER = logging.getLogger("exporters.node")
 NAME = "rapl"
-_SANITIZE = re.compile(r"_*[^0-9A-Za-z_]+_*")
 
 
 @dataclass(frozen=True)
@@ -35,11 +34,6 @@ class RaplZone:
     name: str
     index: int
     path: str
-
-
-def sanitize_metric_name(name: str) -> str:
-    """node_exporter's SanitizeMetricName: runs of invalid characters (and adjacent _) -> "_"."""
-    return _SANITIZE.sub("_", name)
 
 
 def index_and_name(counts: dict[str, int], name: str) -> tuple[int, str]:

@@ -7,14 +7,16 @@ times are in USER_HZ ticks (100 per second on every Linux ABI, whatever CONFIG_H
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import CollectorSpec
+from exporters.core.deadline import current_deadline
 from exporters.core.metrics import CounterFamily, GaugeFamily
-from exporters.node.collectors._files import read_text
+from exporters.node.collectors._files import read_text_limited
 from exporters.node.collectors._flags import add_bool_flag
 from exporters.node.collectors._strconv import go_parse_float, go_parse_uint
 from exporters.node.context import NodeContext
@@ -26,6 +28,15 @@ USER_HZ = 100.0
 CPU_MODES = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal", "guest", "guest_nice")
 # The softirq line's vectors after the total, in order (kernel/softirq.c softirq_to_name).
 SOFTIRQ_VECTORS = ("hi", "timer", "net_tx", "net_rx", "block", "block_iopoll", "tasklet", "sched", "hrtimer", "rcu")
+# Bounds on what a /proc/stat can be: CONFIG_NR_CPUS is at most 8192 (x86 MAXSMP, powerpc), and
+# 8192 CPU lines with every IRQ's count are well under a megabyte. A file past these is not a
+# kernel's: the collector fails at once instead of spending the scrape on it.
+MAX_CPUS = 16384
+MAX_STAT_BYTES = 64 << 20
+# Long parse loops look at the scrape deadline this often (lines).
+CHECK_EVERY = 4096
+# The intr line's per-IRQ counts, all plain uint64 (at most 19 digits): checked in one pass.
+_PLAIN_COUNTS = re.compile(r"[0-9]{1,19}(?:\s+[0-9]{1,19})*\s*")
 # Single-value lines: key -> ProcStat attribute.
 SCALARS = {
     "btime": "boot_time",
@@ -52,7 +63,11 @@ class ProcStat:
 
 
 def read_stat(context: NodeContext) -> str:
-    return read_text(context.proc("stat"))
+    return read_text_limited(context.proc("stat"), MAX_STAT_BYTES)
+
+
+def _no_check() -> None:
+    """Stands for the scrape deadline's check where no deadline applies."""
 
 
 def parse_cpu_line(fields: list[str]) -> tuple[int | None, dict[str, float]]:
@@ -65,7 +80,8 @@ def parse_cpu_line(fields: list[str]) -> tuple[int | None, dict[str, float]]:
     values = dict.fromkeys(CPU_MODES, 0.0)
     parsed = 0
     for mode, text in zip(CPU_MODES, fields[1:], strict=False):
-        values[mode] = go_parse_float(text) / USER_HZ
+        # plain digits (every real line) skip the float grammar: the same value either way
+        values[mode] = (int(text) if text.isdigit() and text.isascii() else go_parse_float(text)) / USER_HZ
         parsed += 1
     if parsed == 0:
         raise ValueError(f"couldn't parse {' '.join(fields)!r} (cpu)")
@@ -77,35 +93,39 @@ def parse_cpu_line(fields: list[str]) -> tuple[int | None, dict[str, float]]:
     return int(number), values
 
 
-def parse_stat(text: str) -> ProcStat:
+def parse_stat(text: str, check: Callable[[], None] = _no_check) -> ProcStat:
+    """/proc/stat; ``check`` is called every CHECK_EVERY lines (the scrape deadline's check)."""
     stat = ProcStat()
-    for line in text.splitlines():
-        fields = line.split()
-        if len(fields) < 2:
+    for number, line in enumerate(text.splitlines()):
+        if number % CHECK_EVERY == CHECK_EVERY - 1:
+            check()
+        head = line.split(None, 2)
+        if len(head) < 2:
             continue
-        key = fields[0]
+        key = head[0]
         if key in SCALARS:
-            setattr(stat, SCALARS[key], go_parse_uint(fields[1]))
+            setattr(stat, SCALARS[key], go_parse_uint(head[1]))
         elif key == "intr":
-            stat.intr_total = go_parse_uint(fields[1])
-            # procfs parses the per-IRQ counts too: one bad one fails the file. Hundreds of
-            # them, so the plain case (ASCII digits, < 20 of them: within uint64) is checked at once.
-            counts = fields[2:]
-            joined = "".join(counts)
-            if not (joined.isascii() and joined.isdigit() and all(len(c) < 20 for c in counts)):
-                for count in counts:
+            stat.intr_total = go_parse_uint(head[1])
+            # procfs parses the per-IRQ counts too: one bad one fails the file. Thousands of
+            # them, so the plain case is checked in one pass and only a bad line is split.
+            if len(head) == 3 and _PLAIN_COUNTS.fullmatch(head[2]) is None:
+                for count in head[2].split():
                     go_parse_uint(count)
         elif key == "softirq":
+            fields = line.split()
             if len(fields) < 2 + len(SOFTIRQ_VECTORS):
                 raise ValueError(f"couldn't parse {line!r} (softirq)")
             go_parse_uint(fields[1])
             stat.softirq = {v: int(go_parse_uint(t)) for v, t in zip(SOFTIRQ_VECTORS, fields[2:], strict=False)}
         elif key.startswith("cpu"):
-            number, values = parse_cpu_line(fields)
-            if number is None:
+            cpu, values = parse_cpu_line(line.split())
+            if cpu is None:
                 stat.cpu_total = values
             else:
-                stat.cpus[number] = values
+                stat.cpus[cpu] = values
+                if len(stat.cpus) > MAX_CPUS:
+                    raise ValueError(f"more than {MAX_CPUS} CPUs in /proc/stat")
     return stat
 
 
@@ -115,7 +135,8 @@ class StatCollector:
         self.softirq = bool(context.option("collector_stat_softirq", False))
 
     def collect(self) -> Iterable[Metric]:
-        stat = parse_stat(read_stat(self.context))
+        deadline = current_deadline()
+        stat = parse_stat(read_stat(self.context), lambda: deadline.check("parsing /proc/stat"))
         yield _counter("node_intr_total", "Total number of interrupts serviced.", stat.intr_total)
         yield _counter("node_context_switches_total", "Total number of context switches.", stat.context_switches)
         yield _counter("node_forks_total", "Total number of forks.", stat.processes_created)

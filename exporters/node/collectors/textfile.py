@@ -7,6 +7,13 @@ family without HELP gets "Metric read from <files>"; label names missing from so
 series of a family are filled with empty values. Series that conflict with an earlier file
 (same name with another type or HELP, or the same name and labels twice) are dropped and
 logged, as node_exporter's registry drops them, without failing the scrape.
+
+Hostile or broken files cost little: a ``*.prom`` entry that is not a regular file (a FIFO,
+a socket, a device, a directory; symlinks are followed) is not read but reported as an
+error, so a FIFO without a writer cannot hang the scrape as it hangs upstream's; a file
+larger than ``--collector.textfile.max-bytes`` (64 MiB by default, 0: no limit) is skipped
+with an error naming the flag, and never read past the limit; parsing checks the scrape
+deadline every few thousand lines.
 """
 
 from __future__ import annotations
@@ -16,13 +23,15 @@ import logging
 import math
 import os
 import re
-from collections.abc import Iterable
+import stat
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from prometheus_client.metrics_core import Metric
 from prometheus_client.samples import Sample
 
 from exporters.core.collector import CollectorSpec
+from exporters.core.deadline import current_deadline
 from exporters.core.exposition import format_value
 from exporters.core.metrics import GaugeFamily
 from exporters.node.collectors._files import glob_sorted, list_dir
@@ -39,6 +48,13 @@ _TIMESTAMP = re.compile(r"[+-]?[0-9]+")
 _TYPES = {"counter": "counter", "gauge": "gauge", "untyped": "unknown", "summary": "summary",
           "histogram": "histogram"}
 _BLANK = " \t"
+DEFAULT_MAX_BYTES = 64 << 20
+# The parse loop looks at the scrape deadline this often (lines).
+CHECK_EVERY = 4096
+
+
+def _no_check() -> None:
+    """Stands for the scrape deadline's check where no deadline applies."""
 
 
 def parse_expfmt_float(text: str) -> float:
@@ -169,8 +185,11 @@ def _value_and_timestamp(line: str, pos: int, line_no: int) -> tuple[str, str | 
     return value, line[pos:end]
 
 
-def parse_text_format(text: str) -> dict[str, ParsedFamily]:
-    """Parse Prometheus text format 0.0.4 into families, by the rules of Go's expfmt.TextParser."""
+def parse_text_format(text: str, check: Callable[[], None] = _no_check) -> dict[str, ParsedFamily]:
+    """Parse Prometheus text format 0.0.4 into families, by the rules of Go's expfmt.TextParser.
+
+    ``check`` (the scrape deadline's) is called every CHECK_EVERY lines.
+    """
     families: dict[str, ParsedFamily] = {}
 
     def family_for_sample(name: str) -> tuple[ParsedFamily, str]:
@@ -186,6 +205,8 @@ def parse_text_format(text: str) -> dict[str, ParsedFamily]:
         return fam, ""
 
     for line_no, raw in enumerate(text.split("\n"), start=1):
+        if line_no % CHECK_EVERY == 0:
+            check()
         line = raw.lstrip(_BLANK)
         if not line:
             continue
@@ -333,22 +354,50 @@ def _to_uint(value: float) -> int:
 
 
 class TextfileCollector:
-    def __init__(self, directory: str) -> None:
+    def __init__(self, directory: str, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self.directory = directory
+        self.max_bytes = max_bytes
+
+    def read_bytes(self, path: str) -> tuple[bytes, int]:
+        """A regular file's content (bounded by ``max_bytes``) and its mtime in whole seconds.
+
+        Opened without blocking and checked after opening (no race with a rename): a FIFO
+        with no writer would otherwise block the open, and one with a writer the read.
+        """
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise ValueError(f"textfile {path!r} is not a regular file, skipping it")
+            limit = self.max_bytes if self.max_bytes > 0 else None
+            if limit is not None and info.st_size > limit:
+                raise ValueError(f"textfile {path!r} is larger than {limit} bytes "
+                                 "(--collector.textfile.max-bytes), skipping it")
+            chunks = []
+            size = 0
+            while chunk := os.read(fd, 1 << 20 if limit is None else min(1 << 20, limit + 1 - size)):
+                chunks.append(chunk)
+                size += len(chunk)
+                if limit is not None and size > limit:
+                    raise ValueError(f"textfile {path!r} grew past {limit} bytes "
+                                     "(--collector.textfile.max-bytes), skipping it")
+            return b"".join(chunks), info.st_mtime_ns // 1_000_000_000
+        finally:
+            os.close(fd)
 
     def read_file(self, path: str) -> tuple[dict[str, ParsedFamily], int]:
         """Parse one file; return its families and its mtime (whole seconds)."""
-        # newline="": a CR is part of the line, as for Go's parser
-        with open(path, encoding="utf-8", errors="replace", newline="") as f:
-            text = f.read()
-            try:
-                families = parse_text_format(text)
-            except TextParseError as err:
-                raise ValueError(f"failed to parse textfile data from {path!r}: {err}") from None
-            if any(m.timestamp is not None for fam in families.values() for m in fam.metrics):
-                raise ValueError(f"textfile {path!r} contains unsupported client-side timestamps, skipping entire file")
-            mtime_ns = os.fstat(f.fileno()).st_mtime_ns
-        return families, mtime_ns // 1_000_000_000
+        data, mtime = self.read_bytes(path)
+        # a CR is part of the line, as for Go's parser
+        text = data.decode("utf-8", errors="replace")
+        deadline = current_deadline()
+        try:
+            families = parse_text_format(text, lambda: deadline.check(f"parsing {path}"))
+        except TextParseError as err:
+            raise ValueError(f"failed to parse textfile data from {path!r}: {err}") from None
+        if any(m.timestamp is not None for fam in families.values() for m in fam.metrics):
+            raise ValueError(f"textfile {path!r} contains unsupported client-side timestamps, skipping entire file")
+        return families, mtime
 
     def collect(self) -> Iterable[Metric]:
         errored = False
@@ -430,10 +479,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--collector.textfile.directory", dest="collector_textfile_directory", default="", metavar="DIR",
         help="Directory to read text files with metrics from.",
     )
+    group.add_argument(
+        "--collector.textfile.max-bytes", dest="collector_textfile_max_bytes", type=int, default=DEFAULT_MAX_BYTES,
+        metavar="BYTES", help="Skip (as an error) textfiles larger than this; 0: no limit. Not in node_exporter, "
+        "which reads any size.",
+    )
 
 
 def build(context: NodeContext) -> TextfileCollector:
-    return TextfileCollector(str(context.option("collector_textfile_directory", "") or ""))
+    max_bytes = context.option("collector_textfile_max_bytes", DEFAULT_MAX_BYTES)
+    return TextfileCollector(str(context.option("collector_textfile_directory", "") or ""),
+                             int(max_bytes) if isinstance(max_bytes, int) else DEFAULT_MAX_BYTES)
 
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(

@@ -17,7 +17,11 @@ class ConfigError(Exception):
 
 
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse with a one-line error and Go-style long options (no abbreviations)."""
+    """argparse with a one-line error and Go-style long options (no abbreviations).
+
+    A flag whose environment variable does not parse (``add_bool_flag``) stops the parse
+    with exit code 1, as kingpin does for a bad ``Envar``.
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("allow_abbrev", False)
@@ -26,6 +30,85 @@ class ArgumentParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
         sys.exit(2)
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        parsed, rest = super().parse_known_args(args, namespace)
+        for value in vars(parsed).values():
+            if isinstance(value, InvalidEnv):
+                sys.stderr.write(f"{self.prog}: error: {value.message}\n")
+                sys.exit(1)
+        return parsed, rest
+
+
+_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
+_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
+
+
+def parse_go_bool(text: str) -> bool:
+    """Go's ``strconv.ParseBool``: what kingpin and Go's flag package accept for a boolean."""
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"invalid boolean value {text!r}")
+
+
+def _bool_argument(text: str) -> bool:
+    try:
+        return parse_go_bool(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+class InvalidEnv:
+    """The default of a flag whose environment variable did not parse; reported by the parser.
+
+    Not a ``str``: argparse would run a string default through the flag's ``type``.
+    """
+
+    def __init__(self, name: str, raw: str) -> None:
+        self.message = f"environment variable {name}: {raw!r} is not a boolean"
+
+
+def add_bool_flag(
+    container: argparse._ActionsContainer,
+    flag: str,
+    help: str,
+    default: bool = False,
+    env_name: str | None = None,
+    env: Mapping[str, str] | None = None,
+    dest: str | None = None,
+) -> None:
+    """A kingpin boolean flag: ``--flag``, ``--flag=false``, ``--no-flag``, and its ``Envar``.
+
+    ``flag`` is given without dashes (``disable-default-metrics``); ``dest`` defaults to its
+    spelling with ``_`` for ``-`` and ``.``.
+    """
+    dest = dest or flag.replace("-", "_").replace(".", "_")
+    value: bool | InvalidEnv = default
+    raw = (os.environ if env is None else env).get(env_name or "", "") if env_name else ""
+    if raw:
+        try:
+            value = parse_go_bool(raw)
+        except ValueError:
+            value = InvalidEnv(env_name or "", raw)
+    suffix = f" (env {env_name})" if env_name else ""
+    container.add_argument(f"--{flag}", dest=dest, nargs="?", const=True, type=_bool_argument, default=value,
+                           metavar="BOOL", help=f"{help}{suffix}")
+    container.add_argument(f"--no-{flag}", dest=dest, action="store_false", help=argparse.SUPPRESS)
+
+
+class _Repeatable(argparse.Action):
+    """``append`` whose first use replaces the default instead of adding to it."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        current = getattr(namespace, self.dest)
+        items = [] if current is self.default else list(current)
+        items.append(values)
+        setattr(namespace, self.dest, items)
 
 
 def env_default(env: Mapping[str, str] | None, name: str | None, default: Any) -> Any:
@@ -52,11 +135,10 @@ def add_web_flags(
     listen_env = environ.get(names["web_listen_address"]) if "web_listen_address" in names else None
     web = parser.add_argument_group("web")
     web.add_argument(
-        "--web.listen-address", dest="web_listen_address", action="append", metavar="ADDRESS",
-        default=None,
+        "--web.listen-address", dest="web_listen_address", action=_Repeatable, metavar="ADDRESS",
+        default=[listen_env or default_address],
         help=f"Address on which to expose metrics and web interface; repeatable (default {default_address}).",
     )
-    parser.set_defaults(_default_listen=[listen_env] if listen_env else [default_address])
     web.add_argument(
         "--web.systemd-socket", dest="web_systemd_socket", action="store_true",
         help="Use systemd socket activation listeners instead of port listeners (Linux only).",
@@ -138,12 +220,6 @@ def parse_duration(text: str) -> float:
     return total
 
 
-def listen_addresses(args: argparse.Namespace) -> list[str]:
-    """The addresses given with ``--web.listen-address``, or the exporter's default."""
-    given: list[str] | None = args.web_listen_address
-    return list(given) if given else list(args._default_listen)
-
-
 class _VersionAction(argparse.Action):
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
                  option_string: str | None = None) -> None:
@@ -163,6 +239,8 @@ def add_version_flag(parser: argparse.ArgumentParser, upstream: str, upstream_ve
 
 def add_collector_flags(parser: argparse.ArgumentParser, specs: Sequence[CollectorSpec[Any]]) -> None:
     """``--collector.NAME`` / ``--no-collector.NAME`` for every row of the table, plus options."""
+    from exporters.core.options import add_options  # options builds on this module's flags
+
     group = parser.add_argument_group("collectors")
     group.add_argument(
         "--collector.disable-defaults", dest="collector_disable_defaults", action="store_true",
@@ -179,6 +257,8 @@ def add_collector_flags(parser: argparse.ArgumentParser, specs: Sequence[Collect
                            help=argparse.SUPPRESS)
         if spec.add_arguments is not None:
             spec.add_arguments(parser)
+        if spec.options is not None:
+            add_options(parser.add_argument_group(f"{spec.name} collector"), spec.options)
 
 
 def enabled_collectors(args: argparse.Namespace, specs: Sequence[CollectorSpec[Any]]) -> list[CollectorSpec[Any]]:

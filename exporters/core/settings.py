@@ -1,0 +1,63 @@
+"""Typed settings, built once from the parsed flags and environment.
+
+An exporter's ``main`` parses its command line, turns the result into frozen settings
+objects here and in its own package, and constructs its app from those; no argparse
+``Namespace`` travels further than that.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+
+from exporters.core.flags import ConfigError
+from exporters.core.listen import parse_listen_address
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    """``--log.level`` and ``--log.format``."""
+
+    level: str = "info"
+    format: str = "logfmt"
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> LogSettings:
+        return cls(level=str(args.log_level), format=str(args.log_format))
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """exporter-toolkit's web flags plus the scrape-deadline flags (``add_web_flags``)."""
+
+    listen_addresses: tuple[str, ...] = (":0",)
+    systemd_socket: bool = False
+    telemetry_path: str = "/metrics"
+    config_file: str = ""
+    # parallel /metrics scrapes beyond it get 503 (node_exporter's --web.max-requests); 0: no limit
+    max_requests: int = 40
+    scrape_timeout: float = 10.0
+    scrape_timeout_offset: float = 0.5
+    openmetrics: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.telemetry_path.startswith("/"):
+            raise ConfigError(f"--web.telemetry-path must start with '/': {self.telemetry_path!r}")
+        if self.max_requests < 0:
+            raise ConfigError("--web.max-requests must not be negative")
+        if not self.systemd_socket:
+            for address in self.listen_addresses:
+                parse_listen_address(address)
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> WebSettings:
+        return cls(
+            listen_addresses=tuple(args.web_listen_address),
+            systemd_socket=bool(args.web_systemd_socket),
+            telemetry_path=str(args.web_telemetry_path or "/metrics"),
+            config_file=str(args.web_config_file or ""),
+            max_requests=int(args.web_max_requests),
+            scrape_timeout=float(args.scrape_timeout),
+            scrape_timeout_offset=float(args.scrape_timeout_offset),
+            openmetrics=bool(getattr(args, "web_enable_openmetrics", False)),
+        )
