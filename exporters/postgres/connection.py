@@ -26,6 +26,7 @@ are counted and dropped, so a runaway query costs bounded memory and CPU.
 from __future__ import annotations
 
 import logging
+import math
 import select
 import struct
 import threading
@@ -50,6 +51,7 @@ MAX_LOCK_TIMEOUT = 1.0
 # leave this much of the deadline for building and rendering the response
 DEADLINE_MARGIN = 0.2
 NO_DEADLINE_STATEMENT_TIMEOUT = 30.0
+MAX_TIMEOUT_MS = 2**31 - 1
 CHUNK_ROWS = 2000
 MULTIPLE_COMMANDS = "cannot insert multiple commands into a prepared statement"
 _EXEC = pq.ExecStatus
@@ -112,7 +114,8 @@ def server_version_tuple(version_num: int) -> tuple[int, int, int]:
 def timeout_settings(left: float | None) -> tuple[int, int]:
     """(statement_timeout, lock_timeout) in milliseconds for the time left in the scrape."""
     budget = NO_DEADLINE_STATEMENT_TIMEOUT if left is None else max(0.01, left - DEADLINE_MARGIN)
-    statement_ms = max(1, int(budget * 1000))
+    # PostgreSQL takes at most INT_MAX milliseconds; a non-finite budget means "none given"
+    statement_ms = max(1, min(MAX_TIMEOUT_MS, int(budget * 1000))) if math.isfinite(budget) else MAX_TIMEOUT_MS
     return statement_ms, max(1, min(statement_ms, int(MAX_LOCK_TIMEOUT * 1000)))
 
 
@@ -284,7 +287,7 @@ class Target:
         params = dict(self.dsn.params)
         params.update(self.extra_params)
         params.setdefault("application_name", self.application_name)
-        # lib/pq insists on UTF8; a SQL_ASCII database still sends its bytes as they are
+        # as lib/pq: UTF8 (a SQL_ASCII database is switched to its own bytes below)
         params.setdefault("client_encoding", "UTF8")
         try:
             # a shorter connect_timeout in the DSN itself is honoured
@@ -299,6 +302,11 @@ class Target:
             conn = psycopg.connect(**params, autocommit=True)  # type: ignore[arg-type]
         except Exception as err:  # noqa: BLE001 - every failure to connect means "down"
             raise ConnectError(self.dsn.redact(one_line(err))) from None
+        ascii_only = conn.pgconn.parameter_status(b"server_encoding") == b"SQL_ASCII"
+        if ascii_only and "client_encoding" not in self.dsn.params:
+            # the server would refuse to send such a database's non-UTF-8 bytes as UTF8; as
+            # they are, they are decoded with replacement characters (see the loaders)
+            conn.pgconn.exec_(b"SET client_encoding TO 'SQL_ASCII'")
         self.logger.debug("established new database connection", extra={"target": self.dsn.display()})
         return conn
 
@@ -477,7 +485,7 @@ def _wait(pgconn: pq.abc.PGconn, write: bool, deadline: float | None, clock: Cal
         left = deadline - clock()
         if left <= 0:
             raise DeadlineExceeded("scrape deadline passed while waiting for the server")
-        timeout_ms = max(1, int(left * 1000))
+        timeout_ms = max(1, min(MAX_TIMEOUT_MS, int(left * 1000))) if math.isfinite(left) else None
     if not poller.poll(timeout_ms) and deadline is not None and deadline <= clock():
         raise DeadlineExceeded("scrape deadline passed while waiting for the server")
 

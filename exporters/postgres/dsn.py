@@ -21,6 +21,12 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from exporters.core.flags import ConfigError
 
 MASK = "PASSWORD_REMOVED"
+# libpq parameters whose values are secrets (and any other named like one)
+SECRET_KEYS = ("password", "sslpassword", "oauth_client_secret")
+
+
+def is_secret(key: str) -> bool:
+    return key in SECRET_KEYS or "password" in key or "secret" in key or "token" in key
 _KEYVALUE = re.compile(r"^\s*[A-Za-z0-9_]+\s*=")
 
 
@@ -50,6 +56,10 @@ class Dsn:
     @property
     def password(self) -> str:
         return self.params.get("password", "")
+
+    @property
+    def secrets(self) -> list[str]:
+        return [v for k, v in self.params.items() if is_secret(k) and v]
 
     @property
     def server(self) -> str:
@@ -83,7 +93,7 @@ class Dsn:
                 userinfo += ":" + MASK
             userinfo += "@"
         query = "&".join(
-            f"{k}={quote(v, safe='')}"
+            f"{k}={MASK if is_secret(k) else quote(v, safe='')}"
             for k, v in sorted(self.params.items())
             if k not in ("user", "password", "host", "port", "dbname")
         )
@@ -91,7 +101,7 @@ class Dsn:
         return text + ("?" + query if query else "")
 
     def redact(self, text: str) -> str:
-        return redact(text, [self.password])
+        return redact(text, self.secrets)
 
     def __repr__(self) -> str:
         return f"Dsn({self.display()})"

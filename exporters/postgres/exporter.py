@@ -38,6 +38,9 @@ DISCOVER_QUERY = (
     "SELECT datname FROM pg_database WHERE datallowconn = true AND datistemplate = false "
     "AND datname != current_database()"
 )
+# a scrape deadline further away than this (a huge or infinite scrape-timeout header) is
+# this far: timeouts stay in the range PostgreSQL and the clock arithmetic take
+MAX_SCRAPE_SECONDS = 600.0
 DEFAULT_MAX_ROWS_PER_QUERY = 250_000
 DEFAULT_MAX_ROWS = 1_000_000
 
@@ -257,6 +260,8 @@ class PostgresExporter:
 
     def collect(self, deadline: float | None) -> list[Metric]:
         begin = self.clock()
+        if deadline is not None and not begin <= deadline <= begin + MAX_SCRAPE_SECONDS:
+            deadline = begin + MAX_SCRAPE_SECONDS if not deadline < begin else deadline
         with self._lock:
             self.scrapes_total += 1
         out: list[Metric] = []
@@ -286,8 +291,9 @@ class PostgresExporter:
         out.extend(self._collector_metrics(outcomes))
         out = self._without_duplicates(out)
         with self._lock:
+            # no server at all (none configured, or a probe without a connection) is "down"
             self.up = 0.0 if failed_connections >= scraped else 1.0
-            self.last_error = 1.0 if errors else 0.0
+            self.last_error = 1.0 if errors or not scraped else 0.0
             self.last_duration = self.clock() - begin
         out.extend(self.self_metrics())
         return out

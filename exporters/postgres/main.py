@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import fnmatch
 import gc
 import logging
 import os
@@ -11,14 +10,13 @@ import re
 import sys
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
 from prometheus_client.metrics_core import Metric
 
-from exporters.core.app import Exporter, HTTPError, Request, Runtime, run
+from exporters.core.app import Exporter, Request, Runtime, run
 from exporters.core.collector import CollectorSpec
 from exporters.core.flags import (
     ArgumentParser,
@@ -32,6 +30,7 @@ from exporters.core.flags import (
     parse_duration,
 )
 from exporters.core.settings import LogSettings, WebSettings
+from exporters.core.targets import TargetAllowlist
 from exporters.postgres import default_metrics
 from exporters.postgres.collectors import SPECS, CollectorConfig
 from exporters.postgres.config import AuthModule, ExporterConfig, load_config
@@ -48,6 +47,7 @@ from exporters.postgres.exporter import (
     run_namespaces,
     run_statements,
 )
+from exporters.postgres.probe import DEFAULT_IDLE_SECONDS, DEFAULT_MAX_CONNECTIONS, ProbeHandler, ProbePolicy, ProbePool
 
 UPSTREAM = "postgres_exporter"
 UPSTREAM_VERSION = "0.15.0"
@@ -98,8 +98,22 @@ def build_parser(env: Mapping[str, str] | None = None) -> argparse.ArgumentParse
                              "scrape deadline.")
     parser.add_argument("--probe.allowed-targets", dest="probe_allowed_targets",
                         default=env_default(environ, "PG_EXPORTER_PROBE_ALLOWED_TARGETS", ""),
-                        help="Comma-separated host:port patterns (shell wildcards) /probe may connect to; "
-                             "empty allows any target, as upstream (env PG_EXPORTER_PROBE_ALLOWED_TARGETS).")
+                        help="Comma-separated endpoints /probe may connect to (host, host:port, [v6]:port, "
+                             "10.0.0.0/8, unix:/run/postgresql/*; shell wildcards), checked against every address "
+                             "libpq would use. Empty: only targets probed with their own credentials "
+                             "(env PG_EXPORTER_PROBE_ALLOWED_TARGETS).")
+    add_bool_flag(parser, "probe.send-credentials-to-any-target",
+                  "Let /probe send auth_module credentials and the exporter's own (PGPASSWORD, .pgpass, client "
+                  "certificates, its OS user over a unix socket) to any target, as upstream does.",
+                  env_name="PG_EXPORTER_PROBE_SEND_CREDENTIALS_TO_ANY_TARGET", env=environ)
+    parser.add_argument("--probe.max-connections", dest="probe_max_connections", type=int,
+                        default=DEFAULT_MAX_CONNECTIONS,
+                        help=f"Connections /probe keeps open at most, all targets together "
+                             f"(default {DEFAULT_MAX_CONNECTIONS}); more probes at once wait for one.")
+    parser.add_argument("--probe.idle-timeout", dest="probe_idle_timeout", type=parse_duration,
+                        default=DEFAULT_IDLE_SECONDS,
+                        help="An idle /probe connection is closed after this long (default 10s; 0 closes it "
+                             "after each probe, as upstream).")
     parser.add_argument("--check-queries", dest="check_queries", metavar="FILE", default=None,
                         help="Report every problem of a queries file with file:line and exit (1 if any is an "
                              "error); with a data source in the environment also run each query once and check "
@@ -130,6 +144,13 @@ def parse_constant_labels(text: str) -> dict[str, str]:
             raise ConfigError(f"--constantLabels: label {key!r} is used by the exporter itself")
         labels[key] = value
     return labels
+
+
+def _allowlist(text: str) -> TargetAllowlist:
+    try:
+        return TargetAllowlist.parse(text)
+    except ValueError as err:
+        raise ConfigError(f"--probe.allowed-targets: {err}") from None
 
 
 def _split(text: str) -> tuple[str, ...]:
@@ -193,79 +214,6 @@ class ConfigState:
     def metrics(self) -> list[Metric]:
         with self._lock:
             return config_reload_metrics(self.success, self.success_time)
-
-
-def target_allowed(dsn: Dsn, patterns: Sequence[str]) -> bool:
-    """Whether ``/probe`` may connect to ``dsn`` (``host:port`` or ``host`` against the patterns)."""
-    if not patterns:
-        return True
-    host = dsn.params.get("host") or "localhost"
-    return any(fnmatch.fnmatchcase(dsn.server, p) or fnmatch.fnmatchcase(host, p) for p in patterns)
-
-
-class ProbeHandler:
-    """``/probe?target=...&auth_module=...``: one target's metrics, connections kept in an LRU."""
-
-    def __init__(
-        self,
-        config: ConfigState,
-        options: Options,
-        queries: QueriesState | None,
-        specs: Sequence[CollectorSpec[CollectorConfig]],
-        allowed: Sequence[str],
-        logger: logging.Logger,
-    ) -> None:
-        self.config = config
-        self.options = options
-        self.queries = queries
-        self.specs = specs
-        self.allowed = list(allowed)
-        self.logger = logger
-        self._cache: OrderedDict[str, PostgresExporter] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def __call__(self, request: Request) -> Iterable[Metric]:
-        target = request.param("target")
-        if not target:
-            raise HTTPError(400, "target is required")
-        module = AuthModule()
-        name = request.param("auth_module")
-        if name:
-            found = self.config.auth_module(name)
-            if found is None:
-                raise HTTPError(400, f"auth_module {name} not found")
-            if not found.username or not found.password:
-                raise HTTPError(400, f"auth_module {name} has no username or password")
-            module = found
-        try:
-            dsn = module.configure(target)
-        except ConfigError as err:
-            raise HTTPError(400, f"could not configure dsn for target: {err}") from None
-        if not target_allowed(dsn, self.allowed):
-            self.logger.warning("probe of a target outside --probe.allowed-targets refused",
-                                extra={"target": dsn.display()})
-            raise HTTPError(403, f"target {dsn.server} is not allowed")
-        return self._exporter(dsn).collect(request.deadline)
-
-    def _exporter(self, dsn: Dsn) -> PostgresExporter:
-        key = dsn.conninfo()
-        with self._lock:
-            exporter = self._cache.get(key)
-            if exporter is not None:
-                self._cache.move_to_end(key)
-                return exporter
-            exporter = PostgresExporter([dsn], self.options, self.queries, self.specs, self.logger)
-            self._cache[key] = exporter
-            while len(self._cache) > PROBE_CACHE_SIZE:
-                _, old = self._cache.popitem(last=False)
-                old.close()
-            return exporter
-
-    def close(self) -> None:
-        with self._lock:
-            for exporter in self._cache.values():
-                exporter.close()
-            self._cache.clear()
 
 
 def dump_maps(out: TextIO) -> None:
@@ -377,7 +325,10 @@ class PostgresSettings:
     dsns: tuple[Dsn, ...]
     config_file: str
     extend_query_path: str
-    probe_allowed_targets: tuple[str, ...]
+    probe_allowlist: TargetAllowlist
+    probe_send_credentials_anywhere: bool
+    probe_max_connections: int
+    probe_idle_seconds: float
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, env: Mapping[str, str]) -> PostgresSettings:
@@ -389,7 +340,10 @@ class PostgresSettings:
             dsns=tuple(data_sources_from_env(env, lenient=True)),
             config_file=str(args.config_file),
             extend_query_path=str(args.extend_query_path or ""),
-            probe_allowed_targets=_split(args.probe_allowed_targets),
+            probe_allowlist=_allowlist(args.probe_allowed_targets),
+            probe_send_credentials_anywhere=bool(args.probe_send_credentials_to_any_target),
+            probe_max_connections=max(1, int(args.probe_max_connections)),
+            probe_idle_seconds=max(0.0, float(args.probe_idle_timeout)),
         )
 
 
@@ -411,7 +365,9 @@ def build_app(settings: PostgresSettings, runtime: Runtime) -> Exporter:
         logger.warning("no data source configured (DATA_SOURCE_NAME, DATA_SOURCE_URI): only /probe is useful")
     logger.info("enabled collectors", extra={"collectors": ",".join(s.name for s in chosen)})
     pg = PostgresExporter(list(settings.dsns), settings.options, queries, chosen, logger)
-    probe = ProbeHandler(config, settings.options, queries, chosen, settings.probe_allowed_targets, logger)
+    policy = ProbePolicy(settings.probe_allowlist, settings.probe_send_credentials_anywhere)
+    pool = ProbePool(settings.probe_max_connections, settings.probe_idle_seconds, logger)
+    probe = ProbeHandler(config.auth_module, settings.options, queries, chosen, policy, pool, logger)
 
     def metrics(request: Request) -> list[Metric]:
         return [*pg.collect(request.deadline), *config.metrics()]
