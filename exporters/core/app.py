@@ -13,20 +13,17 @@ from __future__ import annotations
 import base64
 import binascii
 import gc
-import gzip
 import html
 import logging
 import signal
 import sys
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from typing import Any, Protocol, TypeVar
 from urllib.parse import parse_qs, urlsplit
-
-from prometheus_client.metrics_core import Metric
 
 from exporters.core.exposition import (
     OPENMETRICS_CONTENT_TYPE,
@@ -36,10 +33,11 @@ from exporters.core.exposition import (
     wants_openmetrics,
 )
 from exporters.core.flags import ConfigError
+from exporters.core.http import HTTPRequest, HTTPResponse, HTTPServer, ServerLimits, raise_nofile_limit
 from exporters.core.listen import Listener, open_listeners
 from exporters.core.logs import setup_logging
+from exporters.core.metrics import Metric
 from exporters.core.selfmetrics import HandlerStats, ProcessMetrics, build_info
-from exporters.core.server import ExporterHTTPServer, serve_in_thread
 from exporters.core.settings import LogSettings, WebSettings
 from exporters.core.webconfig import BasicAuth, RateLimiter, WebConfig, build_ssl_context, load_web_config
 
@@ -50,9 +48,23 @@ SHUTDOWN_GRACE_SECONDS = 10.0
 GZIP_LEVEL = 1
 
 
-def _reason(status: int) -> str:
-    phrase = BaseHTTPRequestHandler.responses.get(status)
-    return phrase[0] if phrase else ""
+class Headers(dict[str, str]):
+    """Request headers by lower-cased name; lookups ignore case."""
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return super().get(key.lower(), default)
+
+    def __getitem__(self, key: str) -> str:
+        return super().__getitem__(key.lower())
+
+    def __contains__(self, key: object) -> bool:
+        return super().__contains__(key.lower() if isinstance(key, str) else key)
+
+
+def gzip_body(body: bytes, level: int = 1) -> bytes:
+    """A gzip member as Go's compress/gzip writes one (no file name, mtime 0), via zlib alone."""
+    compressor = zlib.compressobj(level, zlib.DEFLATED, 31)
+    return compressor.compress(body) + compressor.flush()
 
 
 class HTTPError(Exception):
@@ -155,6 +167,7 @@ class Exporter:
         exporter_metrics: bool = True,
         description: str = "",
         build_info_name: str | None = None,
+        limits: ServerLimits | None = None,
     ) -> None:
         self.name = name
         self.upstream = upstream
@@ -172,6 +185,7 @@ class Exporter:
         self.on_reload = tuple(on_reload)
         self.exporter_metrics = exporter_metrics
         self.build_info_name = build_info_name
+        self.limits = limits or ServerLimits()
         self.telemetry_path = web.telemetry_path
         self.max_requests = web.max_requests
         self.scrape_timeout = web.scrape_timeout
@@ -184,9 +198,6 @@ class Exporter:
         if self.web_config.rate_interval > 0:
             self.rate_limiter = RateLimiter(self.web_config.rate_burst, self.web_config.rate_interval)
         self._limit = threading.BoundedSemaphore(self.max_requests) if self.max_requests > 0 else None
-        self.in_flight = 0
-        self._in_flight_lock = threading.Lock()
-        self._idle = threading.Condition(self._in_flight_lock)
 
     def close(self) -> None:
         """Run the ``on_close`` hooks; a failing one is logged, the others still run."""
@@ -214,22 +225,6 @@ class Exporter:
 
     # -- request handling ----------------------------------------------------------
 
-    def track(self, delta: int) -> None:
-        with self._idle:
-            self.in_flight += delta
-            if self.in_flight == 0:
-                self._idle.notify_all()
-
-    def wait_idle(self, timeout: float) -> bool:
-        end = time.monotonic() + timeout
-        with self._idle:
-            while self.in_flight > 0:
-                remaining = end - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._idle.wait(remaining)
-        return True
-
     def self_metrics(self) -> list[Metric]:
         out: list[Metric] = [build_info(self.build_info_name or self.upstream)]
         if self.exporter_metrics:
@@ -250,12 +245,6 @@ class Exporter:
         return Response(200, body.encode(), "text/html; charset=UTF-8")
 
     def scrape(self, request: Request, handler: MetricsHandler, limited: bool) -> Response:
-        acquired = False
-        if limited and self._limit is not None:
-            acquired = self._limit.acquire(blocking=False)
-            if not acquired:
-                return Response(503, f"Limit of concurrent requests reached ({self.max_requests}), "
-                                     "try again later.\n".encode())
         self.stats.begin()
         status = 200
         try:
@@ -275,8 +264,6 @@ class Exporter:
             return Response(500, b"An error has occurred while serving metrics.\n")
         finally:
             self.stats.end(status)
-            if acquired and self._limit is not None:
-                self._limit.release()
 
     def route(self, request: Request) -> Response:
         if request.path == self.telemetry_path and self.metrics is not None:
@@ -304,90 +291,63 @@ class Exporter:
         user, sep, password = decoded.partition(":")
         return bool(sep) and self.auth.check(user, password)
 
+    # -- the HTTP layer's two entry points -------------------------------------------
 
-def make_handler(app: Exporter) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        # TCP_NODELAY as Go sets it: without it a kept-alive scrape waits ~40 ms for a
-        # delayed ACK between the header and body writes.
-        disable_nagle_algorithm = True
-        timeout = 120  # idle keep-alive connections are closed after this
+    def admit(self, http: HTTPRequest) -> tuple[HTTPResponse | None, Callable[[], None] | None]:
+        """In the server's loop: ``--web.max-requests`` on the telemetry path, as node_exporter.
 
-        def version_string(self) -> str:
-            return "exporters"
+        A request beyond the limit is answered 503 at once; an admitted one holds its slot
+        until its response is written (the release callback).
+        """
+        if self._limit is None or urlsplit(http.target).path != self.telemetry_path:
+            return None, None
+        if not self._limit.acquire(blocking=False):
+            self.stats.refused(503)
+            body = f"Limit of concurrent requests reached ({self.max_requests}), try again later.\n".encode()
+            return self._http_response(http, Response(503, body)), None
+        return None, self._limit.release
 
-        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-            # the path only: a query string may carry a target with credentials in it
-            app.logger.debug("request", extra={"client": self.client_address[0], "method": self.command,
-                                               "path": urlsplit(self.path).path, "code": str(code)})
+    def handle(self, http: HTTPRequest) -> HTTPResponse:
+        """In a worker: rate limit, basic auth, then the route; the response as the server writes it."""
+        parts = urlsplit(http.target)
+        path = parts.path or "/"
+        if self.rate_limiter is not None and not self.rate_limiter.allow():
+            response = Response(429, b"Too Many Requests\n")
+        elif not self.authorized(http.headers.get("authorization")):
+            response = Response(401, b"Unauthorized\n", headers={"WWW-Authenticate": "Basic"})
+        elif http.method == "OPTIONS" and http.target == "*":
+            response = Response(200, b"", "")
+        else:
+            headers = Headers(http.headers)
+            request = Request(
+                method=http.method,
+                path=path,
+                query=parse_qs(parts.query, keep_blank_values=True),
+                headers=headers,
+                deadline=self.deadline_for(headers),
+                client=http.client,
+            )
+            response = self.route(request)
+        # the path only: a query string may carry a target with credentials in it
+        self.logger.debug("request", extra={"client": http.client, "method": http.method, "path": path,
+                                            "code": str(response.status)})
+        return self._http_response(http, response)
 
-        def log_message(self, format: str, *args: Any) -> None:
-            app.logger.debug("http server", extra={"client": self.client_address[0]})
-
-        def _send(self, response: Response, head_only: bool = False) -> None:
-            body = response.body
-            headers = dict(response.headers)
-            if (
-                response.status == 200
-                and len(body) > 0
-                and "gzip" in (self.headers.get("Accept-Encoding") or "").lower()
-            ):
-                body = gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
-                headers["Content-Encoding"] = "gzip"
-            self.log_request(response.status)
-            if self.request_version == "HTTP/0.9":  # no status line and no headers in 0.9
-                if not head_only:
-                    self.wfile.write(body)
-                return
-            # status line, headers and body in one write: one syscall, one segment train
-            lines = [
-                f"{self.protocol_version} {response.status} {_reason(response.status)}\r\n",
-                f"Server: {self.version_string()}\r\n",
-                f"Date: {self.date_time_string()}\r\n",
-                f"Content-Type: {response.content_type}\r\n",
-                f"Content-Length: {len(body)}\r\n",
-            ]
-            for name, value in {**app.web_config.headers, **headers}.items():
-                lines.append(f"{name}: {value}\r\n")
-                if name.lower() == "connection" and value.lower() in ("close", "keep-alive"):
-                    self.close_connection = value.lower() == "close"
-            lines.append("\r\n")
-            head = "".join(lines).encode("latin-1", "strict")
-            self.wfile.write(head if head_only else head + body)
-
-        def _handle(self, head_only: bool = False) -> None:
-            app.track(1)
-            try:
-                if app.rate_limiter is not None and not app.rate_limiter.allow():
-                    self._send(Response(429, b"Too Many Requests\n"), head_only)
-                    return
-                if not app.authorized(self.headers.get("Authorization")):
-                    self._send(Response(401, b"Unauthorized\n",
-                                        headers={"WWW-Authenticate": 'Basic realm="exporters"'}), head_only)
-                    return
-                parts = urlsplit(self.path)
-                request = Request(
-                    method=self.command,
-                    path=parts.path or "/",
-                    query=parse_qs(parts.query, keep_blank_values=True),
-                    headers={k: v for k, v in self.headers.items()},
-                    deadline=app.deadline_for({k: v for k, v in self.headers.items()}),
-                    client=str(self.client_address[0]),
-                )
-                self._send(app.route(request), head_only)
-            finally:
-                app.track(-1)
-
-        def do_GET(self) -> None:
-            self._handle()
-
-        def do_POST(self) -> None:
-            self._handle()
-
-        def do_HEAD(self) -> None:
-            self._handle(head_only=True)
-
-    return Handler
+    def _http_response(self, http: HTTPRequest, response: Response) -> HTTPResponse:
+        body = response.body
+        headers: list[tuple[str, str]] = []
+        if response.content_type:
+            headers.append(("Content-Type", response.content_type))
+        if response.status == 200 and body and "gzip" in http.headers.get("accept-encoding", "").lower():
+            body = gzip_body(body, GZIP_LEVEL)
+            headers.append(("Content-Encoding", "gzip"))
+        close = False
+        for name, value in {**self.web_config.headers, **response.headers}.items():
+            if name.lower() == "connection":
+                close = value.lower() == "close"
+                continue
+            headers.append((name, value))
+        return HTTPResponse(response.status, body, headers, head_only=http.method == "HEAD", close=close)
 
 
 def fail(prog: str, message: str) -> int:
@@ -404,6 +364,7 @@ def run(
     stop: threading.Event | None = None,
 ) -> int:
     """Settings, runtime, app; then serve until SIGTERM/SIGINT (or ``stop``). The exit code."""
+    raise_nofile_limit()  # as Go's runtime does: connections are bounded by the server's cap instead
     try:
         built = settings()
         runtime = configure(name, built.web, built.log)
@@ -414,18 +375,17 @@ def run(
     except (ConfigError, ValueError) as err:
         runtime.close()
         return fail(prog, str(err))
-    handler = make_handler(app)
-    sans = app.web_config.tls.client_allowed_sans
-    servers = [ExporterHTTPServer(listener, handler, _ssl_context(app), sans, app) for listener in runtime.listeners]
-    return serve(app, servers, stop)
+    return serve(app, stop)
 
 
-def _ssl_context(app: Exporter) -> Any:
-    return build_ssl_context(app.web_config) if app.web_config.tls.enabled else None
-
-
-def serve(app: Exporter, servers: list[ExporterHTTPServer], stop: threading.Event | None = None) -> int:
+def serve(app: Exporter, stop: threading.Event | None = None) -> int:
     logger = app.logger
+    tls = app.web_config.tls.enabled
+    server = HTTPServer(
+        app.runtime.listeners, app.handle, app.admit, app.limits,
+        ssl_context=build_ssl_context(app.web_config) if tls else None,
+        allowed_sans=app.web_config.tls.client_allowed_sans, logger=logger,
+    )
     # What start-up built (modules, classes, the collectors) lives as long as the process:
     # keep the cyclic GC from walking it again on every collection during scrapes.
     gc.freeze()
@@ -435,17 +395,15 @@ def serve(app: Exporter, servers: list[ExporterHTTPServer], stop: threading.Even
         signal.signal(signal.SIGINT, lambda *_: stop.set())
         if hasattr(signal, "SIGHUP"):
             signal.signal(signal.SIGHUP, lambda *_: _reload(app))
-    for server in servers:
-        serve_in_thread(server)
-        logger.info("Listening on", extra={"address": server.display_address,
-                                           "tls": "enabled" if server.ssl_context else "disabled"})
+    server.start()
+    for listener in app.runtime.listeners:
+        logger.info("Listening on", extra={"address": listener.address, "tls": "enabled" if tls else "disabled"})
     stop.wait()
     logger.info("shutting down: no new connections, waiting for in-flight scrapes")
-    for server in servers:
-        server.shutdown()
-    _close_all(servers)
-    if not app.wait_idle(SHUTDOWN_GRACE_SECONDS):
-        logger.warning("in-flight requests still running at shutdown", extra={"count": app.in_flight})
+    server.stop_accepting()
+    if not server.wait_idle(SHUTDOWN_GRACE_SECONDS):
+        logger.warning("in-flight requests still running at shutdown", extra={"count": server.in_flight})
+    server.shutdown()
     app.close()
     logger.info("stopped")
     return 0
@@ -462,8 +420,3 @@ def _safe(exporter: Exporter, func: Callable[[], None]) -> None:
         func()
     except Exception as err:  # noqa: BLE001 - a failed reload keeps the running config
         exporter.logger.error("reload failed", extra={"err": str(err)})
-
-
-def _close_all(servers: list[ExporterHTTPServer]) -> None:
-    for server in servers:
-        server.server_close()

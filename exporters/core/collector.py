@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
-from prometheus_client.metrics_core import Metric
+from exporters.core.metrics import Metric
 
 ContextT = TypeVar("ContextT")
 

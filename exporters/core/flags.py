@@ -124,6 +124,7 @@ def add_web_flags(
     env_names: Mapping[str, str] | None = None,
     env: Mapping[str, str] | None = None,
     openmetrics: bool = True,
+    max_requests: int = 40,
 ) -> None:
     """exporter-toolkit's web flags plus the scrape-deadline and logging flags.
 
@@ -155,8 +156,8 @@ def add_web_flags(
     )
     web.add_argument(
         "--web.max-requests", dest="web_max_requests", type=int, metavar="N",
-        default=int(env_default(environ, names.get("web_max_requests"), 40)),
-        help="Maximum number of parallel scrape requests; 0 disables the limit (default 40).",
+        default=int(env_default(environ, names.get("web_max_requests"), max_requests)),
+        help=f"Maximum number of parallel scrape requests; 0 disables the limit (default {max_requests}).",
     )
     if openmetrics:
         web.add_argument(

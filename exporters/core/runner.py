@@ -4,31 +4,26 @@ A collector that raises costs only its own metrics: ``<ns>_scrape_collector_succ
 and one log line naming it. A collector still running when the scrape deadline arrives is
 reported the same way and the scrape answers with everything that did finish.
 
-The collectors of a scrape are handed to a worker thread as one batch, which runs them in
-turn: one thread hand-off per scrape rather than one per collector (under the GIL, running
-them side by side is no faster, and each hand-off costs CPU). When a batch makes no progress
-for ``STALL_SECONDS`` (a collector blocked on I/O), another worker takes over the collectors
-not yet started, so a hung collector still costs only its own metrics.
+The collectors of a scrape are one ``StallingBatch``: one worker runs them in turn, and when
+it makes no progress for ``STALL_SECONDS`` (a collector blocked on I/O) another takes over
+the collectors not yet started, so a hung collector still costs only its own metrics.
 
 Concurrent scrapes share a collection already in flight (one per collector at a time), so a
-hung collector holds at most one worker thread; workers are daemon threads started on demand
-(``DaemonPool``), so hung ones neither starve new scrapes nor keep the process from exiting.
+hung collector holds at most one worker thread.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from prometheus_client.metrics_core import Metric
-
+from exporters.core.batch import DaemonPool, StallingBatch
 from exporters.core.collector import Collector, NoDataError
 from exporters.core.deadline import Deadline, DeadlineExceeded, deadline_scope
-from exporters.core.metrics import GaugeFamily
+from exporters.core.metrics import GaugeFamily, Metric
 
 # How long a batch may go without finishing a collector before another worker joins in.
 STALL_SECONDS = 0.2
@@ -41,58 +36,6 @@ class CollectorResult:
     metrics: list[Metric] = field(default_factory=list)
     duration: float = 0.0
     success: bool = True
-
-
-class DaemonPool:
-    """Worker threads started on demand and reused, as daemons.
-
-    Unlike ``ThreadPoolExecutor``'s, whose threads the interpreter joins at exit, a worker
-    stuck in a call that never returns (a hung NFS mount, a wedged sysfs driver) cannot
-    keep the process from exiting on SIGTERM. There is no upper bound, so stuck workers
-    cannot starve new work; each task runs as soon as it is submitted.
-    """
-
-    def __init__(self, name: str, logger: logging.Logger | None = None) -> None:
-        self.name = name
-        self.logger = logger or logging.getLogger("exporters")
-        self._tasks: queue.SimpleQueue[tuple[Callable[..., object], tuple[object, ...]] | None] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._idle = 0
-        self._started = 0
-        self._closed = False
-
-    def submit(self, func: Callable[..., object], *args: object) -> None:
-        with self._lock:
-            if self._closed:
-                raise RuntimeError(f"{self.name}: pool is closed")
-            self._tasks.put((func, args))
-            if self._idle > 0:
-                self._idle -= 1  # an idle worker takes it
-                return
-            self._started += 1
-            number = self._started
-        threading.Thread(target=self._work, name=f"{self.name}-{number}", daemon=True).start()
-
-    def close(self) -> None:
-        """Let idle workers exit; busy ones exit after their call."""
-        with self._lock:
-            self._closed = True
-            for _ in range(self._started):
-                self._tasks.put(None)
-
-    def _work(self) -> None:
-        while True:
-            task = self._tasks.get()
-            if task is None:
-                return
-            func, args = task
-            try:
-                func(*args)
-            except Exception as err:  # noqa: BLE001 - the worker must survive for the next task
-                self.logger.error("worker task failed", extra={"worker": self.name,
-                                                               "err": f"{type(err).__name__}: {err}"})
-            with self._lock:
-                self._idle += 1
 
 
 class _Job:
@@ -167,21 +110,18 @@ class CollectorRunner:
         result.duration = time.perf_counter() - begin
         return result
 
-    def _drain(self, jobs: list[_Job], deadline: float | None) -> None:
-        """Run every job of ``jobs`` no other worker has claimed, in order."""
+    def _run_job(self, job: _Job, deadline: float | None) -> None:
+        """Run ``job`` unless another scrape's worker has it or, sequentially, time is up."""
+        if job.result is not None or not job.claim.acquire(blocking=False):
+            return
+        if not self.parallel and deadline is not None and self.clock() >= deadline:
+            job.claim.release()  # not started at all (a later scrape may still claim it)
+            return
         try:
-            for job in jobs:
-                if job.result is not None or not job.claim.acquire(blocking=False):
-                    continue
-                if not self.parallel and deadline is not None and self.clock() >= deadline:
-                    # no time left: not started at all (a later scrape may still claim it)
-                    job.claim.release()
-                    return
-                job.result = self._run_one(job.name, job.collector, deadline)
+            job.result = self._run_one(job.name, job.collector, deadline)
         finally:
-            # one wake-up per batch, not per collector: a waiting scrape checks its jobs
             with self._finished:
-                self._finished.notify_all()
+                self._finished.notify_all()  # scrapes waiting on a job another one runs
 
     def _jobs(self, names: list[str]) -> list[_Job]:
         jobs = []
@@ -216,25 +156,16 @@ class CollectorRunner:
         started = self.clock()
         selected = list(self.collectors) if names is None else list(names)
         jobs = self._jobs(selected)
-        if jobs:
-            self._pool.submit(self._drain, jobs, deadline)
+        batch = StallingBatch(jobs, lambda job: self._run_job(job, deadline), self._pool, stall=STALL_SECONDS,
+                              max_workers=None if self.parallel else 1, clock=self.clock)
+        batch.run(deadline)
+        # jobs that a concurrent scrape's worker runs: wait for them too, until the deadline
         with self._finished:
-            done = -1  # so that the first look never counts as a stall
-            while True:
-                progress = done
-                done = sum(1 for job in jobs if job.result is not None)
-                if done == len(jobs):
-                    break
+            while any(job.result is None for job in jobs):
                 remaining = None if deadline is None else deadline - self.clock()
                 if remaining is not None and remaining <= 0:
                     break
-                if self.parallel and done == progress and any(not job.claim.locked() for job in jobs):
-                    # nothing finished for a while: help the batch past a slow collector
-                    self._pool.submit(self._drain, jobs, deadline)
-                if self.parallel or remaining is None:
-                    self._finished.wait(STALL_SECONDS if remaining is None else min(STALL_SECONDS, remaining))
-                else:
-                    self._finished.wait(remaining)
+                self._finished.wait(STALL_SECONDS if remaining is None else min(STALL_SECONDS, remaining))
 
         duration = GaugeFamily(self._duration_name, self._duration_help, labels=["collector"])
         success = GaugeFamily(self._success_name, self._success_help, labels=["collector"])

@@ -1,26 +1,22 @@
 """Metrics about the exporter process itself, named as the Go exporters name theirs.
 
-``process_*`` come from client_python's process collector (Linux /proc/self) plus
-``process_virtual_memory_max_bytes``, which client_golang has and client_python lacks.
-Python's runtime metrics (``python_info``, ``python_gc_*``) stand where Go's ``go_*``
+``process_*`` are client_golang's process collector's, read from /proc/self as it reads
+them. Python's runtime metrics (``python_info``, ``python_gc_*``) stand where Go's ``go_*``
 would be. ``promhttp_metric_handler_*`` count the scrapes as client_golang does.
 """
 
 from __future__ import annotations
 
 import gc
+import os
 import platform
 import resource
 import sys
 import threading
 from collections.abc import Iterable
 
-from prometheus_client.metrics_core import Metric
-from prometheus_client.platform_collector import PlatformCollector
-from prometheus_client.process_collector import ProcessCollector
-
 from exporters import __version__
-from exporters.core.metrics import CounterFamily, GaugeFamily
+from exporters.core.metrics import CounterFamily, GaugeFamily, Metric
 
 _GOARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386", "ppc64le": "ppc64le",
            "s390x": "s390x"}
@@ -66,6 +62,11 @@ class HandlerStats:
             self.in_flight -= 1
             self.codes[str(code)] = self.codes.get(str(code), 0) + 1
 
+    def refused(self, code: int) -> None:
+        """A request answered without running the handler (the in-flight limit's 503)."""
+        with self._lock:
+            self.codes[str(code)] = self.codes.get(str(code), 0) + 1
+
     def collect(self) -> Iterable[Metric]:
         with self._lock:
             codes = dict(self.codes)
@@ -85,23 +86,71 @@ class HandlerStats:
 class ProcessMetrics:
     """process_*, python_info and python_gc_* for this process."""
 
-    def __init__(self) -> None:
-        self._process = ProcessCollector(registry=None)
-        self._platform = PlatformCollector(registry=None)
+    def __init__(self, procfs: str = "/proc") -> None:
+        self.procfs = procfs
+        self._ticks = float(os.sysconf("SC_CLK_TCK")) if hasattr(os, "sysconf") else 100.0
+        self._page = float(resource.getpagesize())
+        self._boot_time: float | None = None
+        version = platform.python_version_tuple()
+        info = GaugeFamily("python_info", "Python platform information",
+                           labels=["implementation", "major", "minor", "patchlevel", "version"])
+        info.add_metric([platform.python_implementation(), *version, platform.python_version()], 1.0)
+        self._python_info = info
+
+    def _boot(self) -> float:
+        if self._boot_time is None:
+            self._boot_time = 0.0
+            try:
+                with open(os.path.join(self.procfs, "stat"), "rb") as handle:
+                    for line in handle:
+                        if line.startswith(b"btime "):
+                            self._boot_time = float(line.split()[1])
+                            break
+            except (OSError, ValueError, IndexError):
+                pass
+        return self._boot_time
+
+    def _process(self) -> list[Metric]:
+        try:
+            with open(os.path.join(self.procfs, "self", "stat"), "rb") as handle:
+                stat = handle.read()
+        except OSError:
+            return []
+        # after the command name, which may contain spaces and parentheses
+        fields = stat[stat.rfind(b")") + 2:].split()
+        try:
+            utime, stime = float(fields[11]), float(fields[12])
+            start = float(fields[19])
+            vsize, rss = float(fields[20]), float(fields[21])
+        except (IndexError, ValueError):
+            return []
+        out: list[Metric] = [
+            CounterFamily("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.",
+                          value=(utime + stime) / self._ticks),
+            GaugeFamily("process_virtual_memory_bytes", "Virtual memory size in bytes.", value=vsize),
+            GaugeFamily("process_resident_memory_bytes", "Resident memory size in bytes.", value=rss * self._page),
+            GaugeFamily("process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
+                        value=self._boot() + start / self._ticks),
+        ]
+        try:
+            out.append(GaugeFamily("process_open_fds", "Number of open file descriptors.",
+                                   value=float(len(os.listdir(os.path.join(self.procfs, "self", "fd"))))))
+        except OSError:
+            pass
+        out.append(GaugeFamily("process_max_fds", "Maximum number of open file descriptors.",
+                               value=_limit(resource.RLIMIT_NOFILE)))
+        vmax = "Maximum amount of virtual memory available in bytes."
+        out.append(GaugeFamily("process_virtual_memory_max_bytes", vmax, value=_limit(resource.RLIMIT_AS)))
+        return out
 
     def collect(self) -> Iterable[Metric]:
-        out: list[Metric] = list(self._process.collect())
-        if out:
-            limit = resource.getrlimit(resource.RLIMIT_AS)[0]
-            vmax = GaugeFamily(
-                "process_virtual_memory_max_bytes",
-                "Maximum amount of virtual memory available in bytes.",
-            )
-            vmax.add_metric([], float(limit) if limit != resource.RLIM_INFINITY else 1.8446744073709552e19)
-            out.append(vmax)
-        out.extend(self._platform.collect())
-        out.extend(_gc_metrics())
-        return out
+        return [*self._process(), self._python_info, *_gc_metrics()]
+
+
+def _limit(which: int) -> float:
+    """A soft resource limit; unlimited is Go's uint64 maximum."""
+    soft = resource.getrlimit(which)[0]
+    return float(soft) if soft != resource.RLIM_INFINITY else 1.8446744073709552e19
 
 
 def _gc_metrics() -> list[Metric]:

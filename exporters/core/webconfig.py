@@ -10,23 +10,22 @@ from __future__ import annotations
 
 import hashlib
 import os
-import ssl
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from exporters.core.flags import ConfigError, parse_duration
+from exporters.core.yamlfile import Problems
 
-_TLS_VERSIONS = {
-    "TLS10": ssl.TLSVersion.TLSv1,
-    "TLS11": ssl.TLSVersion.TLSv1_1,
-    "TLS12": ssl.TLSVersion.TLSv1_2,
-    "TLS13": ssl.TLSVersion.TLSv1_3,
-}
+if TYPE_CHECKING:
+    import ssl
+
+# ssl (and its libssl, ~5 MiB) is imported only when a TLS server is configured
+_TLS_VERSIONS = {"TLS10": "TLSv1", "TLS11": "TLSv1_1", "TLS12": "TLSv1_2", "TLS13": "TLSv1_3"}
 _CLIENT_AUTH = {
     "": "none",
     "NoClientCert": "none",
@@ -94,9 +93,8 @@ def _expect(value: Any, kind: type | tuple[type, ...], where: str, path: str) ->
 
 
 def _check_keys(section: Mapping[str, Any], allowed: set[str], where: str, path: str) -> None:
-    unknown = sorted(set(section) - allowed)
-    if unknown:
-        raise ConfigError(f"{path}: {where}: unknown field {unknown[0]!r}")
+    # exporter-toolkit reads the file with yaml.UnmarshalStrict: an unknown field stops the start
+    Problems(path, strict=True).unknown_keys(section, allowed, where)
 
 
 def load_web_config(path: str) -> WebConfig:
@@ -213,9 +211,11 @@ def build_ssl_context(config: WebConfig) -> ssl.SSLContext:
         raise ConfigError(f"{path}: tls_server_config: missing one of cert or cert_file")
     if not (tls.key_file or tls.key):
         raise ConfigError(f"{path}: tls_server_config: missing one of key or key_file")
+    import ssl
+
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = _TLS_VERSIONS[tls.min_version]
-    context.maximum_version = _TLS_VERSIONS[tls.max_version]
+    context.minimum_version = ssl.TLSVersion[_TLS_VERSIONS[tls.min_version]]
+    context.maximum_version = ssl.TLSVersion[_TLS_VERSIONS[tls.max_version]]
     try:
         if tls.cert_file:
             context.load_cert_chain(tls.cert_file, tls.key_file or None)
@@ -260,55 +260,79 @@ def build_ssl_context(config: WebConfig) -> ssl.SSLContext:
 
 
 class BasicAuth:
-    """Checks ``Authorization: Basic`` against bcrypt hashes, caching successful checks.
+    """Checks ``Authorization: Basic`` against bcrypt hashes as exporter-toolkit does.
 
-    bcrypt costs tens of milliseconds per check; like exporter-toolkit, a successful
-    (user, password, hash) is remembered so that each authenticated scrape does not pay
-    it again. Unknown users are checked against a dummy hash so that timing does not
-    reveal which users exist.
+    bcrypt costs tens of milliseconds per check, so the outcome of each (user, password,
+    hash), success or failure, is cached, and bcrypt runs one check at a time: a flood of
+    wrong passwords queues behind one lock instead of taking every CPU, and a repeated wrong
+    password costs a cache lookup. Unknown users are checked against a dummy hash of the
+    highest cost among the configured ones, so timing does not reveal which users exist
+    (exporter-toolkit's dummy hash is cost 10 whatever the real ones cost).
     """
 
     def __init__(self, users: Mapping[str, str], cache_size: int = 100) -> None:
         self.users = dict(users)
-        # made only when auth is on: hashing it costs tens of milliseconds
-        self._dummy = _dummy_hash() if self.users else b""
-        self._cache: OrderedDict[bytes, None] = OrderedDict()
+        # made only when auth is on: hashing it costs as much as a check
+        self._dummy = _dummy_hash(max((_bcrypt_cost(h) for h in self.users.values()), default=10)) if self.users \
+            else b""
+        self._cache: OrderedDict[bytes, bool] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
+        self._bcrypt_lock = threading.Lock()
+        self.bcrypt_checks = 0
 
     @property
     def enabled(self) -> bool:
         return bool(self.users)
+
+    def _cached(self, key: bytes) -> bool | None:
+        with self._lock:
+            outcome = self._cache.get(key)
+            if outcome is not None:
+                self._cache.move_to_end(key)
+            return outcome
 
     def check(self, user: str, password: str) -> bool:
         hashed = self.users.get(user)
         known = hashed is not None
         stored = hashed.encode() if hashed is not None else self._dummy
         key = hashlib.sha256(b"\0".join((user.encode(), password.encode(), stored))).digest()
-        with self._lock:
-            if known and key in self._cache:
-                self._cache.move_to_end(key)
-                return True
+        outcome = self._cached(key)
+        if outcome is not None:
+            return outcome
         import bcrypt  # only with basic auth configured
 
-        try:
-            ok = bcrypt.checkpw(password.encode(), stored)
-        except ValueError:
-            ok = False
-        ok = ok and known
-        if ok:
-            with self._lock:
-                self._cache[key] = None
-                while len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
-        return ok
+        with self._bcrypt_lock:
+            outcome = self._cached(key)  # the same check may have finished while this one waited
+            if outcome is not None:
+                return outcome
+            self.bcrypt_checks += 1
+            try:
+                ok = bcrypt.checkpw(password.encode(), stored)
+            except ValueError:
+                ok = False
+        outcome = ok and known
+        with self._lock:
+            self._cache[key] = outcome
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return outcome
 
 
-@lru_cache(maxsize=1)
-def _dummy_hash() -> bytes:
+def _bcrypt_cost(hashed: str) -> int:
+    """The cost of a ``$2y$12$...`` hash (10 when it cannot be read)."""
+    parts = hashed.split("$")
+    try:
+        return max(4, min(31, int(parts[2])))
+    except (IndexError, ValueError):
+        return 10
+
+
+@lru_cache(maxsize=4)
+def _dummy_hash(cost: int) -> bytes:
     import bcrypt
 
-    return bytes(bcrypt.hashpw(b"exporters-dummy-password", bcrypt.gensalt(rounds=10)))
+    return bytes(bcrypt.hashpw(b"exporters-dummy-password", bcrypt.gensalt(rounds=cost)))
 
 
 class RateLimiter:

@@ -10,8 +10,6 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.app import Exporter, HTTPError, Request, Runtime, fail, run
 from exporters.core.collector import CollectorSpec
 from exporters.core.flags import (
@@ -21,6 +19,7 @@ from exporters.core.flags import (
     add_web_flags,
     enabled_collectors,
 )
+from exporters.core.metrics import Metric
 from exporters.core.runner import CollectorRunner
 from exporters.core.settings import LogSettings, WebSettings
 from exporters.node import collectors as collectors_pkg
@@ -36,12 +35,7 @@ DEFAULT_ADDRESS = ":9100"
 # upstream. Asking for one (--collector.NAME or one of its options) stops the start with a
 # clear error, so an operator who relies on one learns it at once instead of finding its
 # panels blank and its alerts silent.
-NOT_PROVIDED: dict[str, str] = {
-    "ethtool": "needs the ethtool ioctl (SIOCETHTOOL) per interface",
-    "network_route": "needs rtnetlink",
-    "qdisc": "needs rtnetlink",
-    "wifi": "needs nl80211 over generic netlink",
-}
+NOT_PROVIDED: dict[str, str] = {}
 
 
 def not_provided_error(argv: Sequence[str]) -> str | None:

@@ -20,10 +20,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import Collector, NoDataError
-from exporters.core.metrics import CounterFamily, GaugeFamily, exact_counter
+from exporters.core.metrics import CounterFamily, GaugeFamily, Metric, exact_counter
 from exporters.node.collectors._flags import DeviceFilter
 from exporters.node.context import NodeContext
 

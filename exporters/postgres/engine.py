@@ -22,9 +22,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Protocol
 
-from prometheus_client.metrics_core import HistogramMetricFamily, Metric
-
-from exporters.core.metrics import ExactFamily, exact_counter, exact_gauge, exact_untyped
+from exporters.core.metrics import ExactFamily, HistogramFamily, Metric, exact_counter, exact_gauge, exact_untyped
 from exporters.postgres.connection import DeadlineExceeded, Result, Statement
 from exporters.postgres.values import (
     ConversionError,
@@ -131,7 +129,7 @@ class MetricMap:
 
 def _new_family(name: str, kind: str, help_text: str, labels: Sequence[str]) -> Metric:
     if kind == "histogram":
-        return HistogramMetricFamily(name, help_text, labels=list(labels))
+        return HistogramFamily(name, help_text, labels)
     if kind == "counter":
         return exact_counter(name, help_text, labels)
     if kind == "gauge":
@@ -293,11 +291,9 @@ def _histogram(
     counts = to_float_list(row[index[col.name + "_bucket"]])
     total = to_float(row[index[col.name + "_sum"]]) if row[index[col.name + "_sum"]] is not None else 0.0
     count = to_float(row[index[col.name + "_count"]]) if row[index[col.name + "_count"]] is not None else 0.0
-    buckets = sorted(zip(bounds, counts, strict=False))
-    pairs: list[tuple[str, float]] = [(to_label(b), c) for b, c in buckets if b != math.inf]
-    pairs.append(("+Inf", count))
-    assert isinstance(fam, HistogramMetricFamily)
-    fam.add_metric(list(labels), pairs, total)
+    assert isinstance(fam, HistogramFamily)
+    # as Go's MustNewConstHistogram: a repeated bound keeps the last count, +Inf is the count
+    fam.add_metric(labels, count, total, dict(zip(bounds, counts, strict=False)))
 
 
 class Collector(Protocol):

@@ -21,10 +21,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from prometheus_client.metrics_core import GaugeMetricFamily, Metric
-
 from exporters.core.collector import CollectorSpec
-from exporters.core.metrics import Family, GaugeFamily, exact_counter, exact_gauge
+from exporters.core.metrics import Family, GaugeFamily, Metric, exact_counter, exact_gauge
 from exporters.postgres import default_metrics
 from exporters.postgres.collectors import SPECS, CollectorConfig, TableCollector, builtin_families
 from exporters.postgres.connection import ConnectError, DeadlineExceeded, Result, RowBudget, Statement, Target
@@ -491,10 +489,10 @@ def _unique(fam: Metric) -> bool:
 
 def config_reload_metrics(success: bool, timestamp: float) -> list[Metric]:
     """``postgres_exporter_config_last_reload_*`` (upstream's config package)."""
-    ok = GaugeMetricFamily("postgres_exporter_config_last_reload_successful",
-                           "Postgres exporter config loaded successfully.", value=1.0 if success else 0.0)
-    ts = GaugeMetricFamily("postgres_exporter_config_last_reload_success_timestamp_seconds",
-                           "Timestamp of the last successful configuration reload.", value=timestamp)
+    ok = GaugeFamily("postgres_exporter_config_last_reload_successful",
+                     "Postgres exporter config loaded successfully.", value=1.0 if success else 0.0)
+    ts = GaugeFamily("postgres_exporter_config_last_reload_success_timestamp_seconds",
+                     "Timestamp of the last successful configuration reload.", value=timestamp)
     return [ok, ts]
 
 

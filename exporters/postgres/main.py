@@ -14,8 +14,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.app import Exporter, Request, Runtime, run
 from exporters.core.collector import CollectorSpec
 from exporters.core.flags import (
@@ -29,6 +27,7 @@ from exporters.core.flags import (
     env_default,
     parse_duration,
 )
+from exporters.core.metrics import Metric
 from exporters.core.settings import LogSettings, WebSettings
 from exporters.core.targets import TargetAllowlist
 from exporters.postgres import default_metrics
@@ -67,7 +66,7 @@ def build_parser(env: Mapping[str, str] | None = None) -> argparse.ArgumentParse
     add_version_flag(parser, UPSTREAM, UPSTREAM_VERSION)
     parser.add_argument("--config.file", dest="config_file", default="postgres_exporter.yml",
                         help="Postgres exporter configuration file (auth_modules for /probe).")
-    add_web_flags(parser, DEFAULT_ADDRESS, WEB_ENV, environ)
+    add_web_flags(parser, DEFAULT_ADDRESS, WEB_ENV, environ, max_requests=0)
     add_bool_flag(parser, "disable-default-metrics", "Do not include default metrics.",
                   env_name="PG_EXPORTER_DISABLE_DEFAULT_METRICS", env=environ)
     add_bool_flag(parser, "disable-settings-metrics", "Do not include pg_settings metrics.",

@@ -18,9 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 
-from prometheus_client.metrics_core import Metric
-
-from exporters.core.metrics import exact_untyped
+from exporters.core.metrics import Metric, exact_untyped
 from exporters.postgres.connection import ConnectError, DeadlineExceeded, Result, Statement, Target
 from exporters.postgres.engine import NoDataError, QueryFailed, Server
 from exporters.postgres.queries import Namespace

@@ -26,11 +26,11 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from prometheus_client.metrics_core import Metric
 from psycopg import pq
 
 from exporters.core.app import HTTPError, Request
 from exporters.core.collector import CollectorSpec
+from exporters.core.metrics import Metric
 from exporters.core.targets import Endpoint, TargetAllowlist
 from exporters.postgres.collectors import CollectorConfig
 from exporters.postgres.config import AuthModule

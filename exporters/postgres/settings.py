@@ -12,9 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import cast
 
-from prometheus_client.metrics_core import Metric
-
-from exporters.core.metrics import exact_gauge
+from exporters.core.metrics import Metric, exact_gauge
 from exporters.postgres.connection import Result, Statement
 from exporters.postgres.engine import QueryFailed, Server
 

@@ -9,11 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from prometheus_client.metrics_core import Metric
-from prometheus_client.samples import Sample
-
 from exporters.core.exposition import format_value
-from exporters.core.metrics import ExactFamily, exact_counter, exact_gauge
+from exporters.core.metrics import ExactFamily, Metric, Sample, exact_counter, exact_gauge
 
 # Help texts of the families redis_exporter v1.58.0 describes (exporter.go); every other
 # family's help is "<name> metric", as upstream writes it.

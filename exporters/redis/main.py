@@ -16,11 +16,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from prometheus_client.metrics_core import Metric
-
 from exporters import __version__
 from exporters.core.app import Exporter, HTTPError, Request, Response, Runtime, run
 from exporters.core.flags import ArgumentParser, ConfigError, add_version_flag, add_web_flags, parse_duration
+from exporters.core.metrics import Metric
 from exporters.core.settings import LogSettings, WebSettings
 from exporters.core.webconfig import WebConfig, build_ssl_context
 from exporters.redis.families import Families
@@ -187,7 +186,7 @@ def build_parser(env: Mapping[str, str] | None = None) -> argparse.ArgumentParse
     add_web_flags(parser, DEFAULT_ADDRESS, {
         "web_listen_address": "REDIS_EXPORTER_WEB_LISTEN_ADDRESS",
         "web_telemetry_path": "REDIS_EXPORTER_WEB_TELEMETRY_PATH",
-    }, environ, openmetrics=False)
+    }, environ, openmetrics=False, max_requests=0)
     group = parser.add_argument_group("redis")
     for flag in FLAGS:
         default = env_value(flag, environ)

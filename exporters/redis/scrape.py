@@ -19,8 +19,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from prometheus_client.metrics_core import Metric
-
+from exporters.core.metrics import Metric
 from exporters.redis import info as info_mod
 from exporters.redis.cluster import ClusterRouter
 from exporters.redis.families import Families

@@ -15,7 +15,7 @@ from bench.procstat import parse_stat_cpu, parse_status_memory
 from bench.report import render_markdown
 from bench.scenarios import Scenario, discover
 from bench.targets import GOOD, go_binaries
-from tests.conftest import GENERATIONS, REPO, find_reference_binary, free_port, reference_binary
+from tests.conftest import GENERATIONS, REPO, find_reference_binary, free_port, missing, reference_binary
 
 SIDE_FIELDS = {
     "p50_seconds", "p99_seconds", "cpu_seconds_per_scrape", "peak_rss_bytes", "steady_rss_bytes",
@@ -27,12 +27,14 @@ RATIO_FIELDS = {
 }
 
 
-@pytest.mark.timeout(60)
-def test_quick_node_run_reports_every_field(tmp_path: Path) -> None:
+@pytest.mark.timeout(90)
+def test_quick_run_reports_every_field(tmp_path: Path) -> None:
+    """`python -m bench --quick` with all three exporters (Debian 12's postgres_exporter 0.11.1
+    crashed here under it when it was the only Go column)."""
     reference_binary("node")
     done = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--exporters", "node", "--scrapes", "3", "--out", str(tmp_path)],
-        cwd=REPO, capture_output=True, text=True, timeout=50,
+        [sys.executable, "-m", "bench", "--quick", "--scrapes", "3", "--out", str(tmp_path)],
+        cwd=REPO, capture_output=True, text=True, timeout=80,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads((tmp_path / "latest.json").read_text())
@@ -42,8 +44,14 @@ def test_quick_node_run_reports_every_field(tmp_path: Path) -> None:
     # every Go generation present is a column, the newer one first
     present = [g for g in ("trixie", "bookworm") if find_reference_binary("node", g)]
     assert [c["column"] for c in report["machine"]["go"]["node"]] == present
-    [row] = report["results"]
-    assert row["scenario"] == "default" and row["exporter"] == "node"
+    rows = {row["exporter"]: row for row in report["results"]}
+    assert list(rows) == ["node", "postgres", "redis"]
+    for kind in ("postgres", "redis"):
+        if "skipped" in rows[kind]:
+            missing(f"the {kind} benchmark ({rows[kind]['skipped']})")
+        assert rows[kind]["ours"]["errors"] == 0 and rows[kind]["go"]["errors"] == 0, rows[kind]
+    row = rows["node"]
+    assert row["scenario"] == "default"
     assert "skipped" not in row, row.get("skipped")
     assert len(row["loadavg"]) == 3
     assert row["go"]["column"] == present[0] and list(row["more_go"]) == present[1:]

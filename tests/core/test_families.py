@@ -7,10 +7,9 @@ import random
 
 import pytest
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.samples import Sample
 
 from exporters.core.exposition import format_value, render_openmetrics, render_text
-from exporters.core.metrics import CounterFamily, GaugeFamily, exact_counter, exact_gauge
+from exporters.core.metrics import CounterFamily, GaugeFamily, Sample, exact_counter, exact_gauge
 
 VALUES = [0.0, -0.0, 1.0, 1.5, -3.25, 1e6, 999999.0, 1e-4, 1e-5, 123456789.0, 2.0**64, math.inf, -math.inf,
           math.nan, 0.1, 7]

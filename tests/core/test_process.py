@@ -72,7 +72,7 @@ def test_bad_flag_value_is_a_one_line_error() -> None:
 @pytest.mark.parametrize(
     ("content", "problem"),
     [
-        ("tls_server_config:\n  cert_fil: x\n", "unknown field 'cert_fil'"),
+        ("tls_server_config:\n  cert_fil: x\n", "unknown key 'cert_fil'"),
         ("basic_auth_users:\n  prom: notahash\n", "not a bcrypt hash"),
         ("tls_server_config: [\n", "invalid YAML"),
         ("tls_server_config:\n  cert_file: missing.crt\n  key_file: missing.key\n", "failed to load certificate"),
@@ -80,7 +80,7 @@ def test_bad_flag_value_is_a_one_line_error() -> None:
         ("tls_server_config:\n  min_version: TLS09\n  cert_file: a\n  key_file: b\n", "unknown TLS version"),
         ("http_server_config:\n  headers:\n    Content-Type: text/html\n", "can not be configured"),
         ("http_server_config:\n  headers:\n    X-Frame-Options: allow\n", "invalid value for X-Frame-Options"),
-        ("nonsense_key: 1\n", "unknown field 'nonsense_key'"),
+        ("nonsense_key: 1\n", "unknown key 'nonsense_key'"),
     ],
 )
 def test_bad_web_config_refuses_to_start(tmp_path: Path, content: str, problem: str) -> None:

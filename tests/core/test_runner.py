@@ -136,19 +136,20 @@ def test_a_collector_that_never_returns_does_not_keep_the_process_alive() -> Non
 
 
 def test_daemon_pool_reuses_idle_workers() -> None:
-    from exporters.core.runner import DaemonPool
+    from exporters.core.batch import DaemonPool
 
     pool = DaemonPool("test")
-    seen: list[int] = []
     finished = threading.Event()
     try:
         for _ in range(5):
             finished.clear()
-            pool.submit(lambda: (seen.append(threading.get_ident()), finished.set()))
+            pool.submit(finished.set)
             assert finished.wait(5)
-            time.sleep(0.01)  # the worker counts itself idle after the call returns
-        assert len(seen) == 5
-        assert len(set(seen)) == 1
+            end = time.monotonic() + 10
+            while pool.idle != 1:  # the worker counts itself idle after the call returns
+                assert time.monotonic() < end
+                time.sleep(0.005)
+        assert pool.started == 1
     finally:
         pool.close()
     with pytest.raises(RuntimeError):

@@ -7,6 +7,7 @@ import ssl
 import subprocess
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import bcrypt
@@ -42,7 +43,7 @@ def test_basic_auth_401_and_200(app_factory: AppFactory, tmp_path: Path) -> None
     assert "s3cret" not in app.log()
 
 
-def test_successful_bcrypt_check_is_cached(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bcrypt_outcomes_are_cached(monkeypatch: pytest.MonkeyPatch) -> None:
     hashed = bcrypt.hashpw(b"pw", bcrypt.gensalt(rounds=10)).decode()
     auth = BasicAuth({"u": hashed})
     calls = []
@@ -59,10 +60,40 @@ def test_successful_bcrypt_check_is_cached(monkeypatch: pytest.MonkeyPatch) -> N
     assert len(calls) == 1
     assert not auth.check("u", "wrong")
     assert not auth.check("u", "wrong")
-    assert len(calls) == 3  # failures are never cached
+    assert len(calls) == 2  # a repeated wrong password is a cache hit, as exporter-toolkit
     for _ in range(50):
         assert auth.check("u", "pw")
-    assert len(calls) == 3
+    assert len(calls) == 2
+
+
+def test_bcrypt_is_serialised_and_parallel_repeats_cost_one_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    hashed = bcrypt.hashpw(b"pw", bcrypt.gensalt(rounds=4)).decode()
+    auth = BasicAuth({"u": hashed})
+    running = []
+    most = []
+    real = bcrypt.checkpw
+
+    def watching(password: bytes, stored: bytes) -> bool:
+        running.append(1)
+        most.append(len(running))
+        try:
+            return real(password, stored)
+        finally:
+            running.pop()
+
+    monkeypatch.setattr(bcrypt, "checkpw", watching)
+    with ThreadPoolExecutor(16) as pool:
+        outcomes = list(pool.map(lambda i: auth.check("u", f"wrong{i % 4}"), range(64)))
+    assert not any(outcomes)
+    assert max(most) == 1  # one bcrypt at a time
+    assert auth.bcrypt_checks == 4  # one per distinct wrong password
+
+
+def test_dummy_hash_costs_as_much_as_the_configured_ones() -> None:
+    hashed = bcrypt.hashpw(b"pw", bcrypt.gensalt(rounds=12)).decode()
+    auth = BasicAuth({"u": hashed})
+    assert auth._dummy.startswith(b"$2b$12$")
+    assert not auth.check("nobody", "pw")
 
 
 def make_cert(tmp_path: Path, name: str = "server", ca: tuple[Path, Path] | None = None) -> tuple[Path, Path]:
@@ -117,8 +148,10 @@ def test_tls_with_generated_certificate(app_factory: AppFactory, tmp_path: Path)
     response = requests.get(url + "/metrics", verify=str(crt), timeout=5)
     assert response.status_code == 200
     assert "test_a_value" in response.text
-    with pytest.raises(requests.exceptions.ConnectionError):
-        requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).raise_for_status()
+    # plain HTTP to the TLS port: Go's answer, not a reset
+    plain = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
+    assert plain.status_code == 400
+    assert plain.text == "Client sent an HTTP request to an HTTPS server.\n"
     # a TLS 1.2 client is accepted by default (min_version TLS12) ...
     assert tls_handshake(port, crt, ssl.TLSVersion.TLSv1_2) == "TLSv1.2"
     app.stop.set()

@@ -7,7 +7,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pytest
-from prometheus_client.metrics_core import Metric
 
 from exporters.core.deadline import NO_DEADLINE, Deadline, DeadlineExceeded, current_deadline
 from exporters.core.flags import (
@@ -19,7 +18,7 @@ from exporters.core.flags import (
     parse_go_bool,
 )
 from exporters.core.listen import bind, listen_backlog
-from exporters.core.metrics import GaugeFamily
+from exporters.core.metrics import GaugeFamily, Metric
 from exporters.core.options import add_options, option, options_from_args
 from exporters.core.runner import CollectorRunner
 from exporters.core.settings import WebSettings

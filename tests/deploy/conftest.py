@@ -56,13 +56,10 @@ EXECUTABLES = {"node": "node_exporter", "postgres": "postgres_exporter", "redis"
 
 
 def exporter_argv(kind: str) -> list[str]:
-    """How this installation runs an exporter under its upstream executable name."""
+    """How this installation runs an exporter under its upstream executable name (a console script)."""
     script = Path(sys.executable).parent / EXECUTABLES[kind]
-    if script.exists():
-        return [str(script)]
-    declared = "\n" + (REPO / "pyproject.toml").read_text()
-    assert f"\n{EXECUTABLES[kind]} = " not in declared, f"{EXECUTABLES[kind]} is declared but not installed"
-    return [sys.executable, "-m", "exporters", kind]
+    assert script.exists(), f"{script} is not installed: pip install -e ."
+    return [str(script)]
 
 
 def clean_env(**extra: str) -> dict[str, str]:

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import configparser
 import re
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.deploy.conftest import DEPLOY, output, run, tool
+from tests.deploy.conftest import DEPLOY, EXECUTABLES, exporter_argv, output, run, tool
 
 UNITS = sorted((DEPLOY / "systemd").glob("*.service"))
-INSTALLED_BINARY = "/opt/exporters/bin/exporters"
+INSTALLED = "/opt/exporters/bin"  # where deploy/README.md installs the console scripts
 PORTS = {"node": 9100, "postgres": 9187, "redis": 9121}
 # `systemd-analyze security` exposure (0 best, 10 worst): the node exporter must see the host.
 EXPOSURE_LIMIT = {"node": 2.5, "postgres": 1.5, "redis": 1.5}
@@ -36,9 +35,10 @@ def parse_unit(path: Path) -> dict[str, dict[str, list[str]]]:
 
 
 def installable_copy(unit: Path, tmp_path: Path) -> Path:
-    """The unit running this checkout (`python -m exporters`): verify checks that ExecStart exists."""
+    """The unit running this checkout's console script: verify checks that ExecStart exists."""
+    kind = unit.stem.removeprefix("exporters-")
     copy = tmp_path / unit.name
-    copy.write_text(unit.read_text().replace(INSTALLED_BINARY, f"{sys.executable} -m exporters"))
+    copy.write_text(unit.read_text().replace(f"{INSTALLED}/{EXECUTABLES[kind]}", exporter_argv(kind)[0]))
     return copy
 
 
@@ -77,7 +77,10 @@ def test_unit_is_hardened(unit: Path) -> None:
     assert service["CapabilityBoundingSet"] == [""]
     assert service.get("AmbientCapabilities", [""]) == [""]
     exec_start = service["ExecStart"][0].split()
-    assert exec_start[:2] == [INSTALLED_BINARY, kind]
+    # upstream's executable name, as the units and roles written for the Go binary call it
+    assert exec_start[0] == f"{INSTALLED}/{EXECUTABLES[kind]}"
+    # Go raises its soft open-files limit to the hard one (systemd's default hard limit: 524288)
+    assert service["LimitNOFILE"] == ["524288"]
     listen = [a for a in exec_start if "web.listen-address" in a]
     assert listen == [f"{'-' if kind == 'redis' else '--'}web.listen-address=:{PORTS[kind]}"]
 
@@ -100,3 +103,21 @@ def test_environment_examples_name_upstream_variables(example: Path) -> None:
     names = set(parser["env"])
     expected = {"postgres.env": {"DATA_SOURCE_NAME"}, "redis.env": {"REDIS_ADDR", "REDIS_PASSWORD"}}
     assert expected[example.stem] <= names
+
+
+def test_postgres_example_shows_the_password_file() -> None:
+    text = (DEPLOY / "systemd" / "postgres.env.example").read_text()
+    assert re.search(r"^# DATA_SOURCE_PASS_FILE=/\S+$", text, re.MULTILINE), text
+
+
+def test_install_steps_create_the_textfile_directory() -> None:
+    """deploy/README.md's systemd steps create the directory the node unit's example passes, and
+    Debian's as the option for those coming from its package."""
+    example = (DEPLOY / "systemd" / "exporters-node.default.example").read_text()
+    [directory] = re.findall(r"^NODE_EXPORTER_ARGS=.*--collector\.textfile\.directory=(\S+)", example, re.MULTILINE)
+    steps = re.search(r"## systemd\n.*?```sh\n(.*?)```", (DEPLOY / "README.md").read_text(), re.DOTALL)
+    assert steps, "deploy/README.md has no systemd steps"
+    assert re.search(rf"^sudo install -d -m 0755 {re.escape(directory)}\b", steps.group(1), re.MULTILINE)
+    debian = "/var/lib/prometheus/node-exporter"
+    assert f"install -d -m 0755 {debian}" in steps.group(1) and f"textfile.directory={debian}" in example
+    assert "deploy/systemd/exporters-node.default.example /etc/default/exporters-node" in steps.group(1)

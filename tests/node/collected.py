@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import Collector
+from exporters.core.metrics import Metric
 
 Key = tuple[str, tuple[tuple[str, str], ...]]
 

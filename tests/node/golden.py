@@ -106,6 +106,10 @@ COLLECTORS: tuple[GoldenCollector, ...] = (
     GoldenCollector("edac"),
     GoldenCollector("entropy"),
     GoldenCollector("fibrechannel"),
+    # ethtool asks the running kernel about the tree's device names: a fixture device no host
+    # has, so the section shows the device list honoured (tests/node/test_net_namespace.py
+    # compares the ioctls against 1.9.0 on veth devices).
+    GoldenCollector("ethtool", ("--collector.ethtool.device-include=^bond1$",), reference="trixie"),
     GoldenCollector("filefd"),
     GoldenCollector(
         "filesystem",
@@ -128,6 +132,7 @@ COLLECTORS: tuple[GoldenCollector, ...] = (
     # v1.5.0 (and v1.7.0) default to netlink, which ignores --path.*: read /proc/net/dev instead.
     GoldenCollector("netdev", ("--no-collector.netdev.netlink", "--collector.netdev.device-exclude=^ifb1$")),
     GoldenCollector("netstat"),
+    GoldenCollector("network_route", reference="trixie"),
     GoldenCollector("nfs"),
     GoldenCollector("nfsd"),
     GoldenCollector("nvme"),
@@ -135,6 +140,7 @@ COLLECTORS: tuple[GoldenCollector, ...] = (
     GoldenCollector("powersupplyclass"),
     GoldenCollector("pressure"),
     GoldenCollector("processes"),
+    GoldenCollector("qdisc", (f"--collector.qdisc.fixtures={FIXTURES_REL}/qdisc",), reference="trixie"),
     GoldenCollector("rapl"),
     GoldenCollector("runit", (f"--collector.runit.servicedir={FIXTURES_REL}/runit",), reference="trixie"),
     GoldenCollector("schedstat"),
@@ -165,6 +171,7 @@ COLLECTORS: tuple[GoldenCollector, ...] = (
     GoldenCollector("udp_queues"),
     GoldenCollector("uname"),
     GoldenCollector("vmstat"),
+    GoldenCollector("wifi", (f"--collector.wifi.fixtures={FIXTURES_REL}/wifi",), reference="trixie"),
     GoldenCollector("xfs"),
     GoldenCollector("zfs"),
     GoldenCollector("zoneinfo", reference="trixie"),
@@ -201,6 +208,8 @@ UNSTABLE: tuple[Unstable, ...] = (
     Unstable(r"node_textfile_mtime_seconds", "labels", "File modification time after checkout."),
     Unstable(r"node_tcp_connection_states", "label-names",
              "The reference asks the running kernel over NETLINK_INET_DIAG, ignoring --path.procfs."),
+    Unstable(r"node_network_routes?(_info)?", "label-names",
+             "The running kernel's routing table (rtnetlink ignores --path.*)."),
     Unstable(r"node_filesystem_(avail_bytes|free_bytes|size_bytes|files|files_free)", "labels",
              "statfs(2) of the mount points of the running host."),
 )

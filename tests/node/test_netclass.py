@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import re
+import struct
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,8 @@ from exporters.core.collector import NoDataError
 from exporters.core.flags import ConfigError
 from exporters.node.collectors import netclass
 from exporters.node.collectors._files import sys_read_file
+from exporters.node.collectors._netlink import encode_attribute
+from exporters.node.collectors._rtnl import STATS_FIELDS, Link
 from tests.node.collected import samples, types
 from tests.node.fake_host import make_context, write
 
@@ -93,17 +97,89 @@ def test_ignore_invalid_speed_and_ignored_devices(tmp_path: Path) -> None:
     assert not any(dict(labels).get("device") == "veth9" for _, labels in got)
 
 
-def test_netlink_variant_labels_and_quirks(tmp_path: Path) -> None:
-    _iface(tmp_path, "eth0", {**ETH0, "link_mode": "1", "dormant": "0"})
-    write(tmp_path, "sys/devices/virtual/net/eth0/statistics/rx_bytes", "77\n")
-    collector = netclass.factory(make_context(tmp_path, netclass_netlink=True, netclass_rtnl_with_stats=True))
-    got = samples(collector.collect())
+LINKS = [
+    Link(index=1, type=772, flags=0x10049, name="lo", address=b"\0" * 6, broadcast=b"\0" * 6, mtu=65536,
+         operstate=0, linkmode=0, carrier=1, carrier_changes=0, group=0, txqlen=1000),
+    Link(index=3, type=1, flags=0x11043, name="eth0", address=bytes.fromhex("525400aabb01"),
+         broadcast=b"\xff" * 6, alias="uplink", mtu=9000, link=2, operstate=6, linkmode=1, carrier=1,
+         carrier_changes=4, carrier_up_count=2, carrier_down_count=2, group=0, txqlen=1000,
+         stats=dict.fromkeys(STATS_FIELDS, 0) | {"rx_bytes": 77, "rx_errors": 3}),
+    Link(index=4, type=1, flags=0x1002, name="br0", mtu=1500, operstate=2, carrier=0),
+    Link(index=5, type=1, flags=0x1003, name="skip0"),
+]
+MODES = {"eth0": netclass.LinkMode(speed=10000, duplex=1), "br0": netclass.LinkMode(speed=0xFFFFFFFF, duplex=255),
+         "skip0": netclass.LinkMode(speed=100, duplex=7)}
+
+
+def _rtnl(tmp_path: Path, modes: dict[str, netclass.LinkMode] | None = MODES, **options: object
+          ) -> netclass.NetClassCollector:
+    if not (tmp_path / "sys/class/net/eth0").exists():
+        _iface(tmp_path, "eth0", {"addr_assign_type": "0", "dev_id": "0x2", "name_assign_type": "4"})
+    collector = netclass.factory(make_context(tmp_path, netclass_netlink=True,
+                                              netclass_ignored_devices="^skip", **options))
+    collector.links = lambda: LINKS
+    collector.link_modes = lambda: modes
+    return collector
+
+
+def test_netlink_variant_from_rtnetlink(tmp_path: Path) -> None:
+    got = samples(_rtnl(tmp_path).collect())
+
+    def at(name: str, device: str) -> float:
+        return got[(f"node_network_{name}", (("device", device),))]
+
+    assert at("iface_link", "lo") == 1 and at("iface_link", "eth0") == 2  # IFLA_LINK, else the index
+    assert at("protocol_type", "lo") == 772 and at("flags", "eth0") == 0x11043 and at("iface_id", "eth0") == 3
+    assert at("dormant", "eth0") == 1 and at("iface_link_mode", "eth0") == 1  # upstream reports the link mode
+    assert at("carrier", "br0") == 0  # a down link keeps its carrier
+    assert at("speed_bytes", "eth0") == 1.25e9 and at("speed_bytes", "br0") == 536870911875000  # SPEED_UNKNOWN
+    assert at("device_id", "eth0") == 2 and at("name_assign_type", "eth0") == 4 and at("mtu_bytes", "br0") == 1500
+    assert ("node_network_device_id", (("device", "lo"),)) not in got  # not in this sysfs tree
+    assert ("node_network_transmit_queue_length", (("device", "br0"),)) not in got  # not sent by the kernel
+    assert at("up", "eth0") == 1 and at("up", "br0") == 0
+    info = {dict(labels)["device"]: dict(labels) for name, labels in got if name == "node_network_info"}
+    assert info["eth0"] == {"device": "eth0", "address": "52:54:00:aa:bb:01", "broadcast": "ff:ff:ff:ff:ff:ff",
+                            "duplex": "Full", "operstate": "up", "ifalias": "uplink"}
+    assert (info["lo"]["duplex"], info["lo"]["operstate"], info["br0"]["duplex"]) == ("", "unknown", "Unknown")
+    assert not any(dict(labels)["device"].startswith("skip") for _, labels in got)
+    assert not any(name.startswith("node_network_receive") for name, _ in got)
+    kinds = types(_rtnl(tmp_path).collect())
+    assert kinds["node_network_carrier_changes"] == "counter" and kinds["node_network_flags"] == "gauge"
+
+
+def test_netlink_variant_stats_leave_netdevs_families_to_it(tmp_path: Path) -> None:
+    alone = samples(_rtnl(tmp_path, netclass_rtnl_with_stats=True, collector_enable_netdev=False).collect())
     eth0 = (("device", "eth0"),)
-    info = [dict(k[1]) for k in got if k[0] == "node_network_info"]
-    assert "adminstate" not in info[0]
-    assert got[("node_network_dormant", eth0)] == 1  # upstream reports the link mode here
-    assert got[("node_network_iface_link", eth0)] == 1  # and the ARPHRD type here
-    assert got[("node_network_receive_bytes_total", eth0)] == 77
+    assert alone[("node_network_receive_bytes_total", eth0)] == 77
+    assert alone[("node_network_receive_errors_total", eth0)] == 3
+    beside = samples(_rtnl(tmp_path, netclass_rtnl_with_stats=True).collect())  # netdev on by default
+    assert ("node_network_receive_bytes_total", eth0) not in beside  # netdev's counter serves it
+    assert beside[("node_network_receive_errors_total", eth0)] == 3  # netdev's is receive_errs_total
+
+
+def test_netlink_variant_without_ethtool_netlink(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="exporters.node"):
+        got = samples(_rtnl(tmp_path, modes=None).collect())
+    assert not any(name == "node_network_speed_bytes" for name, _ in got)
+    assert "ETHTOOL netlink interface unavailable" in caplog.text
+
+
+def test_parse_link_modes() -> None:
+    def reply(name: bytes, *attrs: bytes) -> bytes:
+        header = encode_attribute(netclass.ETHTOOL_A_HEADER_DEV_NAME, name + b"\0")
+        return encode_attribute(netclass.ETHTOOL_A_LINKMODES_HEADER | netclass.NLA_F_NESTED, header) + b"".join(attrs)
+
+    speed = encode_attribute(netclass.ETHTOOL_A_LINKMODES_SPEED, struct.pack("=I", 1000))
+    modes = netclass.parse_link_modes([reply(b"eth0", speed, encode_attribute(netclass.ETHTOOL_A_LINKMODES_DUPLEX,
+                                                                                b"\x01")), reply(b"eth1")])
+    assert modes == {"eth0": netclass.LinkMode(1000, 1), "eth1": netclass.LinkMode(0, 0)}
+    assert modes["eth1"].duplex_name == "Half" and netclass.LinkMode(0, 7).duplex_name == "Duplex(7)"
+
+
+@pytest.mark.timeout(10)
+def test_real_ethtool_netlink_dump() -> None:
+    modes = netclass.read_link_modes()
+    assert modes is None or "lo" not in modes  # loopback has no link modes
 
 
 def test_no_class_net_is_no_data(tmp_path: Path) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import socket
-import struct
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ import pytest
 from exporters.core.flags import ConfigError
 from exporters.node.collectors import netdev
 from exporters.node.collectors._flags import DeviceFilter
+from exporters.node.collectors._rtnl import Link
 from tests.node.collected import samples, types
 from tests.node.fake_host import make_context, write
 
@@ -163,34 +163,22 @@ def test_parse_addresses_skips_link_layer_and_bad_entries() -> None:
     assert rows == []
 
 
-def _rtattr(kind: int, payload: bytes) -> bytes:
-    length = 4 + len(payload)
-    return struct.pack("=HH", length, kind) + payload + b"\0" * (-length % 4)
+def test_link_device_stats() -> None:
+    links = [Link(index=2, type=1, flags=0, name="eth0", stats=dict(STATS)), Link(index=3, type=1, flags=0, name="x")]
+    assert netdev.link_device_stats(links) == {"eth0": {netdev.LINK_STATS_KEYS[k]: v for k, v in STATS.items()}}
 
 
-def _newlink(name: str, counters: list[int]) -> bytes:
-    body = struct.pack("=BxHiII", 0, 1, 2, 0, 0)
-    body += _rtattr(3, name.encode() + b"\0") + _rtattr(23, struct.pack(f"={len(counters)}Q", *counters))
-    body += _rtattr(13, b"\1\2\3")  # another attribute, skipped
-    return struct.pack("=IHHII", 16 + len(body), 16, 2, 1, 0) + body
-
-
-def test_parse_rtnetlink_links() -> None:
-    counters = [*STATS.values(), 99]  # a newer kernel's extra counter is ignored
-    old_kernel = list(STATS.values())[:23]  # before 4.6: no rx_nohandler
-    data = _newlink("eth0", counters) + _newlink("old0", old_kernel)
-    stats, done = netdev.parse_rtnetlink_links(data)
-    assert not done
-    assert stats["eth0"] == {netdev.LINK_STATS_KEYS[k]: v for k, v in STATS.items()}
-    assert stats["old0"]["receive_nohandler"] == 0
-    assert stats["old0"]["transmit_compressed"] == STATS["tx_compressed"]
-    done_message = struct.pack("=IHHII", 20, 3, 2, 1, 0) + b"\0" * 4
-    assert netdev.parse_rtnetlink_links(done_message) == ({}, True)
-    error = struct.pack("=IHHII", 36, 2, 0, 1, 0) + struct.pack("=i", -1) + b"\0" * 16
-    with pytest.raises(OSError):
-        netdev.parse_rtnetlink_links(error)
-    with pytest.raises(ValueError, match="truncated"):
-        netdev.parse_rtnetlink_links(data[:40])
+@pytest.mark.parametrize(("options", "expect", "count"), [
+    ({}, {"receive_bytes", "receive_errs", "transmit_colls", "receive_nohandler"}, 17),
+    ({"netdev_detailed": True}, {"receive_bytes", "receive_errors", "collisions", "receive_missed_errors"}, 24),
+    ({"netdev_netlink": False}, {"receive_bytes", "receive_errs", "receive_multicast"}, 16),
+])
+def test_served_keys(tmp_path: Path, options: dict[str, object], expect: set[str], count: int) -> None:
+    keys = netdev.served_keys(make_context(tmp_path, **options))
+    assert expect <= keys and len(keys) == count
+    assert netdev.served_keys(make_context(tmp_path, collector_enable_netdev=False)) == set()
+    assert netdev.served_keys(make_context(tmp_path, collector_disable_defaults=True)) == set()
+    assert netdev.served_keys(make_context(tmp_path, collector_disable_defaults=True, collector_enable_netdev=True))
 
 
 def test_netlink_counters_match_sysfs_on_this_host() -> None:

@@ -12,10 +12,10 @@ from types import SimpleNamespace
 
 import psutil
 import pytest
-from prometheus_client.metrics_core import Metric
 
 from exporters.core.collector import Collector, NoDataError
 from exporters.core.flags import ConfigError
+from exporters.core.metrics import Metric
 from exporters.node import psutil_backend as pb
 from exporters.node.context import NodeContext
 from tests.node.collected import samples

@@ -203,6 +203,32 @@ DIFFERENCES: tuple[Difference, ...] = (
         upstream="collector/nfsd_linux.go, 86ed8cdc 'NFSd: fix nfsd v4 index miss' (#2824)",
     ),
     Difference(
+        collector="ethtool",
+        kind="changed",
+        name=r"node_ethtool_.*",
+        what="v1.9.0 matches --collector.ethtool.metrics-include against the sanitized statistic name and "
+        "reads the value under that name: a driver statistic whose name has characters outside "
+        "[0-9A-Za-z_] (e.g. 'rx-errors') reports 0 and its HELP names the sanitized key. v1.7.0 matches "
+        "and reads the raw name.",
+        why="No veth statistic has such a name, so the samples compared are unchanged (identity); "
+        "tests/node/test_ethtool.py checks the v1.7.0 rule.",
+        upstream="collector/ethtool_linux.go, b3bbd1f5 'Sanitize ethtool metric name keys'",
+        transform=lambda s: s,
+        reference="trixie",
+    ),
+    Difference(
+        collector="ethtool",
+        kind="changed",
+        name=r"node_(ethtool|network)_.*",
+        what="v1.9.0 lists the devices of /sys/class/net without reading their attributes; v1.7.0 reads "
+        "every attribute first and fails the collector when a device directory cannot be read.",
+        why="Only a device vanishing mid-scrape shows it; the samples compared are unchanged (identity).",
+        upstream="collector/ethtool_linux.go, edc40d1e 'collector/ethtool: skip full scan of NetClass "
+        "directories' (#3239)",
+        transform=lambda s: s,
+        reference="trixie",
+    ),
+    Difference(
         collector="cpu_vulnerabilities",
         kind="changed",
         name=r"node_cpu_vulnerabilities_info",

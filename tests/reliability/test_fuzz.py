@@ -115,6 +115,23 @@ SPECIAL: dict[str, Callable[[Callable[..., Any], str], Any]] = {
     "netdev.parse_link_stats": lambda f, text: f(_attributes(text)),
     "infiniband.parse_counters": lambda f, text: f(_attributes(text), {"port_rcv_data": ("rcv", 4),
                                                                       "port_xmit_data": ("xmit", 1)}),
+    # netlink and ioctl decoders: the text as the bytes of one message (or of a few)
+    "_netlink.parse_messages": lambda f, text: list(f(_bytes(text))),
+    "_rtnl.parse_stats": lambda f, text: f(_bytes(text), 8),
+    "_rtnl.parse_links": lambda f, text: f([_bytes(text)]),
+    "ethtool.parse_stats": lambda f, text: f(_bytes(text) * 32, _bytes(text), len(text)),
+    "netclass.parse_link_modes": lambda f, text: f([_bytes(text)]),
+    "network_route.parse_routes": lambda f, text: f([_bytes(text)]),
+    "qdisc.parse_qdisc": lambda f, text: f(_bytes(text), {}),
+    "qdisc.parse_qdiscs": lambda f, text: f([_bytes(text)], {}),
+    "qdisc.parse_fixture": lambda f, text: f(_gojson_loads(text)),
+    "tcpstat.parse_inet_diag": lambda f, text: f([_bytes(text)]),
+    "wifi.parse_bss": lambda f, text: f([_bytes(text)]),
+    "meminfo_numa.parse_numastat": lambda f, text: f(text, "0"),
+    "mountstats.parse_transport": lambda f, text: f(text.split(), "1.1"),
+    "perf.parse_tracepoints": lambda f, text: f(text.split()),
+    "sysctl.parse_include": lambda f, text: f(text, True),
+    "sysctl.parse_sysctl_values": lambda f, text: f(text, True),
 }
 # parsers that take no text (built from already parsed structures)
 NOT_TEXT = {"netdev.parse_addresses"}
@@ -122,9 +139,22 @@ NOT_TEXT = {"netdev.parse_addresses"}
 # Parser defects the fuzzing found and that are still open (none now); each is an xfail below.
 KNOWN_BUGS: dict[str, str] = {}
 # a netlink error reply is the kernel's answer, reported as OSError(errno) like a failed syscall
-ALSO_ALLOWED: dict[str, tuple[type[Exception], ...]] = {"netdev.parse_rtnetlink_links": (OSError,)}
+# wifi: "this interface has no BSS / no station information" is upstream's os.ErrNotExist
+ALSO_ALLOWED: dict[str, tuple[type[Exception], ...]] = {
+    "wifi.parse_bss": (LookupError,), "wifi.parse_station": (LookupError,),
+}
 # parsers of a flag value rather than of a host file: a bad value is a configuration error
-CONFIG_PARSERS = {"ipvs.parse_backend_labels"}
+CONFIG_PARSERS = {"ipvs.parse_backend_labels", "perf.parse_cpus", "perf.parse_tracepoints"}
+
+
+def _bytes(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")
+
+
+def _gojson_loads(text: str) -> object:
+    from exporters.node.collectors._gojson import loads
+
+    return loads(_bytes(text))
 
 
 def _attributes(text: str) -> dict[str, str]:
@@ -520,10 +550,7 @@ def test_infiniband_rate_overflow() -> None:
         pass
 
 
-def test_rtnetlink_short_error_message() -> None:
-    from exporters.node.collectors.netdev import parse_rtnetlink_links
+def test_netlink_short_error_message() -> None:
+    from exporters.node.collectors._netlink import parse_messages
 
-    try:
-        parse_rtnetlink_links(struct.pack("<IHHII", 16, 2, 0, 1, 0))
-    except (ValueError, OSError):
-        pass
+    assert list(parse_messages(struct.pack("<IHHII", 16, 2, 0, 1, 0))) == [(2, 0, 1, b"")]

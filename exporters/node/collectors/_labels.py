@@ -6,13 +6,9 @@ import logging
 import re
 from collections.abc import Iterable, Iterator
 
-from prometheus_client.metrics_core import Metric
-
-from exporters.core.metrics import Family, Row
+from exporters.core.metrics import Family, Metric, Row
 
 _METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
-
-
 _INVALID_RUN = re.compile(r"_*[^0-9A-Za-z_]+_*")
 
 

@@ -12,10 +12,8 @@ import logging
 from collections import Counter
 from collections.abc import Iterable, Iterator
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import CollectorSpec
-from exporters.core.metrics import GaugeFamily
+from exporters.core.metrics import GaugeFamily, Metric
 from exporters.node.collectors._files import read_text
 from exporters.node.collectors._flags import DeviceFilter, add_bool_flag, device_filter
 from exporters.node.collectors._labels import without_invalid_utf8

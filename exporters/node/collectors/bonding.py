@@ -9,10 +9,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import CollectorSpec, NoDataError
-from exporters.core.metrics import GaugeFamily
+from exporters.core.metrics import GaugeFamily, Metric
 from exporters.node.collectors._files import read_text
 from exporters.node.collectors._labels import without_invalid_utf8
 from exporters.node.context import NodeContext

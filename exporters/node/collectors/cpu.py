@@ -25,12 +25,10 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import CollectorSpec
 from exporters.core.deadline import current_deadline
 from exporters.core.flags import ConfigError
-from exporters.core.metrics import CounterFamily, GaugeFamily
+from exporters.core.metrics import CounterFamily, GaugeFamily, Metric
 from exporters.node.collectors._files import read_text, read_uint_file
 from exporters.node.collectors._flags import add_bool_flag, compile_go_regex
 from exporters.node.collectors._strconv import go_parse_float, go_parse_uint, parse_cpu_range

@@ -10,10 +10,8 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import CollectorSpec
-from exporters.core.metrics import GaugeFamily
+from exporters.core.metrics import GaugeFamily, Metric
 from exporters.node.collectors._files import glob_sorted, read_text_limited
 from exporters.node.context import NodeContext
 

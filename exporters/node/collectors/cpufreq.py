@@ -12,10 +12,8 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import CollectorSpec
-from exporters.core.metrics import GaugeFamily
+from exporters.core.metrics import GaugeFamily, Metric
 from exporters.node.collectors._files import read_text, sys_read_file
 from exporters.node.collectors._strconv import go_parse_uint, parse_cpu_range
 from exporters.node.context import NodeContext

@@ -11,11 +11,9 @@ import os
 import re
 from collections.abc import Iterable
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import CollectorSpec, NoDataError
 from exporters.core.flags import ConfigError
-from exporters.core.metrics import GaugeFamily
+from exporters.core.metrics import GaugeFamily, Metric
 from exporters.node.collectors._files import sys_read_file
 from exporters.node.context import NodeContext
 

@@ -15,10 +15,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import CollectorSpec
-from exporters.core.metrics import GaugeFamily
+from exporters.core.metrics import GaugeFamily, Metric
 from exporters.node.collectors._files import glob_sorted, sys_read_file
 from exporters.node.collectors._strconv import go_parse_uint
 from exporters.node.context import NodeContext

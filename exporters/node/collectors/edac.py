@@ -7,10 +7,8 @@ import os
 import re
 from collections.abc import Iterator
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import CollectorSpec
-from exporters.core.metrics import CounterFamily
+from exporters.core.metrics import CounterFamily, Metric
 from exporters.node.collectors._files import read_text
 from exporters.node.context import NodeContext
 

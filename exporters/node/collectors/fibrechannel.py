@@ -8,10 +8,8 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import CollectorSpec, NoDataError
-from exporters.core.metrics import CounterFamily, GaugeFamily
+from exporters.core.metrics import CounterFamily, GaugeFamily, Metric
 from exporters.node.collectors._files import list_dir, sys_read_file
 from exporters.node.collectors._strconv import go_parse_uint
 from exporters.node.context import NodeContext

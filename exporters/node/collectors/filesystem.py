@@ -18,18 +18,14 @@ import logging
 import os
 import re
 import threading
-import time
-from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
-from prometheus_client.metrics_core import Metric
-
+from exporters.core.batch import Call, DaemonPool, StallingBatch
 from exporters.core.collector import CollectorSpec
 from exporters.core.flags import parse_duration
-from exporters.core.metrics import GaugeFamily
-from exporters.core.runner import DaemonPool
+from exporters.core.metrics import GaugeFamily, Metric
 from exporters.node.collectors._files import read_text
 from exporters.node.collectors._flags import compile_go_regex, go_match, with_deprecated_alias
 from exporters.node.context import NodeContext
@@ -145,29 +141,6 @@ def stats_from_statvfs(mount: Mount, buf: StatvfsResult) -> FilesystemStats:
     )
 
 
-@dataclass
-class _StatCall:
-    """One statfs call: started by a worker, watched by the scrape for its timeout."""
-
-    mount: Mount
-    path: str
-    started: float
-    done: bool = False
-    result: StatvfsResult | None = None
-    error: OSError | None = None
-
-
-@dataclass
-class _StatBatch:
-    """The mounts of one scrape: ``pending`` not started yet, ``running`` in a worker."""
-
-    pending: deque[Mount]
-    cond: threading.Condition
-    running: list[_StatCall] = field(default_factory=list)
-    finished: list[_StatCall] = field(default_factory=list)
-    workers: int = 0
-
-
 class FilesystemCollector:
     """``node_filesystem_*`` for every mount point not excluded by mount point or type."""
 
@@ -179,6 +152,7 @@ class FilesystemCollector:
         mount_timeout: float = DEFAULT_MOUNT_TIMEOUT,
         stat_workers: int = DEFAULT_STAT_WORKERS,
         statfs: StatFunc = os.statvfs,
+        stall: float = STALL_SECONDS,
     ) -> None:
         self.context = context
         self.mount_points_exclude = mount_points_exclude
@@ -186,9 +160,10 @@ class FilesystemCollector:
         self.mount_timeout = mount_timeout
         self.stat_workers = max(1, stat_workers)
         self.statfs = statfs
+        self.stall = stall
         self._lock = threading.Lock()
-        # mount point -> the call that timed out and has not returned yet
-        self._stuck: dict[str, _StatCall] = {}
+        # mount point -> the mount (of the scrape) whose statfs timed out and has not returned yet
+        self._stuck: dict[str, Mount] = {}
         # Worker threads outlive a scrape (starting a thread costs more than the statfs
         # calls of a whole scrape); one stuck in a hung mount is simply never idle again,
         # and as a daemon it does not hold up the exporter's exit.
@@ -200,55 +175,43 @@ class FilesystemCollector:
     def stat_path(self, mount: Mount) -> str:
         return os.path.normpath(os.path.join(self.context.rootfs, mount.mount_point.lstrip("/")))
 
-    def _drain(self, batch: _StatBatch) -> None:
-        """A worker: statfs the batch's pending mounts one after another until none is left."""
-        cond = batch.cond
-        while True:
-            with cond:
-                if not batch.pending:
-                    batch.workers -= 1
-                    cond.notify_all()
-                    return
-                mount = batch.pending.popleft()
-                call = _StatCall(mount, self.stat_path(mount), time.monotonic())
-                batch.running.append(call)
-            result: StatvfsResult | None = None
-            error: OSError | None = None
-            try:
-                result = self.statfs(call.path)
-            except OSError as err:
-                error = err
-            with self._lock:
-                if self._stuck.get(mount.mount_point) is call:
-                    del self._stuck[mount.mount_point]
-                    LOGGER.debug(
-                        "Mount point has recovered, monitoring will resume",
-                        extra={"collector": NAME, "mountpoint": mount.mount_point},
-                    )
-            with cond:
-                call.result, call.error, call.done = result, error, True
-                if call not in batch.running:
-                    return  # written off as stuck: the scrape no longer counts this worker
-                batch.running.remove(call)
-                batch.finished.append(call)
-                cond.notify_all()
+    def _statfs(self, mount: Mount) -> StatvfsResult | OSError:
+        try:
+            result: StatvfsResult | OSError = self.statfs(self.stat_path(mount))
+        except OSError as err:
+            result = err
+        with self._lock:
+            if self._stuck.get(mount.mount_point) is mount:
+                del self._stuck[mount.mount_point]
+                LOGGER.debug(
+                    "Mount point has recovered, monitoring will resume",
+                    extra={"collector": NAME, "mountpoint": mount.mount_point},
+                )
+        return result
 
-    def _add_worker(self, batch: _StatBatch) -> None:
-        batch.workers += 1
-        self._pool.submit(self._drain, batch)
+    def _timed_out(self, call: Call[Mount]) -> None:
+        with self._lock:
+            self._stuck[call.item.mount_point] = call.item
+        LOGGER.debug(
+            "Mount point timed out, it is being labeled as stuck and will not be monitored",
+            extra={"collector": NAME, "mountpoint": call.item.mount_point},
+        )
 
-    def _finish(self, call: _StatCall) -> FilesystemStats:
-        if call.error is not None or call.result is None:
+    def _finish(self, call: Call[Mount] | None, mount: Mount) -> FilesystemStats:
+        if call is None or not call.done:
+            return FilesystemStats(mount, device_error=1.0)  # timed out
+        if call.error is not None or isinstance(call.result, OSError):
             LOGGER.debug(
                 "Error on statfs() system call",
-                extra={"collector": NAME, "rootfs": call.path, "err": str(call.error)},
+                extra={"collector": NAME, "rootfs": self.stat_path(mount), "err": str(call.error or call.result)},
             )
-            return FilesystemStats(call.mount, readonly=call.mount.readonly, device_error=1.0)
-        return stats_from_statvfs(call.mount, call.result)
+            return FilesystemStats(mount, readonly=mount.readonly, device_error=1.0)
+        result: StatvfsResult = call.result  # type: ignore[assignment]
+        return stats_from_statvfs(mount, result)
 
     def get_stats(self) -> list[FilesystemStats]:
         stats: list[FilesystemStats] = []
-        queue: deque[Mount] = deque()
+        to_stat: list[Mount] = []
         mounts = self.read_mounts()
         order = {id(mount): index for index, mount in enumerate(mounts)}
         for mount in mounts:
@@ -267,41 +230,18 @@ class FilesystemCollector:
                 )
                 stats.append(FilesystemStats(mount, device_error=1.0))
                 continue
-            queue.append(mount)
-        if not queue:
+            to_stat.append(mount)
+        if not to_stat:
             return stats
 
         # One worker takes the mounts in turn; while a call is slow, more join in (up to
         # --collector.filesystem.stat-workers), and a worker stuck past the mount timeout
         # is written off and replaced, so a hung mount costs only its own series.
-        batch = _StatBatch(queue, threading.Condition())
-        stall = min(STALL_SECONDS, self.mount_timeout)
-        with batch.cond:
-            self._add_worker(batch)
-            while batch.pending or batch.running or batch.finished:
-                if not batch.finished:
-                    now = time.monotonic()
-                    first_timeout = min((c.started + self.mount_timeout for c in batch.running), default=now + stall)
-                    batch.cond.wait(max(0.0, min(first_timeout, now + stall) - now))
-                for call in batch.finished:
-                    stats.append(self._finish(call))
-                progressed = bool(batch.finished)
-                batch.finished.clear()
-                now = time.monotonic()
-                for call in list(batch.running):
-                    if now - call.started < self.mount_timeout:
-                        continue
-                    batch.running.remove(call)
-                    batch.workers -= 1  # that worker is gone until the call returns
-                    with self._lock:
-                        self._stuck[call.mount.mount_point] = call
-                    LOGGER.debug(
-                        "Mount point timed out, it is being labeled as stuck and will not be monitored",
-                        extra={"collector": NAME, "mountpoint": call.mount.mount_point},
-                    )
-                    stats.append(FilesystemStats(call.mount, device_error=1.0))
-                if batch.pending and batch.workers < self.stat_workers and (not progressed or batch.workers == 0):
-                    self._add_worker(batch)
+        batch = StallingBatch(to_stat, self._statfs, self._pool, stall=min(self.stall, self.mount_timeout),
+                              max_workers=self.stat_workers, item_timeout=self.mount_timeout,
+                              on_timeout=self._timed_out)
+        for call, mount in zip(batch.run(), to_stat, strict=True):
+            stats.append(self._finish(call, mount))
         stats.sort(key=lambda s: order[id(s.mount)])  # mount table order, however the calls finished
         return stats
 

@@ -16,10 +16,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import CollectorSpec, NoDataError
-from exporters.core.metrics import CounterFamily, GaugeFamily
+from exporters.core.metrics import CounterFamily, GaugeFamily, Metric
 from exporters.node.collectors._files import read_once, read_text
 from exporters.node.collectors._flags import DeviceFilter, device_filter
 from exporters.node.collectors._labels import to_valid_utf8

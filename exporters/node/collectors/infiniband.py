@@ -14,10 +14,8 @@ import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import CollectorSpec, NoDataError
-from exporters.core.metrics import CounterFamily, GaugeFamily
+from exporters.core.metrics import CounterFamily, GaugeFamily, Metric
 from exporters.node.collectors._files import read_attribute_files, read_text, sys_read_file
 from exporters.node.collectors._labels import without_invalid_utf8
 from exporters.node.collectors._strconv import go_parse_uint

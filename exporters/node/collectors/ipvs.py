@@ -12,11 +12,9 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import CollectorSpec, NoDataError
 from exporters.core.flags import ConfigError
-from exporters.core.metrics import CounterFamily, GaugeFamily
+from exporters.core.metrics import CounterFamily, GaugeFamily, Metric
 from exporters.node.collectors._files import read_text
 from exporters.node.collectors._labels import without_invalid_utf8
 from exporters.node.collectors._strconv import go_parse_uint

@@ -10,10 +10,8 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import CollectorSpec
-from exporters.core.metrics import CounterFamily
+from exporters.core.metrics import CounterFamily, Metric
 from exporters.node.collectors._files import glob_sorted, read_text
 from exporters.node.collectors._labels import valid_metric_name
 from exporters.node.collectors._strconv import go_parse_uint

@@ -11,10 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import CollectorSpec
-from exporters.core.metrics import GaugeFamily, exact_counter
+from exporters.core.metrics import GaugeFamily, Metric, exact_counter
 from exporters.node.collectors._files import read_text
 from exporters.node.collectors._strconv import go_parse_float
 from exporters.node.context import NodeContext

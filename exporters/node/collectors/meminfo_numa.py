@@ -13,10 +13,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import CollectorSpec
-from exporters.core.metrics import CounterFamily, GaugeFamily
+from exporters.core.metrics import CounterFamily, GaugeFamily, Metric
 from exporters.node.collectors._files import glob_sorted, read_text
 from exporters.node.collectors._labels import valid_metric_name
 from exporters.node.collectors._strconv import go_parse_float

@@ -15,10 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import CollectorSpec
-from exporters.core.metrics import CounterFamily, GaugeFamily
+from exporters.core.metrics import CounterFamily, GaugeFamily, Metric
 from exporters.node.collectors._files import read_text
 from exporters.node.collectors._strconv import go_parse_int, go_parse_uint
 from exporters.node.context import NodeContext
@@ -183,6 +181,8 @@ def parse_go_seconds(text: str) -> float:
 
 def parse_transport(fields: list[str], stat_version: str) -> tuple[str, dict[str, int]]:
     """``xprt:`` fields (protocol first) -> protocol and TRANSPORT_FIELDS values."""
+    if not fields:
+        raise ValueError(f"incomplete NFS transport stats {stat_version} statement")
     protocol, numbers = fields[0], fields[1:]
     expected = TRANSPORT_LENGTHS.get((stat_version, protocol))
     if expected is None:

@@ -6,8 +6,15 @@ ENOENT) are skipped, a number that does not parse reads as 0 (procfs ``PInt64``)
 ``speed`` is in Mbit/s and exported as bytes/s, ``-1`` (unknown) included unless
 ``--collector.netclass.ignore-invalid-speed``.
 
-``--collector.netclass.netlink`` selects upstream's rtnetlink variant; it is served from
-the same sysfs attributes, with that variant's label set and value quirks.
+``--collector.netclass.netlink`` selects upstream's rtnetlink variant: the links of an
+RTM_GETLINK dump (flags as ``dev_get_flags()`` reports them, carrier of down links too),
+duplex and speed from ethtool's netlink LINKMODES dump, and three attributes
+(``addr_assign_type``, ``dev_id``, ``name_assign_type``) from sysfs. Its quirks are kept:
+``dormant`` is the link mode, ``iface_link`` is IFLA_LINK or else the index, an unknown
+speed (SPEED_UNKNOWN, 2^32-1 Mbit/s) is exported as it reads. With
+``--collector.netclass_rtnl.with-stats`` each link's rtnl_link_stats64 counters are
+gauges, except the families the netdev collector serves when it is enabled: those are
+left to it (upstream's registry keeps netdev's counters and drops these).
 """
 
 from __future__ import annotations
@@ -17,16 +24,18 @@ import errno
 import logging
 import os
 import re
-from collections.abc import Iterable, Iterator
+import struct
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import CollectorSpec, NoDataError
-from exporters.core.metrics import CounterFamily, ExactFamily, GaugeFamily, exact_gauge
+from exporters.core.metrics import CounterFamily, ExactFamily, GaugeFamily, Metric, exact_gauge
+from exporters.node.collectors import netdev
 from exporters.node.collectors._files import read_attribute_files, sys_read_file
 from exporters.node.collectors._flags import add_bool_flag, compile_go_regex
 from exporters.node.collectors._labels import without_invalid_utf8
+from exporters.node.collectors._netlink import attribute_map, encode_attribute, genl_family, genl_request, text, uint
+from exporters.node.collectors._rtnl import OPERSTATES, Link, hardware_address, read_links
 from exporters.node.collectors._strconv import procfs_pint64
 from exporters.node.context import NodeContext
 
@@ -66,27 +75,26 @@ SYSFS_METRICS: tuple[tuple[str, str, bool], ...] = (
     ("protocol_type", "type", False),
 )
 
-# The rtnetlink variant (netclass_rtnl_linux.go) reports "dormant" from the link mode and
-# "iface_link" from the ARPHRD type when it is non-zero: upstream's quirks, kept.
-RTNL_METRICS: tuple[tuple[str, str, bool], ...] = (
-    ("address_assign_type", "addr_assign_type", False),
+# The rtnetlink variant (netclass_rtnl_linux.go): metric suffix -> (Link field, counter?),
+# in upstream's order; a field the kernel did not send (None) is not exported.
+RTNL_FIELDS: tuple[tuple[str, str, bool], ...] = (
     ("carrier", "carrier", False),
     ("carrier_changes_total", "carrier_changes", True),
     ("carrier_up_changes_total", "carrier_up_count", True),
     ("carrier_down_changes_total", "carrier_down_count", True),
-    ("device_id", "dev_id", False),
     ("flags", "flags", False),
-    ("iface_id", "ifindex", False),
-    ("iface_link_mode", "link_mode", False),
-    ("dormant", "link_mode", False),
+    ("iface_id", "index", False),
+    ("iface_link_mode", "linkmode", False),
+    ("dormant", "linkmode", False),  # upstream reports the link mode here
     ("mtu_bytes", "mtu", False),
-    ("name_assign_type", "name_assign_type", False),
-    ("net_dev_group", "netdev_group", False),
-    ("transmit_queue_length", "tx_queue_len", False),
+    ("net_dev_group", "group", False),
+    ("transmit_queue_length", "txqlen", False),
     ("protocol_type", "type", False),
 )
+# The attributes the rtnetlink variant still reads from sysfs: file -> metric suffix.
+RTNL_SYSFS = {"addr_assign_type": "address_assign_type", "dev_id": "device_id", "name_assign_type": "name_assign_type"}
 
-# rtnl --collector.netclass_rtnl.with-stats: statistics file -> metric suffix (gauges upstream).
+# --collector.netclass_rtnl.with-stats: rtnl_link_stats64 field -> metric suffix (gauges upstream).
 RTNL_STATS = (
     ("rx_packets", "receive_packets_total"), ("tx_packets", "transmit_packets_total"),
     ("rx_bytes", "receive_bytes_total"), ("tx_bytes", "transmit_bytes_total"),
@@ -102,6 +110,49 @@ RTNL_STATS = (
     ("tx_compressed", "transmit_compressed_total"), ("rx_nohandler", "receive_nohandler_total"),
 )
 
+# ethtool's generic netlink family (linux/ethtool_netlink.h).
+ETHTOOL_MSG_LINKMODES_GET = 4
+ETHTOOL_A_LINKMODES_HEADER, ETHTOOL_A_LINKMODES_SPEED, ETHTOOL_A_LINKMODES_DUPLEX = 1, 5, 6
+ETHTOOL_A_HEADER_DEV_NAME, ETHTOOL_A_HEADER_FLAGS = 2, 3
+ETHTOOL_FLAG_COMPACT_BITSETS = 1
+NLA_F_NESTED = 0x8000
+DUPLEX_NAMES = {0: "Half", 1: "Full", 255: "Unknown"}
+
+
+@dataclass(frozen=True)
+class LinkMode:
+    """One link of ethtool's LINKMODES dump: speed in Mbit/s as the kernel sends it, duplex."""
+
+    speed: int = 0
+    duplex: int = 0
+
+    @property
+    def duplex_name(self) -> str:
+        return DUPLEX_NAMES.get(self.duplex, f"Duplex({self.duplex})")
+
+
+def parse_link_modes(replies: list[bytes]) -> dict[str, LinkMode]:
+    """Interface name -> link mode; absent attributes read as upstream's zero values."""
+    modes = {}
+    for reply in replies:
+        attrs = attribute_map(reply)
+        header = attribute_map(attrs.get(ETHTOOL_A_LINKMODES_HEADER, b""))
+        name = text(header.get(ETHTOOL_A_HEADER_DEV_NAME)) or ""
+        modes[name] = LinkMode(speed=uint(attrs.get(ETHTOOL_A_LINKMODES_SPEED), 4) or 0,
+                               duplex=uint(attrs.get(ETHTOOL_A_LINKMODES_DUPLEX), 1) or 0)
+    return modes
+
+
+def read_link_modes() -> dict[str, LinkMode] | None:
+    """Every ethtool-capable link's mode, or None when the kernel has no ethtool netlink (before 5.6)."""
+    family = genl_family("ethtool")
+    if family is None:
+        return None
+    flags = encode_attribute(ETHTOOL_A_HEADER_FLAGS, struct.pack("=I", ETHTOOL_FLAG_COMPACT_BITSETS))
+    return parse_link_modes(genl_request(family, ETHTOOL_MSG_LINKMODES_GET,
+                                         encode_attribute(ETHTOOL_A_LINKMODES_HEADER | NLA_F_NESTED, flags)))
+
+
 IFF_UP = 0x1
 
 
@@ -111,6 +162,12 @@ class NetClassIface:
     text: dict[str, str] = field(default_factory=dict)
     numbers: dict[str, int] = field(default_factory=dict)
     stats: dict[str, int] = field(default_factory=dict)
+
+
+def net_devices(context: NodeContext) -> list[str]:
+    """The entries of /sys/class/net that are not regular files (procfs' NetClassDevices)."""
+    with os.scandir(context.sys("class", "net")) as entries:
+        return sorted(e.name for e in entries if not e.is_file(follow_symlinks=False))
 
 
 def parse_iface(name: str, attributes: dict[str, str]) -> NetClassIface:
@@ -147,31 +204,40 @@ class NetClassCollector:
         ignore_invalid_speed: bool = False,
         netlink: bool = False,
         rtnl_with_stats: bool = False,
+        netdev_families: frozenset[str] = frozenset(),
+        links: Callable[[], list[Link]] = read_links,
+        link_modes: Callable[[], dict[str, LinkMode] | None] = read_link_modes,
     ) -> None:
         self.context = context
         self.ignored = ignored
         self.ignore_invalid_speed = ignore_invalid_speed
         self.netlink = netlink
         self.rtnl_with_stats = rtnl_with_stats
+        self.netdev_families = netdev_families
+        """Metric suffixes the netdev collector serves in this process (left to it with with-stats)."""
+        self.links = links
+        self.link_modes = link_modes
 
     def read_devices(self) -> list[str]:
-        with os.scandir(self.context.sys("class", "net")) as entries:
-            return sorted(e.name for e in entries if not e.is_file(follow_symlinks=False))
+        return net_devices(self.context)
 
     def read_attributes(self, device: str) -> dict[str, str]:
         # only the attributes parse_iface uses: a read costs a syscall round trip each
         return read_attribute_files(self.context.sys("class", "net", device), IGNORED_ERRNOS, ATTRIBUTES)
 
-    def read_stats(self, device: str) -> dict[str, int]:
-        directory = self.context.sys("class", "net", device, "statistics")
-        stats = {}
-        for filename, _ in RTNL_STATS:
+    def read_rtnl_sysfs(self, device: str) -> dict[str, int]:
+        """The variant's sysfs attributes of one link; one the kernel refuses (or a link
+        sysfs does not show) is left out, any other error fails the scrape, as upstream."""
+        values = {}
+        for filename in RTNL_SYSFS:
             try:
-                raw = sys_read_file(os.path.join(directory, filename), errors="surrogateescape")
-            except OSError:
-                continue
-            stats[filename] = int(raw) if raw.isdigit() else 0
-        return stats
+                raw = sys_read_file(self.context.sys("class", "net", device, filename), errors="surrogateescape")
+            except OSError as err:
+                if err.errno in IGNORED_ERRNOS or err.errno == errno.ENOTDIR:
+                    continue
+                raise
+            values[filename] = procfs_pint64(raw)
+        return values
 
     def interfaces(self) -> list[NetClassIface]:
         """Every interface not ignored; a missing or unreadable directory (a device gone, a
@@ -181,10 +247,7 @@ class NetClassCollector:
             for device in self.read_devices():
                 if self.ignored.search(device):
                     continue
-                iface = parse_iface(device, self.read_attributes(device))
-                if self.netlink and self.rtnl_with_stats:
-                    iface.stats = self.read_stats(device)
-                result.append(iface)
+                result.append(parse_iface(device, self.read_attributes(device)))
         except (FileNotFoundError, PermissionError) as err:
             raise NoDataError(f"could not read netclass: {err}") from err
         return result
@@ -193,8 +256,7 @@ class NetClassCollector:
         return without_invalid_utf8(self._collect(), LOGGER, NAME)
 
     def _collect(self) -> Iterable[Metric]:
-        ifaces = self.interfaces()
-        return self.build_rtnl(ifaces) if self.netlink else self.build_sysfs(ifaces)
+        return self.collect_rtnl() if self.netlink else self.build_sysfs(self.interfaces())
 
     def build_sysfs(self, ifaces: list[NetClassIface]) -> list[Metric]:
         up = GaugeFamily("node_network_up", "Value is 1 if operstate is 'up', 0 otherwise.",
@@ -220,35 +282,48 @@ class NetClassCollector:
                 fields.add("speed_bytes", False, iface.name, speed_bytes(speed))
         return [up, info, *fields.families.values()]
 
-    def build_rtnl(self, ifaces: list[NetClassIface]) -> list[Metric]:
+    def collect_rtnl(self) -> list[Metric]:
         fields = _FieldFamilies()
-        up = GaugeFamily("node_network_up", "Value is 1 if operstate is 'up', 0 otherwise.",
-                               labels=["device"])
+        modes = self.link_modes()
+        if modes is None:
+            LOGGER.info("ETHTOOL netlink interface unavailable, duplex and linkspeed are not scraped.",
+                        extra={"collector": NAME})
+            modes = {}
+        modes = {name: mode for name, mode in modes.items() if not self.ignored.search(name)}
+        for device, link_mode in modes.items():
+            # a uint32 read as Go's int: SPEED_UNKNOWN (2^32-1) is exported, not skipped
+            fields.add("speed_bytes", False, device, link_mode.speed * 1000 * 1000 // 8)
+        links = [link for link in self.links() if not self.ignored.search(link.name)]
+        sysfs = {link.name: self.read_rtnl_sysfs(link.name) for link in links}
+        up = GaugeFamily("node_network_up", "Value is 1 if operstate is 'up', 0 otherwise.", labels=["device"])
         info = GaugeFamily(
             "node_network_info", "Non-numeric data of <iface>, value is always 1.",
             labels=["device", "address", "broadcast", "duplex", "operstate", "ifalias"],
         )
-        for iface in ifaces:
-            text = iface.text
-            speed = iface.numbers.get("speed")
-            if speed is not None and speed >= 0:  # ethtool's speed: unknown (-1) is never exported
-                fields.add("speed_bytes", False, iface.name, speed_bytes(speed))
-            up.add_metric([iface.name], 1.0 if text.get("operstate") == "up" else 0.0)
-            info.add_metric([
-                iface.name, text.get("address", ""), text.get("broadcast", ""), text.get("duplex", ""),
-                text.get("operstate", "unknown"), text.get("ifalias", ""),
-            ], 1.0)
-            for suffix, attr, counter in RTNL_METRICS:
-                if attr in iface.numbers:
-                    fields.add(suffix, counter, iface.name, iface.numbers[attr])
-                if suffix == "dormant":  # upstream pushes iface_link right after dormant
-                    link_type = iface.numbers.get("type", 0)
-                    value = link_type if link_type > 0 else iface.numbers.get("ifindex")
-                    if value is not None:
-                        fields.add("iface_link", False, iface.name, value)
-            for filename, suffix in RTNL_STATS:
-                if filename in iface.stats:
-                    fields.add(suffix, False, iface.name, iface.stats[filename])
+        for link in links:
+            name = link.name
+            operstate = OPERSTATES[link.operstate] if link.operstate < len(OPERSTATES) else "unknown"
+            up.add_metric([name], 1.0 if operstate == "up" else 0.0)
+            found = modes.get(name)
+            info.add_metric([name, hardware_address(link.address), hardware_address(link.broadcast),
+                             found.duplex_name if found else "", operstate, link.alias or ""], 1.0)
+            attrs = sysfs[name]
+            if "addr_assign_type" in attrs:
+                fields.add("address_assign_type", False, name, attrs["addr_assign_type"])
+            for suffix, field_name, counter in RTNL_FIELDS:
+                if suffix == "flags" and "dev_id" in attrs:  # upstream's order: device_id comes first
+                    fields.add("device_id", False, name, attrs["dev_id"])
+                value = getattr(link, field_name)
+                if value is not None:
+                    fields.add(suffix, counter, name, value)
+                if suffix == "dormant":
+                    fields.add("iface_link", False, name, link.link if link.link > 0 else link.index)
+                if suffix == "mtu_bytes" and "name_assign_type" in attrs:
+                    fields.add("name_assign_type", False, name, attrs["name_assign_type"])
+            if self.rtnl_with_stats and link.stats is not None:
+                for stat, suffix in RTNL_STATS:
+                    if suffix not in self.netdev_families:
+                        fields.add(suffix, False, name, link.stats[stat])
         return [up, info, *fields.families.values()]
 
 
@@ -289,6 +364,7 @@ def factory(context: NodeContext) -> NetClassCollector:
         ignore_invalid_speed=bool(context.option("netclass_ignore_invalid_speed", False)),
         netlink=bool(context.option("netclass_netlink", False)),
         rtnl_with_stats=bool(context.option("netclass_rtnl_with_stats", False)),
+        netdev_families=frozenset(f"{key}_total" for key in netdev.served_keys(context)),
     )
 
 

@@ -16,17 +16,15 @@ import ipaddress
 import logging
 import os
 import socket
-import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import CollectorSpec
-from exporters.core.metrics import CounterFamily, GaugeFamily
+from exporters.core.metrics import CounterFamily, GaugeFamily, Metric
 from exporters.node.collectors._files import read_text
 from exporters.node.collectors._flags import DeviceFilter, add_bool_flag, device_filter, with_deprecated_alias
 from exporters.node.collectors._labels import without_invalid_utf8
+from exporters.node.collectors._rtnl import Link, read_links
 from exporters.node.context import NodeContext
 from exporters.node.psutil_backend import platform_factory
 
@@ -88,19 +86,6 @@ LEGACY_FOLDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 
 DeviceStats = dict[str, dict[str, int]]
 
-# rtnetlink (linux/netlink.h, linux/rtnetlink.h, linux/if_link.h)
-NETLINK_TIMEOUT = 2.0
-_NLMSG_HEADER = struct.Struct("=IHHII")  # length, type, flags, sequence, port id
-_IFINFOMSG = struct.Struct("=BxHiII")  # family, type, index, flags, change
-_RTATTR = struct.Struct("=HH")  # length, type
-_NLMSG_ERROR, _NLMSG_DONE = 2, 3
-_RTM_NEWLINK, _RTM_GETLINK = 16, 18
-_NLM_F_REQUEST, _NLM_F_DUMP = 0x1, 0x300
-_IFLA_IFNAME, _IFLA_STATS64 = 3, 23
-# rtnl_link_stats64's fields in struct order are LINK_STATS_KEYS' order (4.6 added the
-# 24th, rx_nohandler; later fields are not exported upstream either).
-_STATS64_KEYS = tuple(LINK_STATS_KEYS.values())
-
 
 def parse_proc_net_dev(text: str) -> DeviceStats:
     """Parse /proc/net/dev (two header lines, then ``name: 16 counters``)."""
@@ -151,62 +136,23 @@ def legacy(stats: dict[str, int]) -> dict[str, int]:
     return out
 
 
-def parse_rtnetlink_links(data: bytes) -> tuple[DeviceStats, bool]:
-    """Link statistics from RTM_NEWLINK messages; also whether NLMSG_DONE was seen.
-
-    A link without IFLA_STATS64 is left out; missing trailing counters (older kernels)
-    read as 0, as with the sysfs files.
-    """
-    stats: DeviceStats = {}
-    offset = 0
-    size = len(data)
-    while offset + _NLMSG_HEADER.size <= size:
-        length, kind, _, _, _ = _NLMSG_HEADER.unpack_from(data, offset)
-        if length < _NLMSG_HEADER.size or offset + length > size:
-            raise ValueError(f"truncated netlink message at {offset}")
-        if kind == _NLMSG_DONE:
-            return stats, True
-        if kind == _NLMSG_ERROR:
-            if length < _NLMSG_HEADER.size + 4 or offset + _NLMSG_HEADER.size + 4 > len(data):
-                raise ValueError(f"truncated netlink error message at {offset}")
-            code = struct.unpack_from("=i", data, offset + _NLMSG_HEADER.size)[0]
-            raise OSError(-code, f"rtnetlink: {os.strerror(-code)}")
-        if kind == _RTM_NEWLINK:
-            name = None
-            values: tuple[int, ...] | None = None
-            pos = offset + _NLMSG_HEADER.size + _IFINFOMSG.size
-            end = offset + length
-            while pos + _RTATTR.size <= end:
-                attr_len, attr_type = _RTATTR.unpack_from(data, pos)
-                if attr_len < _RTATTR.size:
-                    break
-                payload = data[pos + _RTATTR.size:pos + attr_len]
-                if attr_type == _IFLA_IFNAME:
-                    name = payload.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
-                elif attr_type == _IFLA_STATS64:
-                    values = struct.unpack_from(f"={len(payload) // 8}Q", payload)
-                pos += (attr_len + 3) & ~3
-            if name is not None and values is not None:
-                counts = values[:len(_STATS64_KEYS)]
-                stats[name] = dict(zip(_STATS64_KEYS, counts + (0,) * (len(_STATS64_KEYS) - len(counts)),
-                                       strict=True))
-        offset += (length + 3) & ~3
-    return stats, False
+def link_device_stats(links: list[Link]) -> DeviceStats:
+    """Upstream keys of each link's rtnl_link_stats64 (links without statistics are left out)."""
+    return {link.name: {LINK_STATS_KEYS[f]: v for f, v in link.stats.items()}
+            for link in links if link.stats is not None}
 
 
-def read_rtnetlink_links(timeout: float = NETLINK_TIMEOUT) -> DeviceStats:
-    """Every link of this network namespace and its rtnl_link_stats64, in one RTM_GETLINK dump."""
-    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, 0) as sock:
-        sock.settimeout(timeout)
-        body = _IFINFOMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0)
-        sock.send(_NLMSG_HEADER.pack(_NLMSG_HEADER.size + len(body), _RTM_GETLINK,
-                                     _NLM_F_REQUEST | _NLM_F_DUMP, 1, 0) + body)
-        stats: DeviceStats = {}
-        while True:
-            part, done = parse_rtnetlink_links(sock.recv(1 << 16))
-            stats.update(part)
-            if done:
-                return stats
+def served_keys(context: NodeContext) -> set[str]:
+    """The ``node_network_<key>_total`` keys this collector serves with the context's flags
+    (none when it is not enabled): what netclass's ``with-stats`` leaves to it."""
+    enabled = context.option("collector_enable_" + NAME, None)
+    if enabled is None:
+        enabled = not context.option("collector_disable_defaults", False)
+    if not enabled:
+        return set()
+    netlink = bool(context.option("netdev_netlink", True))
+    keys = dict.fromkeys(LINK_STATS_KEYS.values() if netlink else PROC_NET_DEV_KEYS, 0)
+    return set(keys if context.option("netdev_detailed", False) else legacy(keys))
 
 
 @dataclass(frozen=True)
@@ -320,7 +266,7 @@ class NetDevCollector:
         if self.netlink and self.live_host():
             # upstream's default: one rtnetlink dump rather than a file per counter
             try:
-                links = read_rtnetlink_links()
+                links = link_device_stats(read_links())
             except (OSError, ValueError) as err:
                 LOGGER.debug("rtnetlink failed, reading sysfs", extra={"collector": NAME, "err": str(err)})
             else:

@@ -9,10 +9,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import CollectorSpec, NoDataError
-from exporters.core.metrics import CounterFamily
+from exporters.core.metrics import CounterFamily, Metric
 from exporters.node.collectors._files import read_text
 from exporters.node.collectors._strconv import parse_uints
 from exporters.node.context import NodeContext

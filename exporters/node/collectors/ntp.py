@@ -20,11 +20,9 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import CollectorSpec
 from exporters.core.flags import ConfigError, add_bool_flag, parse_duration
-from exporters.core.metrics import GaugeFamily
+from exporters.core.metrics import GaugeFamily, Metric
 from exporters.node.context import NodeContext
 
 NAME = "ntp"

@@ -6,10 +6,8 @@ import logging
 import os
 from collections.abc import Iterable
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import CollectorSpec, NoDataError
-from exporters.core.metrics import GaugeFamily
+from exporters.core.metrics import GaugeFamily, Metric
 from exporters.node.collectors._files import list_dir, sys_read_file
 from exporters.node.context import NodeContext
 

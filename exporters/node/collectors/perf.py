@@ -28,11 +28,9 @@ import struct
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import CollectorSpec
 from exporters.core.flags import ConfigError
-from exporters.core.metrics import CounterFamily
+from exporters.core.metrics import CounterFamily, Metric
 from exporters.node.collectors._flags import add_bool_flag
 from exporters.node.collectors._labels import valid_metric_name
 from exporters.node.collectors._libc import libc

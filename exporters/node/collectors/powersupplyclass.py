@@ -15,11 +15,8 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from prometheus_client.metrics_core import Metric
-from prometheus_client.samples import Sample
-
 from exporters.core.collector import CollectorSpec, NoDataError
-from exporters.core.metrics import GaugeFamily
+from exporters.core.metrics import GaugeFamily, Metric, Sample
 from exporters.node.collectors._files import read_attribute_files
 from exporters.node.collectors._flags import compile_go_regex
 from exporters.node.collectors._labels import to_valid_utf8, without_invalid_utf8

@@ -15,10 +15,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import CollectorSpec, NoDataError
-from exporters.core.metrics import CounterFamily
+from exporters.core.metrics import CounterFamily, Metric
 from exporters.node.collectors._files import go_join, read_text
 from exporters.node.collectors._flags import add_bool_flag
 from exporters.node.collectors._labels import sanitize_metric_name, without_invalid_utf8

@@ -10,10 +10,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import CollectorSpec, NoDataError
-from exporters.core.metrics import CounterFamily
+from exporters.core.metrics import CounterFamily, Metric
 from exporters.node.collectors._files import read_text
 from exporters.node.collectors._strconv import go_parse_uint
 from exporters.node.context import NodeContext

@@ -12,10 +12,8 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import CollectorSpec
-from exporters.core.metrics import GaugeFamily
+from exporters.core.metrics import GaugeFamily, Metric
 from exporters.node.collectors._files import read_text
 from exporters.node.collectors._labels import valid_metric_name
 from exporters.node.collectors._strconv import go_parse_int

@@ -11,11 +11,9 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import CollectorSpec
 from exporters.core.deadline import current_deadline
-from exporters.core.metrics import CounterFamily, GaugeFamily
+from exporters.core.metrics import CounterFamily, GaugeFamily, Metric
 from exporters.node.collectors._files import read_text_limited
 from exporters.node.collectors._flags import add_bool_flag
 from exporters.node.collectors._strconv import go_parse_float, go_parse_uint

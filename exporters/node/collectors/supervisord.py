@@ -21,10 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import CollectorSpec
-from exporters.core.metrics import GaugeFamily, exact_counter
+from exporters.core.metrics import GaugeFamily, Metric, exact_counter
 from exporters.node.context import NodeContext
 
 NAME = "supervisord"

@@ -14,10 +14,8 @@ import argparse
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import CollectorSpec
-from exporters.core.metrics import GaugeFamily, exact_untyped
+from exporters.core.metrics import GaugeFamily, Metric, exact_untyped
 from exporters.node.collectors._files import sys_read_file
 from exporters.node.collectors._labels import sanitize_metric_name, valid_metric_name
 from exporters.node.collectors._strconv import go_parse_int

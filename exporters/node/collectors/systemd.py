@@ -15,11 +15,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import CollectorSpec
 from exporters.core.flags import add_bool_flag
-from exporters.core.metrics import CounterFamily, GaugeFamily, exact_gauge
+from exporters.core.metrics import CounterFamily, GaugeFamily, Metric, exact_gauge
 from exporters.node.collectors._dbus import (
     SYSTEMD_PRIVATE,
     Call,

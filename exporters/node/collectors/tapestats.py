@@ -12,10 +12,8 @@ import os
 import re
 from collections.abc import Iterable
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import CollectorSpec, NoDataError
-from exporters.core.metrics import CounterFamily, GaugeFamily
+from exporters.core.metrics import CounterFamily, GaugeFamily, Metric
 from exporters.node.collectors._files import list_dir, sys_read_file
 from exporters.node.collectors._flags import compile_go_regex, go_match
 from exporters.node.collectors._strconv import go_parse_uint

@@ -27,13 +27,10 @@ import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from prometheus_client.metrics_core import Metric
-from prometheus_client.samples import Sample
-
 from exporters.core.collector import CollectorSpec
 from exporters.core.deadline import current_deadline
 from exporters.core.exposition import format_value
-from exporters.core.metrics import GaugeFamily
+from exporters.core.metrics import GaugeFamily, Metric, Sample
 from exporters.node.collectors._files import glob_sorted, list_dir
 from exporters.node.collectors._strconv import go_parse_float
 from exporters.node.context import NodeContext

@@ -9,10 +9,8 @@ import time as pytime
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import CollectorSpec
-from exporters.core.metrics import GaugeFamily
+from exporters.core.metrics import GaugeFamily, Metric
 from exporters.node.collectors._files import sys_read_file
 from exporters.node.context import NodeContext
 

@@ -12,10 +12,8 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import CollectorSpec, NoDataError
-from exporters.core.metrics import CounterFamily, GaugeFamily
+from exporters.core.metrics import CounterFamily, GaugeFamily, Metric
 from exporters.node.collectors._libc import libc
 from exporters.node.context import NodeContext
 

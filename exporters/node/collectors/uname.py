@@ -6,10 +6,8 @@ import ctypes
 import os
 from collections.abc import Callable, Iterable
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import CollectorSpec
-from exporters.core.metrics import GaugeFamily
+from exporters.core.metrics import GaugeFamily, Metric
 from exporters.node.collectors._libc import libc
 from exporters.node.context import NodeContext
 from exporters.node.psutil_backend import platform_factory

@@ -7,10 +7,8 @@ import argparse
 import re
 from collections.abc import Iterable
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import CollectorSpec
-from exporters.core.metrics import exact_untyped
+from exporters.core.metrics import Metric, exact_untyped
 from exporters.node.collectors._files import read_text
 from exporters.node.collectors._flags import compile_go_regex
 from exporters.node.collectors._strconv import go_parse_float

@@ -9,10 +9,8 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import CollectorSpec
-from exporters.core.metrics import CounterFamily
+from exporters.core.metrics import CounterFamily, Metric
 from exporters.node.collectors._files import glob_sorted, read_text
 from exporters.node.collectors._strconv import parse_uints
 from exporters.node.context import NodeContext

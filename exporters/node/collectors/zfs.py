@@ -11,10 +11,8 @@ import logging
 import os
 from collections.abc import Iterator
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.collector import CollectorSpec, NoDataError
-from exporters.core.metrics import ExactFamily, GaugeFamily, exact_untyped
+from exporters.core.metrics import ExactFamily, GaugeFamily, Metric, exact_untyped
 from exporters.node.collectors._files import glob_sorted, read_text
 from exporters.node.collectors._strconv import go_parse_uint
 from exporters.node.context import NodeContext

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from prometheus_client.metrics_core import Metric
-
+from exporters.core.metrics import Metric
 from exporters.postgres.collectors._table import TableCollector, gauge, spec, table
 from exporters.postgres.connection import Result
 from exporters.postgres.engine import Server
