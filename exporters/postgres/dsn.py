@@ -19,6 +19,7 @@ from urllib.parse import quote
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from exporters.core.flags import ConfigError
+from exporters.core.redact import redact as core_redact
 
 MASK = "PASSWORD_REMOVED"
 # libpq parameters whose values are secrets (and any other named like one)
@@ -111,13 +112,7 @@ class Dsn:
 
 def redact(text: str, secrets: list[str]) -> str:
     """``text`` with every occurrence of each secret (and its URL-quoted form) masked."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, MASK)
-            quoted = quote(secret, safe="")
-            if quoted != secret:
-                text = text.replace(quoted, MASK)
-    return text
+    return core_redact(text, secrets, MASK)
 
 
 def _read_secret_file(path: str, what: str) -> str:

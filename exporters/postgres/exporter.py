@@ -487,15 +487,6 @@ def _unique(fam: Metric) -> bool:
     return len({(s.name, frozenset(s.labels.items())) for s in samples}) == len(samples)
 
 
-def config_reload_metrics(success: bool, timestamp: float) -> list[Metric]:
-    """``postgres_exporter_config_last_reload_*`` (upstream's config package)."""
-    ok = GaugeFamily("postgres_exporter_config_last_reload_successful",
-                     "Postgres exporter config loaded successfully.", value=1.0 if success else 0.0)
-    ts = GaugeFamily("postgres_exporter_config_last_reload_success_timestamp_seconds",
-                     "Timestamp of the last successful configuration reload.", value=timestamp)
-    return [ok, ts]
-
-
 def run_namespaces(target: Target, namespaces: Iterable[Namespace], deadline: float | None) -> list[Result]:
     """Each namespace's query once, as a scrape runs it (``--check-queries``)."""
     return run_statements(target, [ns.query for ns in namespaces], deadline, read_only=False)

@@ -8,7 +8,6 @@ import logging
 import os
 import re
 import sys
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,11 +27,12 @@ from exporters.core.flags import (
     parse_duration,
 )
 from exporters.core.metrics import Metric
+from exporters.core.reloadable import ReloadableFile
 from exporters.core.settings import LogSettings, WebSettings
 from exporters.core.targets import TargetAllowlist
 from exporters.postgres import default_metrics
 from exporters.postgres.collectors import SPECS, CollectorConfig
-from exporters.postgres.config import AuthModule, ExporterConfig, load_config
+from exporters.postgres.config import ExporterConfig, load_config
 from exporters.postgres.connection import ConnectError, Target
 from exporters.postgres.dsn import Dsn, data_sources_from_env
 from exporters.postgres.engine import HISTOGRAM_SUFFIXES
@@ -42,7 +42,6 @@ from exporters.postgres.exporter import (
     Options,
     PostgresExporter,
     QueriesState,
-    config_reload_metrics,
     run_namespaces,
     run_statements,
 )
@@ -174,45 +173,15 @@ def options_from_args(args: argparse.Namespace) -> Options:
     )
 
 
-class ConfigState:
-    """``--config.file``: loaded at start and on SIGHUP; a bad reload keeps the old one."""
+def void(_: object) -> None:
+    """A reload callback's result is logged where it happens; the caller wants none."""
 
-    def __init__(self, path: str, logger: logging.Logger) -> None:
-        self.path = path
-        self.logger = logger
-        self.config = ExporterConfig()
-        self.success = False
-        self.success_time = 0.0
-        self._lock = threading.Lock()
 
-    def load(self, strict: bool) -> None:
-        try:
-            config = load_config(self.path)
-        except FileNotFoundError:
-            with self._lock:
-                self.success = False
-            self.logger.warning("config file not found: auth modules unavailable", extra={"file": self.path})
-            return
-        except (OSError, ConfigError) as err:
-            with self._lock:
-                self.success = False
-            if strict:
-                raise ConfigError(str(err)) from None
-            self.logger.error("failed to reload config file, keeping the previous one", extra={"err": str(err)})
-            return
-        with self._lock:
-            self.config, self.success, self.success_time = config, True, time.time()
-
-    def reload(self) -> None:
-        self.load(strict=False)
-
-    def auth_module(self, name: str) -> AuthModule | None:
-        with self._lock:
-            return self.config.auth_modules.get(name)
-
-    def metrics(self) -> list[Metric]:
-        with self._lock:
-            return config_reload_metrics(self.success, self.success_time)
+def load_config_file(path: str, logger: logging.Logger) -> ReloadableFile[ExporterConfig]:
+    """``--config.file`` (auth modules for ``/probe``): as upstream, a missing or bad file at
+    start is only logged (no auth modules, ``..._last_reload_successful 0``); a bad reload keeps
+    the previous one."""
+    return ReloadableFile(path, load_config, logger, "config file", required=False, default=ExporterConfig())
 
 
 def dump_maps(out: TextIO) -> None:
@@ -250,9 +219,9 @@ def check_queries(
     loaded = QueriesState.load_file(path, collectors)
     for problem in loaded.problems:
         err.write(f"{problem}\n")
-    failed = bool(loaded.errors)
-    out.write(f"{path}: {len(loaded.namespaces)} namespaces, {len(loaded.errors)} errors, "
-              f"{len(loaded.problems) - len(loaded.errors)} warnings (sha256 {loaded.sha256})\n")
+    failed = bool(loaded.check_failures)
+    out.write(f"{path}: {len(loaded.namespaces)} namespaces, {len(loaded.check_failures)} errors, "
+              f"{len(loaded.problems) - len(loaded.check_failures)} warnings (sha256 {loaded.sha256})\n")
     try:
         dsns = data_sources_from_env(env)
     except ConfigError as error:
@@ -355,9 +324,8 @@ def build_app(settings: PostgresSettings, runtime: Runtime) -> Exporter:
         queries = QueriesState(settings.extend_query_path, logger, [s.name for s in chosen])
         queries.load()
         reload.append(queries.reload)
-    config = ConfigState(settings.config_file, logger)
-    config.load(strict=True)
-    reload.append(config.reload)
+    config = load_config_file(settings.config_file, logger)
+    reload.append(lambda: void(config.reload()))
     for broken in (d for d in settings.dsns if d.error):
         logger.error("malformed data source: every scrape of it fails (pg_up 0)", extra={"err": broken.error})
     if not settings.dsns:
@@ -366,10 +334,11 @@ def build_app(settings: PostgresSettings, runtime: Runtime) -> Exporter:
     pg = PostgresExporter(list(settings.dsns), settings.options, queries, chosen, logger)
     policy = ProbePolicy(settings.probe_allowlist, settings.probe_send_credentials_anywhere)
     pool = ProbePool(settings.probe_max_connections, settings.probe_idle_seconds, logger)
-    probe = ProbeHandler(config.auth_module, settings.options, queries, chosen, policy, pool, logger)
+    probe = ProbeHandler(lambda name: config.value.auth_modules.get(name), settings.options, queries, chosen, policy,
+                         pool, logger)
 
     def metrics(request: Request) -> list[Metric]:
-        return [*pg.collect(request.deadline), *config.metrics()]
+        return [*pg.collect(request.deadline), *config.metrics("postgres_exporter", "Postgres exporter")]
 
     tune_gc()
     return Exporter(

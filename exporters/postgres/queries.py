@@ -62,9 +62,11 @@ class Problem:
     where: str
     message: str
     error: bool = False
+    # served here, but the Go binary fails the scrape on it: an error for --check-queries
+    severe: bool = False
 
     def __str__(self) -> str:
-        return f"{self.where}: {'error' if self.error else 'warning'}: {self.message}"
+        return f"{self.where}: {'error' if self.error or self.severe else 'warning'}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,13 @@ class QueryFile:
 
     @property
     def errors(self) -> list[Problem]:
+        """The problems that cost an entry."""
         return [p for p in self.problems if p.error]
+
+    @property
+    def check_failures(self) -> list[Problem]:
+        """What ``--check-queries`` fails on: errors, and what upstream would answer 500 for."""
+        return [p for p in self.problems if p.error or p.severe]
 
 
 def load_queries(
@@ -356,7 +364,8 @@ def _check_collisions(
             if other is not None:
                 reader.problems.append(Problem(ns.source, f"namespace {ns.name!r} would export {series}, which "
                                                           f"namespace {other.name!r} ({other.source}) exports too: "
-                                                          "a repeated series is dropped"))
+                                                          "a repeated series is dropped (upstream answers 500)",
+                                               severe=True))
                 break
             owners[series] = ns
     return kept

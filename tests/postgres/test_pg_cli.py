@@ -90,7 +90,6 @@ def test_check_queries_mode(tmp_path: Path, scratch_db: ScratchDb) -> None:
     [
         (["--constantLabels", "a=b=c"], {}, "--constantLabels: 'a=b=c' is not label=value"),
         ([], {"PG_EXPORTER_DISABLE_DEFAULT_METRICS": "maybe"}, "PG_EXPORTER_DISABLE_DEFAULT_METRICS: 'maybe'"),
-        (["--config.file", "BADCONFIG"], {}, "unknown key 'auth_module'"),
         (["--metric-prefix", "9x"], {}, "--metric-prefix"),
         ([], {"DATA_SOURCE_URI": "h/db", "DATA_SOURCE_PASS_FILE": "NOFILE"}, "failed loading data source pass file"),
     ],
@@ -112,8 +111,9 @@ def test_bad_input_refused_at_start(tmp_path: Path, args: list[str], env: dict[s
 
 @pytest.mark.timeout(60)
 def test_what_upstream_starts_with_starts(exporter_factory: object, tmp_path: Path) -> None:
-    """A broken queries entry, an unreadable queries file, a malformed DATA_SOURCE_NAME: the
-    Go binary starts and serves (load_error 1, pg_up 0); so does ours, with the error logged."""
+    """A broken queries entry, an unreadable queries file, a malformed DATA_SOURCE_NAME, a bad
+    --config.file: the Go binary starts and serves (load_error 1, pg_up 0, reload_successful 0);
+    so does ours, with the error logged."""
     bad = tmp_path / "bad.yaml"
     bad.write_text(BAD_QUERIES + GOOD_QUERIES)
     running = exporter_factory("postgres", ["--extend.query-path", str(bad)],  # type: ignore[operator]
@@ -122,10 +122,14 @@ def test_what_upstream_starts_with_starts(exporter_factory: object, tmp_path: Pa
     assert fams["pg_up"].value() == 0 and fams["pg_exporter_user_queries_load_error"].value() == 1
     assert "unknown usage 'GAUGES'" in running.log() and "could not parse DATA_SOURCE_NAME entry 1" in running.log()
     assert SECRET not in running.log()
-    missing = exporter_factory("postgres", [], env=clean_env(  # type: ignore[operator]
+    config = tmp_path / "config.yml"
+    config.write_text("auth_module:\n  x: {}\n")
+    missing = exporter_factory("postgres", ["--config.file", str(config)], env=clean_env(  # type: ignore[operator]
         PG_EXPORTER_EXTEND_QUERY_PATH=str(tmp_path / "nope.yaml")))
     fams = parse(scrape(f"{missing.url}/metrics")[1])
     assert fams["pg_exporter_user_queries_load_error"].value() == 1 and "cannot read queries file" in missing.log()
+    assert fams["postgres_exporter_config_last_reload_successful"].value() == 0
+    assert "unknown key 'auth_module'" in missing.log()
 
 
 @pytest.mark.timeout(60)

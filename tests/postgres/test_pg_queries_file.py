@@ -112,6 +112,7 @@ def test_problems_have_a_location_and_only_errors_skip_an_entry(case: str, tmp_p
     loaded = QueriesState.load_file(path)
     (problem,) = [p for p in loaded.problems if reason in p.message]
     assert problem.where == f"{path}:{line}" and problem.error is error, problem
+    assert problem.severe is (case == "collides with another namespace"), "only what upstream answers 500 for"
     names = {ns.name for ns in loaded.namespaces}
     assert names == served | ({"pg_fine"} if not case.startswith(("yaml", "not a")) else set())
 
