@@ -25,7 +25,8 @@ is resolved as Go's YAML decoder resolves it (the last one wins), an unknown key
 YAML merge keys and anchors work; each is a *warning*. An entry that cannot run (a bad
 usage, a histogram without its sibling columns, an invalid name) is an *error*: that entry
 is skipped, the rest served. Every problem carries ``file:line``; ``--check-queries``
-prints them all and fails on errors.
+prints them all and fails on errors. (Not ``core.yamlfile.known_keys``: a queries file needs
+YAML merge keys, which real ones use, and warnings apart from errors.)
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from exporters.core.flags import ConfigError
+from exporters.core.yamlfile import read_text
 from exporters.postgres.engine import HISTOGRAM_SUFFIXES, USAGES, ColumnMap, MetricMap
 from exporters.postgres.versions import Version, VersionRange, VersionRangeError, parse_range
 
@@ -116,19 +119,20 @@ def load_queries(
 ) -> QueryFile:
     """Read a queries file; never raises: an unreadable file is one error and no namespaces."""
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
-    except OSError as err:
-        return QueryFile(path, "", (), (Problem(path, f"cannot read queries file: {err.strerror}", True),))
-    digest = hashlib.sha256(data).hexdigest()
-    if len(data) > MAX_FILE_BYTES:
-        return QueryFile(path, digest, (), (Problem(path, f"larger than {MAX_FILE_BYTES} bytes", True),))
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        return QueryFile(path, digest, (), (Problem(path, f"not UTF-8 text: {err.reason} at byte {err.start}", True),))
+        text = read_text(path, MAX_FILE_BYTES)
+    except ConfigError as err:
+        return QueryFile(path, _digest(path), (), (Problem(path, f"cannot read queries file: {err}", True),))
     namespaces, problems = parse_queries(text, path, reserved, shared, overridable)
-    return QueryFile(path, digest, namespaces, tuple(problems))
+    return QueryFile(path, hashlib.sha256(text.encode("utf-8")).hexdigest(), namespaces, tuple(problems))
+
+
+def _digest(path: str) -> str:
+    """The sha256 of what is there (``pg_exporter_user_queries_load_error``'s hashsum label)."""
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.sha256(handle.read(MAX_FILE_BYTES + 1)).hexdigest()
+    except OSError:
+        return ""
 
 
 class _Reader:
