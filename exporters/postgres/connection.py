@@ -41,7 +41,10 @@ from psycopg import pq
 from psycopg.adapt import AdaptersMap, Loader, Transformer
 from psycopg.types.string import TextLoader
 
+from exporters.core.deadline import DeadlineExceeded
 from exporters.postgres.dsn import Dsn, one_line
+
+__all__ = ["ConnectError", "DeadlineExceeded", "Result", "RowBudget", "Statement", "Target"]
 
 APPLICATION_NAME = "postgres_exporter"
 DEFAULT_CONNECT_TIMEOUT = 5.0
@@ -64,10 +67,6 @@ _FLOAT4 = 700
 
 class ConnectError(Exception):
     """The server could not be reached or refused the credentials (message redacted)."""
-
-
-class DeadlineExceeded(Exception):
-    """The scrape deadline passed before the work could finish."""
 
 
 @dataclass(frozen=True)

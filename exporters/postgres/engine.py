@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Protocol
 
+from exporters.core.deadline import Deadline
 from exporters.core.metrics import ExactFamily, HistogramFamily, Metric, exact_counter, exact_gauge, exact_untyped
-from exporters.postgres.connection import DeadlineExceeded, Result, Statement
+from exporters.postgres.connection import Result, Statement
 from exporters.postgres.values import (
     ConversionError,
     go_duration_ms,
@@ -236,9 +237,10 @@ class _Builder:
         positions = {name: i for i, name in enumerate(self.label_names)}
         order = [positions[name] for name in self.labels]
         template = [constant.get(name, "") for name in self.label_names]
+        until = Deadline(deadline, clock)
         for count, row in enumerate(result.rows):
-            if count % DEADLINE_EVERY == DEADLINE_EVERY - 1 and deadline is not None and clock() >= deadline:
-                raise DeadlineExceeded(f"deadline passed after {count + 1} of {len(result.rows)} rows")
+            if count % DEADLINE_EVERY == DEADLINE_EVERY - 1:
+                until.check(f"converting row {count + 1} of {len(result.rows)}")
             if required and any(row[i] is None for i in required):
                 continue
             values = list(template)

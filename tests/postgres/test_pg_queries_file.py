@@ -238,3 +238,17 @@ def test_repeating_a_collector_is_served_with_one_warning(tmp_path: Path) -> Non
     assert not problem.error and "the stat_user_tables collector" in problem.message
     assert [ns.name for ns in loaded.namespaces] == ["pg_stat_user_tables"]
     assert QueriesState.load_file(path, ["database", "locks"]).problems == ()
+
+
+def test_building_families_stops_at_the_deadline() -> None:
+    from exporters.core.deadline import DeadlineExceeded
+
+    (ns,), _ = parse_queries("pg_big:\n  query: SELECT 1\n  metrics:\n    - row:\n        usage: LABEL\n"
+                             "    - v:\n        usage: GAUGE\n", "x")
+    result = Result(["row", "v"], [(str(i), i) for i in range(5000)])
+    ticks = iter(range(10**6))
+    with pytest.raises(DeadlineExceeded, match="converting row 3072 of 5000"):
+        ns.metrics.build(result, (15, 0, 0), {}, logging.getLogger("test"), deadline=1.5,
+                         clock=lambda: float(next(ticks)))
+    (fam,) = ns.metrics.build(result, (15, 0, 0), {}, logging.getLogger("test"), deadline=None)
+    assert len(fam.samples) == 5000
