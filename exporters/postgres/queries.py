@@ -155,7 +155,10 @@ class _Reader:
 
         if not isinstance(node, yaml.MappingNode):
             raise QueriesError(f"{self.where(node)}: {what} must be a mapping, not {_kind(node)}")
-        self.loader.flatten_mapping(node)
+        try:
+            self.loader.flatten_mapping(node)
+        except yaml.YAMLError as err:
+            raise QueriesError(f"{self.where(node)}: {what}: {getattr(err, 'problem', None) or err}") from None
         entries: dict[str, tuple[yaml.Node, yaml.Node]] = {}
         for key_node, value_node in node.value:
             key = self.scalar(key_node, f"a key of {what}")
@@ -310,8 +313,8 @@ def parse_queries(
     """
     import yaml  # only where a file is parsed (see the top of the module)
 
-    loader = yaml.SafeLoader(text)
     try:
+        loader = yaml.SafeLoader(text)
         root = loader.get_single_node()
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
