@@ -19,13 +19,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from exporters.core.collector import CollectorSpec
 from exporters.core.metrics import Family, GaugeFamily, Metric, exact_counter, exact_gauge
 from exporters.postgres import default_metrics
 from exporters.postgres.collectors import SPECS, CollectorConfig, TableCollector, builtin_families
 from exporters.postgres.connection import ConnectError, DeadlineExceeded, Result, RowBudget, Statement, Target
+from exporters.postgres.dsn import Dsn
 from exporters.postgres.engine import Collector, NoDataError, QueryFailed, Server
 from exporters.postgres.namespaces import NamespaceCollector, ResultCache, StaticCollector
 from exporters.postgres.queries import Namespace, QueryFile, load_queries
@@ -165,7 +165,7 @@ class PostgresExporter:
 
     def __init__(
         self,
-        dsns: Sequence[Any],
+        dsns: Sequence[Dsn],
         options: Options,
         queries: QueriesState | None,
         specs: Sequence[CollectorSpec[CollectorConfig]],
@@ -195,7 +195,7 @@ class PostgresExporter:
         self._lock = threading.Lock()
         self._logged_duplicates: set[str] = set()
 
-    def _target(self, dsn: Any) -> Target:
+    def _target(self, dsn: Dsn) -> Target:
         return Target(dsn, self.logger, self.options.connect_timeout, params=self.target_params)
 
     def close(self) -> None:

@@ -122,12 +122,6 @@ class ResultCache:
             entry = self._entries.get(key)
             return None if entry is None else entry.families
 
-    def forget(self, keep: Iterable[tuple[str, str]]) -> None:
-        wanted = set(keep)
-        with self._lock:
-            for key in [k for k in self._entries if k not in wanted and not self._entries[k].running]:
-                del self._entries[key]
-
     def _run(self, key: tuple[str, str], entry: _Entry, target: Target, collector: NamespaceCollector,
              server: Server) -> None:
         started = self.clock()

@@ -55,10 +55,10 @@ def test_same_types_and_labels_as_the_reference(
     used: set[int] = set()
     for name in sorted(set(theirs) | set(ours)):
         if name not in ours or name not in theirs:
-            kind = "theirs" if name not in ours else "ours"
+            kind = "removed" if name not in ours else "added"
             row = explain(name, kind, generation)
             if row is None:
-                problems.append(f"{name}: only in {'the reference' if kind == 'theirs' else 'ours'}, unexplained")
+                problems.append(f"{name}: only in {'the reference' if kind == 'removed' else 'ours'}, unexplained")
             else:
                 used.add(DIFFERENCES.index(row))
             continue

@@ -7,9 +7,9 @@ one reference (``bookworm``: Debian 12's v0.11.1, older than the target; ``trixi
 the whole family name), what changed and the upstream change behind it. Append a row when
 a difference is understood; never widen a pattern to hide one that is not.
 
-Kinds:
-  ours     v0.15.0 writes these families, the reference does not.
-  theirs   the reference writes these families, v0.15.0 does not.
+Kinds (as in the node and redis tables, relative to the reference):
+  added    v0.15.0 writes these families, the reference does not.
+  removed  the reference writes these families, v0.15.0 does not (for trixie: added after v0.15.0).
   labels   both write the family; ``dropped`` label names of the reference are not in
            v0.15.0, ``new`` ones are only in v0.15.0.
 """
@@ -23,7 +23,7 @@ from typing import Literal
 
 @dataclass(frozen=True)
 class Difference:
-    kind: Literal["ours", "theirs", "labels"]
+    kind: Literal["added", "removed", "labels"]
     name: str
     what: str
     why: str
@@ -63,7 +63,7 @@ DIFFERENCES: tuple[Difference, ...] = (
         dropped=SERVER,
     ),
     Difference(
-        "theirs",
+        "removed",
         r"pg_stat_database_(active_time|checksum_failures|checksum_last_failure|idle_in_transaction_time|"
         r"session_time|sessions|sessions_abandoned|sessions_fatal|sessions_killed)",
         "untyped pg_stat_database columns of PostgreSQL 12/14 no longer exported",
@@ -78,23 +78,23 @@ DIFFERENCES: tuple[Difference, ...] = (
         new=frozenset({"usename", "application_name"}),
     ),
     Difference(
-        "ours", r"pg_replication_(lag_seconds|is_replica)",
+        "added", r"pg_replication_(lag_seconds|is_replica)",
         "replication collector",
         "collector/pg_replication.go (default on) is new after v0.11.1.",
     ),
     Difference(
-        "ours", r"pg_wal_(segments|size_bytes)",
+        "added", r"pg_wal_(segments|size_bytes)",
         "wal collector",
         "collector/pg_wal.go (default on) was added in v0.15.0.",
     ),
     Difference(
-        "ours", r"pg_stat_user_tables_.*|pg_statio_user_tables_.*",
+        "added", r"pg_stat_user_tables_.*|pg_statio_user_tables_.*",
         "stat_user_tables and statio_user_tables collectors",
         "v0.11.1 only had these in the example queries.yaml; v0.13.0 made them default-on collectors "
         "(collector/pg_stat_user_tables.go, collector/pg_statio_user_tables.go).",
     ),
     Difference(
-        "ours", r"postgres_exporter_config_last_reload_(successful|success_timestamp_seconds)",
+        "added", r"postgres_exporter_config_last_reload_(successful|success_timestamp_seconds)",
         "config reload gauges",
         "config/config.go of v0.15.0 registers them (promauto) for the --config.file auth modules.",
     ),
@@ -106,20 +106,20 @@ DIFFERENCES: tuple[Difference, ...] = (
     ),
     # -- v0.15.0 -> v0.17.1 (trixie) ----------------------------------------------------------
     Difference(
-        "theirs", r"pg_database_connection_limit|pg_roles_connection_limit",
+        "removed", r"pg_database_connection_limit|pg_roles_connection_limit",
         "connection limits of databases and roles",
         "v0.16.0: 'Add connection limits metrics for pg_roles and pg_database' (#997, 8f39f5b1) added "
         "pg_database_connection_limit and the default-on roles collector.",
         reference="trixie",
     ),
     Difference(
-        "theirs", r"pg_stat_database_active_time_seconds_total",
+        "removed", r"pg_stat_database_active_time_seconds_total",
         "pg_stat_database active_time",
         "v0.16.0: 'pg_stat_database: added support for active_time counter' (#961, f5b613ab).",
         reference="trixie",
     ),
     Difference(
-        "theirs", r"pg_replication_last_replay_seconds",
+        "removed", r"pg_replication_last_replay_seconds",
         "age of the last replayed transaction",
         "v0.17.0: 'Export last replay age in replication collector' (#1085, c3885e84).",
         reference="trixie",
