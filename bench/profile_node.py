@@ -16,12 +16,11 @@ import sys
 import time
 from collections.abc import Sequence
 
-from prometheus_client.metrics_core import Metric
-
 from exporters.core.app import GZIP_LEVEL
 from exporters.core.collector import NoDataError
 from exporters.core.exposition import render_openmetrics, render_text
 from exporters.core.flags import enabled_collectors
+from exporters.core.metrics import Metric
 from exporters.node.context import NodeContext
 from exporters.node.main import build_parser, collector_specs
 

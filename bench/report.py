@@ -219,7 +219,48 @@ def render_load(title: str, rows: Sequence[Row]) -> list[str]:
     return out
 
 
-LAYOUTS = {"side-by-side": render_side_by_side, "scale": render_scale, "load": render_load}
+SERVING_FIGURES: list[tuple[str, str, str]] = [
+    ("first_good_ms", "start to first good scrape (ms)", "n"),
+    ("idle_wakeups_per_s", "idle wake-ups per second", "n"),
+    ("idle_cpu_ms_per_min", "idle CPU (ms per minute)", "n"),
+    ("steady_rss_mib", "steady RSS (MiB)", "n"),
+    ("flood_p50_ms", "scrape p50 during the flood (ms)", "n"),
+    ("flood_p99_ms", "scrape p99 during the flood (ms)", "n"),
+    ("flood_held", "flood connections held", "n"),
+    ("after_rss_delta_mib", "RSS after the flood - steady (MiB)", "n"),
+    ("after_threads_delta", "threads after the flood - steady", "n"),
+    ("burst_p50_ms", "connect burst p50 (ms)", "n"),
+    ("burst_p99_ms", "connect burst p99 (ms)", "n"),
+    ("burst_max_ms", "connect burst max (ms)", "n"),
+    ("burst_listen_overflows", "listen-queue overflows in the burst", "n"),
+]
+
+
+def render_serving(title: str, rows: Sequence[Row]) -> list[str]:
+    """The serving scenario: one table per exporter, every figure of every column."""
+    out = [f"## {title}", ""]
+    for row in rows:
+        if "skipped" in row:
+            continue
+        go, ours = row["go"], row["ours"]
+        more = [(column, side) for column, side in (row.get("more_go") or {}).items() if "first_error" not in side]
+        out += [f"### {row['exporter']}", ""]
+        table = []
+        for name, label, kind in SERVING_FIGURES:
+            cells = [label, fmt(go.get(name), kind), fmt(ours.get(name), kind), ratio(ours.get(name), go.get(name))]
+            for _column, side in more:
+                cells += [fmt(side.get(name), kind), ratio(ours.get(name), side.get(name))]
+            table.append(cells)
+        header = ["figure", _go(go), "ours", "ours/Go"]
+        for column, _side in more:
+            header += [f"Go ({column})", f"ours/Go ({column})"]
+        out += [*_table(header, table), ""]
+    out += _skips(rows)
+    return out
+
+
+LAYOUTS = {"side-by-side": render_side_by_side, "scale": render_scale, "load": render_load,
+           "serving": render_serving}
 
 
 def render_markdown(report: dict[str, Any]) -> str:

@@ -20,6 +20,7 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -52,11 +53,33 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+MISSING_SUFFIX = " not available"
+
+
 def missing(what: str) -> None:
     """Skip, or fail when services are required (CI)."""
     if REQUIRE_SERVICES:
         pytest.fail(f"{what} is required (EXPORTERS_REQUIRE_SERVICES is set) but not available")
-    pytest.skip(f"{what} not available")
+    pytest.skip(f"{what}{MISSING_SUFFIX}")
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """Say how many integration items were skipped for lack of a service, and how to require them."""
+    reasons: dict[str, int] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        longrepr = getattr(report, "longrepr", None)
+        reason = str(longrepr[2]) if isinstance(longrepr, tuple) and len(longrepr) == 3 else ""
+        if reason.endswith(MISSING_SUFFIX):
+            what = reason.removeprefix("Skipped: ")[: -len(MISSING_SUFFIX)]
+            reasons[what] = reasons.get(what, 0) + 1
+    if not reasons:
+        return
+    total = sum(reasons.values())
+    terminalreporter.write_sep("=", f"{total} integration items skipped: service or reference binary missing",
+                               yellow=True)
+    for what, count in sorted(reasons.items(), key=lambda kv: -kv[1]):
+        terminalreporter.write_line(f"  {count:4d}  {what}")
+    terminalreporter.write_line("  Set EXPORTERS_REQUIRE_SERVICES=1 to make them fail instead (CI does).")
 
 
 def find_reference_binary(name: str, generation: str = "bookworm") -> str | None:

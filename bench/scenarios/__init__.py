@@ -26,7 +26,7 @@ from bench.targets import DEFAULT_GO, Pair, go_binaries, make_pair, postgres_env
 log = logging.getLogger("bench")
 
 EXPORTERS = ("node", "postgres", "redis")
-LAYOUTS = ("side-by-side", "scale", "load")
+LAYOUTS = ("side-by-side", "scale", "load", "serving")
 
 Row = dict[str, Any]
 

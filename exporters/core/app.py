@@ -15,6 +15,7 @@ import binascii
 import gc
 import html
 import logging
+import math
 import signal
 import sys
 import threading
@@ -28,6 +29,7 @@ from urllib.parse import parse_qs, urlsplit
 from exporters.core.exposition import (
     OPENMETRICS_CONTENT_TYPE,
     TEXT_CONTENT_TYPE,
+    SeriesGuard,
     render_openmetrics,
     render_text,
     wants_openmetrics,
@@ -37,7 +39,7 @@ from exporters.core.http import HTTPRequest, HTTPResponse, HTTPServer, ServerLim
 from exporters.core.listen import Listener, open_listeners
 from exporters.core.logs import setup_logging
 from exporters.core.metrics import Metric
-from exporters.core.selfmetrics import HandlerStats, ProcessMetrics, build_info
+from exporters.core.selfmetrics import HandlerStats, ProcessMetrics, SeriesDrops, build_info
 from exporters.core.settings import LogSettings, WebSettings
 from exporters.core.webconfig import BasicAuth, RateLimiter, WebConfig, build_ssl_context, load_web_config
 
@@ -122,6 +124,7 @@ class Runtime:
     logger: logging.Logger
     web_config: WebConfig
     listeners: tuple[Listener, ...] = ()
+    log_style: str = "go-kit"
 
     def close(self) -> None:
         for listener in self.listeners:
@@ -131,14 +134,14 @@ class Runtime:
 def configure(name: str, web: WebSettings, log: LogSettings) -> Runtime:
     """Set up logging, load ``--web.config.file``, bind the listen addresses; ``ConfigError`` if any fails."""
     try:
-        logger = setup_logging(name, log.level, log.format)
+        logger = setup_logging(name, log.level, log.format, style=log.style)
     except ValueError as err:
         raise ConfigError(str(err)) from None
     web_config = load_web_config(web.config_file) if web.config_file else WebConfig()
     if web_config.tls.enabled:
         build_ssl_context(web_config)  # unreadable or mismatched files: refuse to start
     listeners = open_listeners(web.listen_addresses, web.systemd_socket)
-    return Runtime(logger, web_config, tuple(listeners))
+    return Runtime(logger, web_config, tuple(listeners), log.style)
 
 
 class Exporter:
@@ -168,6 +171,7 @@ class Exporter:
         description: str = "",
         build_info_name: str | None = None,
         limits: ServerLimits | None = None,
+        promhttp_errors: bool = False,
     ) -> None:
         self.name = name
         self.upstream = upstream
@@ -191,7 +195,8 @@ class Exporter:
         self.scrape_timeout = web.scrape_timeout
         self.scrape_timeout_offset = web.scrape_timeout_offset
         self.openmetrics = web.openmetrics
-        self.stats = HandlerStats()
+        self.stats = HandlerStats(errors=promhttp_errors)
+        self.drops = SeriesDrops()
         self.process_metrics = ProcessMetrics()
         self.auth = BasicAuth(self.web_config.users)
         self.rate_limiter: RateLimiter | None = None
@@ -208,16 +213,25 @@ class Exporter:
                 self.logger.warning("error during shutdown", extra={"err": str(err)})
 
     def deadline_for(self, headers: Mapping[str, str]) -> float | None:
-        """The monotonic instant by which a scrape must answer."""
+        """The monotonic instant by which a scrape must answer.
+
+        The scraper's header, when it is a positive finite number, capped at
+        ``--scrape.max-timeout`` (a header of 1e10 or inf must not make a scrape unbounded);
+        anything else (nan, negative, text) falls back to ``--scrape.timeout``.
+        """
         timeout = self.scrape_timeout
         header = headers.get(SCRAPE_TIMEOUT_HEADER)
         if header:
             try:
                 value = float(header)
-                if value > 0:
-                    timeout = value
             except ValueError:
-                pass
+                value = math.nan
+            if value > 0 and math.isfinite(value):
+                timeout = value
+            elif value == math.inf:
+                timeout = self.web.scrape_max_timeout
+        if self.web.scrape_max_timeout > 0:
+            timeout = min(timeout, self.web.scrape_max_timeout) if timeout > 0 else self.web.scrape_max_timeout
         if timeout <= 0:
             return None
         budget = max(timeout - self.scrape_timeout_offset, timeout / 2)
@@ -251,9 +265,14 @@ class Exporter:
             metrics = list(handler(request))
             if limited:
                 metrics.extend(self.self_metrics())
+                metrics.extend(self.drops.collect())
+            guard = SeriesGuard(self.web.max_series)
             if self.openmetrics and wants_openmetrics(request.headers.get("Accept")):
-                return Response(200, render_openmetrics(metrics), OPENMETRICS_CONTENT_TYPE)
-            return Response(200, render_text(metrics), TEXT_CONTENT_TYPE)
+                response = Response(200, render_openmetrics(metrics, guard), OPENMETRICS_CONTENT_TYPE)
+            else:
+                response = Response(200, render_text(metrics, guard), TEXT_CONTENT_TYPE)
+            self.drops.record(guard, self.logger, self.stats)
+            return response
         except HTTPError as err:
             status = err.status
             return Response(err.status, (err.message + "\n").encode())
@@ -396,16 +415,23 @@ def serve(app: Exporter, stop: threading.Event | None = None) -> int:
         if hasattr(signal, "SIGHUP"):
             signal.signal(signal.SIGHUP, lambda *_: _reload(app))
     server.start()
-    for listener in app.runtime.listeners:
-        logger.info("Listening on", extra={"address": listener.address, "tls": "enabled" if tls else "disabled"})
+    logrus = app.runtime.log_style == "logrus"
+    if not logrus:  # exporter-toolkit's lines; redis_exporter logs its own before listening
+        for listener in app.runtime.listeners:
+            logger.info("Listening on", extra={"address": listener.address})
+            logger.info("TLS is enabled." if tls else "TLS is disabled.",
+                        extra={"http2": "false", "address": listener.address})
     stop.wait()
-    logger.info("shutting down: no new connections, waiting for in-flight scrapes")
+    if logrus:
+        logger.info("Received terminated signal, exiting")
+    else:
+        logger.info("shutting down: no new connections, waiting for in-flight scrapes")
     server.stop_accepting()
     if not server.wait_idle(SHUTDOWN_GRACE_SECONDS):
         logger.warning("in-flight requests still running at shutdown", extra={"count": server.in_flight})
     server.shutdown()
     app.close()
-    logger.info("stopped")
+    logger.info("Server shut down gracefully" if logrus else "stopped")
     return 0
 
 

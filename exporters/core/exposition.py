@@ -19,9 +19,9 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 from exporters.core.gofloat import format_value
-from exporters.core.metrics import Family, Metric, Row
+from exporters.core.metrics import Family, Metric, Row, Sample
 
-__all__ = ["format_value", "render_openmetrics", "render_text", "wants_openmetrics"]
+__all__ = ["SeriesGuard", "format_value", "render_openmetrics", "render_text", "wants_openmetrics"]
 
 TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
@@ -71,16 +71,76 @@ def _write_rows(out: list[str], name: str, labelnames: tuple[str, ...], rows: li
     return True
 
 
-def _write_samples(out: list[str], parts: list[Metric]) -> None:
+class SeriesGuard:
+    """What one render may write: each series once (the first wins), at most ``max_series``.
+
+    Go's client refuses a repeated series as a gathering error; the Go exporters then serve
+    the rest. Here the repeat is dropped and reported per family, and a scrape beyond
+    ``max_series`` series (0: no limit) is cut there, so one runaway source cannot make a
+    response of unbounded size.
+    """
+
+    def __init__(self, max_series: int = 0) -> None:
+        self.max_series = max_series
+        self.written = 0
+        self.duplicates: dict[str, int] = {}
+        self.over_limit = 0
+
+    def room(self, wanted: int) -> int:
+        if self.max_series <= 0:
+            return wanted
+        allowed = max(0, min(wanted, self.max_series - self.written))
+        self.over_limit += wanted - allowed
+        return allowed
+
+    def rows(self, family: str, rows: list[Row], seen: set[tuple[str, ...]]) -> list[Row]:
+        keys = {row[0] for row in rows}
+        if len(keys) == len(rows) and seen.isdisjoint(keys):  # the common case: no repeat, no copy
+            seen |= keys
+            return self._cut(rows)
+        fresh = []
+        for row in rows:
+            if row[0] in seen:
+                self.duplicates[family] = self.duplicates.get(family, 0) + 1
+            else:
+                seen.add(row[0])
+                fresh.append(row)
+        return self._cut(fresh)
+
+    def _cut(self, rows: list[Row]) -> list[Row]:
+        allowed = self.room(len(rows))
+        self.written += allowed
+        return rows if allowed == len(rows) else rows[:allowed]
+
+    def samples(self, family: str, samples: list[Sample], seen: set[tuple[str, ...]]) -> list[Sample]:
+        fresh = []
+        for sample in samples:
+            key = (sample.name, *(f"{k}\0{v}" for k, v in sorted(sample.labels.items())))
+            if key in seen:
+                self.duplicates[family] = self.duplicates.get(family, 0) + 1
+            else:
+                seen.add(key)
+                fresh.append(sample)
+        fresh = fresh[: self.room(len(fresh))]
+        self.written += len(fresh)
+        return fresh
+
+
+def _write_samples(out: list[str], name: str, parts: list[Metric], guard: SeriesGuard | None) -> None:
     append = out.append
     labels_text = _labels
     number = format_value
+    seen: set[tuple[str, ...]] = set()
     for part in parts:
         if isinstance(part, Family):
             rows = part.rows
-            if rows is not None and _write_rows(out, part.sample_name, part.labelnames, rows):
-                continue
-        for sample in part.samples:
+            if rows is not None:
+                if guard is not None:
+                    rows = guard.rows(name, rows, seen)
+                if _write_rows(out, part.sample_name, part.labelnames, rows):
+                    continue
+        samples = part.samples if guard is None else guard.samples(name, part.samples, seen)
+        for sample in samples:
             labels = sample.labels
             append(f"{sample.name}{labels_text(labels) if labels else ''} {number(sample.value)}\n")
 
@@ -122,16 +182,19 @@ def _header(name: str, typ: str, documentation: str) -> str:
     return f"# HELP {name} {_escape_help(documentation)}\n# TYPE {name} {typ}\n"
 
 
-def render_text(metrics: Iterable[Metric]) -> bytes:
+def render_text(metrics: Iterable[Metric], guard: SeriesGuard | None = None) -> bytes:
     """Prometheus text exposition format 0.0.4."""
     out: list[str] = []
     for name, first, parts in merge_families(metrics):
+        header = len(out)
         out.append(_header(name, _TEXT_TYPES.get(first.type, first.type), first.documentation))
-        _write_samples(out, parts)
+        _write_samples(out, name, parts, guard)
+        if len(out) == header + 1:
+            out.pop()  # every series of the family was cut by the guard
     return "".join(out).encode("utf-8")
 
 
-def render_openmetrics(metrics: Iterable[Metric]) -> bytes:
+def render_openmetrics(metrics: Iterable[Metric], guard: SeriesGuard | None = None) -> bytes:
     """OpenMetrics 1.0.0 text format."""
     out: list[str] = []
     for name, first, parts in merge_families(metrics):
@@ -142,8 +205,11 @@ def render_openmetrics(metrics: Iterable[Metric]) -> bytes:
                 om_name = name[: -len("_total")]
             else:
                 typ = "unknown"
+        header = len(out)
         out.append(_header(om_name, typ, first.documentation))
-        _write_samples(out, parts)
+        _write_samples(out, name, parts, guard)
+        if len(out) == header + 1:
+            out.pop()
     out.append("# EOF\n")
     return "".join(out).encode("utf-8")
 

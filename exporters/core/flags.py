@@ -172,6 +172,16 @@ def add_web_flags(
         "(default 10s, Prometheus's default scrape_timeout; 0 disables).",
     )
     web.add_argument(
+        "--scrape.max-timeout", dest="scrape_max_timeout", type=parse_duration, metavar="SECONDS", default=120.0,
+        help="Longest scrape deadline a scraper's X-Prometheus-Scrape-Timeout-Seconds header may ask for "
+        "(default 2m; not an upstream flag).",
+    )
+    web.add_argument(
+        "--scrape.max-series", dest="scrape_max_series", type=int, metavar="N", default=500_000,
+        help="Series one scrape may answer; the rest are cut and counted in exporters_series_dropped_total "
+        "(default 500000, 0: no limit; not an upstream flag).",
+    )
+    web.add_argument(
         "--scrape.timeout-offset", dest="scrape_timeout_offset", type=parse_duration, metavar="SECONDS",
         default=0.5,
         help="Subtracted from the scraper's timeout to leave time for the response (default 0.5s).",

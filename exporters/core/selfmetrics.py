@@ -8,6 +8,7 @@ would be. ``promhttp_metric_handler_*`` count the scrapes as client_golang does.
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import platform
 import resource
@@ -16,6 +17,7 @@ import threading
 from collections.abc import Iterable
 
 from exporters import __version__
+from exporters.core.exposition import SeriesGuard
 from exporters.core.metrics import CounterFamily, GaugeFamily, Metric
 
 _GOARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386", "ppc64le": "ppc64le",
@@ -46,12 +48,20 @@ def build_info(upstream: str, help_name: str | None = None) -> GaugeFamily:
 
 
 class HandlerStats:
-    """``promhttp_metric_handler_requests_total{code}`` and ``..._requests_in_flight``."""
+    """``promhttp_metric_handler_requests_total{code}``, ``..._requests_in_flight`` and, where the
+    upstream version registers it (node_exporter), ``..._errors_total{cause}``."""
 
-    def __init__(self) -> None:
+    def __init__(self, errors: bool = False) -> None:
         self._lock = threading.Lock()
         self.codes: dict[str, int] = {"200": 0, "500": 0, "503": 0}
         self.in_flight = 0
+        self.errors: dict[str, int] | None = {"encoding": 0, "gathering": 0} if errors else None
+
+    def error(self, cause: str) -> None:
+        """A gathering error (a repeated series) or an encoding error, as promhttp counts them."""
+        with self._lock:
+            if self.errors is not None:
+                self.errors[cause] = self.errors.get(cause, 0) + 1
 
     def begin(self) -> None:
         with self._lock:
@@ -80,7 +90,62 @@ class HandlerStats:
         )
         for code, count in sorted(codes.items()):
             counter.add_metric([code], count)
-        return [gauge, counter]
+        if self.errors is None:
+            return [gauge, counter]
+        with self._lock:
+            errors = dict(self.errors)
+        failed = CounterFamily("promhttp_metric_handler_errors_total",
+                               "Total number of internal errors encountered by the promhttp metric handler.",
+                               labels=["cause"])
+        for cause, count in sorted(errors.items()):
+            failed.add_metric([cause], count)
+        return [failed, gauge, counter]
+
+
+class SeriesDrops:
+    """``exporters_series_dropped_total{reason}``: series a render cut (ours; shown once non-zero).
+
+    ``duplicate``: a series repeated within a scrape (the first one is served, the family is
+    logged once); ``limit``: series beyond ``--scrape.max-series``.
+    """
+
+    LOGGED_FAMILIES = 1000
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.dropped: dict[str, int] = {"duplicate": 0, "limit": 0}
+        self._logged: set[str] = set()
+
+    def record(self, guard: SeriesGuard, logger: logging.Logger, stats: HandlerStats) -> None:
+        if not guard.duplicates and not guard.over_limit:
+            return
+        fresh: list[str] = []
+        with self._lock:
+            self.dropped["duplicate"] += sum(guard.duplicates.values())
+            self.dropped["limit"] += guard.over_limit
+            for family in guard.duplicates:
+                if family not in self._logged and len(self._logged) < self.LOGGED_FAMILIES:
+                    self._logged.add(family)
+                    fresh.append(family)
+        for family in fresh:
+            logger.error("a series was collected twice in one scrape: the first one is served",
+                         extra={"family": family, "repeats": guard.duplicates[family]})
+        if guard.duplicates:
+            stats.error("gathering")
+        if guard.over_limit:
+            logger.warning("scrape cut at --scrape.max-series", extra={"max_series": guard.max_series,
+                                                                       "dropped": guard.over_limit})
+
+    def collect(self) -> list[Metric]:
+        with self._lock:
+            dropped = dict(self.dropped)
+        if not any(dropped.values()):
+            return []
+        family = CounterFamily("exporters_series_dropped", "Series left out of a scrape's answer, by reason.",
+                               labels=["reason"])
+        for reason, count in sorted(dropped.items()):
+            family.add_metric([reason], count)
+        return [family]
 
 
 class ProcessMetrics:

@@ -20,10 +20,12 @@ class LogSettings:
 
     level: str = "info"
     format: str = "logfmt"
+    # go-kit (node_exporter, postgres_exporter) or logrus (redis_exporter)
+    style: str = "go-kit"
 
     @classmethod
-    def from_args(cls, args: argparse.Namespace) -> LogSettings:
-        return cls(level=str(args.log_level), format=str(args.log_format))
+    def from_args(cls, args: argparse.Namespace, style: str = "go-kit") -> LogSettings:
+        return cls(level=str(args.log_level), format=str(args.log_format), style=style)
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,10 @@ class WebSettings:
     max_requests: int = 40
     scrape_timeout: float = 10.0
     scrape_timeout_offset: float = 0.5
+    # the longest deadline a scraper's X-Prometheus-Scrape-Timeout-Seconds may set
+    scrape_max_timeout: float = 120.0
+    # series per scrape; the rest are cut (0: no limit)
+    max_series: int = 500_000
     openmetrics: bool = False
 
     def __post_init__(self) -> None:
@@ -45,6 +51,8 @@ class WebSettings:
             raise ConfigError(f"--web.telemetry-path must start with '/': {self.telemetry_path!r}")
         if self.max_requests < 0:
             raise ConfigError("--web.max-requests must not be negative")
+        if self.max_series < 0:
+            raise ConfigError("--scrape.max-series must not be negative")
         if not self.systemd_socket:
             for address in self.listen_addresses:
                 parse_listen_address(address)
@@ -59,5 +67,7 @@ class WebSettings:
             max_requests=int(args.web_max_requests),
             scrape_timeout=float(args.scrape_timeout),
             scrape_timeout_offset=float(args.scrape_timeout_offset),
+            scrape_max_timeout=float(args.scrape_max_timeout),
+            max_series=int(args.scrape_max_series),
             openmetrics=bool(getattr(args, "web_enable_openmetrics", False)),
         )

@@ -8,7 +8,6 @@ paths are resolved against the file's directory, as exporter-toolkit does.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 import time
@@ -296,6 +295,8 @@ class BasicAuth:
         hashed = self.users.get(user)
         known = hashed is not None
         stored = hashed.encode() if hashed is not None else self._dummy
+        import hashlib  # with basic auth only: it loads libcrypto (~3.7 MiB)
+
         key = hashlib.sha256(b"\0".join((user.encode(), password.encode(), stored))).digest()
         outcome = self._cached(key)
         if outcome is not None:

@@ -19,6 +19,7 @@ from exporters.core.flags import (
     add_web_flags,
     enabled_collectors,
 )
+from exporters.core.logs import build_context, version_info
 from exporters.core.metrics import Metric
 from exporters.core.runner import CollectorRunner
 from exporters.core.settings import LogSettings, WebSettings
@@ -105,10 +106,11 @@ class NodeMetrics:
         include = request.query.get("collect[]", [])
         exclude = request.query.get("exclude[]", [])
         if include and exclude:
-            raise HTTPError(400, "collect[] and exclude[] can't be used together")
+            raise HTTPError(400, "Combined collect and exclude queries are not allowed.")
         for name in include + exclude:
             if name not in self.runner.collectors:
-                raise HTTPError(400, f"couldn't create filtered metrics handler: missing collector: {name}")
+                raise HTTPError(400, "Couldn't create filtered metrics handler: couldn't create collector: "
+                                     f"missing collector: {name}")
         names = self.runner.selected(include or None, exclude or None)
         return self.runner.collect(request.deadline, names)
 
@@ -136,8 +138,16 @@ class NodeSettings:
 
 
 def build_app(settings: NodeSettings, runtime: Runtime) -> Exporter:
+    logger = runtime.logger
+    logger.info("Starting node_exporter", extra={"version": version_info(UPSTREAM, UPSTREAM_VERSION)})
+    logger.info("Build context", extra={"build_context": build_context()})
+    if os.geteuid() == 0:
+        logger.warning("Node Exporter is running as root user. This exporter is designed to run as unprivileged "
+                       "user, root is not required.")
     collectors = {spec.name: spec.factory(settings.context) for spec in settings.collectors}
-    runtime.logger.info("enabled collectors", extra={"collectors": ",".join(collectors)})
+    logger.info("Enabled collectors")
+    for name in collectors:
+        logger.info("", extra={"collector": name, "_no_msg": True})
     runner = CollectorRunner("node", collectors, runtime.logger)
     return Exporter(
         name="node",
@@ -148,6 +158,7 @@ def build_app(settings: NodeSettings, runtime: Runtime) -> Exporter:
         metrics=NodeMetrics(runner),
         on_close=[runner.close],
         exporter_metrics=settings.exporter_metrics,
+        promhttp_errors=True,  # node_exporter registers promhttp_metric_handler_errors_total
     )
 
 

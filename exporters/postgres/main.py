@@ -330,7 +330,17 @@ def build_app(settings: PostgresSettings, runtime: Runtime) -> Exporter:
         logger.error("malformed data source: every scrape of it fails (pg_up 0)", extra={"err": broken.error})
     if not settings.dsns:
         logger.warning("no data source configured (DATA_SOURCE_NAME, DATA_SOURCE_URI): only /probe is useful")
-    logger.info("enabled collectors", extra={"collectors": ",".join(s.name for s in chosen)})
+    # postgres_exporter 0.15.0's start-up lines (a bare logger.Log: no level)
+    excluded = " ".join(settings.options.exclude_databases)
+    logger.info("Excluded databases", extra={"databases": f"[{excluded}]", "_no_level": True})
+    if settings.extend_query_path:
+        logger.warning("The extended queries.yaml config is DEPRECATED", extra={"file": settings.extend_query_path})
+    if settings.options.auto_discover_databases or settings.options.exclude_databases \
+            or settings.options.include_databases:
+        logger.warning("Scraping additional databases via auto discovery is DEPRECATED")
+    if settings.options.constant_labels:
+        logger.warning("Constant labels on all metrics is DEPRECATED")
+    logger.debug("enabled collectors", extra={"collectors": ",".join(s.name for s in chosen)})
     pg = PostgresExporter(list(settings.dsns), settings.options, queries, chosen, logger)
     policy = ProbePolicy(settings.probe_allowlist, settings.probe_send_credentials_anywhere)
     pool = ProbePool(settings.probe_max_connections, settings.probe_idle_seconds, logger)

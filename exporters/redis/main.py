@@ -493,7 +493,7 @@ class RedisSettings:
     def from_args(cls, args: argparse.Namespace) -> RedisSettings:
         return cls(
             web=WebSettings.from_args(args),
-            log=LogSettings.from_args(args),
+            log=LogSettings.from_args(args, style="logrus"),
             options=scrape_options(args),
             redis_addr=str(args.redis_addr),
             password_file=str(args.redis_password_file or ""),
@@ -547,15 +547,23 @@ def apply_server_tls_flags(web_config: WebConfig, args: TLSServerFlags) -> None:
     build_ssl_context(web_config)  # unreadable or mismatched files: refuse to start
 
 
+def _goarch() -> str:
+    return {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+
+
 def build_app(settings: RedisSettings, runtime: Runtime) -> Exporter:
     apply_server_tls_flags(runtime.web_config, settings.tls_server)
-    service = RedisService(settings, runtime.logger)
+    logger = runtime.logger
+    logger.info(f"Redis Metrics Exporter {__version__} (redis_exporter {UPSTREAM_VERSION})    build date:     "
+                f"sha1:     Go: python{platform.python_version()}    GOOS: {sys.platform}    GOARCH: {_goarch()}")
+    service = RedisService(settings, logger)
+    logger.info(f"Providing metrics at {settings.web.listen_addresses[0]}{settings.web.telemetry_path}")
     if service.address:
         try:
             where = parse_address(service.address).redacted()
         except ValueError:
             where = "<redacted>"
-        runtime.logger.info("scraping", extra={"target": where})
+        logger.debug(f"Configured redis addr: {where!r}")
     return RedisExporterApp(
         name="redis",
         upstream=UPSTREAM,

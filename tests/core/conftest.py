@@ -18,6 +18,7 @@ from exporters.core.flags import ArgumentParser, add_web_flags
 from exporters.core.logs import LogfmtFormatter
 from exporters.core.runner import CollectorRunner
 from exporters.core.settings import LogSettings, WebSettings
+from exporters.node.main import NodeMetrics
 from tests.conftest import free_port, wait_http
 
 
@@ -94,9 +95,7 @@ def start_app(
         runner = CollectorRunner("test", collectors, logger)
         app = Exporter(
             name="test", upstream="test_exporter", title="Test Exporter", web=settings.web, runtime=runtime,
-            metrics=lambda request: runner.collect(
-                request.deadline, runner.selected(request.query.get("collect[]"), request.query.get("exclude[]"))
-            ),
+            metrics=NodeMetrics(runner),
             on_close=[runner.close],
         )
         built.append(app)

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
+from exporters.core.metrics import GaugeFamily, Metric
 from tests.core.conftest import App, RaisingCollector, SleepingCollector, StaticCollector
 
 PROMETHEUS_ACCEPT = (
@@ -146,3 +147,67 @@ def test_collect_and_exclude_params(app_factory: AppFactory) -> None:
     assert "test_a_value" in only_a and "test_b_value" not in only_a
     not_a = requests.get(app.url + "/metrics", params={"exclude[]": "a"}, timeout=5).text
     assert "test_a_value" not in not_a and "test_b_value" in not_a
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"collect[]": "a", "exclude[]": "b"}, "Combined collect and exclude queries are not allowed.\n"),
+        ({"collect[]": "nope"},
+         "Couldn't create filtered metrics handler: couldn't create collector: missing collector: nope\n"),
+        ({"exclude[]": "nope"},
+         "Couldn't create filtered metrics handler: couldn't create collector: missing collector: nope\n"),
+    ],
+)
+def test_collect_and_exclude_refusals(app_factory: AppFactory, params: dict[str, str], message: str) -> None:
+    """node_exporter's two 400 answers (NodeMetrics, as node serves /metrics)."""
+    app = app_factory({"a": StaticCollector("a"), "b": StaticCollector("b")})
+    response = requests.get(app.url + "/metrics", params=params, timeout=5)
+    assert response.status_code == 400
+    assert response.text == message
+
+
+@pytest.mark.parametrize("header", ["1e10", "inf", "nan", "-5", "0", "soon", "1e400"])
+def test_hostile_scrape_timeout_headers_never_500(app_factory: AppFactory, header: str) -> None:
+    app = app_factory({"a": StaticCollector("a")}, ["--scrape.max-timeout", "30s"])
+    response = requests.get(app.url + "/metrics", headers={"X-Prometheus-Scrape-Timeout-Seconds": header}, timeout=10)
+    assert response.status_code == 200
+    assert 'test_scrape_collector_success{collector="a"} 1' in response.text
+
+
+def test_deadline_capped_by_max_timeout(app_factory: AppFactory) -> None:
+    app = app_factory({"a": StaticCollector("a")}, ["--scrape.max-timeout", "30s", "--scrape.timeout-offset", "0"])
+    exporter = app.exporter
+    assert exporter is not None
+    now = time.monotonic()
+    for header, budget in (("1e10", 30.0), ("inf", 30.0), ("5", 5.0), ("nan", 10.0), ("-1", 10.0)):
+        deadline = exporter.deadline_for({"X-Prometheus-Scrape-Timeout-Seconds": header})
+        assert deadline is not None and budget - 1 < deadline - now < budget + 1, header
+
+
+class Repeating:
+    """Yields the same series twice, as a buggy collector or textfile can."""
+
+    def collect(self) -> list[Metric]:
+        family = GaugeFamily("test_twice", "Twice.", labels=["k"])
+        family.add_metric(["x"], 1)
+        family.add_metric(["x"], 2)
+        family.add_metric(["y"], 3)
+        return [family]
+
+
+def test_a_repeated_series_is_served_once_counted_and_logged_once(app_factory: AppFactory) -> None:
+    app = app_factory({"r": Repeating()})
+    first = requests.get(app.url + "/metrics", timeout=5).text
+    assert 'test_twice{k="x"} 1\ntest_twice{k="y"} 3\n' in first
+    second = requests.get(app.url + "/metrics", timeout=5).text
+    assert 'exporters_series_dropped_total{reason="duplicate"} 1' in second
+    assert app.log().count("a series was collected twice") == 1
+
+
+def test_series_beyond_the_cap_are_cut(app_factory: AppFactory) -> None:
+    app = app_factory({"a": StaticCollector("a")}, ["--scrape.max-series", "2"])
+    text = requests.get(app.url + "/metrics", timeout=5).text
+    assert len([line for line in text.splitlines() if line and not line.startswith("#")]) == 2
+    again = requests.get(app.url + "/metrics", timeout=5).text
+    assert "# TYPE test_a_value gauge" in again and "process_" not in again

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -179,3 +180,18 @@ def test_systemd_socket_activation(tmp_path: Path) -> None:
 def test_systemd_socket_without_sockets_is_an_error() -> None:
     result = run("exporters.node", "--web.systemd-socket", "--collector.disable-defaults")
     assert_one_line_error(result, "no socket activation file descriptors")
+
+
+def test_local_runs_say_how_many_integration_items_were_skipped(tmp_path: Path) -> None:
+    probe = REPO / "tests" / "core" / f"test_zz_skip_probe_{os.getpid()}.py"
+    probe.write_text("from tests.conftest import missing\n\n\ndef test_needs_a_service() -> None:\n"
+                     "    missing('PostgreSQL at 127.0.0.1:5432')\n")
+    try:
+        env = {k: v for k, v in os.environ.items() if k != "EXPORTERS_REQUIRE_SERVICES"}
+        result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(probe)],
+                                capture_output=True, text=True, timeout=60, cwd=REPO, env=env)
+    finally:
+        probe.unlink()
+    assert "1 integration items skipped: service or reference binary missing" in result.stdout, result.stdout
+    assert "     1  PostgreSQL at 127.0.0.1:5432" in result.stdout
+    assert "EXPORTERS_REQUIRE_SERVICES=1" in result.stdout

@@ -13,7 +13,7 @@ from exporters.core.flags import ConfigError
 from exporters.core.metrics import FamilyConflict, FamilySet, HistogramFamily, InfoFamily, SummaryFamily
 from exporters.core.redact import MASK, redact, redact_url
 from exporters.core.reloadable import ReloadableFile
-from exporters.core.selfmetrics import ProcessMetrics
+from exporters.core.selfmetrics import HandlerStats, ProcessMetrics
 from exporters.core.yamlfile import Problems, compose, known_keys, read_text
 
 LOG = logging.getLogger("test")
@@ -126,3 +126,11 @@ def test_process_metrics_from_proc_self() -> None:
     assert values["process_cpu_seconds_total"] > 0
     assert abs(values["process_start_time_seconds"] - os.stat(f"/proc/{os.getpid()}").st_mtime) < 600
     assert "python_info{implementation=" in text
+
+
+def test_promhttp_errors_only_where_upstream_registers_them() -> None:
+    node = render_text(HandlerStats(errors=True).collect()).decode()
+    assert ('# TYPE promhttp_metric_handler_errors_total counter\n'
+            'promhttp_metric_handler_errors_total{cause="encoding"} 0\n'
+            'promhttp_metric_handler_errors_total{cause="gathering"} 0\n') in node
+    assert "errors_total" not in render_text(HandlerStats().collect()).decode()  # postgres_exporter 0.15

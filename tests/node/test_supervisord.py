@@ -79,6 +79,28 @@ def test_fault_reply() -> None:
         supervisord.parse_reply(xmlrpc.client.dumps(xmlrpc.client.Fault(1, "UNKNOWN_METHOD")).encode())
 
 
+def _read_request(conn: socket.socket) -> None:
+    """The whole request (head and body): closing with unread bytes would reset the connection."""
+    data = b""
+    conn.settimeout(5)
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip())
+    while len(body) < length:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return
+        body += chunk
+
+
 def _one_shot_server(response: bytes, delay: float = 0.0) -> tuple[str, threading.Thread]:
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
@@ -88,7 +110,7 @@ def _one_shot_server(response: bytes, delay: float = 0.0) -> tuple[str, threadin
         with server:
             conn, _ = server.accept()
             with conn:
-                conn.recv(65536)
+                _read_request(conn)
                 time.sleep(delay)
                 try:
                     conn.sendall(response)

