@@ -8,14 +8,15 @@ from urllib.parse import quote, urlsplit, urlunsplit
 MASK = "xxxxx"
 
 
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every occurrence of each secret (and its URL-quoted form) masked."""
+def redact(text: str, secrets: Iterable[str], mask: str = MASK) -> str:
+    """``text`` with every occurrence of each secret (and its URL-quoted form) masked
+    (``mask``: an upstream's own spelling, postgres_exporter's ``PASSWORD_REMOVED``)."""
     for secret in secrets:
         if secret:
-            text = text.replace(secret, MASK)
+            text = text.replace(secret, mask)
             quoted = quote(secret, safe="")
             if quoted != secret:
-                text = text.replace(quoted, MASK)
+                text = text.replace(quoted, mask)
     return text
 
 

@@ -21,7 +21,11 @@ T = TypeVar("T")
 
 
 class ReloadableFile(Generic[T]):
-    """``load(path)`` at start (an error stops the start) and on every ``reload()``."""
+    """``load(path)`` at start (an error stops the start) and on every ``reload()``.
+
+    ``required=False``: a file that cannot be loaded at start is logged and ``default`` used,
+    with ``..._last_reload_successful 0`` (postgres_exporter starts so without its config file).
+    """
 
     def __init__(
         self,
@@ -30,6 +34,8 @@ class ReloadableFile(Generic[T]):
         logger: logging.Logger,
         what: str = "configuration file",
         clock: Callable[[], float] = time.time,
+        required: bool = True,
+        default: T | None = None,
     ) -> None:
         self.path = path
         self._load = load
@@ -37,9 +43,16 @@ class ReloadableFile(Generic[T]):
         self.what = what
         self.clock = clock
         self._lock = threading.Lock()
-        self._value = load(path)
         self.last_success = True
         self.last_success_time = clock()
+        try:
+            self._value = load(path)
+        except (ConfigError, ValueError, OSError) as err:
+            if required or default is None:
+                raise
+            self._value = default
+            self.last_success, self.last_success_time = False, 0.0
+            self.logger.warning(f"error loading {what}", extra={"file": path, "err": str(err)})
 
     @property
     def value(self) -> T:

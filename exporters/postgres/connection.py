@@ -1,70 +1,105 @@
-"""One persistent connection per target, and the read-only scrape session on top of it.
+"""One connection per server, and the executor that runs a scrape's statements on it.
 
-Every scrape runs in ``BEGIN READ ONLY`` transactions whose ``statement_timeout`` and
-``lock_timeout`` come from the scrape deadline, so no statement outlives the scrape and
-none waits long behind an ``ACCESS EXCLUSIVE`` lock. A failing query costs only its own
-metrics: the aborted transaction is rolled back and a fresh one begun for the next query.
-The exporter never writes: every transaction is read-only and rolled back.
+The connection is in autocommit: every statement is its own transaction, as with
+postgres_exporter, so no statement holds a lock beyond its own run (an ``ALTER TABLE``
+issued during a scrape waits for at most the one statement that touched its table).
+The statements of a scrape still travel together: they are sent in one libpq pipeline
+with a Sync after each, which closes each one's implicit transaction, so a scrape costs
+one round trip however many statements it has, and a failing statement costs only itself.
 
-Round trips are what a default scrape costs (each is a wait on the server, a wake-up of
-both processes, and psycopg's own work), so there are as few as possible:
+Access modes: the built-in collectors' statements run with
+``default_transaction_read_only`` on; a queries file's run in the session's default
+access mode, as upstream runs them (pgmonitor's queries call functions that write).
+``lock_timeout`` holds for the built-ins only, ``statement_timeout`` for all, from the
+scrape deadline. ``pg_settings_*`` read ``reset_val`` for the settings set here, so they
+report the server's values, not these.
 
-- BEGIN and the timeouts travel together, and BEGIN doubles as the liveness check;
-- statements stay prepared from one scrape to the next (``end_transaction``);
-- the built-in queries, known before the scrape starts, travel in one pipeline
-  (``Session.prefetch``); the queries file's run one round trip each;
-- the timeouts are only lowered again when the deadline has come closer than
-  ``TIMEOUT_SLACK`` allows, not before every statement.
+Values are loaded as lib/pq (upstream's driver) returns them: numbers and booleans as
+such, timestamps as datetimes, numeric, arrays, intervals and everything else as the
+server's text (see ``values.py``). Text that is not valid UTF-8 (a ``SQL_ASCII``
+database) is decoded with replacement characters instead of failing the statement.
+
+Rows are read in chunks; past ``max_rows`` for a statement (or for the whole run) they
+are counted and dropped, so a runaway query costs bounded memory and CPU.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import select
+import struct
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import psycopg
 from psycopg import pq
+from psycopg.adapt import AdaptersMap, Loader, Transformer
+from psycopg.types.string import TextLoader
 
-from exporters.postgres.dsn import Dsn
+from exporters.core.deadline import DeadlineExceeded
+from exporters.postgres.dsn import Dsn, one_line
+
+__all__ = ["ConnectError", "DeadlineExceeded", "Result", "RowBudget", "Statement", "Target"]
 
 APPLICATION_NAME = "postgres_exporter"
 DEFAULT_CONNECT_TIMEOUT = 5.0
-# never wait longer than this for a lock, whatever the deadline: a size function on a
-# table under ACCESS EXCLUSIVE fails fast instead of holding the scrape
+# never wait longer than this for a lock in a built-in statement, whatever the deadline:
+# a size function on a table under ACCESS EXCLUSIVE fails fast instead of holding the scrape
 MAX_LOCK_TIMEOUT = 1.0
-# leave this much of the deadline for rendering the response
+# leave this much of the deadline for building and rendering the response
 DEADLINE_MARGIN = 0.2
 NO_DEADLINE_STATEMENT_TIMEOUT = 30.0
-# a statement may run this far into DEADLINE_MARGIN before the timeouts are lowered again
-TIMEOUT_SLACK = 0.1
+MAX_TIMEOUT_MS = 2**31 - 1
+CHUNK_ROWS = 2000
+MULTIPLE_COMMANDS = "cannot insert multiple commands into a prepared statement"
+_EXEC = pq.ExecStatus
+
+# OIDs loaded as text, as lib/pq returns them
+_TEXT_OIDS = (1700, 1186)  # numeric, interval
+_TIME_OIDS = (1082, 1114, 1184)  # date, timestamp, timestamptz
+_FLOAT4 = 700
 
 
 class ConnectError(Exception):
     """The server could not be reached or refused the credentials (message redacted)."""
 
 
-class QueryError(Exception):
-    """A query that broke the rules of the scrape session."""
-
-
-class DeadlineExceeded(Exception):
-    """The scrape deadline passed before a query could start."""
-
-
 @dataclass(frozen=True)
+class Statement:
+    """One statement of a scrape. ``params`` are text values for ``$1``..."""
+
+    sql: str
+    params: tuple[str | None, ...] = ()
+    read_only: bool = True
+
+
+@dataclass
 class Result:
-    """The rows of one query, with column names."""
+    """What one statement gave: columns and rows, or an error (one line, redacted)."""
 
-    columns: list[str]
-    rows: list[tuple[Any, ...]]
+    columns: list[str] = field(default_factory=list)
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    error: str = ""
+    sqlstate: str = ""
+    seconds: float = 0.0
+    dropped_rows: int = 0
 
-    def dicts(self) -> list[dict[str, Any]]:
-        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+@dataclass
+class RowBudget:
+    """Rows a run may still keep: per statement and in total."""
+
+    per_statement: int
+    total: int
 
 
 def server_version_tuple(version_num: int) -> tuple[int, int, int]:
@@ -75,169 +110,131 @@ def server_version_tuple(version_num: int) -> tuple[int, int, int]:
     return (major, (version_num // 100) % 100, version_num % 100)
 
 
-class Session:
-    """A scrape's read-only transaction on a target's connection."""
-
-    def __init__(self, target: Target, conn: psycopg.Connection[Any], deadline: float | None) -> None:
-        self.target = target
-        self.conn = conn
-        self.deadline = deadline
-        self.version = server_version_tuple(conn.info.server_version)
-        self.closed = False
-        # monotonic time by which the statement_timeout in force lets a statement run
-        self._bound = 0.0
-        # results of ``prefetch``, answered once each by ``query``
-        self._prefetched: dict[tuple[str, str], Result] = {}
-
-    def remaining(self) -> float | None:
-        if self.deadline is None:
-            return None
-        return self.deadline - time.monotonic()
-
-    def begin(self) -> None:
-        """Open the read-only transaction with its timeouts: one round trip, no parameters."""
-        now = time.monotonic()
-        statement_ms, lock_ms = timeout_settings(None if self.deadline is None else self.deadline - now)
-        # simple protocol (no parameters): both statements travel together
-        self.conn.execute(
-            "BEGIN READ ONLY; "
-            f"SELECT set_config('statement_timeout', '{statement_ms}ms', true), "
-            f"set_config('lock_timeout', '{lock_ms}ms', true)".encode()
-        )
-        self._bound = now + statement_ms / 1000.0
-
-    def query(self, text: str, params: Sequence[Any] | None = None) -> Result:
-        """Run one statement; raise on failure, leaving the session usable."""
-        if self.closed:
-            raise DeadlineExceeded("scrape session already finished")
-        if self._prefetched:
-            found = self._prefetched.pop(_statement_key(text, params), None)
-            if found is not None:
-                return found
-        left = self.remaining()
-        if left is not None and left <= 0.01:
-            raise DeadlineExceeded("scrape deadline passed before the query started")
-        with self.target.lock:
-            if left is not None and self._bound > time.monotonic() + max(0.01, left - DEADLINE_MARGIN) + TIMEOUT_SLACK:
-                self._set_timeouts(left)
-            try:
-                columns, rows = self._run(text, params)
-            except psycopg.errors.FeatureNotSupported as err:
-                stale = "cached plan" in str(err)
-                self._restart(forget=stale)
-                if not stale:
-                    raise
-                # a relation the query reads changed its columns since it was prepared:
-                # psycopg forgot its statements with the ROLLBACK, prepare afresh
-                try:
-                    columns, rows = self._run(text, params)
-                except Exception:
-                    self._restart()
-                    raise
-            except Exception:
-                self._restart()
-                raise
-            if self.conn.info.transaction_status != pq.TransactionStatus.INTRANS:
-                # "COMMIT" or "ROLLBACK" as a query: what follows must not run outside
-                # a read-only transaction
-                self._restart()
-                raise QueryError("the query ended the scrape's transaction")
-        return Result(columns, rows)
-
-    def prefetch(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> int:
-        """Run statements the scrape is about to ``query`` in one pipeline: one round trip
-        and one wake-up of the server instead of one each. Returns how many were answered.
-
-        Each statement of the batch gets an equal share of the time left as its
-        ``statement_timeout``, so the batch as a whole ends within the deadline. When one
-        fails (or exceeds its share), it and those after it are simply not answered here:
-        ``query`` runs them one by one later, with the usual timeouts and error reports.
-        """
-        if self.closed or not statements or not psycopg.Pipeline.is_supported():
-            return 0
-        left = self.remaining()
-        if left is not None and left <= DEADLINE_MARGIN:
-            return 0
-        statement_ms, _ = timeout_settings(left)
-        share_ms = max(1, statement_ms // len(statements))
-        ran: list[tuple[tuple[str, str], psycopg.Cursor[Any]]] = []
-        failed = False
-        with self.target.lock:
-            start = time.monotonic()
-            try:
-                with self.conn.pipeline():
-                    self.conn.execute(SET_STATEMENT_TIMEOUT, [f"{share_ms}ms"], prepare=True)
-                    for text, params in statements:
-                        cur = self.conn.cursor()
-                        cur.execute(text.encode("utf-8"), params, prepare=True)
-                        ran.append((_statement_key(text, params), cur))
-                    # back to the whole budget for what runs after the batch
-                    self.conn.execute(SET_STATEMENT_TIMEOUT, [f"{statement_ms}ms"], prepare=True)
-            except psycopg.Error:
-                failed = True
-            for key, cur in ran:
-                result = cur.pgresult
-                if result is None or result.status != pq.ExecStatus.TUPLES_OK or cur.description is None:
-                    failed = True
-                    break
-                self._prefetched[key] = Result([c.name for c in cur.description], cur.fetchall())
-                cur.close()
-            if failed or self.conn.info.transaction_status != pq.TransactionStatus.INTRANS:
-                self._restart()
-            else:
-                self._bound = start + statement_ms / 1000.0
-        return len(self._prefetched)
-
-    def _run(self, text: str, params: Sequence[Any] | None) -> tuple[list[str], list[tuple[Any, ...]]]:
-        with self.conn.cursor() as cur:
-            # prepared (extended protocol): a string holding several statements
-            # ("COMMIT; INSERT ...") is refused instead of run; kept prepared from one
-            # scrape to the next (see ``end_transaction``)
-            cur.execute(text.encode("utf-8"), params, prepare=True)
-            columns = [c.name for c in cur.description or []]
-            rows = cur.fetchall() if cur.description is not None else []
-        return columns, rows
-
-    def _restart(self, forget: bool = False) -> None:
-        """After a failed statement: roll the aborted transaction back and begin a new one.
-        ``forget``: drop the prepared statements too (one went stale)."""
-        if self.conn.closed or self.conn.broken:
-            return
-        try:
-            if forget:
-                self.conn.execute("ROLLBACK")
-            elif self.conn.info.transaction_status != pq.TransactionStatus.IDLE:
-                end_transaction(self.conn)
-            self.begin()
-        except Exception:  # noqa: BLE001 - the next query fails on the broken connection and says so
-            pass
-
-    def _set_timeouts(self, left: float | None) -> None:
-        statement_ms, lock_ms = timeout_settings(left)
-        self.conn.execute(
-            "SELECT set_config('statement_timeout', %s, true), set_config('lock_timeout', %s, true)",
-            [f"{statement_ms}ms", f"{lock_ms}ms"],
-            prepare=True,
-        )
-        self._bound = time.monotonic() + statement_ms / 1000.0
-
-
-SET_STATEMENT_TIMEOUT = "SELECT set_config('statement_timeout', %s, true)"
-
-
-def _statement_key(text: str, params: Sequence[Any] | None) -> tuple[str, str]:
-    return text, repr(list(params or ()))
-
-
 def timeout_settings(left: float | None) -> tuple[int, int]:
     """(statement_timeout, lock_timeout) in milliseconds for the time left in the scrape."""
     budget = NO_DEADLINE_STATEMENT_TIMEOUT if left is None else max(0.01, left - DEADLINE_MARGIN)
-    statement_ms = max(1, int(budget * 1000))
+    # PostgreSQL takes at most INT_MAX milliseconds; a non-finite budget means "none given"
+    statement_ms = max(1, min(MAX_TIMEOUT_MS, int(budget * 1000))) if math.isfinite(budget) else MAX_TIMEOUT_MS
     return statement_ms, max(1, min(statement_ms, int(MAX_LOCK_TIMEOUT * 1000)))
 
 
+class _Float4Loader(Loader):
+    """float4 as lib/pq reads it: parsed at 32 bits, then widened (1.1 -> 1.100000023841858)."""
+
+    def load(self, data: Any) -> float:
+        return float(struct.unpack("f", struct.pack("f", float(bytes(data))))[0])
+
+
+class _LenientTextLoader(Loader):
+    def load(self, data: Any) -> str:
+        return bytes(data).decode("utf-8", "replace")
+
+
+class _LenientTimeLoader(Loader):
+    """A timestamp psycopg cannot represent (``infinity``, BC, year 10000+) stays text, as
+    lib/pq leaves it; any other goes through the fast loader."""
+
+    def __init__(self, oid: int, context: Any = None) -> None:
+        super().__init__(oid, context)
+        self._fast = psycopg.adapters.get_loader(oid, pq.Format.TEXT)(oid, context)  # type: ignore[misc]
+
+    def load(self, data: Any) -> Any:
+        try:
+            return self._fast.load(data)
+        except (psycopg.DataError, ValueError, OverflowError):
+            return bytes(data).decode("utf-8", "replace")
+
+
+def _adapters(lenient: bool) -> AdaptersMap:
+    adapters = AdaptersMap(psycopg.adapters)
+    for oid in _TEXT_OIDS:
+        adapters.register_loader(oid, TextLoader)
+    for info in psycopg.adapters.types:
+        if info.array_oid:
+            adapters.register_loader(info.array_oid, TextLoader)
+    adapters.register_loader(_FLOAT4, _Float4Loader)
+    if lenient:
+        for oid in (0, 25, 1043, 1042, 19, 18, 705, 1700, 1186):
+            adapters.register_loader(oid, _LenientTextLoader)
+        for info in psycopg.adapters.types:
+            if info.array_oid:
+                adapters.register_loader(info.array_oid, _LenientTextLoader)
+        for oid in _TIME_OIDS:
+            adapters.register_loader(oid, _LenientTimeLoader)
+    return adapters
+
+
+class _Context:
+    """An adaptation context: the lib/pq-like loaders, UTF-8."""
+
+    def __init__(self, adapters: AdaptersMap) -> None:
+        self.adapters = adapters
+        self.connection = None
+
+
+@lru_cache(maxsize=2)
+def _context(lenient: bool) -> _Context:
+    return _Context(_adapters(lenient))
+
+
+def _load(result: pq.abc.PGresult, rows: int) -> list[tuple[Any, ...]]:
+    tx = Transformer(_context(False))
+    tx.set_pgresult(result)
+    try:
+        return tx.load_rows(0, rows, tuple)
+    except (psycopg.DataError, UnicodeDecodeError, ValueError, OverflowError):
+        # invalid UTF-8 (SQL_ASCII), an infinite timestamp...: the slow, tolerant way
+        tx = Transformer(_context(True))
+        tx.set_pgresult(result)
+        return tx.load_rows(0, rows, tuple)
+
+
+def _columns(result: pq.abc.PGresult) -> list[str]:
+    return [(result.fname(i) or b"").decode("utf-8", "replace") for i in range(result.nfields)]
+
+
+def _error(result: pq.abc.PGresult | None, fallback: str) -> tuple[str, str]:
+    if result is None:
+        return fallback, ""
+    message = (result.error_field(pq.DiagnosticField.MESSAGE_PRIMARY) or result.error_message or b"").decode(
+        "utf-8", "replace")
+    state = (result.error_field(pq.DiagnosticField.SQLSTATE) or b"").decode("ascii", "replace")
+    return " ".join(message.split()) or fallback, state
+
+
+class _Reader:
+    """Collects one statement's results: chunks within the row budget, or the error."""
+
+    def __init__(self, budget: RowBudget | None) -> None:
+        self.budget = budget
+        self.result = Result()
+        self.kept = 0
+
+    def add(self, res: pq.abc.PGresult) -> None:
+        status = res.status
+        if status in (_EXEC.TUPLES_OK, _EXEC.TUPLES_CHUNK, _EXEC.SINGLE_TUPLE):
+            if not self.result.columns and res.nfields:
+                self.result.columns = _columns(res)
+            count = res.ntuples
+            room = count
+            if self.budget is not None:
+                room = max(0, min(count, self.budget.per_statement - self.kept, self.budget.total))
+                self.budget.total -= room
+            if room:
+                self.result.rows.extend(_load(res, room))
+                self.kept += room
+            self.result.dropped_rows += count - room
+        elif status in (_EXEC.COMMAND_OK, _EXEC.EMPTY_QUERY):
+            pass
+        elif status == _EXEC.PIPELINE_ABORTED:
+            self.result.error = self.result.error or "not run: an earlier command of its batch failed"
+        else:
+            if not self.result.error:
+                self.result.error, self.result.sqlstate = _error(res, "statement failed")
+
+
 class Target:
-    """A PostgreSQL server (one DSN) and its persistent connection."""
+    """A PostgreSQL server (one DSN) and its connection, opened on demand."""
 
     def __init__(
         self,
@@ -245,28 +242,38 @@ class Target:
         logger: logging.Logger,
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         application_name: str = APPLICATION_NAME,
+        params: dict[str, str] | None = None,
     ) -> None:
         self.dsn = dsn
         self.logger = logger
         self.connect_timeout = connect_timeout
         self.application_name = application_name
-        self.lock = threading.RLock()
-        # scrapes of one target take turns: they share its single connection
-        self.scrape_lock = threading.Lock()
+        # extra libpq parameters (the probe's credential guards)
+        self.extra_params = dict(params or {})
+        # scrapes of one target take turns on its connection
+        self.lock = threading.Lock()
         self._conn: psycopg.Connection[Any] | None = None
+        # statements that hold several commands: run with the simple protocol
+        self._multi: set[str] = set()
+        # the connection has answered a run since it was opened
+        self._proven = False
+        self.last_used = 0.0
 
     @property
     def server(self) -> str:
         return self.dsn.server
 
+    @property
+    def connected(self) -> bool:
+        return self._conn is not None and not self._conn.closed
+
     def close(self) -> None:
-        with self.lock:
-            if self._conn is not None:
-                try:
-                    self._conn.close()
-                except Exception:  # noqa: BLE001 - closing a broken connection may fail; nothing to do
-                    pass
-                self._conn = None
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001 - closing a broken connection may fail; nothing to do
+                pass
 
     def _connect(self, deadline: float | None) -> psycopg.Connection[Any]:
         timeout = self.connect_timeout
@@ -274,8 +281,13 @@ class Target:
             timeout = min(timeout, deadline - time.monotonic())
         if timeout <= 0:
             raise ConnectError("scrape deadline passed before connecting")
+        if self.dsn.error:
+            raise ConnectError(self.dsn.error)
         params = dict(self.dsn.params)
+        params.update(self.extra_params)
         params.setdefault("application_name", self.application_name)
+        # as lib/pq: UTF8 (a SQL_ASCII database is switched to its own bytes below)
+        params.setdefault("client_encoding", "UTF8")
         try:
             # a shorter connect_timeout in the DSN itself is honoured
             given = float(params.get("connect_timeout", 0))
@@ -288,78 +300,203 @@ class Target:
         try:
             conn = psycopg.connect(**params, autocommit=True)  # type: ignore[arg-type]
         except Exception as err:  # noqa: BLE001 - every failure to connect means "down"
-            raise ConnectError(self.dsn.redact(_one_line(err))) from None
-        self.logger.info("established new database connection", extra={"target": self.dsn.display()})
+            raise ConnectError(self.dsn.redact(one_line(err))) from None
+        ascii_only = conn.pgconn.parameter_status(b"server_encoding") == b"SQL_ASCII"
+        if ascii_only and "client_encoding" not in self.dsn.params:
+            # the server would refuse to send such a database's non-UTF-8 bytes as UTF8; as
+            # they are, they are decoded with replacement characters (see the loaders)
+            conn.pgconn.exec_(b"SET client_encoding TO 'SQL_ASCII'")
+        self.logger.debug("established new database connection", extra={"target": self.dsn.display()})
         return conn
 
     def connection(self, deadline: float | None) -> psycopg.Connection[Any]:
-        """The persistent connection, opened if there is none (not checked: see ``session``)."""
-        with self.lock:
-            if self._conn is not None and (self._conn.closed or self._conn.broken):
-                self.close()
-            if self._conn is None:
-                self._conn = self._connect(deadline)
-            return self._conn
+        """The connection, opened if there is none or it broke."""
+        if self._conn is not None and (self._conn.closed or self._conn.broken):
+            self.close()
+        if self._conn is None:
+            self._conn = self._connect(deadline)
+            self._proven = False
+        return self._conn
 
-    def _begin(self, deadline: float | None) -> tuple[psycopg.Connection[Any], Session]:
-        """A session on a live connection. BEGIN is the liveness check: a connection that
-        went away (server restart) is re-established once."""
-        with self.lock:
-            fresh = self._conn is None or self._conn.closed or self._conn.broken
-            conn = self.connection(deadline)
-            session = Session(self, conn, deadline)
-            try:
-                session.begin()
-                return conn, session
-            except Exception as err:  # noqa: BLE001 - a failed BEGIN means the connection is unusable
-                self.close()
-                if fresh:
-                    raise ConnectError(self.dsn.redact(_one_line(err))) from None
-            self.logger.info("database connection lost, reconnecting", extra={"target": self.dsn.display()})
-            conn = self.connection(deadline)
-            session = Session(self, conn, deadline)
-            try:
-                session.begin()
-            except Exception as err:  # noqa: BLE001 - lost again right after connecting
-                self.close()
-                raise ConnectError(self.dsn.redact(_one_line(err))) from None
-            return conn, session
+    def version(self, deadline: float | None) -> tuple[int, int, int]:
+        return server_version_tuple(self.connection(deadline).info.server_version)
 
-    @contextmanager
-    def session(self, deadline: float | None) -> Iterator[Session]:
-        """A read-only transaction for one scrape; rolled back at the end."""
-        wait = -1.0 if deadline is None else max(0.0, deadline - time.monotonic())
-        if not self.scrape_lock.acquire(timeout=wait):
-            raise DeadlineExceeded("another scrape of this target is still running")
+    # -- running statements ----------------------------------------------------------
+
+    def run(
+        self, statements: Sequence[Statement], deadline: float | None, budget: RowBudget | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> list[Result]:
+        """Run ``statements`` in order, each its own transaction; one result each.
+
+        Call with ``self.lock`` held. A connection that went away since the last scrape
+        (server restart) is re-established once; a run cut by the deadline closes the
+        connection, whose server-side statement then ends at its ``statement_timeout``.
+        """
+        self.last_used = clock()
+        conn = self.connection(deadline)
+        fresh = not self._proven
         try:
-            conn, session = self._begin(deadline)
-            try:
-                yield session
-            finally:
-                session.closed = True
-                with self.lock:
-                    try:
-                        end_transaction(conn)
-                    except Exception:  # noqa: BLE001 - a broken connection is replaced next scrape
-                        self.close()
+            results = self._run(conn, statements, deadline, budget, clock)
+            self._proven = True
+            return results
+        except DeadlineExceeded:
+            self.close()
+            raise
+        except psycopg.OperationalError as err:
+            self.close()
+            if fresh:
+                raise ConnectError(self.dsn.redact(one_line(err))) from None
+        self.logger.info("database connection lost, reconnecting", extra={"target": self.dsn.display()})
+        conn = self.connection(deadline)
+        try:
+            return self._run(conn, statements, deadline, budget, clock)
+        except psycopg.OperationalError as err:
+            self.close()
+            raise ConnectError(self.dsn.redact(one_line(err))) from None
+        except DeadlineExceeded:
+            self.close()
+            raise
+
+    def _run(
+        self, conn: psycopg.Connection[Any], statements: Sequence[Statement], deadline: float | None,
+        budget: RowBudget | None, clock: Callable[[], float],
+    ) -> list[Result]:
+        left = None if deadline is None else deadline - clock()
+        if left is not None and left <= 0.01:
+            raise DeadlineExceeded("scrape deadline passed before the first statement")
+        statement_ms, lock_ms = timeout_settings(left)
+        pgconn = conn.pgconn
+        # (statement index or -1 for a mode switch, text, params)
+        batch: list[tuple[int, bytes, list[bytes | None]]] = [(
+            -1, b"SELECT pg_catalog.set_config('statement_timeout', $1, false)",
+            [f"{statement_ms}ms".encode()])]
+        read_only = False
+        simple: list[int] = []
+        for i, st in enumerate(statements):
+            if st.sql in self._multi:
+                simple.append(i)
+                continue
+            if st.read_only != read_only:
+                batch.append(_mode_switch(st.read_only, lock_ms))
+                read_only = st.read_only
+            batch.append((i, st.sql.encode("utf-8"), [None if p is None else p.encode("utf-8") for p in st.params]))
+        if read_only:
+            batch.append(_mode_switch(False, lock_ms))
+        results = [Result() for _ in statements]
+        self._pipeline(pgconn, batch, results, deadline, budget, clock)
+        for i, st in enumerate(statements):
+            if MULTIPLE_COMMANDS in results[i].error and not st.read_only:
+                # upstream's driver runs such a string with the simple protocol
+                self._multi.add(st.sql)
+                simple.append(i)
+        for i in sorted(simple):
+            results[i] = self._simple(pgconn, statements[i].sql, deadline, budget, clock)
+        return results
+
+    def _pipeline(
+        self, pgconn: pq.abc.PGconn, batch: list[tuple[int, bytes, list[bytes | None]]], results: list[Result],
+        deadline: float | None, budget: RowBudget | None, clock: Callable[[], float],
+    ) -> None:
+        pgconn.enter_pipeline_mode()
+        try:
+            for _, sql, params in batch:
+                pgconn.send_query_params(sql, params)
+                _chunked(pgconn)
+                pgconn.pipeline_sync()
+            _flush(pgconn, deadline, clock)
+            previous = clock()
+            for index, _, _ in batch:
+                reader = _Reader(budget if index >= 0 else None)
+                while True:
+                    res = _next_result(pgconn, deadline, clock)
+                    if res is None:
+                        break
+                    reader.add(res)
+                sync = _next_result(pgconn, deadline, clock)
+                if sync is None or sync.status != _EXEC.PIPELINE_SYNC:
+                    raise psycopg.OperationalError("pipeline out of step")
+                now = clock()
+                if index >= 0:
+                    reader.result.seconds = now - previous
+                    results[index] = reader.result
+                elif reader.result.error:
+                    raise psycopg.OperationalError(f"setting the scrape's timeouts failed: {reader.result.error}")
+                previous = now
         finally:
-            self.scrape_lock.release()
+            if pgconn.status == pq.ConnStatus.OK and pgconn.pipeline_status != pq.PipelineStatus.OFF:
+                try:
+                    pgconn.exit_pipeline_mode()
+                except psycopg.Error:
+                    pass
+
+    def _simple(
+        self, pgconn: pq.abc.PGconn, sql: str, deadline: float | None, budget: RowBudget | None,
+        clock: Callable[[], float],
+    ) -> Result:
+        """Several commands in one string, as lib/pq runs them: one implicit transaction,
+        the rows of the first command that returns rows."""
+        begin = clock()
+        pgconn.send_query(sql.encode("utf-8"))
+        _chunked(pgconn)
+        _flush(pgconn, deadline, clock)
+        reader = _Reader(budget)
+        first: Result | None = None
+        while True:
+            res = _next_result(pgconn, deadline, clock)
+            if res is None:
+                break
+            if res.status == _EXEC.TUPLES_OK and first is None:
+                reader.add(res)
+                first = reader.result
+                reader = _Reader(None)
+            elif res.status == _EXEC.TUPLES_CHUNK and first is None:
+                reader.add(res)
+            elif res.status not in (_EXEC.TUPLES_OK, _EXEC.TUPLES_CHUNK, _EXEC.COMMAND_OK):
+                reader.add(res)
+                if first is not None:
+                    first.error = first.error or reader.result.error
+        result = first if first is not None else reader.result
+        result.seconds = clock() - begin
+        return result
 
 
-def end_transaction(conn: psycopg.Connection[Any]) -> None:
-    """Roll the scrape's transaction back, keeping the prepared statements.
-
-    psycopg forgets every prepared statement when it sees a ROLLBACK go through it (to be
-    safe after DDL), which would cost each query a Parse round trip on every scrape. The
-    ROLLBACK goes through the underlying libpq connection instead; a statement whose plan
-    went stale is prepared afresh by ``Session.query``.
-    """
-    result = conn.pgconn.exec_(b"ROLLBACK")
-    if result.status != pq.ExecStatus.COMMAND_OK:
-        raise psycopg.OperationalError(
-            (result.error_message or b"ROLLBACK failed").decode("utf-8", "replace").strip())
+def _mode_switch(read_only: bool, lock_ms: int) -> tuple[int, bytes, list[bytes | None]]:
+    if read_only:
+        return (-1, b"SELECT pg_catalog.set_config('default_transaction_read_only', 'on', false), "
+                    b"pg_catalog.set_config('lock_timeout', $1, false)", [f"{lock_ms}ms".encode()])
+    return (-1, b"SELECT pg_catalog.set_config(name, reset_val, false) FROM pg_catalog.pg_settings "
+                b"WHERE name IN ('default_transaction_read_only', 'lock_timeout')", [])
 
 
-def _one_line(err: BaseException) -> str:
-    text = str(err).strip() or type(err).__name__
-    return " ".join(text.split())
+def _chunked(pgconn: pq.abc.PGconn) -> None:
+    try:
+        pgconn.set_chunked_rows_mode(CHUNK_ROWS)
+    except psycopg.NotSupportedError:
+        pass  # libpq < 17: whole results, still cut to the row budget
+
+
+def _wait(pgconn: pq.abc.PGconn, write: bool, deadline: float | None, clock: Callable[[], float]) -> None:
+    poller = select.poll()
+    poller.register(pgconn.socket, select.POLLIN | (select.POLLOUT if write else 0))
+    timeout_ms = None
+    if deadline is not None:
+        left = deadline - clock()
+        if left <= 0:
+            raise DeadlineExceeded("scrape deadline passed while waiting for the server")
+        timeout_ms = max(1, min(MAX_TIMEOUT_MS, int(left * 1000))) if math.isfinite(left) else None
+    if not poller.poll(timeout_ms) and deadline is not None and deadline <= clock():
+        raise DeadlineExceeded("scrape deadline passed while waiting for the server")
+
+
+def _flush(pgconn: pq.abc.PGconn, deadline: float | None, clock: Callable[[], float]) -> None:
+    while pgconn.flush() == 1:
+        _wait(pgconn, True, deadline, clock)
+        pgconn.consume_input()
+
+
+def _next_result(pgconn: pq.abc.PGconn, deadline: float | None, clock: Callable[[], float]) -> pq.abc.PGresult | None:
+    while pgconn.is_busy():
+        _wait(pgconn, False, deadline, clock)
+        pgconn.consume_input()
+    return pgconn.get_result()

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from exporters.postgres.queries import ColumnMapping, Namespace
+from exporters.postgres.engine import ColumnMap, MetricMap
+from exporters.postgres.queries import Namespace
 from exporters.postgres.versions import Version, VersionRange, parse_range
 
 # namespace -> ((column, usage, description[, version range]), ...)
@@ -94,7 +95,7 @@ COLUMNS: dict[str, tuple[tuple[str, ...], ...]] = {
     ),
 }
 
-# The exporter's own backend is left out of the activity counts (as newer upstream does).
+# As upstream, the exporter's own session is counted (active, in its database).
 _STAT_ACTIVITY = """
 SELECT
     pg_database.datname,
@@ -112,7 +113,6 @@ FROM
                count(*) AS count,
                MAX(EXTRACT(EPOCH FROM now() - xact_start))::float AS max_tx_duration
         FROM pg_stat_activity
-        WHERE pid <> pg_backend_pid()
         GROUP BY datname, state, usename, application_name
     ) AS tmp2 ON tmp.state = tmp2.state AND pg_database.datname = tmp2.datname
 """
@@ -165,8 +165,8 @@ def _namespace(name: str, rows: tuple[tuple[str, ...], ...]) -> Namespace:
     for row in rows:
         column, usage, description = row[0], row[1], row[2]
         versions = parse_range(row[3]) if len(row) > 3 else None
-        columns[column] = ColumnMapping(column, usage, description, None, versions)
-    return Namespace(name, f"SELECT * FROM {name}", columns, master=True, source="built-in")
+        columns[column] = ColumnMap(column, usage, description, None, versions)
+    return Namespace(name, f"SELECT * FROM {name}", MetricMap(name, columns), master=True, source="built-in")
 
 
 NAMESPACES: tuple[Namespace, ...] = tuple(_namespace(n, rows) for n, rows in COLUMNS.items())
@@ -183,12 +183,18 @@ def for_version(ns: Namespace, version: Version) -> Namespace | None:
     return None
 
 
+OWN_FAMILIES = (
+    "pg_up", "pg_static", "pg_exporter_last_scrape_duration_seconds", "pg_exporter_scrapes_total",
+    "pg_exporter_last_scrape_error", "pg_exporter_user_queries_load_error", "pg_scrape_collector_success",
+    "pg_scrape_collector_duration_seconds",
+)
+
+
 def reserved_families() -> dict[str, str]:
-    """Series name -> who exports it: the built-in namespaces and the exporter's own families."""
-    owners = {name: "the exporter itself" for name in (
-        "pg_up", "pg_static", "pg_exporter_last_scrape_duration_seconds", "pg_exporter_scrapes_total",
-        "pg_exporter_last_scrape_error", "pg_exporter_user_queries_load_error")}
-    for ns in NAMESPACES:
-        for series in ns.series_names():
-            owners[series] = f"the built-in namespace {ns.name}"
-    return owners
+    """Series name -> who exports it: the exporter's own families (a queries file may not)."""
+    return {name: "the exporter itself" for name in OWN_FAMILIES}
+
+
+def namespace_families() -> dict[str, str]:
+    """Series name -> built-in namespace, for the families a queries file may repeat."""
+    return {series: f"the built-in namespace {ns.name}" for ns in NAMESPACES for series in ns.series_names()}

@@ -19,8 +19,15 @@ from urllib.parse import quote
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from exporters.core.flags import ConfigError
+from exporters.core.redact import redact as core_redact
 
 MASK = "PASSWORD_REMOVED"
+# libpq parameters whose values are secrets (and any other named like one)
+SECRET_KEYS = ("password", "sslpassword", "oauth_client_secret")
+
+
+def is_secret(key: str) -> bool:
+    return key in SECRET_KEYS or "password" in key or "secret" in key or "token" in key
 _KEYVALUE = re.compile(r"^\s*[A-Za-z0-9_]+\s*=")
 
 
@@ -29,6 +36,9 @@ class Dsn:
     """One parsed data source: libpq parameters, never printed whole."""
 
     params: Mapping[str, str] = field(default_factory=dict)
+    # why this entry cannot be used (a malformed DATA_SOURCE_NAME entry): every scrape of it
+    # fails with this message and pg_up is 0, as upstream serves it
+    error: str = ""
 
     @classmethod
     def parse(cls, text: str, what: str = "data source name") -> Dsn:
@@ -47,6 +57,10 @@ class Dsn:
     @property
     def password(self) -> str:
         return self.params.get("password", "")
+
+    @property
+    def secrets(self) -> list[str]:
+        return [v for k, v in self.params.items() if is_secret(k) and v]
 
     @property
     def server(self) -> str:
@@ -70,6 +84,8 @@ class Dsn:
 
     def display(self) -> str:
         """A URI for logs and labels with the password replaced."""
+        if self.error:
+            return "could not parse DATA_SOURCE_NAME"
         user = self.params.get("user", "")
         userinfo = ""
         if user:
@@ -78,7 +94,7 @@ class Dsn:
                 userinfo += ":" + MASK
             userinfo += "@"
         query = "&".join(
-            f"{k}={quote(v, safe='')}"
+            f"{k}={MASK if is_secret(k) else quote(v, safe='')}"
             for k, v in sorted(self.params.items())
             if k not in ("user", "password", "host", "port", "dbname")
         )
@@ -86,7 +102,7 @@ class Dsn:
         return text + ("?" + query if query else "")
 
     def redact(self, text: str) -> str:
-        return redact(text, [self.password])
+        return redact(text, self.secrets)
 
     def __repr__(self) -> str:
         return f"Dsn({self.display()})"
@@ -96,13 +112,7 @@ class Dsn:
 
 def redact(text: str, secrets: list[str]) -> str:
     """``text`` with every occurrence of each secret (and its URL-quoted form) masked."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, MASK)
-            quoted = quote(secret, safe="")
-            if quoted != secret:
-                text = text.replace(quoted, MASK)
-    return text
+    return core_redact(text, secrets, MASK)
 
 
 def _read_secret_file(path: str, what: str) -> str:
@@ -113,18 +123,28 @@ def _read_secret_file(path: str, what: str) -> str:
         raise ConfigError(f"failed loading data source {what} file {path}: {err.strerror}") from None
 
 
-def data_sources_from_env(env: Mapping[str, str] | None = None) -> list[Dsn]:
+def data_sources_from_env(env: Mapping[str, str] | None = None, lenient: bool = False) -> list[Dsn]:
     """The DSNs the environment names, in upstream's order of precedence.
 
     ``DATA_SOURCE_NAME`` wins; otherwise ``DATA_SOURCE_URI[_FILE]`` with
     ``DATA_SOURCE_USER[_FILE]`` / ``DATA_SOURCE_PASS[_FILE]``. None at all is allowed:
-    the exporter then serves only ``/probe``.
+    the exporter then serves only ``/probe``. ``lenient``: a malformed entry becomes a
+    ``Dsn`` with ``error`` set (upstream starts and reports ``pg_up 0``); an unreadable
+    ``*_FILE`` still raises (upstream exits).
     """
     environ = os.environ if env is None else env
     names = environ.get("DATA_SOURCE_NAME", "")
     if names:
         parts = [p for p in names.split(",") if p.strip()]
-        return [Dsn.parse(p, f"DATA_SOURCE_NAME entry {i + 1}") for i, p in enumerate(parts)]
+        out = []
+        for i, part in enumerate(parts):
+            try:
+                out.append(Dsn.parse(part, f"DATA_SOURCE_NAME entry {i + 1}"))
+            except ConfigError as err:
+                if not lenient:
+                    raise
+                out.append(Dsn(error=str(err)))
+        return out
 
     def value(name: str, what: str) -> str:
         path = environ.get(f"{name}_FILE", "")
@@ -142,3 +162,9 @@ def data_sources_from_env(env: Mapping[str, str] | None = None) -> list[Dsn]:
         userinfo += ":" + quote(password, safe="")
     base = Dsn.parse(f"postgresql://{userinfo}@{uri}" if userinfo else f"postgresql://{uri}", "DATA_SOURCE_URI")
     return [base]
+
+
+def one_line(err: BaseException) -> str:
+    """An exception's message on one line (libpq's span several)."""
+    text = str(err).strip() or type(err).__name__
+    return " ".join(text.split())

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import fnmatch
 import gc
 import logging
 import os
 import re
 import sys
-import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
-from exporters.core.app import Exporter, HTTPError, Request, Runtime, run
+from exporters.core.app import Exporter, Request, Runtime, run
 from exporters.core.collector import CollectorSpec
 from exporters.core.flags import (
     ArgumentParser,
@@ -30,14 +27,25 @@ from exporters.core.flags import (
     parse_duration,
 )
 from exporters.core.metrics import Metric
+from exporters.core.reloadable import ReloadableFile
 from exporters.core.settings import LogSettings, WebSettings
+from exporters.core.targets import TargetAllowlist
 from exporters.postgres import default_metrics
-from exporters.postgres.collectors import SPECS, PgContext
-from exporters.postgres.config import AuthModule, ExporterConfig, load_config
+from exporters.postgres.collectors import SPECS, CollectorConfig
+from exporters.postgres.config import ExporterConfig, load_config
 from exporters.postgres.connection import ConnectError, Target
 from exporters.postgres.dsn import Dsn, data_sources_from_env
-from exporters.postgres.exporter import Options, PostgresExporter, QueriesState, config_reload_metrics
-from exporters.postgres.queries import HISTOGRAM_SUFFIXES, QueriesError
+from exporters.postgres.engine import HISTOGRAM_SUFFIXES
+from exporters.postgres.exporter import (
+    DEFAULT_MAX_ROWS,
+    DEFAULT_MAX_ROWS_PER_QUERY,
+    Options,
+    PostgresExporter,
+    QueriesState,
+    run_namespaces,
+    run_statements,
+)
+from exporters.postgres.probe import DEFAULT_IDLE_SECONDS, DEFAULT_MAX_CONNECTIONS, ProbeHandler, ProbePolicy, ProbePool
 
 UPSTREAM = "postgres_exporter"
 UPSTREAM_VERSION = "0.15.0"
@@ -88,11 +96,32 @@ def build_parser(env: Mapping[str, str] | None = None) -> argparse.ArgumentParse
                              "scrape deadline.")
     parser.add_argument("--probe.allowed-targets", dest="probe_allowed_targets",
                         default=env_default(environ, "PG_EXPORTER_PROBE_ALLOWED_TARGETS", ""),
-                        help="Comma-separated host:port patterns (shell wildcards) /probe may connect to; "
-                             "empty allows any target, as upstream (env PG_EXPORTER_PROBE_ALLOWED_TARGETS).")
+                        help="Comma-separated endpoints /probe may connect to (host, host:port, [v6]:port, "
+                             "10.0.0.0/8, unix:/run/postgresql/*; shell wildcards), checked against every address "
+                             "libpq would use. Empty: only targets probed with their own credentials "
+                             "(env PG_EXPORTER_PROBE_ALLOWED_TARGETS).")
+    add_bool_flag(parser, "probe.send-credentials-to-any-target",
+                  "Let /probe send auth_module credentials and the exporter's own (PGPASSWORD, .pgpass, client "
+                  "certificates, its OS user over a unix socket) to any target, as upstream does.",
+                  env_name="PG_EXPORTER_PROBE_SEND_CREDENTIALS_TO_ANY_TARGET", env=environ)
+    parser.add_argument("--probe.max-connections", dest="probe_max_connections", type=int,
+                        default=DEFAULT_MAX_CONNECTIONS,
+                        help=f"Connections /probe keeps open at most, all targets together "
+                             f"(default {DEFAULT_MAX_CONNECTIONS}); more probes at once wait for one.")
+    parser.add_argument("--probe.idle-timeout", dest="probe_idle_timeout", type=parse_duration,
+                        default=DEFAULT_IDLE_SECONDS,
+                        help="An idle /probe connection is closed after this long (default 10s; 0 closes it "
+                             "after each probe, as upstream).")
     parser.add_argument("--check-queries", dest="check_queries", metavar="FILE", default=None,
-                        help="Validate a queries file and exit (0 valid, 1 not); with a data source in the "
-                             "environment also run each query once, read-only, and list its columns.")
+                        help="Report every problem of a queries file with file:line and exit (1 if any is an "
+                             "error); with a data source in the environment also run each query once and check "
+                             "its columns.")
+    parser.add_argument("--scrape.max-rows-per-query", dest="max_rows_per_query", type=int,
+                        default=DEFAULT_MAX_ROWS_PER_QUERY,
+                        help="Rows of one query's result read at most; the rest are dropped and counted in "
+                             f"pg_exporter_rows_dropped_total (default {DEFAULT_MAX_ROWS_PER_QUERY}).")
+    parser.add_argument("--scrape.max-rows", dest="max_rows", type=int, default=DEFAULT_MAX_ROWS,
+                        help=f"Rows read at most per scrape, all queries together (default {DEFAULT_MAX_ROWS}).")
     add_collector_flags(parser, SPECS)
     return parser
 
@@ -115,6 +144,13 @@ def parse_constant_labels(text: str) -> dict[str, str]:
     return labels
 
 
+def _allowlist(text: str) -> TargetAllowlist:
+    try:
+        return TargetAllowlist.parse(text)
+    except ValueError as err:
+        raise ConfigError(f"--probe.allowed-targets: {err}") from None
+
+
 def _split(text: str) -> tuple[str, ...]:
     return tuple(p.strip() for p in text.split(",") if p.strip())
 
@@ -132,121 +168,20 @@ def options_from_args(args: argparse.Namespace) -> Options:
         constant_labels=parse_constant_labels(args.constant_labels),
         metric_prefix=prefix,
         connect_timeout=float(args.connect_timeout),
+        max_rows_per_query=max(1, int(args.max_rows_per_query)),
+        max_rows=max(1, int(args.max_rows)),
     )
 
 
-class ConfigState:
-    """``--config.file``: loaded at start and on SIGHUP; a bad reload keeps the old one."""
-
-    def __init__(self, path: str, logger: logging.Logger) -> None:
-        self.path = path
-        self.logger = logger
-        self.config = ExporterConfig()
-        self.success = False
-        self.success_time = 0.0
-        self._lock = threading.Lock()
-
-    def load(self, strict: bool) -> None:
-        try:
-            config = load_config(self.path)
-        except FileNotFoundError:
-            with self._lock:
-                self.success = False
-            self.logger.warning("config file not found: auth modules unavailable", extra={"file": self.path})
-            return
-        except (OSError, ConfigError) as err:
-            with self._lock:
-                self.success = False
-            if strict:
-                raise ConfigError(str(err)) from None
-            self.logger.error("failed to reload config file, keeping the previous one", extra={"err": str(err)})
-            return
-        with self._lock:
-            self.config, self.success, self.success_time = config, True, time.time()
-
-    def reload(self) -> None:
-        self.load(strict=False)
-
-    def auth_module(self, name: str) -> AuthModule | None:
-        with self._lock:
-            return self.config.auth_modules.get(name)
-
-    def metrics(self) -> list[Metric]:
-        with self._lock:
-            return config_reload_metrics(self.success, self.success_time)
+def void(_: object) -> None:
+    """A reload callback's result is logged where it happens; the caller wants none."""
 
 
-def target_allowed(dsn: Dsn, patterns: Sequence[str]) -> bool:
-    """Whether ``/probe`` may connect to ``dsn`` (``host:port`` or ``host`` against the patterns)."""
-    if not patterns:
-        return True
-    host = dsn.params.get("host") or "localhost"
-    return any(fnmatch.fnmatchcase(dsn.server, p) or fnmatch.fnmatchcase(host, p) for p in patterns)
-
-
-class ProbeHandler:
-    """``/probe?target=...&auth_module=...``: one target's metrics, connections kept in an LRU."""
-
-    def __init__(
-        self,
-        config: ConfigState,
-        options: Options,
-        queries: QueriesState | None,
-        specs: Sequence[CollectorSpec[PgContext]],
-        allowed: Sequence[str],
-        logger: logging.Logger,
-    ) -> None:
-        self.config = config
-        self.options = options
-        self.queries = queries
-        self.specs = specs
-        self.allowed = list(allowed)
-        self.logger = logger
-        self._cache: OrderedDict[str, PostgresExporter] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def __call__(self, request: Request) -> Iterable[Metric]:
-        target = request.param("target")
-        if not target:
-            raise HTTPError(400, "target is required")
-        module = AuthModule()
-        name = request.param("auth_module")
-        if name:
-            found = self.config.auth_module(name)
-            if found is None:
-                raise HTTPError(400, f"auth_module {name} not found")
-            if not found.username or not found.password:
-                raise HTTPError(400, f"auth_module {name} has no username or password")
-            module = found
-        try:
-            dsn = module.configure(target)
-        except ConfigError as err:
-            raise HTTPError(400, f"could not configure dsn for target: {err}") from None
-        if not target_allowed(dsn, self.allowed):
-            self.logger.warning("probe of a target outside --probe.allowed-targets refused",
-                                extra={"target": dsn.display()})
-            raise HTTPError(403, f"target {dsn.server} is not allowed")
-        return self._exporter(dsn).collect(request.deadline)
-
-    def _exporter(self, dsn: Dsn) -> PostgresExporter:
-        key = dsn.conninfo()
-        with self._lock:
-            exporter = self._cache.get(key)
-            if exporter is not None:
-                self._cache.move_to_end(key)
-                return exporter
-            exporter = PostgresExporter([dsn], self.options, self.queries, self.specs, self.logger)
-            self._cache[key] = exporter
-            while len(self._cache) > PROBE_CACHE_SIZE:
-                _, old = self._cache.popitem(last=False)
-                old.close()
-            return exporter
-
-    def close(self) -> None:
-        with self._lock:
-            for exporter in self._cache.values():
-                exporter.close()
-            self._cache.clear()
+def load_config_file(path: str, logger: logging.Logger) -> ReloadableFile[ExporterConfig]:
+    """``--config.file`` (auth modules for ``/probe``): as upstream, a missing or bad file at
+    start is only logged (no auth modules, ``..._last_reload_successful 0``); a bad reload keeps
+    the previous one."""
+    return ReloadableFile(path, load_config, logger, "config file", required=False, default=ExporterConfig())
 
 
 def dump_maps(out: TextIO) -> None:
@@ -257,65 +192,82 @@ def dump_maps(out: TextIO) -> None:
             out.write(f"{ns.name}\n")
         for versions, query in queries or ():
             out.write(f"{ns.name} {versions} {' '.join(query.split())}\n")
-        for col in ns.columns.values():
+        for col in ns.metrics.columns.values():
             extra = f" pg_version={col.versions}" if col.versions is not None else ""
             out.write(f"  {col.name:<40} {col.usage} {col.description!r}{extra}\n")
         out.write("\n")
 
 
+# SQLSTATEs of a relation, function or schema that does not exist
+MISSING_OBJECT = ("42P01", "42883", "3F000")
+EXTENSIONS_NOT_INSTALLED = "SELECT name FROM pg_available_extensions WHERE installed_version IS NULL"
+
+
+def _missing_extension(error: str, available: Sequence[str]) -> bool:
+    """The object an error says is missing is named like an extension the server has but
+    the database has not installed (pg_stat_statements, pgstattuple_approx...)."""
+    quoted = re.findall(r'"([^"]+)"', error) or re.findall(r"function ([\w.]+)\(", error)
+    names = [q.rsplit(".", 1)[-1].lower() for q in quoted]
+    return any(name.startswith(ext) for name in names for ext in available)
+
+
 def check_queries(
     path: str, env: Mapping[str, str], out: TextIO, err: TextIO, collectors: Sequence[str] | None = None
 ) -> int:
-    """``--check-queries FILE``: validate; with a data source also run every query once."""
-    try:
-        loaded = QueriesState.load_file(path, collectors)
-    except QueriesError as error:
-        err.write(f"{error}\n")
-        return 1
-    out.write(f"{path}: OK ({len(loaded.namespaces)} namespaces, sha256 {loaded.sha256})\n")
+    """``--check-queries FILE``: every problem with ``file:line``; 1 if any is an error.
+    With a data source in the environment, each query also runs once, as a scrape runs it."""
+    loaded = QueriesState.load_file(path, collectors)
+    for problem in loaded.problems:
+        err.write(f"{problem}\n")
+    failed = bool(loaded.check_failures)
+    out.write(f"{path}: {len(loaded.namespaces)} namespaces, {len(loaded.check_failures)} errors, "
+              f"{len(loaded.problems) - len(loaded.check_failures)} warnings (sha256 {loaded.sha256})\n")
     try:
         dsns = data_sources_from_env(env)
     except ConfigError as error:
-        err.write(f"{error}\n")
+        err.write(f"data source: {error}\n")
         return 1
-    if not dsns:
-        return 0
+    if not dsns or not loaded.namespaces:
+        return 1 if failed else 0
     logger = logging.getLogger("exporters.postgres.check")
     logger.addHandler(logging.NullHandler())
     logger.propagate = False
     target = Target(dsns[0], logger)
-    failed = False
     try:
-        with target.session(time.monotonic() + 60) as session:
-            for ns in loaded.namespaces:
-                if not ns.runs_on(session.version):
-                    out.write(f"{ns.name}: skipped (runonserver {ns.runonserver} excludes this server)\n")
-                    continue
-                try:
-                    result = session.query(ns.query)
-                except Exception as error:  # noqa: BLE001 - reported per namespace
-                    failed = True
-                    err.write(f"{ns.source}: namespace {ns.name}: query failed: "
-                              f"{target.dsn.redact(' '.join(str(error).split()))}\n")
-                    continue
-                out.write(f"{ns.name}: {len(result.rows)} rows, columns: {', '.join(result.columns)}\n")
-                returned = set(result.columns)
-                for col in ns.columns.values():
-                    if not col.supported(session.version):
-                        continue
-                    needed = [col.name]
-                    if col.usage == "HISTOGRAM":
-                        needed += [col.name + s for s in HISTOGRAM_SUFFIXES]
-                    for name in needed:
-                        if name not in returned:
-                            failed = True
-                            err.write(f"{path}:{col.line}: namespace {ns.name}: column {name!r} is not returned "
-                                      "by the query\n")
+        with target.lock:
+            version = target.version(time.monotonic() + 60)
+        runnable = [ns for ns in loaded.namespaces if ns.runs_on(version)]
+        for ns in loaded.namespaces:
+            if ns not in runnable:
+                out.write(f"{ns.name}: skipped (runonserver {ns.runonserver} excludes this server)\n")
+        results = run_namespaces(target, runnable, time.monotonic() + 60)
+        (extensions,) = run_statements(target, [EXTENSIONS_NOT_INSTALLED], time.monotonic() + 60)
+        available = [str(row[0]).lower() for row in extensions.rows]
     except ConnectError as error:
         err.write(f"cannot connect to {target.dsn.display()}: {error}\n")
         return 1
     finally:
-        target.close()
+        with target.lock:
+            target.close()
+    for ns, result in zip(runnable, results, strict=True):
+        if not result.ok:
+            # a missing extension: the exporter itself would start and serve the rest
+            missing = result.sqlstate in MISSING_OBJECT and _missing_extension(result.error, available)
+            failed = failed or not missing
+            level = "warning" if missing else "error"
+            err.write(f"{ns.source}: {level}: namespace {ns.name}: query failed: {target.dsn.redact(result.error)}\n")
+            continue
+        out.write(f"{ns.name}: {len(result.rows)} rows, columns: {', '.join(result.columns)}\n")
+        returned = set(result.columns)
+        for col in ns.metrics.columns.values():
+            if not col.supported(version):
+                continue
+            needed = [col.name] + ([col.name + s for s in HISTOGRAM_SUFFIXES] if col.usage == "HISTOGRAM" else [])
+            for name in needed:
+                if name not in returned:
+                    failed = True
+                    err.write(f"{path}:{col.line}: error: namespace {ns.name}: column {name!r} is not returned "
+                              "by the query\n")
     return 1 if failed else 0
 
 
@@ -337,11 +289,14 @@ class PostgresSettings:
     web: WebSettings
     log: LogSettings
     options: Options
-    collectors: tuple[CollectorSpec[PgContext], ...]
+    collectors: tuple[CollectorSpec[CollectorConfig], ...]
     dsns: tuple[Dsn, ...]
     config_file: str
     extend_query_path: str
-    probe_allowed_targets: tuple[str, ...]
+    probe_allowlist: TargetAllowlist
+    probe_send_credentials_anywhere: bool
+    probe_max_connections: int
+    probe_idle_seconds: float
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, env: Mapping[str, str]) -> PostgresSettings:
@@ -350,10 +305,13 @@ class PostgresSettings:
             log=LogSettings.from_args(args),
             options=options_from_args(args),
             collectors=tuple(enabled_collectors(args, SPECS)),
-            dsns=tuple(data_sources_from_env(env)),
+            dsns=tuple(data_sources_from_env(env, lenient=True)),
             config_file=str(args.config_file),
             extend_query_path=str(args.extend_query_path or ""),
-            probe_allowed_targets=_split(args.probe_allowed_targets),
+            probe_allowlist=_allowlist(args.probe_allowed_targets),
+            probe_send_credentials_anywhere=bool(args.probe_send_credentials_to_any_target),
+            probe_max_connections=max(1, int(args.probe_max_connections)),
+            probe_idle_seconds=max(0.0, float(args.probe_idle_timeout)),
         )
 
 
@@ -364,14 +322,12 @@ def build_app(settings: PostgresSettings, runtime: Runtime) -> Exporter:
     queries: QueriesState | None = None
     if settings.extend_query_path:
         queries = QueriesState(settings.extend_query_path, logger, [s.name for s in chosen])
-        try:
-            queries.load()
-        except QueriesError as err:
-            raise ConfigError(str(err)) from None
+        queries.load()
         reload.append(queries.reload)
-    config = ConfigState(settings.config_file, logger)
-    config.load(strict=True)
-    reload.append(config.reload)
+    config = load_config_file(settings.config_file, logger)
+    reload.append(lambda: void(config.reload()))
+    for broken in (d for d in settings.dsns if d.error):
+        logger.error("malformed data source: every scrape of it fails (pg_up 0)", extra={"err": broken.error})
     if not settings.dsns:
         logger.warning("no data source configured (DATA_SOURCE_NAME, DATA_SOURCE_URI): only /probe is useful")
     # postgres_exporter 0.15.0's start-up lines (a bare logger.Log: no level)
@@ -386,10 +342,13 @@ def build_app(settings: PostgresSettings, runtime: Runtime) -> Exporter:
         logger.warning("Constant labels on all metrics is DEPRECATED")
     logger.debug("enabled collectors", extra={"collectors": ",".join(s.name for s in chosen)})
     pg = PostgresExporter(list(settings.dsns), settings.options, queries, chosen, logger)
-    probe = ProbeHandler(config, settings.options, queries, chosen, settings.probe_allowed_targets, logger)
+    policy = ProbePolicy(settings.probe_allowlist, settings.probe_send_credentials_anywhere)
+    pool = ProbePool(settings.probe_max_connections, settings.probe_idle_seconds, logger)
+    probe = ProbeHandler(lambda name: config.value.auth_modules.get(name), settings.options, queries, chosen, policy,
+                         pool, logger)
 
     def metrics(request: Request) -> list[Metric]:
-        return [*pg.collect(request.deadline), *config.metrics()]
+        return [*pg.collect(request.deadline), *config.metrics("postgres_exporter", "Postgres exporter")]
 
     tune_gc()
     return Exporter(

@@ -1,182 +1,145 @@
-"""Turning a namespace's query result into metric families.
+"""Namespaces as collectors: upstream's built-in namespaces, the queries file's, and pg_static.
 
-The same engine serves upstream's built-in namespaces (``pg_stat_activity``,
-``pg_stat_replication``...) and the queries file. Columns the mapping does not name are
-exported as untyped ``<namespace>_<column>`` when their value is numeric, as upstream.
+A namespace is one query and a ``MetricMap`` (``engine.py``); its families carry the
+``server`` label and ``--constantLabels``. Built-in namespaces pick their query by server
+version (``default_metrics.for_version``) and run read-only; a queries file's run in the session's
+default access mode, as upstream runs them.
+
+``cache_seconds``: the result is kept that long per server. A refresh runs on its own
+connection in the background, bounded by its own statement timeout, so a query slower
+than the scrape deadline still finishes and is served from the next scrape on (upstream
+effectively does the same: its scrape is not cancelled).
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
 
-from exporters.core.flags import parse_duration
-from exporters.core.metrics import ExactFamily, HistogramFamily, Metric, exact_counter, exact_gauge, exact_untyped
-from exporters.postgres.connection import Result, Session
-from exporters.postgres.queries import HISTOGRAM_SUFFIXES, ColumnMapping, Namespace
-from exporters.postgres.values import ConversionError, to_float, to_float_list, to_label
+from exporters.core.metrics import Metric, exact_untyped
+from exporters.postgres.connection import ConnectError, DeadlineExceeded, Result, Statement, Target
+from exporters.postgres.engine import NoDataError, QueryFailed, Server
+from exporters.postgres.queries import Namespace
+from exporters.postgres.versions import format_version, parse_version_string
 
-
-class NamespaceError(Exception):
-    """The namespace's query failed (the message names the namespace)."""
-
-
-def _duration_ms(value: Any) -> float:
-    """DURATION: Go duration text (``1h2m``) or an interval, in milliseconds; ``-1`` is unset."""
-    if value is None:
-        return math.nan
-    if isinstance(value, (bytes, str)):
-        text = value.decode() if isinstance(value, bytes) else value
-        if text.strip() == "-1":
-            return math.nan
-        try:
-            return parse_duration(text) * 1000.0
-        except Exception:  # noqa: BLE001 - argparse's error type; reported as a conversion error
-            raise ConversionError(f"{text[:40]!r} is not a duration") from None
-    return to_float(value) * 1000.0
-
-
-def _mapped(col: ColumnMapping, value: Any) -> float:
-    key = to_label(value)
-    assert col.mapping is not None
-    if key not in col.mapping:
-        raise ConversionError(f"value {key[:40]!r} is not in metric_mapping")
-    return col.mapping[key]
+VERSION_QUERY = "SELECT version()"
+# a background refresh may run at least this long, whatever cache_seconds says
+MIN_REFRESH_SECONDS = 10.0
 
 
 class NamespaceCollector:
-    """Runs namespaces on a session, with ``cache_seconds`` caching per server."""
+    """One namespace: its statement, then its families."""
 
-    def __init__(self, logger: logging.Logger) -> None:
+    def __init__(self, ns: Namespace, logger: logging.Logger, builtin: bool = False) -> None:
+        self.name = ns.name
+        self.ns = ns
         self.logger = logger
-        self._cache: dict[tuple[str, str], tuple[float, list[Metric]]] = {}
+        self.builtin = builtin
+
+    def query(self, server: Server) -> str | None:
+        return self.ns.query if self.ns.runs_on(server.version) else None
+
+    def statements(self, server: Server) -> list[Statement]:
+        query = self.query(server)
+        return [] if query is None else [Statement(query, read_only=self.builtin)]
+
+    def collect(self, results: Sequence[Result], server: Server) -> Iterable[Metric]:
+        if not results:
+            raise NoDataError("not run on this server (version or runonserver)")
+        result = results[0]
+        if not result.ok:
+            raise QueryFailed(f"error running query of namespace {self.name}: {result.error}")
+        return self.ns.metrics.build(result, server.version, server.labels, self.logger, server.deadline)
+
+
+class StaticCollector:
+    """``pg_static``: the server's version string."""
+
+    name = "pg_static"
+
+    def statements(self, server: Server) -> list[Statement]:
+        return [Statement(VERSION_QUERY)]
+
+    def collect(self, results: Sequence[Result], server: Server) -> Iterable[Metric]:
+        result = results[0]
+        if not result.ok or not result.rows:
+            raise QueryFailed(result.error or "version() returned no row")
+        text = str(result.rows[0][0])
+        version = parse_version_string(text) or server.version
+        names = sorted({*server.labels, "version", "short_version"})
+        values = {**server.labels, "version": text, "short_version": format_version(version)}
+        fam = exact_untyped("pg_static", "Version string as reported by postgres", names)
+        fam.add_metric([values[n] for n in names], 1.0)
+        return [fam]
+
+
+class _Entry:
+    __slots__ = ("done", "families", "refreshed", "running")
+
+    def __init__(self) -> None:
+        self.refreshed = -1.0
+        self.families: list[Metric] | None = None
+        self.running = False
+        self.done = threading.Event()
+
+
+class ResultCache:
+    """``cache_seconds``: families per (server, namespace), refreshed in the background."""
+
+    def __init__(self, logger: logging.Logger, clock: Callable[[], float] = time.monotonic) -> None:
+        self.logger = logger
+        self.clock = clock
+        self._entries: dict[tuple[str, str], _Entry] = {}
         self._lock = threading.Lock()
 
-    def collect(
-        self,
-        session: Session,
-        ns: Namespace,
-        const_labels: Mapping[str, str],
-        server_key: str,
-    ) -> list[Metric]:
-        """The families of one namespace; raises ``NamespaceError`` if its query fails."""
-        key = (server_key, ns.name)
-        now = time.monotonic()
-        if ns.cache_seconds > 0:
-            with self._lock:
-                cached = self._cache.get(key)
-            if cached is not None and now - cached[0] <= ns.cache_seconds:
-                return cached[1]
+    def fresh(self, key: tuple[str, str], seconds: float) -> list[Metric] | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry.families is None or self.clock() - entry.refreshed > seconds:
+                return None
+            return entry.families
+
+    def refresh(
+        self, key: tuple[str, str], target: Target, collector: NamespaceCollector, server: Server,
+    ) -> threading.Event:
+        """Start a refresh unless one is running; the event is set when it ends."""
+        with self._lock:
+            entry = self._entries.setdefault(key, _Entry())
+            if entry.running:
+                return entry.done
+            entry.running = True
+            entry.done = threading.Event()
+            done = entry.done
+        thread = threading.Thread(target=self._run, args=(key, entry, target, collector, server),
+                                  name=f"pg-cache-{collector.name}", daemon=True)
+        thread.start()
+        return done
+
+    def latest(self, key: tuple[str, str]) -> list[Metric] | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            return None if entry is None else entry.families
+
+    def _run(self, key: tuple[str, str], entry: _Entry, target: Target, collector: NamespaceCollector,
+             server: Server) -> None:
+        started = self.clock()
+        limit = max(MIN_REFRESH_SECONDS, collector.ns.cache_seconds)
         try:
-            result = session.query(ns.query)
-        except Exception as err:  # noqa: BLE001 - reported per namespace, the scrape goes on
-            message = session.target.dsn.redact(" ".join(str(err).split()))
-            raise NamespaceError(f"error running query of namespace {ns.name}: {message}") from None
-        metrics = self.families(ns, result, session.version, const_labels)
-        if ns.cache_seconds > 0:
+            background = Server(server.version, server.labels, time.monotonic() + limit)
+            results = target.run(collector.statements(background), background.deadline)
+            families = list(collector.collect(results, background))
             with self._lock:
-                self._cache[key] = (now, metrics)
-        return metrics
-
-    def families(
-        self,
-        ns: Namespace,
-        result: Result,
-        version: tuple[int, int, int],
-        const_labels: Mapping[str, str],
-    ) -> list[Metric]:
-        """Build families from a result (pure: no I/O)."""
-        labels = ns.label_columns(version)
-        label_names = sorted([*labels, *const_labels])
-        index = {name: i for i, name in enumerate(result.columns)}
-        skip = {c.name for c in ns.columns.values() if c.usage in ("DISCARD", "LABEL") or not c.supported(version)}
-        for hist in ns.columns.values():
-            if hist.usage == "HISTOGRAM" and hist.supported(version):
-                skip.update(hist.name + s for s in HISTOGRAM_SUFFIXES)
-        families: dict[str, Metric] = {}
-
-        def family(name: str, kind: str, help_text: str) -> Metric:
-            fam = families.get(name)
-            if fam is None:
-                fam = _new_family(name, kind, help_text, label_names)
-                families[name] = fam
-            return fam
-
-        # per exported column, worked out once: (index, mapping, usage, family name, type, help)
-        plan: list[tuple[int, ColumnMapping | None, str, str, str, str]] = []
-        for i, column in enumerate(result.columns):
-            if column in skip:
-                continue
-            col = ns.columns.get(column)
-            if col is None:
-                plan.append((i, None, "UNTYPED", f"{ns.name}_{column}", "untyped", f"Unknown metric from {ns.name}"))
-            elif col.usage == "HISTOGRAM":
-                plan.append((i, col, col.usage, f"{ns.name}_{column}", "histogram", col.description))
-            elif col.usage == "DURATION":
-                plan.append((i, col, col.usage, f"{ns.name}_{column}_milliseconds", "gauge", col.description))
-            else:
-                kind = "counter" if col.usage == "COUNTER" else "gauge"
-                plan.append((i, col, col.usage, f"{ns.name}_{column}", kind, col.description))
-
-        for row in result.rows:
-            values = dict(const_labels)
-            for label in labels:
-                values[label] = to_label(row[index[label]]) if label in index else ""
-            # one tuple of label values per row, shared by the row's series
-            label_values = tuple(values[n] for n in label_names)
-            for i, col, usage, name, kind, help_text in plan:
-                try:
-                    if usage == "HISTOGRAM":
-                        assert col is not None
-                        self._histogram(family(name, kind, help_text), ns, col, row, index, label_values)
-                        continue
-                    if usage == "DURATION":
-                        value = _duration_ms(row[i])
-                    elif usage == "MAPPEDMETRIC":
-                        assert col is not None
-                        value = _mapped(col, row[i])
-                    else:
-                        value = to_float(row[i])
-                except ConversionError as err:
-                    self.logger.info(
-                        "unparseable column value, skipped",
-                        extra={"namespace": ns.name, "column": result.columns[i], "err": str(err)},
-                    )
-                    continue
-                fam = family(name, kind, help_text)
-                assert isinstance(fam, ExactFamily)
-                fam.add_metric(label_values, value)
-        return list(families.values())
-
-    def _histogram(
-        self,
-        fam: Metric,
-        ns: Namespace,
-        col: ColumnMapping,
-        row: Sequence[Any],
-        index: Mapping[str, int],
-        label_values: Sequence[str],
-    ) -> None:
-        missing = [col.name + s for s in HISTOGRAM_SUFFIXES if col.name + s not in index]
-        if missing:
-            raise ConversionError(f"histogram {col.name} lacks column(s) {', '.join(missing)}")
-        bounds = to_float_list(row[index[col.name]])
-        counts = to_float_list(row[index[col.name + "_bucket"]])
-        total = to_float(row[index[col.name + "_sum"]])
-        count = to_float(row[index[col.name + "_count"]])
-        assert isinstance(fam, HistogramFamily)
-        fam.add_metric(label_values, count, total, zip(bounds, counts, strict=False))
-
-
-def _new_family(name: str, kind: str, help_text: str, labels: list[str]) -> Metric:
-    if kind == "histogram":
-        return HistogramFamily(name, help_text, labels=labels)
-    if kind == "counter":
-        return exact_counter(name, help_text, labels)
-    if kind == "gauge":
-        return exact_gauge(name, help_text, labels)
-    return exact_untyped(name, help_text, labels)
+                entry.families, entry.refreshed = families, started
+        except (ConnectError, DeadlineExceeded, QueryFailed, NoDataError) as err:
+            self.logger.error("cached query failed", extra={
+                "namespace": collector.name, "target": target.dsn.display(), "err": str(err)})
+        except Exception as err:  # noqa: BLE001 - a background thread must not die silently
+            self.logger.error("cached query failed", extra={
+                "namespace": collector.name, "err": f"{type(err).__name__}: {err}"})
+        finally:
+            target.close()
+            with self._lock:
+                entry.running = False
+            entry.done.set()

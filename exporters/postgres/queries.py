@@ -1,10 +1,10 @@
-"""The queries file (``--extend.query-path``): upstream's YAML format, validated strictly.
+"""The queries file (``--extend.query-path``): upstream's YAML format, read as upstream reads it.
 
 ::
 
     pg_slow_query:                    # namespace: prefix of every family it produces
       query: "SELECT ..."
-      master: true                    # only on the server named by the DSN (auto-discovery)
+      master: true                    # only on the database the DSN names (auto-discovery)
       cache_seconds: 30               # reuse the result for this long
       runonserver: ">=12.0.0"         # only on servers in this version range
       metrics:
@@ -17,339 +17,362 @@
 
 Usages: LABEL, DISCARD, COUNTER, GAUGE, HISTOGRAM (reads ``X``, ``X_bucket``, ``X_sum``,
 ``X_count``), MAPPEDMETRIC (text mapped to a number through ``metric_mapping``) and
-DURATION (Go duration text or an interval, as ``<ns>_<column>_milliseconds``). A column
-may carry ``pg_version`` (a range) to be read only on matching servers.
+DURATION (Go duration text, as ``<ns>_<column>_milliseconds``). A column may carry
+``pg_version`` (a range; ours) to be read only on matching servers.
 
-Unlike upstream, every mistake is refused with ``file:line: reason`` instead of being
-dropped silently or turned into HTTP 500 at scrape time.
+Tolerant, as the Go binary is: what postgres_exporter serves, this serves. A repeated key
+is resolved as Go's YAML decoder resolves it (the last one wins), an unknown key is ignored,
+YAML merge keys and anchors work; each is a *warning*. An entry that cannot run (a bad
+usage, a histogram without its sibling columns, an invalid name) is an *error*: that entry
+is skipped, the rest served. Every problem carries ``file:line``; ``--check-queries``
+prints them all and fails on errors. (Not ``core.yamlfile.known_keys``: a queries file needs
+YAML merge keys, which real ones use, and warnings apart from errors.)
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from exporters.postgres.versions import VersionRange, VersionRangeError, parse_range
+from exporters.core.flags import ConfigError
+from exporters.core.yamlfile import read_text
+from exporters.postgres.engine import HISTOGRAM_SUFFIXES, USAGES, ColumnMap, MetricMap
+from exporters.postgres.versions import Version, VersionRange, VersionRangeError, parse_range
 
-USAGES = ("DISCARD", "LABEL", "COUNTER", "GAUGE", "HISTOGRAM", "MAPPEDMETRIC", "DURATION")
 _NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-_NAMESPACE_KEYS = {"query", "metrics", "master", "cache_seconds", "runonserver"}
-_COLUMN_KEYS = {"usage", "description", "metric_mapping", "pg_version"}
-HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
+NAMESPACE_KEYS = ("query", "metrics", "master", "cache_seconds", "runonserver")
+COLUMN_KEYS = ("usage", "description", "metric_mapping", "pg_version")
+MAX_FILE_BYTES = 16 * 1024 * 1024
 
 if TYPE_CHECKING:
     import yaml
 # PyYAML itself is imported when a file is parsed (see ``parse_queries``): a run without
-# a queries file does not carry it. Nodes are told apart by their ``id``.
-_SCALAR, _SEQUENCE, _MAPPING = "scalar", "sequence", "mapping"
-
-
-def _node_id(node: yaml.Node) -> str:
-    return str(getattr(node, "id", ""))
+# a queries file does not carry it.
 
 
 class QueriesError(Exception):
-    """A queries file that cannot be used; the message starts with ``file:line:``."""
+    """An entry that cannot run; the message starts with ``file:line:``."""
 
 
 @dataclass(frozen=True)
-class ColumnMapping:
-    """How one result column becomes a label, a metric, or nothing."""
+class Problem:
+    """Something wrong in a queries file: an error skips its entry, a warning does not."""
 
-    name: str
-    usage: str
-    description: str = ""
-    mapping: Mapping[str, float] | None = None
-    versions: VersionRange | None = None
-    line: int = 0
+    where: str
+    message: str
+    error: bool = False
+    # served here, but the Go binary fails the scrape on it: an error for --check-queries
+    severe: bool = False
 
-    def supported(self, version: tuple[int, int, int]) -> bool:
-        return self.versions is None or self.versions(version)
+    def __str__(self) -> str:
+        return f"{self.where}: {'error' if self.error or self.severe else 'warning'}: {self.message}"
 
 
 @dataclass(frozen=True)
 class Namespace:
-    """One query and the mapping of its columns."""
+    """One query and the map of its columns."""
 
     name: str
     query: str
-    columns: Mapping[str, ColumnMapping]
+    metrics: MetricMap
     master: bool = False
     cache_seconds: float = 0.0
     runonserver: VersionRange | None = None
     source: str = ""
 
-    def label_columns(self, version: tuple[int, int, int]) -> list[str]:
-        return [c.name for c in self.columns.values() if c.usage == "LABEL" and c.supported(version)]
-
-    def families(self) -> list[tuple[str, str, ColumnMapping]]:
-        """(family name, type, column) for every column that produces a family."""
-        out: list[tuple[str, str, ColumnMapping]] = []
-        for col in self.columns.values():
-            if col.usage in ("DISCARD", "LABEL"):
-                continue
-            if col.usage == "COUNTER":
-                out.append((f"{self.name}_{col.name}", "counter", col))
-            elif col.usage == "HISTOGRAM":
-                out.append((f"{self.name}_{col.name}", "histogram", col))
-            elif col.usage == "DURATION":
-                out.append((f"{self.name}_{col.name}_milliseconds", "gauge", col))
-            else:
-                out.append((f"{self.name}_{col.name}", "gauge", col))
-        return out
+    def runs_on(self, version: Version) -> bool:
+        return self.runonserver is None or self.runonserver(version)
 
     def series_names(self) -> list[str]:
-        """Every series name the namespace can write (histograms have three)."""
-        names: list[str] = []
-        for family, kind, _ in self.families():
-            if kind == "histogram":
-                names.extend(family + s for s in HISTOGRAM_SUFFIXES)
-            else:
-                names.append(family)
-        return names
-
-    def runs_on(self, version: tuple[int, int, int]) -> bool:
-        return self.runonserver is None or self.runonserver(version)
+        return self.metrics.series_names()
 
 
 @dataclass(frozen=True)
 class QueryFile:
-    """A loaded queries file."""
+    """A loaded queries file: the namespaces that can run and what was wrong."""
 
     path: str
     sha256: str
-    namespaces: tuple[Namespace, ...] = field(default_factory=tuple)
+    namespaces: tuple[Namespace, ...] = ()
+    problems: tuple[Problem, ...] = field(default_factory=tuple)
+
+    @property
+    def errors(self) -> list[Problem]:
+        """The problems that cost an entry."""
+        return [p for p in self.problems if p.error]
+
+    @property
+    def check_failures(self) -> list[Problem]:
+        """What ``--check-queries`` fails on: errors, and what upstream would answer 500 for."""
+        return [p for p in self.problems if p.error or p.severe]
 
 
 def load_queries(
     path: str,
     reserved: Mapping[str, str] | None = None,
-    reserved_prefixes: Iterable[str] = (),
+    shared: Mapping[str, str] | None = None,
     overridable: Iterable[str] = (),
 ) -> QueryFile:
-    """Read and validate a queries file; raises ``QueriesError``."""
+    """Read a queries file; never raises: an unreadable file is one error and no namespaces."""
+    try:
+        text = read_text(path, MAX_FILE_BYTES)
+    except ConfigError as err:
+        return QueryFile(path, _digest(path), (), (Problem(path, f"cannot read queries file: {err}", True),))
+    namespaces, problems = parse_queries(text, path, reserved, shared, overridable)
+    return QueryFile(path, hashlib.sha256(text.encode("utf-8")).hexdigest(), namespaces, tuple(problems))
+
+
+def _digest(path: str) -> str:
+    """The sha256 of what is there (``pg_exporter_user_queries_load_error``'s hashsum label)."""
     try:
         with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as err:
-        raise QueriesError(f"{path}: cannot read queries file: {err.strerror}") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise QueriesError(f"{path}: not UTF-8 text: {err.reason} at byte {err.start}") from None
-    namespaces = parse_queries(text, path, reserved, reserved_prefixes, overridable)
-    return QueryFile(path, hashlib.sha256(data).hexdigest(), namespaces)
+            return hashlib.sha256(handle.read(MAX_FILE_BYTES + 1)).hexdigest()
+    except OSError:
+        return ""
 
 
-def _where(path: str, node: yaml.Node) -> str:
-    return f"{path}:{node.start_mark.line + 1}"
+class _Reader:
+    """Walks the composed YAML, collecting problems with their lines."""
 
+    def __init__(self, path: str, loader: yaml.SafeLoader) -> None:
+        self.path = path
+        self.loader = loader
+        self.problems: list[Problem] = []
 
-def _scalar(path: str, node: yaml.Node, what: str) -> str:
-    if not _node_id(node) == _SCALAR:
-        raise QueriesError(f"{_where(path, node)}: {what} must be a scalar, not a {_kind(node)}")
-    return str(node.value)
+    def where(self, node: yaml.Node) -> str:
+        return f"{self.path}:{node.start_mark.line + 1}"
+
+    def warn(self, node: yaml.Node, message: str) -> None:
+        self.problems.append(Problem(self.where(node), message))
+
+    def mapping(self, node: yaml.Node, what: str) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+        """A mapping's entries by key, merge keys applied; a repeated key: the last wins."""
+        import yaml
+
+        if not isinstance(node, yaml.MappingNode):
+            raise QueriesError(f"{self.where(node)}: {what} must be a mapping, not {_kind(node)}")
+        try:
+            self.loader.flatten_mapping(node)
+        except yaml.YAMLError as err:
+            raise QueriesError(f"{self.where(node)}: {what}: {getattr(err, 'problem', None) or err}") from None
+        entries: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+        for key_node, value_node in node.value:
+            key = self.scalar(key_node, f"a key of {what}")
+            if key in entries:
+                first = entries[key][0].start_mark.line + 1
+                self.warn(key_node, f"duplicate key {key!r} in {what} (first at line {first}); the last one is used, "
+                                    "as upstream's YAML decoder does")
+                del entries[key]
+            entries[key] = (key_node, value_node)
+        return entries
+
+    def scalar(self, node: yaml.Node, what: str) -> str:
+        import yaml
+
+        if not isinstance(node, yaml.ScalarNode):
+            raise QueriesError(f"{self.where(node)}: {what} must be a scalar, not {_kind(node)}")
+        return str(node.value)
+
+    def unknown(self, entries: Mapping[str, tuple[yaml.Node, yaml.Node]], known: Iterable[str], context: str) -> None:
+        allowed = set(known)
+        for key, (key_node, _) in entries.items():
+            if key not in allowed:
+                self.warn(key_node, f"unknown key {key!r} {context} is ignored, as upstream ignores it "
+                                    f"(known: {', '.join(sorted(allowed))})")
+
+    def boolean(self, node: yaml.Node, what: str) -> bool:
+        if node.tag != "tag:yaml.org,2002:bool":
+            raise QueriesError(f"{self.where(node)}: {what} must be true or false")
+        return bool(self.loader.construct_object(node))
+
+    def number(self, node: yaml.Node, what: str) -> float:
+        if node.tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float"):
+            raise QueriesError(f"{self.where(node)}: {what} must be a number")
+        value = float(self.loader.construct_object(node))
+        if math.isnan(value) or math.isinf(value):
+            raise QueriesError(f"{self.where(node)}: {what} must be a finite number")
+        return value
+
+    def version_range(self, node: yaml.Node, what: str) -> VersionRange:
+        text = self.scalar(node, what)
+        try:
+            return parse_range(text)
+        except VersionRangeError as err:
+            raise QueriesError(f"{self.where(node)}: {what}: {err}") from None
 
 
 def _kind(node: yaml.Node) -> str:
-    if _node_id(node) == _MAPPING:
-        return "mapping"
-    if _node_id(node) == _SEQUENCE:
-        return "list"
-    return "scalar"
+    name = type(node).__name__
+    return {"MappingNode": "a mapping", "SequenceNode": "a list"}.get(name, "a scalar")
 
 
-def _mapping_items(path: str, node: yaml.Node, what: str) -> list[tuple[str, yaml.Node, yaml.Node]]:
-    if not _node_id(node) == _MAPPING:
-        raise QueriesError(f"{_where(path, node)}: {what} must be a mapping, not a {_kind(node)}")
-    seen: dict[str, int] = {}
-    items = []
-    for key_node, value_node in node.value:
-        key = _scalar(path, key_node, f"a key of {what}")
-        if key in seen:
-            raise QueriesError(
-                f"{_where(path, key_node)}: duplicate key {key!r} in {what} (first at line {seen[key]})"
-            )
-        seen[key] = key_node.start_mark.line + 1
-        items.append((key, key_node, value_node))
-    return items
-
-
-def _bool(path: str, node: yaml.Node, what: str) -> bool:
-    if not _node_id(node) == _SCALAR or node.tag != "tag:yaml.org,2002:bool":
-        raise QueriesError(f"{_where(path, node)}: {what} must be true or false")
-    return str(node.value).lower() in ("true", "yes", "on", "y")
-
-
-def _number(path: str, node: yaml.Node, what: str) -> float:
-    if not _node_id(node) == _SCALAR or node.tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float"):
-        raise QueriesError(f"{_where(path, node)}: {what} must be a number")
-    try:
-        return float(str(node.value).replace("_", ""))
-    except ValueError:
-        raise QueriesError(f"{_where(path, node)}: {what} must be a number") from None
-
-
-def _range(path: str, node: yaml.Node, what: str) -> VersionRange:
-    text = _scalar(path, node, what)
-    try:
-        return parse_range(text)
-    except VersionRangeError as err:
-        raise QueriesError(f"{_where(path, node)}: {what}: {err}") from None
-
-
-def _known_keys(
-    path: str, node: yaml.Node, allowed: Collection[str], what: str, context: str
-) -> dict[str, tuple[yaml.Node, yaml.Node]]:
-    """A mapping's entries by key; an unknown key is refused at its line."""
-    entries = {key: (kn, vn) for key, kn, vn in _mapping_items(path, node, what)}
-    for key, (kn, _) in entries.items():
-        if key not in allowed:
-            raise QueriesError(
-                f"{_where(path, kn)}: unknown key {key!r} {context} (allowed: {', '.join(sorted(allowed))})"
-            )
-    return entries
-
-
-def _column(path: str, name: str, key_node: yaml.Node, node: yaml.Node, ns: str) -> ColumnMapping:
-    where = _where(path, key_node)
+def _column(reader: _Reader, name: str, key_node: yaml.Node, node: yaml.Node, ns: str) -> ColumnMap:
+    where = reader.where(key_node)
     if not _NAME.match(name):
         raise QueriesError(f"{where}: column {name!r} of {ns} is not a valid metric or label name")
-    options = _known_keys(path, node, _COLUMN_KEYS, f"column {name!r} of {ns}", f"for column {name!r} of {ns}")
+    if name == "server":
+        raise QueriesError(f"{where}: column 'server' of {ns} clashes with the exporter's own server label")
+    options = reader.mapping(node, f"column {name!r} of {ns}")
+    reader.unknown(options, COLUMN_KEYS, f"for column {name!r} of {ns}")
     if "usage" not in options:
         raise QueriesError(f"{where}: column {name!r} of {ns} has no usage")
     usage_node = options["usage"][1]
-    usage = _scalar(path, usage_node, "usage")
+    usage = reader.scalar(usage_node, "usage")
     if usage not in USAGES:
-        raise QueriesError(
-            f"{_where(path, usage_node)}: unknown usage {usage!r} for column {name!r} of {ns} "
-            f"(one of {', '.join(USAGES)})"
-        )
-    description = _scalar(path, options["description"][1], "description") if "description" in options else ""
+        raise QueriesError(f"{reader.where(usage_node)}: unknown usage {usage!r} for column {name!r} of {ns} "
+                           f"(one of {', '.join(USAGES)})")
+    description = reader.scalar(options["description"][1], "description") if "description" in options else ""
     mapping: dict[str, float] | None = None
     if "metric_mapping" in options:
         mnode = options["metric_mapping"][1]
+        mapping = {k: reader.number(vn, f"metric_mapping value of {k!r}")
+                   for k, (_, vn) in reader.mapping(mnode, "metric_mapping").items()}
         if usage != "MAPPEDMETRIC":
-            raise QueriesError(
-                f"{_where(path, mnode)}: metric_mapping is only for usage MAPPEDMETRIC (column {name!r})"
-            )
-        mapping = {k: _number(path, vn, f"metric_mapping value of {k!r}")
-                   for k, _, vn in _mapping_items(path, mnode, "metric_mapping")}
+            reader.warn(mnode, f"metric_mapping of column {name!r} is ignored: its usage is {usage}, not MAPPEDMETRIC")
     if usage == "MAPPEDMETRIC" and not mapping:
-        raise QueriesError(f"{where}: column {name!r} of {ns} has usage MAPPEDMETRIC but no metric_mapping")
-    versions = _range(path, options["pg_version"][1], "pg_version") if "pg_version" in options else None
-    return ColumnMapping(name, usage, description, mapping, versions, key_node.start_mark.line + 1)
+        reader.warn(key_node, f"column {name!r} of {ns} has usage MAPPEDMETRIC but no metric_mapping: "
+                              "it never exports a value")
+    versions = reader.version_range(options["pg_version"][1], "pg_version") if "pg_version" in options else None
+    return ColumnMap(name, usage, description, mapping, versions, line=key_node.start_mark.line + 1)
 
 
-def _namespace(path: str, name: str, key_node: yaml.Node, node: yaml.Node) -> Namespace:
-    where = _where(path, key_node)
+def _namespace(reader: _Reader, name: str, key_node: yaml.Node, node: yaml.Node) -> Namespace:
+    import yaml
+
+    where = reader.where(key_node)
     if not _NAME.match(name):
         raise QueriesError(f"{where}: namespace {name!r} is not a valid metric name")
-    fields = _known_keys(path, node, _NAMESPACE_KEYS, f"namespace {name!r}", f"in namespace {name!r}")
+    fields = reader.mapping(node, f"namespace {name!r}")
+    reader.unknown(fields, NAMESPACE_KEYS, f"in namespace {name!r}")
     if "query" not in fields:
         raise QueriesError(f"{where}: namespace {name!r} has no query")
-    query = _scalar(path, fields["query"][1], "query").strip()
+    query = reader.scalar(fields["query"][1], "query").strip()
     if not query:
-        raise QueriesError(f"{_where(path, fields['query'][1])}: namespace {name!r} has an empty query")
+        raise QueriesError(f"{reader.where(fields['query'][1])}: namespace {name!r} has an empty query")
     if "metrics" not in fields:
         raise QueriesError(f"{where}: namespace {name!r} has no metrics")
     mnode = fields["metrics"][1]
-    if not _node_id(mnode) == _SEQUENCE:
-        raise QueriesError(f"{_where(path, mnode)}: metrics of {name!r} must be a list, not a {_kind(mnode)}")
-    columns: dict[str, ColumnMapping] = {}
+    if not isinstance(mnode, yaml.SequenceNode):
+        raise QueriesError(f"{reader.where(mnode)}: metrics of {name!r} must be a list, not {_kind(mnode)}")
+    columns: dict[str, ColumnMap] = {}
     for item in mnode.value:
-        for col, kn, vn in _mapping_items(path, item, f"a metrics entry of {name!r}"):
+        for col, (kn, vn) in reader.mapping(item, f"a metrics entry of {name!r}").items():
             if col in columns:
-                raise QueriesError(
-                    f"{_where(path, kn)}: column {col!r} of {name!r} declared twice (first at line {columns[col].line})"
-                )
-            columns[col] = _column(path, col, kn, vn, name)
-    if not any(c.usage not in ("LABEL", "DISCARD") for c in columns.values()):
-        raise QueriesError(f"{_where(path, mnode)}: namespace {name!r} declares no metric column")
-    master = _bool(path, fields["master"][1], "master") if "master" in fields else False
-    cache = _number(path, fields["cache_seconds"][1], "cache_seconds") if "cache_seconds" in fields else 0.0
+                reader.warn(kn, f"column {col!r} of {name!r} declared twice (first at line {columns[col].line}); "
+                                "the last one is used")
+                del columns[col]
+            columns[col] = _column(reader, col, kn, vn, name)
+    master = reader.boolean(fields["master"][1], "master") if "master" in fields else False
+    cache = reader.number(fields["cache_seconds"][1], "cache_seconds") if "cache_seconds" in fields else 0.0
     if cache < 0:
-        raise QueriesError(f"{_where(path, fields['cache_seconds'][1])}: cache_seconds must not be negative")
-    runon = _range(path, fields["runonserver"][1], "runonserver") if "runonserver" in fields else None
-    ns = Namespace(name, query, columns, master, cache, runon, where)
-    _check_histograms(path, ns)
+        raise QueriesError(f"{reader.where(fields['cache_seconds'][1])}: cache_seconds must not be negative")
+    runon = reader.version_range(fields["runonserver"][1], "runonserver") if "runonserver" in fields else None
+    ns = Namespace(name, query, MetricMap(name, columns), master, cache, runon, where)
+    if not any(c.usage not in ("LABEL", "DISCARD") for c in columns.values()):
+        reader.warn(key_node, f"namespace {name!r} declares no metric column: only columns the map does not name "
+                              "are exported (untyped)")
+    _check_histograms(reader, ns)
     return ns
 
 
-def _check_histograms(path: str, ns: Namespace) -> None:
+def _check_histograms(reader: _Reader, ns: Namespace) -> None:
     words = set(re.findall(r"[A-Za-z0-9_]+", ns.query.lower()))
-    for col in ns.columns.values():
+    for col in ns.metrics.columns.values():
         if col.usage != "HISTOGRAM":
             continue
         for suffix in HISTOGRAM_SUFFIXES:
             sibling = col.name + suffix
-            declared = ns.columns.get(sibling)
+            declared = ns.metrics.columns.get(sibling)
             if declared is not None and declared.usage != "DISCARD":
-                raise QueriesError(
-                    f"{path}:{declared.line}: column {sibling!r} of {ns.name} is part of histogram "
-                    f"{col.name!r} and cannot have usage {declared.usage}"
-                )
-            if sibling.lower() not in words:
-                raise QueriesError(
-                    f"{path}:{col.line}: HISTOGRAM column {col.name!r} of {ns.name} needs a sibling column "
-                    f"{sibling!r} which the query does not produce"
-                )
+                reader.problems.append(Problem(
+                    f"{reader.path}:{declared.line}", f"column {sibling!r} of {ns.name} is part of histogram "
+                    f"{col.name!r}: its usage {declared.usage} is ignored"))
+            if sibling.lower() not in words and "*" not in ns.query:
+                raise QueriesError(f"{reader.path}:{col.line}: HISTOGRAM column {col.name!r} of {ns.name} needs a "
+                                   f"sibling column {sibling!r} which the query does not produce")
 
 
 def parse_queries(
     text: str,
     path: str = "<queries>",
     reserved: Mapping[str, str] | None = None,
-    reserved_prefixes: Iterable[str] = (),
+    shared: Mapping[str, str] | None = None,
     overridable: Iterable[str] = (),
-) -> tuple[Namespace, ...]:
-    """Parse and validate the text of a queries file.
+) -> tuple[tuple[Namespace, ...], list[Problem]]:
+    """The namespaces of a queries file that can run, and every problem found.
 
-    ``reserved`` maps the series names built-in collectors already export to who exports
-    them (a namespace that would produce one is refused), ``reserved_prefixes`` are whole
-    name spaces of them
-    (``pg_settings_``). A namespace named like one of ``overridable`` (upstream's default
-    metric namespaces) replaces it, as upstream allows.
+    ``reserved`` maps the exporter's own series names to their owner: a namespace that
+    would write one is an error. ``shared`` maps series names the built-in collectors
+    write: a namespace may write them too (upstream serves both sets, told apart by the
+    ``server`` label), with a warning. A namespace named like one of ``overridable``
+    (upstream's built-in namespaces) replaces it, as upstream allows.
     """
     import yaml  # only where a file is parsed (see the top of the module)
 
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        loader = yaml.SafeLoader(text)
+        root = loader.get_single_node()
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
         line = f"{mark.line + 1}" if mark is not None else "1"
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise QueriesError(f"{path}:{line}: invalid YAML: {problem}") from None
+        return (), [Problem(f"{path}:{line}", f"invalid YAML: {problem}", True)]
+    reader = _Reader(path, loader)
     if root is None:
-        return ()
+        return (), []
     namespaces: list[Namespace] = []
-    for name, key_node, value_node in _mapping_items(path, root, "the queries file"):
-        namespaces.append(_namespace(path, name, key_node, value_node))
-    _check_collisions(path, namespaces, dict(reserved or {}), tuple(reserved_prefixes), set(overridable))
-    return tuple(namespaces)
+    try:
+        entries = reader.mapping(root, "the queries file")
+    except QueriesError as err:
+        return (), [Problem(*_split(str(err)), True)]
+    for name, (key_node, value_node) in entries.items():
+        try:
+            namespaces.append(_namespace(reader, name, key_node, value_node))
+        except QueriesError as err:
+            reader.problems.append(Problem(*_split(str(err)), True))
+    kept = _check_collisions(reader, namespaces, dict(reserved or {}), dict(shared or {}), set(overridable))
+    return tuple(kept), sorted(reader.problems, key=_line_order)
+
+
+def _split(message: str) -> tuple[str, str]:
+    where, _, rest = message.partition(": ")
+    return where, rest
+
+
+def _line_order(problem: Problem) -> tuple[str, int]:
+    path, _, line = problem.where.rpartition(":")
+    return (path, int(line)) if line.isdigit() else (problem.where, 0)
 
 
 def _check_collisions(
-    path: str, namespaces: list[Namespace], reserved: dict[str, str], prefixes: tuple[str, ...], overridable: set[str]
-) -> None:
+    reader: _Reader, namespaces: list[Namespace], reserved: dict[str, str], shared: dict[str, str],
+    overridable: set[str],
+) -> list[Namespace]:
     owners: dict[str, Namespace] = {}
+    kept: list[Namespace] = []
     for ns in namespaces:
+        clash = next((s for s in ns.series_names() if s in reserved), None)
+        if clash is not None:
+            reader.problems.append(Problem(ns.source, f"namespace {ns.name!r} would export {clash}, which "
+                                                      f"{reserved[clash]} exports; the namespace is skipped", True))
+            continue
+        kept.append(ns)
         for series in ns.series_names():
-            if series in reserved and ns.name not in overridable:
-                raise QueriesError(f"{ns.source}: namespace {ns.name!r} would export {series}, "
-                                   f"which {reserved[series]} already exports")
-            if any(series.startswith(p) for p in prefixes):
-                raise QueriesError(f"{ns.source}: namespace {ns.name!r} would export {series}, "
-                                   "in a name space reserved for built-in metrics")
+            if series in shared and ns.name not in overridable:
+                reader.problems.append(Problem(ns.source, f"namespace {ns.name!r} also exports {series}, as "
+                                                          f"{shared[series]} does: both are served, as upstream "
+                                                          "serves them (they differ by the server label)"))
+                break
             other = owners.get(series)
             if other is not None:
-                raise QueriesError(f"{ns.source}: namespace {ns.name!r} would export {series}, "
-                                   f"which namespace {other.name!r} ({other.source}) already exports")
+                reader.problems.append(Problem(ns.source, f"namespace {ns.name!r} would export {series}, which "
+                                                          f"namespace {other.name!r} ({other.source}) exports too: "
+                                                          "a repeated series is dropped (upstream answers 500)",
+                                               severe=True))
+                break
             owners[series] = ns
-        for label in ns.columns.values():
-            if label.usage == "LABEL" and label.name == "server":
-                raise QueriesError(f"{path}:{label.line}: label column 'server' of {ns.name!r} clashes with "
-                                   "the exporter's own server label")
+    return kept

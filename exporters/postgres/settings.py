@@ -6,16 +6,21 @@ kept as is because PostgreSQL uses it for "disabled".
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import logging
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import cast
 
 from exporters.core.metrics import Metric, exact_gauge
-from exporters.postgres.connection import Session
+from exporters.postgres.connection import Result, Statement
+from exporters.postgres.engine import QueryFailed, Server
 
+# The scrape sets statement_timeout and lock_timeout for its own session: their
+# reset_val is the server's (and role's, and database's) value, which upstream shows.
 QUERY = (
-    "SELECT name, setting, COALESCE(unit, ''), vartype FROM pg_settings "
+    "SELECT name, CASE WHEN name IN ('statement_timeout', 'lock_timeout') THEN reset_val ELSE setting END, "
+    "COALESCE(unit, ''), vartype FROM pg_catalog.pg_settings "
     "WHERE vartype IN ('bool', 'integer', 'real') AND name != 'sync_commit_cancel_wait'"
 )
 
@@ -100,6 +105,25 @@ def settings_metrics(
     return out, errors
 
 
-def read_settings(session: Session) -> list[tuple[str, str, str, str]]:
-    # every column of QUERY is text: psycopg returns str already
-    return cast(list[tuple[str, str, str, str]], session.query(QUERY).rows)
+class SettingsCollector:
+    """``pg_settings_*`` (upstream's pg_setting.go). Runs in the session's default access
+    mode, so ``transaction_read_only`` is the server's, not the built-ins' read-only mode."""
+
+    name = "pg_settings"
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self.logger = logger
+
+    def statements(self, server: Server) -> list[Statement]:
+        return [Statement(QUERY, read_only=False)]
+
+    def collect(self, results: Sequence[Result], server: Server) -> Iterable[Metric]:
+        result = results[0]
+        if not result.ok:
+            raise QueryFailed(result.error)
+        # every column of QUERY is text
+        rows = cast(list[tuple[str, str, str, str]], result.rows)
+        families, problems = settings_metrics(rows, server.labels)
+        for problem in problems[:3]:
+            self.logger.warning(problem, extra={"collector": self.name})
+        return families

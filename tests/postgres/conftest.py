@@ -161,15 +161,37 @@ def private_cluster() -> Iterator[PrivateCluster]:
 
 
 @pytest.fixture(scope="session")
-def pg16_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """PostgreSQL 16 from the pgserver wheel, in a temporary directory."""
+def pg16_dsn() -> Iterator[str]:
+    """PostgreSQL 16 from the pgserver wheel, in a temporary directory of its own.
+
+    Run as root, pgserver starts the server as its own system user, which must reach the
+    data directory: not under pytest's base directory, which every pytest run (of any
+    checkout on the machine) resets to mode 0700. Its lock and sockets go to a runtime
+    directory of this run, not the shared /tmp/runtime-0.
+    """
+    root = Path(tempfile.mkdtemp(prefix="exporters-pg16-"))
+    root.chmod(0o755)
+    runtime = root / "runtime"
+    runtime.mkdir(mode=0o777)
+    previous = os.environ.get("XDG_RUNTIME_DIR")
+    os.environ["XDG_RUNTIME_DIR"] = str(runtime)
+    try:
+        yield from _pg16(root / "data")
+    finally:
+        if previous is None:
+            os.environ.pop("XDG_RUNTIME_DIR", None)
+        else:
+            os.environ["XDG_RUNTIME_DIR"] = previous
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _pg16(datadir: Path) -> Iterator[str]:
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # platformdirs: XDG_RUNTIME_DIR unset
+        warnings.simplefilter("ignore")
         try:
             import pgserver  # type: ignore[import-not-found,import-untyped,unused-ignore]
         except ImportError:
             missing("the pgserver wheel (PostgreSQL 16)")
-    datadir = tmp_path_factory.mktemp("pg16")
     server = None
     # pgserver gives pg_ctl start only 10 s; on a busy machine the server may need longer,
     # and asking again finds it running

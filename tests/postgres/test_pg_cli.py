@@ -50,37 +50,46 @@ def test_dumpmaps_and_help() -> None:
 @pytest.mark.timeout(60)
 def test_check_queries_mode(tmp_path: Path, scratch_db: ScratchDb) -> None:
     ok = run(["--check-queries", str(SHIPPED)])
-    assert ok.returncode == 0 and "OK (5 namespaces" in ok.stdout
+    assert ok.returncode == 0 and "5 namespaces, 0 errors, 0 warnings" in ok.stdout
     bad = tmp_path / "bad.yaml"
-    bad.write_text(BAD_QUERIES)
+    bad.write_text(BAD_QUERIES + "pg_cli_extra:\n  query: SELECT 1 AS v\n  query_aurora: SELECT 2 AS v\n  metrics:\n"
+                   "    - v:\n        usage: GAUGE\n")
     refused = run(["--check-queries", str(bad)])
     assert refused.returncode == 1
-    assert refused.stderr.strip() == f"{bad}:5: unknown usage 'GAUGES' for column 'v' of pg_cli_bad " \
-                                     "(one of DISCARD, LABEL, COUNTER, GAUGE, HISTOGRAM, MAPPEDMETRIC, DURATION)"
+    assert refused.stderr.splitlines() == [
+        f"{bad}:5: error: unknown usage 'GAUGES' for column 'v' of pg_cli_bad "
+        "(one of DISCARD, LABEL, COUNTER, GAUGE, HISTOGRAM, MAPPEDMETRIC, DURATION)",
+        f"{bad}:8: warning: unknown key 'query_aurora' in namespace 'pg_cli_extra' is ignored, as upstream ignores "
+        "it (known: cache_seconds, master, metrics, query, runonserver)"]
+    warned = tmp_path / "warned.yaml"
+    warned.write_text(GOOD_QUERIES + GOOD_QUERIES)
+    assert run(["--check-queries", str(warned)]).returncode == 0, "warnings alone pass"
     live = run(["--check-queries", str(SHIPPED)], env={"DATA_SOURCE_NAME": scratch_db.dsn})
     assert live.returncode == 0, live.stderr
     assert "pg_slow_query: " in live.stdout and "columns: datname, count, max_duration_seconds" in live.stdout
     missing = tmp_path / "missing.yaml"
     missing.write_text("pg_cli_m:\n  query: SELECT 1 AS a\n  metrics:\n    - b:\n        usage: GAUGE\n")
     failed = run(["--check-queries", str(missing)], env={"DATA_SOURCE_NAME": scratch_db.dsn})
-    assert failed.returncode == 1 and f"{missing}:4: namespace pg_cli_m: column 'b' is not returned" in failed.stderr
+    assert failed.returncode == 1
+    assert f"{missing}:4: error: namespace pg_cli_m: column 'b' is not returned" in failed.stderr
     broken = tmp_path / "broken.yaml"
     broken.write_text("pg_cli_b:\n  query: SELECT nope FROM nowhere\n  metrics:\n    - a:\n        usage: GAUGE\n")
     failed = run(["--check-queries", str(broken)], env={"DATA_SOURCE_NAME": scratch_db.dsn})
     assert failed.returncode == 1 and "query failed" in failed.stderr and "nowhere" in failed.stderr
+    # a missing extension: the exporter would start and serve the rest, so only a warning
+    extension = tmp_path / "extension.yaml"
+    extension.write_text("pg_cli_e:\n  query: SELECT calls FROM pg_stat_statements\n  metrics:\n"
+                         "    - calls:\n        usage: COUNTER\n")
+    warned_only = run(["--check-queries", str(extension)], env={"DATA_SOURCE_NAME": scratch_db.dsn})
+    assert warned_only.returncode == 0 and ": warning: namespace pg_cli_e: query failed" in warned_only.stderr
 
 
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize(
     ("args", "env", "message"),
     [
-        (["--extend.query-path", "BAD"], {}, ":5: unknown usage 'GAUGES'"),
-        (["--extend.query-path", "NOFILE"], {}, "cannot read queries file"),
-        ([], {"PG_EXPORTER_EXTEND_QUERY_PATH": "BAD"}, ":5: unknown usage 'GAUGES'"),
-        ([], {"DATA_SOURCE_NAME": f"host=h password='{SECRET}"}, "could not parse DATA_SOURCE_NAME entry 1"),
         (["--constantLabels", "a=b=c"], {}, "--constantLabels: 'a=b=c' is not label=value"),
         ([], {"PG_EXPORTER_DISABLE_DEFAULT_METRICS": "maybe"}, "PG_EXPORTER_DISABLE_DEFAULT_METRICS: 'maybe'"),
-        (["--config.file", "BADCONFIG"], {}, "unknown key 'auth_module'"),
         (["--metric-prefix", "9x"], {}, "--metric-prefix"),
         ([], {"DATA_SOURCE_URI": "h/db", "DATA_SOURCE_PASS_FILE": "NOFILE"}, "failed loading data source pass file"),
     ],
@@ -98,6 +107,29 @@ def test_bad_input_refused_at_start(tmp_path: Path, args: list[str], env: dict[s
     assert message in done.stderr
     assert "Traceback" not in done.stderr and SECRET not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+@pytest.mark.timeout(60)
+def test_what_upstream_starts_with_starts(exporter_factory: object, tmp_path: Path) -> None:
+    """A broken queries entry, an unreadable queries file, a malformed DATA_SOURCE_NAME, a bad
+    --config.file: the Go binary starts and serves (load_error 1, pg_up 0, reload_successful 0);
+    so does ours, with the error logged."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(BAD_QUERIES + GOOD_QUERIES)
+    running = exporter_factory("postgres", ["--extend.query-path", str(bad)],  # type: ignore[operator]
+                               env=clean_env(DATA_SOURCE_NAME=f"host=h password='{SECRET}"))
+    fams = parse(scrape(f"{running.url}/metrics")[1])
+    assert fams["pg_up"].value() == 0 and fams["pg_exporter_user_queries_load_error"].value() == 1
+    assert "unknown usage 'GAUGES'" in running.log() and "could not parse DATA_SOURCE_NAME entry 1" in running.log()
+    assert SECRET not in running.log()
+    config = tmp_path / "config.yml"
+    config.write_text("auth_module:\n  x: {}\n")
+    missing = exporter_factory("postgres", ["--config.file", str(config)], env=clean_env(  # type: ignore[operator]
+        PG_EXPORTER_EXTEND_QUERY_PATH=str(tmp_path / "nope.yaml")))
+    fams = parse(scrape(f"{missing.url}/metrics")[1])
+    assert fams["pg_exporter_user_queries_load_error"].value() == 1 and "cannot read queries file" in missing.log()
+    assert fams["postgres_exporter_config_last_reload_successful"].value() == 0
+    assert "unknown key 'auth_module'" in missing.log()
 
 
 @pytest.mark.timeout(60)

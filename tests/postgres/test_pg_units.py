@@ -11,13 +11,14 @@ from pathlib import Path
 import pytest
 
 from exporters.core.flags import ConfigError
-from exporters.postgres.collectors import STAT_BGWRITER, STAT_STATEMENTS, STAT_WAL_RECEIVER, XLOG_LOCATION
+from exporters.postgres.collectors import CLASSES
 from exporters.postgres.connection import server_version_tuple
 from exporters.postgres.default_metrics import NAMESPACES, for_version
 from exporters.postgres.dsn import MASK, Dsn, data_sources_from_env, redact
-from exporters.postgres.main import parse_constant_labels, target_allowed
+from exporters.postgres.engine import pick_query
+from exporters.postgres.main import parse_constant_labels
 from exporters.postgres.settings import SettingError, parse_setting
-from exporters.postgres.values import ConversionError, to_float, to_label
+from exporters.postgres.values import ConversionError, go_duration_ms, interval_ms, to_float, to_float_list, to_label
 from exporters.postgres.versions import VersionRangeError, parse_range, parse_version_string
 
 SECRET = "pa:ss@w/rd"
@@ -112,12 +113,29 @@ def test_value_conversions() -> None:
     assert to_float(dt.datetime(1970, 1, 2, tzinfo=dt.UTC)) == 86400.0
     assert to_float(dt.datetime(1970, 1, 2)) == 86400.0
     assert to_float(dt.date(1970, 1, 3)) == 172800.0
-    assert to_float(dt.timedelta(minutes=2, milliseconds=500)) == 120.5
-    assert to_float(" 42.5 ") == 42.5
-    with pytest.raises(ConversionError):
-        to_float("idle")
+    # whole seconds, rounded down, as Go's Time.Unix()
+    assert to_float(dt.datetime(1970, 1, 2, 0, 0, 1, 999_999, tzinfo=dt.UTC)) == 86401.0
+    assert to_float(dt.datetime(1969, 12, 31, 23, 59, 59, 500_000, tzinfo=dt.UTC)) == -1.0
+    # text as Go's strconv.ParseFloat reads it (numeric columns arrive as text)
+    assert to_float("42.5") == 42.5 and to_float("-1e3") == -1000.0 and to_float("Infinity") == math.inf
+    assert math.isnan(to_float("NaN"))
+    for text in (" 42.5 ", "1_000", "idle", "", "0x10"):
+        with pytest.raises(ConversionError):
+            to_float(text)
     with pytest.raises(ConversionError):
         to_float([1, 2])
+    assert to_float_list("{1,2.5,NULL}")[:2] == [1.0, 2.5] and to_float_list("{}") == []
+
+
+def test_durations() -> None:
+    assert go_duration_ms("1h2m3.5s") == 3723500.0
+    assert go_duration_ms("1.5ms") == 1.0 and go_duration_ms("-1.5ms") == -1.0
+    assert go_duration_ms("0") == 0.0 and go_duration_ms("300µs") == 0.0
+    for bad in ("5", "1d", "", "1 s"):
+        with pytest.raises(ConversionError):
+            go_duration_ms(bad)
+    assert interval_ms("1 day 02:00:00") == 93_600_000.0
+    assert interval_ms("-00:00:01.5") == -1500.0
 
 
 def test_label_conversions() -> None:
@@ -126,6 +144,8 @@ def test_label_conversions() -> None:
     assert to_label(dt.datetime(1970, 1, 1, 0, 1, tzinfo=dt.UTC)) == "60"
     assert to_label(1e6) == "1e+06" and to_label(2.5) == "2.5"
     assert to_label(Decimal("3.10")) == "3.10"
+    assert to_label(123456789.0) == "1.23456789e+08" and to_label(7) == "7"
+    assert to_label(b"caf\xe9") == "caf\ufffd"
 
 
 @pytest.mark.parametrize(
@@ -163,24 +183,19 @@ def test_constant_labels() -> None:
             parse_constant_labels(bad)
 
 
-def test_probe_allowlist() -> None:
-    dsn = Dsn.parse("postgresql://u@db1.example:5432/x")
-    assert target_allowed(dsn, [])
-    assert target_allowed(dsn, ["db1.example:5432"])
-    assert target_allowed(dsn, ["db*.example"])
-    assert not target_allowed(dsn, ["db2.example:5432", "db1.example:6543"])
-
-
 def test_version_rows_pick_the_right_query() -> None:
-    assert "pg_stat_checkpointer" in (STAT_BGWRITER.query_for((17, 0, 0)) or "")
-    assert "pg_stat_checkpointer" not in (STAT_BGWRITER.query_for((16, 4, 0)) or "x")
-    assert "shared_blk_read_time" in (STAT_STATEMENTS.query_for((17, 2, 0)) or "")
-    assert "total_exec_time" in (STAT_STATEMENTS.query_for((13, 0, 0)) or "")
-    assert "total_time /" in (STAT_STATEMENTS.query_for((12, 9, 0)) or "")
-    assert "flushed_lsn - " in (STAT_WAL_RECEIVER.query_for((13, 0, 0)) or "")
-    assert "flushed_lsn - " not in (STAT_WAL_RECEIVER.query_for((12, 0, 0)) or "flushed_lsn - ")
-    assert "pg_current_wal_lsn" in (XLOG_LOCATION.query_for((10, 0, 0)) or "")
-    assert "pg_current_xlog_location" in (XLOG_LOCATION.query_for((9, 6, 0)) or "")
+    def query(name: str, version: tuple[int, int, int]) -> str:
+        return pick_query(CLASSES[name].queries, version) or ""
+    assert "pg_stat_checkpointer" in query("stat_bgwriter", (17, 0, 0))
+    assert "pg_stat_checkpointer" not in query("stat_bgwriter", (16, 4, 0))
+    assert "shared_blk_read_time" in query("stat_statements", (17, 2, 0))
+    assert "total_exec_time" in query("stat_statements", (13, 0, 0))
+    assert "total_time /" in query("stat_statements", (12, 9, 0))
+    assert "flushed_lsn - " in query("stat_wal_receiver", (13, 0, 0))
+    assert "flushed_lsn - " not in query("stat_wal_receiver", (12, 0, 0))
+    # upstream: only the pre-10 function names; skipped with a warning on 10 and later
+    assert query("xlog_location", (10, 0, 0)) == ""
+    assert "pg_current_xlog_location" in query("xlog_location", (9, 6, 0))
 
 
 def test_default_namespaces_by_version() -> None:
@@ -193,4 +208,5 @@ def test_default_namespaces_by_version() -> None:
     conflicts = for_version(by_name["pg_stat_database_conflicts"], (15, 0, 0))
     assert conflicts is not None and conflicts.query == "SELECT * FROM pg_stat_database_conflicts"
     activity = for_version(by_name["pg_stat_activity"], (15, 0, 0))
-    assert activity is not None and "pg_backend_pid()" in activity.query
+    # as upstream, the exporter's own session is counted
+    assert activity is not None and "pg_backend_pid()" not in activity.query

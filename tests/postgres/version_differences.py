@@ -1,16 +1,17 @@
-"""postgres_exporter v0.11.1 (the reference binary) -> v0.15.0 (our target): every known difference.
+"""postgres_exporter v0.15.0 (our target) against the reference binaries: every known difference.
 
 The side-by-side test compares the families both exporters write against the same
-database: same type and same label names, after applying this table. Each row names the
-families it covers (a regular expression matched against the whole family name), what
-changed and why. Append a row when a difference is understood; never widen a pattern to
-hide one that is not.
+database: same type and same label names, after applying this table. Each row belongs to
+one reference (``bookworm``: Debian 12's v0.11.1, older than the target; ``trixie``: Debian
+13's v0.17.1, newer), names the families it covers (a regular expression matched against
+the whole family name), what changed and the upstream change behind it. Append a row when
+a difference is understood; never widen a pattern to hide one that is not.
 
-Kinds:
-  added    v0.15.0 writes these families, v0.11.1 does not.
-  removed  v0.11.1 writes these families, v0.15.0 does not.
-  labels   both write the family; ``dropped`` label names are gone in v0.15.0, ``new``
-           ones appeared.
+Kinds (as in the node and redis tables, relative to the reference):
+  added    v0.15.0 writes these families, the reference does not.
+  removed  the reference writes these families, v0.15.0 does not (for trixie: added after v0.15.0).
+  labels   both write the family; ``dropped`` label names of the reference are not in
+           v0.15.0, ``new`` ones are only in v0.15.0.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class Difference:
     why: str
     dropped: frozenset[str] = frozenset()
     new: frozenset[str] = frozenset()
+    reference: Literal["bookworm", "trixie"] = "bookworm"
 
     def matches(self, family: str) -> bool:
         return re.fullmatch(self.name, family) is not None
@@ -102,11 +104,38 @@ DIFFERENCES: tuple[Difference, ...] = (
         "The version collector of the client_golang/common release v0.15.0 is built with adds a tags label.",
         new=frozenset({"tags"}),
     ),
+    # -- v0.15.0 -> v0.17.1 (trixie) ----------------------------------------------------------
+    Difference(
+        "removed", r"pg_database_connection_limit|pg_roles_connection_limit",
+        "connection limits of databases and roles",
+        "v0.16.0: 'Add connection limits metrics for pg_roles and pg_database' (#997, 8f39f5b1) added "
+        "pg_database_connection_limit and the default-on roles collector.",
+        reference="trixie",
+    ),
+    Difference(
+        "removed", r"pg_stat_database_active_time_seconds_total",
+        "pg_stat_database active_time",
+        "v0.16.0: 'pg_stat_database: added support for active_time counter' (#961, f5b613ab).",
+        reference="trixie",
+    ),
+    Difference(
+        "removed", r"pg_replication_last_replay_seconds",
+        "age of the last replayed transaction",
+        "v0.17.0: 'Export last replay age in replication collector' (#1085, c3885e84).",
+        reference="trixie",
+    ),
+    Difference(
+        "labels", r"pg_stat_activity_(count|max_tx_duration)",
+        "backend_type, wait_event and wait_event_type labels",
+        "v0.17.0: 'feat: add wait/backend to pg_stat_activity' (#1106, 2ee2a8fa) groups by them too.",
+        dropped=frozenset({"backend_type", "wait_event", "wait_event_type"}),
+        reference="trixie",
+    ),
 )
 
 
-def explain(family: str, kind: str) -> Difference | None:
+def explain(family: str, kind: str, reference: str = "bookworm") -> Difference | None:
     for row in DIFFERENCES:
-        if row.kind == kind and row.matches(family):
+        if row.kind == kind and row.reference == reference and row.matches(family):
             return row
     return None

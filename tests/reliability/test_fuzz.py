@@ -389,20 +389,19 @@ YAML_TEXT = st.one_of(YAML_TREES.map(lambda tree: yaml.safe_dump(tree, default_f
                           "pg_x:\n  query: SELECT 1 AS value\n  metrics:\n    - value:\n        usage: GAUGE\n"
                           "        description: d\n",
                           "a: &a [*a]\n", "a: !!python/object:os.system x\n", "? [a]\n: b\n", "a: {b: [c, {d: e}]}\n",
-                          "\ufeffa: b\n", "a:\n\t- b\n", "- - - -\n", "a: b\na: c\n"]))
+                          "\ufeffa: b\n", "a:\n\t- b\n", "- - - -\n", "a: b\na: c\n", "a: {<<: 5}\n", "\x1f"]))
 
 
 @FUZZ
 @given(YAML_TEXT)
-def test_queries_yaml_raises_only_queries_error(text: str) -> None:
-    from exporters.postgres.queries import QueriesError, parse_queries
+def test_queries_yaml_never_raises_and_locates_every_problem(text: str) -> None:
+    from exporters.postgres.queries import parse_queries
 
-    try:
-        parse_queries(text, "queries.yaml", reserved={"pg_up": "the exporter itself"},
-                      reserved_prefixes=("pg_settings_",),
-                      overridable={"pg_stat_database"})
-    except QueriesError as err:
-        assert "Traceback" not in str(err)
+    _, problems = parse_queries(text, "queries.yaml", reserved={"pg_up": "the exporter itself"},
+                                shared={"pg_stat_database_xact_commit": "a collector"},
+                                overridable={"pg_stat_database"})
+    for problem in problems:
+        assert problem.where.startswith("queries.yaml") and "Traceback" not in problem.message
 
 
 @FUZZ
