@@ -26,6 +26,25 @@ class NoDataError(Exception):
 
 
 @dataclass(frozen=True)
+class FamilyDoc:
+    """A family, or a pattern of families, for the metrics reference (docs/metrics.md).
+
+    ``name`` is a family's full name, or a pattern whose ``<Placeholders>`` stand for the
+    parts that come from data (``node_memory_<Field>_bytes``). A collector's declarations
+    say where a family comes from (``source``), name the patterns, and describe the families
+    no test fixture makes it emit; what is left empty (type, labels, help) is what the
+    collector emits. ``examples``: list the names seen on the fixtures under a pattern.
+    """
+
+    name: str
+    type: str = ""
+    labels: tuple[str, ...] | None = None
+    help: str = ""
+    source: str = ""
+    examples: bool = True
+
+
+@dataclass(frozen=True)
 class CollectorSpec(Generic[ContextT]):
     """One row of an exporter's collector table.
 
@@ -34,6 +53,8 @@ class CollectorSpec(Generic[ContextT]):
     (``exporters.core.options``), whose flags are generated, as is the
     ``--[no-]collector.NAME`` switch. ``portable`` builds the collector on systems without
     the sources ``factory`` reads (the node exporter's psutil collectors on macOS and FreeBSD).
+    ``source`` (where the collector reads: a file, call or command) and ``families`` feed
+    the metrics reference only.
     """
 
     name: str
@@ -42,3 +63,5 @@ class CollectorSpec(Generic[ContextT]):
     help: str = ""
     options: type | None = None
     portable: Callable[[ContextT], Collector] | None = None
+    source: str = ""
+    families: tuple[FamilyDoc, ...] = ()

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from exporters.core.batch import DaemonPool, StallingBatch
-from exporters.core.collector import Collector, NoDataError
+from exporters.core.collector import Collector, FamilyDoc, NoDataError
 from exporters.core.deadline import Deadline, DeadlineExceeded, deadline_scope
 from exporters.core.metrics import GaugeFamily, Metric
 
@@ -30,6 +30,8 @@ Log = logging.Logger | logging.LoggerAdapter[logging.Logger]
 
 # How long a batch may go without finishing a collector before another worker joins in.
 STALL_SECONDS = 0.2
+DURATION_HELP = "Duration of a collector scrape."
+SUCCESS_HELP = "Whether a collector succeeded."
 
 
 @dataclass
@@ -86,10 +88,6 @@ class CollectorRunner:
         self._finished = threading.Condition()
         # threads start on demand: a scrape that does not stall uses one
         self._pool = DaemonPool(f"{namespace}-collector", self.logger)
-        self._duration_name = f"{namespace}_scrape_collector_duration_seconds"
-        self._duration_help = f"{self.help_prefix}: Duration of a collector scrape."
-        self._success_name = f"{namespace}_scrape_collector_success"
-        self._success_help = f"{self.help_prefix}: Whether a collector succeeded."
 
     def close(self) -> None:
         """Stop the worker pool without waiting for hung collectors."""
@@ -182,9 +180,8 @@ class CollectorRunner:
         return self._results(jobs, started)
 
     def _results(self, jobs: list[_Job], started: float) -> list[Metric]:
-        duration = GaugeFamily(self._duration_name, self._duration_help, labels=["collector"])
-        success = GaugeFamily(self._success_name, self._success_help, labels=["collector"])
         out: list[Metric] = []
+        outcomes: list[tuple[str, float, bool]] = []
         for job in jobs:
             name = job.name
             result = job.result
@@ -193,12 +190,29 @@ class CollectorRunner:
                     "collector did not finish before the scrape deadline",
                     extra={"collector": name},
                 )
-                duration.add_metric([name], self.clock() - started)
-                success.add_metric([name], 0.0)
+                outcomes.append((name, self.clock() - started, False))
                 continue
             out.extend(result.metrics)
-            duration.add_metric([name], result.duration)
-            success.add_metric([name], 1.0 if result.success else 0.0)
-        out.append(duration)
-        out.append(success)
+            outcomes.append((name, result.duration, result.success))
+        out.extend(collector_families(self.namespace, self.help_prefix, outcomes))
         return out
+
+
+def collector_families(namespace: str, help_prefix: str, outcomes: Iterable[tuple[str, float, bool]]) -> list[Metric]:
+    """``<namespace>_scrape_collector_duration_seconds`` and ``..._success`` from
+    (collector, seconds, success) rows; ``help_prefix`` is the upstream exporter's name."""
+    duration = GaugeFamily(f"{namespace}_scrape_collector_duration_seconds", f"{help_prefix}: {DURATION_HELP}",
+                           labels=["collector"])
+    success = GaugeFamily(f"{namespace}_scrape_collector_success", f"{help_prefix}: {SUCCESS_HELP}",
+                          labels=["collector"])
+    for name, seconds, ok in outcomes:
+        duration.add_metric([name], seconds)
+        success.add_metric([name], 1.0 if ok else 0.0)
+    return [duration, success]
+
+
+def collector_family_docs(namespace: str, help_prefix: str) -> tuple[FamilyDoc, ...]:
+    """The metrics reference's rows of ``collector_families``."""
+    return tuple(FamilyDoc(f"{namespace}_scrape_collector_{name}", "gauge", ("collector",), f"{help_prefix}: {text}",
+                           source="the collector runner") for name, text in (("duration_seconds", DURATION_HELP),
+                                                                            ("success", SUCCESS_HELP)))

@@ -20,8 +20,9 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from exporters.core.collector import CollectorSpec
-from exporters.core.metrics import Family, GaugeFamily, Metric, exact_counter, exact_gauge
+from exporters.core.collector import CollectorSpec, FamilyDoc
+from exporters.core.metrics import Family, Metric, exact_counter, exact_gauge
+from exporters.core.runner import collector_families, collector_family_docs
 from exporters.postgres import default_metrics
 from exporters.postgres.collectors import SPECS, CollectorConfig, TableCollector, builtin_families
 from exporters.postgres.connection import ConnectError, DeadlineExceeded, Result, RowBudget, Statement, Target
@@ -159,6 +160,36 @@ class Outcome:
     seconds: float = 0.0
     success: bool = True
 
+
+# The exporter's own families: (name, type, help, what self_metrics() reports); their labels
+# are --constantLabels.
+SELF_FAMILIES = (
+    ("pg_exporter_last_scrape_duration_seconds", "gauge", "Duration of the last scrape of metrics from PostgreSQL.",
+     "duration"),
+    ("pg_exporter_scrapes_total", "counter", "Total number of times PostgreSQL was scraped for metrics.", "total"),
+    ("pg_exporter_last_scrape_error", "gauge",
+     "Whether the last scrape of metrics from PostgreSQL resulted in an error (1 for error, 0 for success).", "error"),
+    ("pg_up", "gauge",
+     "Whether the last scrape of metrics from PostgreSQL was able to connect to the server (1 for yes, 0 for no).",
+     "up"),
+    ("pg_exporter_duplicate_series_dropped_total", "counter",
+     "Series dropped because an earlier one had the same name and labels (ours).", "duplicates"),
+    ("pg_exporter_rows_dropped_total", "counter",
+     "Result rows dropped by --scrape.max-rows-per-query or --scrape.max-rows (ours).", "rows"),
+)
+# For the metrics reference: the families of the exporter itself, pg_static and pg_settings
+# (the collectors' and namespaces' come from their maps).
+FAMILIES = (
+    *(FamilyDoc(name, typ, (), help_text, source="the exporter") for name, typ, help_text, _ in SELF_FAMILIES),
+    FamilyDoc("pg_exporter_user_queries_load_error", labels=("filename", "hashsum"),
+              source="the queries file of --extend.query-path"),
+    *collector_family_docs("pg", "postgres_exporter"),
+    FamilyDoc("pg_static", labels=("server", "short_version", "version"), source="SELECT version()"),
+    FamilyDoc("pg_settings_<name>", "gauge", ("server",),
+              "Server Parameter: <name> (with a unit: [Units converted to seconds.] or [Units converted to bytes.])",
+              source="pg_settings: every bool, integer and real setting, <name> with dots as underscores and "
+                     "_seconds or _bytes added for a time or size unit (--disable-settings-metrics turns them off)"),
+)
 
 class PostgresExporter:
     """Scrapes a fixed set of DSNs (``/metrics``) or one probed target (``/probe``)."""
@@ -393,14 +424,8 @@ class PostgresExporter:
 
     @staticmethod
     def _collector_metrics(outcomes: Mapping[str, Outcome]) -> list[Metric]:
-        duration = GaugeFamily("pg_scrape_collector_duration_seconds",
-                               "postgres_exporter: Duration of a collector scrape.", labels=["collector"])
-        success = GaugeFamily("pg_scrape_collector_success",
-                              "postgres_exporter: Whether a collector succeeded.", labels=["collector"])
-        for name, outcome in outcomes.items():
-            duration.add_metric([name], outcome.seconds)
-            success.add_metric([name], 1.0 if outcome.success else 0.0)
-        return [duration, success] if outcomes else []
+        rows = [(name, outcome.seconds, outcome.success) for name, outcome in outcomes.items()]
+        return collector_families("pg", "postgres_exporter", rows) if rows else []
 
     def _without_duplicates(self, metrics: list[Metric]) -> list[Metric]:
         """Each series once, the first one kept: two DSNs of one server, discovered
@@ -444,35 +469,14 @@ class PostgresExporter:
     def self_metrics(self) -> list[Metric]:
         const = dict(self.options.constant_labels)
         names = sorted(const)
-        values = [const[n] for n in names]
-
-        def gauge(name: str, help_text: str, value: float) -> Metric:
-            fam = exact_gauge(name, help_text, names)
-            fam.add_metric(values, value)
-            return fam
-
-        def counter(name: str, help_text: str, value: float) -> Metric:
-            fam = exact_counter(name, help_text, names)
-            fam.add_metric(values, value)
-            return fam
-
         with self._lock:
-            duration, total, error, up = self.last_duration, self.scrapes_total, self.last_error, self.up
-            duplicates, rows = self.duplicates_total, self.rows_dropped_total
-        out = [
-            gauge("pg_exporter_last_scrape_duration_seconds",
-                  "Duration of the last scrape of metrics from PostgreSQL.", duration),
-            counter("pg_exporter_scrapes_total", "Total number of times PostgreSQL was scraped for metrics.", total),
-            gauge("pg_exporter_last_scrape_error",
-                  "Whether the last scrape of metrics from PostgreSQL resulted in an error (1 for error, 0 for "
-                  "success).", error),
-            gauge("pg_up", "Whether the last scrape of metrics from PostgreSQL was able to connect to the server "
-                           "(1 for yes, 0 for no).", up),
-            counter("pg_exporter_duplicate_series_dropped_total",
-                    "Series dropped because an earlier one had the same name and labels (ours).", duplicates),
-            counter("pg_exporter_rows_dropped_total",
-                    "Result rows dropped by --scrape.max-rows-per-query or --scrape.max-rows (ours).", rows),
-        ]
+            current = {"duration": self.last_duration, "total": self.scrapes_total, "error": self.last_error,
+                       "up": self.up, "duplicates": self.duplicates_total, "rows": self.rows_dropped_total}
+        out: list[Metric] = []
+        for name, typ, help_text, key in SELF_FAMILIES:
+            fam = (exact_gauge if typ == "gauge" else exact_counter)(name, help_text, names)
+            fam.add_metric([const[n] for n in names], current[key])
+            out.append(fam)
         if self.queries is not None:
             out.append(self.queries.metric(const))
         return out

@@ -22,21 +22,27 @@ COUNTER: MetricType = "counter"
 
 @dataclass(frozen=True)
 class InfoField:
-    """Where one INFO field goes."""
+    """Where one INFO field goes (``section``: where it is found, for the metrics reference)."""
 
     metric: str
     type: MetricType = GAUGE
     divisor: float = 1.0  # unit conversion: the INFO value is divided by this
+    section: str = ""
 
 
-def _table(rows: list[tuple[str, str, MetricType] | tuple[str, str, MetricType, float]]) -> dict[str, InfoField]:
+def _table(rows: list[str | tuple[str, str, MetricType] | tuple[str, str, MetricType, float]]) -> dict[str, InfoField]:
+    """The table of ``rows``: (field, metric, type[, divisor]), each under the last section name."""
     table: dict[str, InfoField] = {}
+    section = ""
     for row in rows:
+        if isinstance(row, str):
+            section = row
+            continue
         field, metric, typ = row[0], row[1], row[2]
         divisor = row[3] if len(row) == 4 else 1.0
         if field in table:
             raise ValueError(f"duplicate INFO field {field!r}")
-        table[field] = InfoField(metric, typ, divisor)
+        table[field] = InfoField(metric, typ, divisor, section)
     return table
 
 
@@ -44,11 +50,11 @@ G, C = GAUGE, COUNTER
 
 # redis_exporter v1.58.0 exporter.go metricMapGauges and metricMapCounters.
 INFO_FIELDS: dict[str, InfoField] = _table([
-    # Server
+    "INFO Server",
     ("uptime_in_seconds", "uptime_in_seconds", G),
     ("process_id", "process_id", G),
     ("io_threads_active", "io_threads_active", G),
-    # Clients
+    "INFO Clients",
     ("connected_clients", "connected_clients", G),
     ("blocked_clients", "blocked_clients", G),
     ("tracking_clients", "tracking_clients", G),
@@ -57,7 +63,7 @@ INFO_FIELDS: dict[str, InfoField] = _table([
     ("client_biggest_input_buf", "client_biggest_input_buf", G),  # Redis < 5
     ("client_recent_max_output_buffer", "client_recent_max_output_buffer_bytes", G),  # Redis >= 5
     ("client_recent_max_input_buffer", "client_recent_max_input_buffer_bytes", G),  # Redis >= 5
-    # Memory
+    "INFO Memory",
     ("allocator_active", "allocator_active_bytes", G),
     ("allocator_allocated", "allocator_allocated_bytes", G),
     ("allocator_resident", "allocator_resident_bytes", G),
@@ -93,7 +99,7 @@ INFO_FIELDS: dict[str, InfoField] = _table([
     ("active_defrag_key_hits", "defrag_key_hits", G),
     ("active_defrag_key_misses", "defrag_key_misses", G),
     ("expired_time_cap_reached_count", "expired_time_cap_reached_total", G),
-    # Persistence
+    "INFO Persistence",
     ("loading", "loading_dump_file", G),
     ("rdb_changes_since_last_save", "rdb_changes_since_last_save", G),
     ("rdb_bgsave_in_progress", "rdb_bgsave_in_progress", G),
@@ -122,7 +128,7 @@ INFO_FIELDS: dict[str, InfoField] = _table([
     ("aof_last_write_status", "aof_last_write_status", G),
     ("module_fork_in_progress", "module_fork_in_progress", G),
     ("module_fork_last_cow_size", "module_fork_last_cow_size", G),
-    # Stats
+    "INFO Stats",
     ("pubsub_channels", "pubsub_channels", G),
     ("pubsub_patterns", "pubsub_patterns", G),
     ("pubsubshard_channels", "pubsubshard_channels", G),  # Redis 7.0.3
@@ -147,14 +153,14 @@ INFO_FIELDS: dict[str, InfoField] = _table([
     ("io_threaded_reads_processed", "io_threaded_reads_processed", C),
     ("io_threaded_writes_processed", "io_threaded_writes_processed", C),
     ("dump_payload_sanitizations", "dump_payload_sanitizations", C),
-    # CPU
+    "INFO CPU",
     ("used_cpu_sys", "cpu_sys_seconds_total", C),
     ("used_cpu_user", "cpu_user_seconds_total", C),
     ("used_cpu_sys_children", "cpu_sys_children_seconds_total", C),
     ("used_cpu_user_children", "cpu_user_children_seconds_total", C),
     ("used_cpu_sys_main_thread", "cpu_sys_main_thread_seconds_total", C),
     ("used_cpu_user_main_thread", "cpu_user_main_thread_seconds_total", C),
-    # Replication
+    "INFO Replication",
     ("connected_slaves", "connected_slaves", G),
     ("repl_backlog_size", "replication_backlog_bytes", G),
     ("repl_backlog_active", "repl_backlog_is_active", G),
@@ -167,10 +173,10 @@ INFO_FIELDS: dict[str, InfoField] = _table([
     ("sync_full", "replica_resyncs_full", G),
     ("sync_partial_ok", "replica_partial_resync_accepted", G),
     ("sync_partial_err", "replica_partial_resync_denied", G),
-    # Cluster (CLUSTER INFO)
+    "CLUSTER INFO",
     ("cluster_stats_messages_sent", "cluster_messages_sent_total", G),
     ("cluster_stats_messages_received", "cluster_messages_received_total", G),
-    # Tile38 (SERVER command, same names as INFO fields)
+    "Tile38 SERVER EXT",  # same names as INFO fields
     ("tile38_aof_size", "tile38_aof_size_bytes", G),
     ("tile38_avg_point_size", "tile38_avg_item_size_bytes", G),
     ("tile38_sys_cpus", "tile38_cpus_total", G),
@@ -190,7 +196,7 @@ INFO_FIELDS: dict[str, InfoField] = _table([
     ("tile38_go_goroutines", "tile38_go_goroutines_total", G),
     ("tile38_last_gc_time_seconds", "tile38_last_gc_time_seconds", G),
     ("tile38_next_gc_bytes", "tile38_next_gc_bytes", G),
-    # KeyDB
+    "INFO (KeyDB)",
     ("server_threads", "server_threads_total", G),
     ("long_lock_waits", "long_lock_waits_total", G),
     ("current_client_thread", "current_client_thread", G),
@@ -200,6 +206,7 @@ INFO_FIELDS: dict[str, InfoField] = _table([
 
 # Only with -include-system-metrics (the host's memory, not Redis's).
 SYSTEM_FIELDS: dict[str, InfoField] = _table([
+    "INFO Memory",
     ("total_system_memory", "total_system_memory_bytes", G),
 ])
 

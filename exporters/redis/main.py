@@ -18,6 +18,7 @@ from typing import Any
 
 from exporters import __version__
 from exporters.core.app import Exporter, HTTPError, Request, Response, Runtime, run
+from exporters.core.collector import FamilyDoc
 from exporters.core.flags import (
     ArgumentParser,
     ConfigError,
@@ -38,6 +39,14 @@ from exporters.redis.scrape import LogOnce, RedisScrape, ScrapeOptions
 UPSTREAM = "redis_exporter"
 UPSTREAM_VERSION = "1.58.0"
 DEFAULT_ADDRESS = ":9121"
+# For the metrics reference: the exporter's own families, named without the namespace
+FAMILIES = (
+    FamilyDoc("exporter_scrapes_total", "counter", (), source="the exporter"),
+    FamilyDoc("exporter_scrape_duration_seconds", "summary", (), source="the exporter"),
+    FamilyDoc("target_scrape_request_errors_total", "counter", (), source="the exporter"),
+    FamilyDoc("exporter_build_info", "gauge", ("build_date", "commit_sha", "golang_version", "version"),
+              source="the exporter"),
+)
 
 
 @dataclass(frozen=True)

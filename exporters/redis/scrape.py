@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from typing import cast
 
-from exporters.core.collector import NoDataError
+from exporters.core.collector import FamilyDoc, NoDataError
 from exporters.core.metrics import Metric
-from exporters.core.runner import CollectorRunner
+from exporters.core.runner import CollectorRunner, collector_family_docs
 from exporters.redis.collectors import SPECS
 from exporters.redis.collectors.cluster import CLUSTER_INFO
 from exporters.redis.collectors.config import config_databases
@@ -55,7 +56,20 @@ DEFAULT_DATABASES = 16
 GENERIC_ERROR = "scrape failed (details in the exporter's log)"
 # What may cut a scrape short: -check-keys-limit, -check-keys-value-bytes, -max-reply-bytes,
 # -max-scrape-bytes; each scrape reports which it reached.
+HELP_PREFIX = "redis_exporter"
 LIMITS = ("checked_keys", "key_value_bytes", "reply_bytes", "scrape_bytes")
+# For the metrics reference: the families of every scrape of a target, named without the namespace
+FAMILIES = (
+    FamilyDoc("up", "gauge", (), source="whether the connection and the scrape's commands worked"),
+    FamilyDoc("exporter_last_scrape_error", "gauge", ("err",), source="the scrape's error, if any"),
+    FamilyDoc("exporter_last_scrape_duration_seconds", "gauge", (), source="the exporter's clock"),
+    FamilyDoc("exporter_last_scrape_connect_time_seconds", "gauge", (), source="the exporter's clock"),
+    FamilyDoc("exporter_last_scrape_ping_time_seconds", "gauge", (), source="PING (-ping-on-connect)"),
+    FamilyDoc("exporter_last_scrape_limit_reached", "gauge", ("limit",),
+              source="the scrape's bounds: " + ", ".join(LIMITS) + " (ours)"),
+    *(replace(doc, name=doc.name.removeprefix("redis_"), source="the collector runner (ours)")
+      for doc in collector_family_docs("redis", HELP_PREFIX)),
+)
 
 
 class _Guarded:
@@ -219,6 +233,6 @@ class RedisScrape:
         if cluster_info is not None and not isinstance(cluster_info, ReplyError):
             ctx.databases = 1  # a cluster has only database 0
         runner = CollectorRunner(self.options.namespace, {name: _Guarded(ctx, c) for name, c in collectors.items()},
-                                 ctx.target_logger(), help_prefix="redis_exporter", inline=True)
+                                 ctx.target_logger(), help_prefix=HELP_PREFIX, inline=True)
         # no deadline here: every read of the connection is bounded by it
         return runner.collect()

@@ -90,4 +90,5 @@ def build(context: NodeContext) -> ArpCollector:
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=build, enabled_by_default=True, help="Exposes ARP statistics from /proc/net/arp.",
     options=ArpOptions,
+    source="/proc/net/arp",
 )

@@ -260,4 +260,5 @@ def build(context: NodeContext) -> BcacheCollector:
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=build, enabled_by_default=True,
     help="Exposes bcache statistics from /sys/fs/bcache/.", options=BcacheOptions,
+    source="/sys/fs/bcache/<uuid>/ and its bdev<N>/, cache<N>/ directories",
 )

@@ -67,4 +67,6 @@ class BondingCollector:
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=BondingCollector, enabled_by_default=True,
     help="Exposes the number of configured and active slaves of Linux bonding interfaces.",
+    source="/sys/class/net/bonding_masters, /sys/class/net/<master>/bonding/slaves, "
+    "/sys/class/net/<slave>/bonding_slave/mii_status",
 )

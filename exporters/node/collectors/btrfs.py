@@ -357,4 +357,6 @@ class BtrfsCollector:
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=BtrfsCollector, enabled_by_default=True,
     help="Exposes btrfs statistics",
+    source="/sys/fs/btrfs/<uuid>/, and the BTRFS_IOC_FS_INFO, BTRFS_IOC_DEV_INFO and BTRFS_IOC_GET_DEV_STATS "
+    "ioctls on each btrfs mount point of /proc/1/mounts",
 )

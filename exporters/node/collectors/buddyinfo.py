@@ -61,4 +61,5 @@ class BuddyinfoCollector:
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=BuddyinfoCollector, enabled_by_default=False,
     help="Exposes statistics of memory fragments as reported by /proc/buddyinfo.",
+    source="/proc/buddyinfo",
 )

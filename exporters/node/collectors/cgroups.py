@@ -56,4 +56,5 @@ class CgroupsCollector:
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=CgroupsCollector, enabled_by_default=False,
     help="Exposes cgroup summary from /proc/cgroups.",
+    source="/proc/cgroups",
 )

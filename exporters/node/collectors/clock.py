@@ -71,4 +71,5 @@ class TimeCollector:
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=TimeCollector, enabled_by_default=True, help="Exposes the current system time.",
+    source="the system clock and time zone; /sys/devices/system/clocksource/clocksource<N>/",
 )

@@ -70,4 +70,6 @@ class ConntrackCollector:
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=ConntrackCollector, enabled_by_default=True,
     help="Shows conntrack statistics (does nothing if no /proc/sys/net/netfilter/ present).",
+    source="/proc/sys/net/netfilter/nf_conntrack_count and nf_conntrack_max (entries, entries_limit); "
+    "/proc/net/stat/nf_conntrack summed over CPUs (stat_*)",
 )

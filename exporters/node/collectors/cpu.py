@@ -24,7 +24,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from exporters.core.collector import CollectorSpec
+from exporters.core.collector import CollectorSpec, FamilyDoc
 from exporters.core.deadline import current_deadline
 from exporters.core.flags import ConfigError
 from exporters.core.metrics import CounterFamily, GaugeFamily, Metric
@@ -304,4 +304,16 @@ def build_portable(context: NodeContext) -> PsutilCpuCollector:
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=CpuCollector, portable=build_portable, enabled_by_default=True,
     help="Exposes CPU statistics.", options=CpuOptions,
+    source="/proc/stat",
+    families=(
+        FamilyDoc("node_cpu_info", source="/proc/cpuinfo"),
+        FamilyDoc("node_cpu_flag_info", source="/proc/cpuinfo"),
+        FamilyDoc("node_cpu_bug_info", source="/proc/cpuinfo"),
+        FamilyDoc("node_cpu_frequency_hertz", source="/proc/cpuinfo `cpu MHz` (when the cpufreq collector is off)"),
+        FamilyDoc("node_cpu_core_throttles_total",
+                  source="/sys/devices/system/cpu/cpu<N>/thermal_throttle/core_throttle_count"),
+        FamilyDoc("node_cpu_package_throttles_total",
+                  source="/sys/devices/system/cpu/cpu<N>/thermal_throttle/package_throttle_count"),
+        FamilyDoc("node_cpu_isolated", source="/sys/devices/system/cpu/isolated"),
+    ),
 )

@@ -48,4 +48,5 @@ class CpuVulnerabilitiesCollector:
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=CpuVulnerabilitiesCollector, enabled_by_default=False,
     help="Exposes CPU vulnerability information from sysfs.",
+    source="/sys/devices/system/cpu/vulnerabilities/<name>",
 )

@@ -99,4 +99,5 @@ class CpufreqCollector:
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=CpufreqCollector, enabled_by_default=True, help="Exposes CPU frequency statistics.",
+    source="/sys/devices/system/cpu/cpu<N>/cpufreq/",
 )

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from exporters.core.collector import CollectorSpec
+from exporters.core.collector import CollectorSpec, FamilyDoc
 from exporters.core.metrics import CounterFamily, GaugeFamily, Metric
 from exporters.core.options import option
 from exporters.node.collectors._files import read_text
@@ -224,4 +224,13 @@ def build_portable(context: NodeContext) -> PsutilDiskstatsCollector:
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=build, portable=build_portable, enabled_by_default=True,
     help="Exposes disk I/O statistics.", options=DiskstatsOptions,
+    source="/proc/diskstats",
+    families=(
+        FamilyDoc("node_disk_info", source="/proc/diskstats and the udev database (/run/udev/data/b<major>:<minor>)"),
+        FamilyDoc("node_disk_filesystem_info", source="udev properties ID_FS_*"),
+        FamilyDoc("node_disk_device_mapper_info", source="udev properties DM_*"),
+        FamilyDoc("node_disk_ata_write_cache", source="udev property ID_ATA_WRITE_CACHE"),
+        FamilyDoc("node_disk_ata_write_cache_enabled", source="udev property ID_ATA_WRITE_CACHE_ENABLED"),
+        FamilyDoc("node_disk_ata_rotation_rate_rpm", source="udev property ID_ATA_ROTATION_RATE_RPM"),
+    ),
 )

@@ -98,4 +98,5 @@ def build(context: NodeContext) -> DmiCollector:
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=build, enabled_by_default=True,
     help="Expose Desktop Management Interface (DMI) info from /sys/class/dmi/id/",
+    source="/sys/class/dmi/id/ (read once at start)",
 )

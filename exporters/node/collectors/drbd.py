@@ -124,4 +124,5 @@ class DrbdCollector:
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=DrbdCollector, enabled_by_default=False,
     help="Exposes Distributed Replicated Block Device statistics (to version 8.4).",
+    source="/proc/drbd",
 )

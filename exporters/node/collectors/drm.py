@@ -106,4 +106,5 @@ class DrmCollector:
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=DrmCollector, enabled_by_default=False,
     help="Expose GPU metrics using sysfs / DRM, amdgpu is the only driver which exposes this information through DRM.",
+    source="/sys/class/drm/card<N>/device/ (amdgpu)",
 )

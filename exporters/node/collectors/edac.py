@@ -76,4 +76,5 @@ class EdacCollector:
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=EdacCollector, enabled_by_default=True,
     help="Exposes error detection and correction statistics.",
+    source="/sys/devices/system/edac/mc/mc<N>/ and its csrow<N>/",
 )

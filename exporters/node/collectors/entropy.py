@@ -45,4 +45,5 @@ class EntropyCollector:
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=EntropyCollector, enabled_by_default=True, help="Exposes available entropy.",
+    source="/proc/sys/kernel/random/entropy_avail and poolsize",
 )

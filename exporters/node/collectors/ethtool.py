@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from exporters.core.collector import CollectorSpec, NoDataError
+from exporters.core.collector import CollectorSpec, FamilyDoc, NoDataError
 from exporters.core.deadline import current_deadline
 from exporters.core.metrics import ExactFamily, GaugeFamily, Metric, exact_untyped
 from exporters.core.options import option
@@ -93,6 +93,10 @@ KNOWN_STATS = {
     "tx_packets": ("node_ethtool_transmitted_packets_total", "Network interface packets sent"),
 }
 INFO_LABELS = ["bus_info", "device", "driver", "expansion_rom_version", "firmware_version", "version"]
+INFO_HELP = ("A metric with a constant '1' value labeled by bus_info, device, driver, expansion_rom_version, "
+             "firmware_version, version.")
+PORT_HELP = "Type of ports or PHYs supported by network device"
+AUTONEGOTIATE_HELP = "If this port is using autonegotiate"
 _RECEIVED = re.compile(r"(^|_)rx(_|$)")
 _TRANSMITTED = re.compile(r"(^|_)tx(_|$)")
 T = TypeVar("T")
@@ -280,12 +284,9 @@ class EthtoolCollector:
                     self.add_link_settings(families, device, settings)
                 info = self._ask(device, "driver info", ioctl.driver_info)
                 if info is not None:
-                    families.gauge(
-                        "node_ethtool_info",
-                        "A metric with a constant '1' value labeled by bus_info, device, driver, "
-                        "expansion_rom_version, firmware_version, version.", INFO_LABELS,
-                    ).add_metric([info.bus_info, device, info.driver, info.expansion_rom_version,
-                                  info.firmware_version, info.version], 1.0)
+                    families.gauge("node_ethtool_info", INFO_HELP, INFO_LABELS).add_metric(
+                        [info.bus_info, device, info.driver, info.expansion_rom_version, info.firmware_version,
+                         info.version], 1.0)
                 for name, stat, value in selected_stats(self._ask(device, "stats", ioctl.stats) or {}, self.metrics):
                     families.stat(device, name, stat, value)
         finally:
@@ -313,16 +314,15 @@ class EthtoolCollector:
                 if modes >> bit & 1:
                     speeds.add_metric([device, duplex, f"{speed}base{phy}"], speed * 1000000.0 / 8.0)
             if prefix == "supported":
-                ports = families.gauge("node_network_supported_port_info",
-                                       "Type of ports or PHYs supported by network device", ["device", "type"])
+                ports = families.gauge("node_network_supported_port_info", PORT_HELP, ["device", "type"])
                 for port, bit in LINK_MODE_PORTS.items():
                     if modes >> bit & 1:
                         ports.add_metric([device, port], 1.0)
             for capability, bit in CAPABILITY_BITS.items():
                 families.gauge(f"node_network_{capability}_{prefix}", CAPABILITY_HELP[(prefix, capability)],
                                ["device"]).add_metric([device], float(modes >> bit & 1))
-        families.gauge("node_network_autonegotiate", "If this port is using autonegotiate",
-                       ["device"]).add_metric([device], float(settings.autoneg))
+        families.gauge("node_network_autonegotiate", AUTONEGOTIATE_HELP, ["device"]).add_metric(
+            [device], float(settings.autoneg))
 
 
 @dataclass(frozen=True)
@@ -342,9 +342,27 @@ def build(context: NodeContext) -> EthtoolCollector:
     return EthtoolCollector(context, devices, metrics)
 
 
+GSET = "ETHTOOL_GSET (link modes)"
+FAMILIES = (
+    FamilyDoc("node_ethtool_info", "gauge", tuple(INFO_LABELS), INFO_HELP, source="ETHTOOL_GDRVINFO"),
+    *(FamilyDoc(f"node_network_{prefix}_speed_bytes", "gauge", ("device", "duplex", "mode"), text, source=GSET)
+      for prefix, text in SPEED_HELP.items()),
+    FamilyDoc("node_network_supported_port_info", "gauge", ("device", "type"), PORT_HELP, source=GSET),
+    *(FamilyDoc(f"node_network_{capability}_{prefix}", "gauge", ("device",), text, source=GSET)
+      for (prefix, capability), text in CAPABILITY_HELP.items()),
+    FamilyDoc("node_network_autonegotiate", "gauge", ("device",), AUTONEGOTIATE_HELP, source=GSET),
+    *(FamilyDoc(metric, "untyped", ("device",), text, source=f"ETHTOOL_GSTATS statistic {stat}")
+      for stat, (metric, text) in KNOWN_STATS.items()),
+    FamilyDoc("node_ethtool_<stat>", "untyped", ("device",), "Network interface <stat>",
+              source="ETHTOOL_GSTRINGS and ETHTOOL_GSTATS: each driver statistic matching "
+                     "--collector.ethtool.metrics-include, rx/tx spelled received/transmitted"),
+)
+
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=build, enabled_by_default=False,
     help="Exposes network interface information and network driver statistics equivalent to `ethtool`, "
     "`ethtool -S`, and `ethtool -i`.",
     options=EthtoolOptions,
+    source="the SIOCETHTOOL ioctl on each device of /sys/class/net",
+    families=FAMILIES,
 )

@@ -119,4 +119,5 @@ class FibrechannelCollector:
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=FibrechannelCollector, enabled_by_default=True,
     help="Exposes fibre channel information and statistics from /sys/class/fc_host/.",
+    source="/sys/class/fc_host/<host>/",
 )

@@ -43,4 +43,5 @@ class FilefdCollector:
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=FilefdCollector, enabled_by_default=True, help="Exposes file descriptor statistics.",
+    source="/proc/sys/fs/file-nr",
 )

@@ -317,4 +317,5 @@ def build_portable(context: NodeContext) -> PsutilFilesystemCollector:
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=build, portable=build_portable, enabled_by_default=True,
     help="Exposes filesystem statistics, such as disk space used.", options=FilesystemOptions,
+    source="statfs(2) of each mount point of /proc/1/mounts",
 )

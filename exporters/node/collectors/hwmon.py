@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from exporters.core.collector import CollectorSpec, NoDataError
+from exporters.core.collector import CollectorSpec, FamilyDoc, NoDataError
 from exporters.core.metrics import CounterFamily, GaugeFamily, Metric
 from exporters.core.options import option
 from exporters.node.collectors._files import read_once, read_text
@@ -290,4 +290,11 @@ def build(context: NodeContext) -> HwmonCollector:
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=build, enabled_by_default=True, help="Expose hardware monitoring and sensor data from "
     "/sys/class/hwmon/.", options=HwmonOptions,
+    source="/sys/class/hwmon/hwmon<N>/<type><N>_<property>",
+    families=(
+        FamilyDoc("node_hwmon_chip_names", source="/sys/class/hwmon/hwmon<N>/name and its device link"),
+        FamilyDoc("node_hwmon_sensor_label", source="/sys/class/hwmon/hwmon<N>/<type><N>_label"),
+        FamilyDoc("node_hwmon_<Sensor>_total", help="Hardware monitor for <type> (<property>)"),
+        FamilyDoc("node_hwmon_<Sensor>", help="Hardware monitor for <type> (<property>)"),
+    ),
 )

@@ -264,4 +264,5 @@ class InfinibandCollector:
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=InfinibandCollector, enabled_by_default=True,
     help="Exposes network statistics specific to InfiniBand and Intel OmniPath configurations.",
+    source="/sys/class/infiniband/<device>/ and its ports/<port>/ (state, rate, counters/)",
 )

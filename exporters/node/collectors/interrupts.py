@@ -76,4 +76,5 @@ class InterruptsCollector:
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=InterruptsCollector, enabled_by_default=False, help="Exposes detailed interrupts statistics.",
+    source="/proc/interrupts",
 )

@@ -184,4 +184,5 @@ SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=build, enabled_by_default=True,
     help="Exposes IPVS status from /proc/net/ip_vs and stats from /proc/net/ip_vs_stats.",
     options=IpvsOptions,
+    source="/proc/net/ip_vs_stats (totals) and /proc/net/ip_vs (backends)",
 )

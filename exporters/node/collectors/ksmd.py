@@ -41,4 +41,5 @@ class KsmdCollector:
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=KsmdCollector, enabled_by_default=False, help="Exposes kernel and system statistics.",
+    source="/sys/kernel/mm/ksm/<file>",
 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-from exporters.core.collector import CollectorSpec
+from exporters.core.collector import CollectorSpec, FamilyDoc
 from exporters.core.metrics import CounterFamily, Metric
 from exporters.node.collectors._files import glob_sorted, read_text
 from exporters.node.collectors._labels import valid_metric_name
@@ -57,4 +57,6 @@ class LnstatCollector:
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=LnstatCollector, enabled_by_default=False, help="Exposes stats from /proc/net/stat/.",
+    source="/proc/net/stat/<file>, summed over CPUs",
+    families=(FamilyDoc("node_lnstat_<Column>_total"),),
 )

@@ -50,4 +50,5 @@ def build_portable(context: NodeContext) -> PsutilLoadavgCollector:
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=LoadavgCollector, portable=build_portable, enabled_by_default=True, help="Exposes load average.",
+    source="/proc/loadavg",
 )

@@ -138,4 +138,5 @@ def build(context: NodeContext) -> LogindCollector:
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=build, enabled_by_default=False, help="Exposes session counts from logind.",
+    source="systemd-logind over the system D-Bus (org.freedesktop.login1: ListSeats, ListSessions, session properties)",
 )

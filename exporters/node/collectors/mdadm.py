@@ -147,4 +147,5 @@ class MdadmCollector:
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=MdadmCollector, enabled_by_default=True,
     help="Exposes statistics about devices in /proc/mdstat (does nothing if no /proc/mdstat present).",
+    source="/proc/mdstat",
 )

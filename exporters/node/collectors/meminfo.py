@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from exporters.core.collector import CollectorSpec
+from exporters.core.collector import CollectorSpec, FamilyDoc
 from exporters.core.metrics import GaugeFamily, Metric, exact_counter
 from exporters.node.collectors._files import read_text
 from exporters.node.collectors._strconv import go_parse_float
@@ -73,4 +73,9 @@ def build_portable(context: NodeContext) -> PsutilMeminfoCollector:
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=MeminfoCollector, portable=build_portable, enabled_by_default=True,
     help="Exposes memory statistics.",
+    source="/proc/meminfo",
+    families=(
+        FamilyDoc("node_memory_<Field>_bytes", source="/proc/meminfo `<Field>: N kB`, times 1024"),
+        FamilyDoc("node_memory_<Field>", source="/proc/meminfo `<Field>: N` (no unit)"),
+    ),
 )

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from exporters.core.collector import CollectorSpec
+from exporters.core.collector import CollectorSpec, FamilyDoc
 from exporters.core.metrics import CounterFamily, GaugeFamily, Metric
 from exporters.node.collectors._files import glob_sorted, read_text
 from exporters.node.collectors._labels import valid_metric_name
@@ -105,4 +105,9 @@ class MeminfoNumaCollector:
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=MeminfoNumaCollector, enabled_by_default=False,
     help="Exposes memory statistics from /sys/devices/system/node/node[0-9]*/meminfo, numastat.",
+    source="/sys/devices/system/node/node<N>/meminfo and numastat",
+    families=(
+        FamilyDoc("node_memory_numa_<Field>_total", source="/sys/devices/system/node/node<N>/numastat"),
+        FamilyDoc("node_memory_numa_<Field>", source="/sys/devices/system/node/node<N>/meminfo"),
+    ),
 )

@@ -333,4 +333,5 @@ class MountstatsCollector:
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=MountstatsCollector, enabled_by_default=False,
     help="Exposes filesystem statistics from /proc/self/mountstats. Exposes detailed NFS client statistics.",
+    source="/proc/self/mountstats (NFS mounts)",
 )

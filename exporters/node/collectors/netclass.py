@@ -373,4 +373,5 @@ def build(context: NodeContext) -> NetclassCollector:
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=build, enabled_by_default=True,
     help="Exposes network interface info from /sys/class/net/", options=NetclassOptions,
+    source="/sys/class/net/<iface>/ (with --collector.netclass.netlink: rtnetlink RTM_GETLINK and ethtool netlink)",
 )

@@ -18,7 +18,7 @@ import socket
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from exporters.core.collector import CollectorSpec
+from exporters.core.collector import CollectorSpec, FamilyDoc
 from exporters.core.metrics import CounterFamily, GaugeFamily, Metric
 from exporters.core.options import option
 from exporters.node.collectors._files import read_text
@@ -85,6 +85,10 @@ LEGACY_FOLDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 )
 
 DeviceStats = dict[str, dict[str, int]]
+
+
+def stat_help(key: str) -> str:
+    return f"Network device statistic {key}."
 
 
 def parse_proc_net_dev(text: str) -> DeviceStats:
@@ -291,9 +295,7 @@ class NetdevCollector:
             for key, value in values.items():
                 family = families.get(key)
                 if family is None:
-                    family = CounterFamily(
-                        f"node_network_{key}", f"Network device statistic {key}.", labels=["device"]
-                    )
+                    family = CounterFamily(f"node_network_{key}", stat_help(key), labels=["device"])
                     families[key] = family
                 family.add_metric([device], float(value))
         yield from families.values()
@@ -377,4 +379,12 @@ def build_portable(context: NodeContext) -> PsutilNetdevCollector:
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=build, portable=build_portable, enabled_by_default=True,
     help="Exposes network interface statistics such as bytes transferred.", options=NetdevOptions,
+    source="/sys/class/net/<iface>/statistics/ (rtnl_link_stats64); /proc/net/dev with --no-collector.netdev.netlink",
+    families=(
+        FamilyDoc("node_network_address_info", source="rtnetlink RTM_GETADDR (--collector.netdev.address-info)"),
+        # the kernel's counters under their /proc/net/dev names, and with --collector.netdev.enable-detailed-metrics
+        # under their own
+        *(FamilyDoc(f"node_network_{key}_total", "counter", ("device",), stat_help(key))
+          for key in sorted({*LINK_STATS_KEYS.values(), *(legacy for _, legacy, _ in LEGACY_FOLDS)})),
+    ),
 )

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from exporters.core.collector import CollectorSpec
+from exporters.core.collector import CollectorSpec, FamilyDoc
 from exporters.core.metrics import Metric, exact_untyped
 from exporters.core.options import option
 from exporters.node.collectors._files import read_text
@@ -142,4 +142,10 @@ def build(context: NodeContext) -> NetstatCollector:
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=build, enabled_by_default=True,
     help="Exposes network statistics from /proc/net/netstat.", options=NetstatOptions,
+    source="/proc/net/netstat, /proc/net/snmp, /proc/net/snmp6",
+    families=(
+        FamilyDoc("node_netstat_<Protocol>6_<Field>", source="/proc/net/snmp6"),
+        FamilyDoc("node_netstat_<Protocol>Ext_<Field>", source="/proc/net/netstat"),
+        FamilyDoc("node_netstat_<Protocol>_<Field>", source="/proc/net/snmp"),
+    ),
 )

@@ -165,5 +165,6 @@ def build(context: NodeContext) -> NetworkRouteCollector:
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=build, enabled_by_default=False, help="Exposes the network routing table.",
+    source="rtnetlink RTM_GETROUTE dump of every table, device names from RTM_GETLINK",
 )
 

@@ -122,4 +122,5 @@ class NfsCollector:
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=NfsCollector, enabled_by_default=True,
     help="Exposes NFS client statistics from /proc/net/rpc/nfs.",
+    source="/proc/net/rpc/nfs",
 )

@@ -137,4 +137,5 @@ class NfsdCollector:
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=NfsdCollector, enabled_by_default=True,
     help="Exposes NFS kernel server statistics from /proc/net/rpc/nfsd.",
+    source="/proc/net/rpc/nfsd",
 )

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from exporters.core.collector import CollectorSpec
+from exporters.core.collector import CollectorSpec, FamilyDoc
 from exporters.core.flags import ConfigError, parse_duration
 from exporters.core.metrics import GaugeFamily, Metric
 from exporters.core.options import option
@@ -217,6 +217,19 @@ def query(options: NtpOptions, wall: Callable[[], float] = time.time,
     return make_response(header, sent_wall, received)
 
 
+# (family, help) of each gauge, in the order collect() fills them
+FAMILIES = (
+    ("node_ntp_stratum", "NTPD stratum."),
+    ("node_ntp_leap", "NTPD leap second indicator, 2 bits."),
+    ("node_ntp_rtt_seconds", "RTT to NTPD."),
+    ("node_ntp_offset_seconds", "ClockOffset between NTP and local clock."),
+    ("node_ntp_reference_timestamp_seconds", "NTPD ReferenceTime, UNIX timestamp."),
+    ("node_ntp_root_delay_seconds", "NTPD RootDelay."),
+    ("node_ntp_root_dispersion_seconds", "NTPD RootDispersion."),
+    ("node_ntp_sanity", "NTPD sanity according to RFC5905 heuristics and configured limits."),
+)
+
+
 class NtpCollector:
     def __init__(self, options: NtpOptions, wall: Callable[[], float] = time.time,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
@@ -233,19 +246,17 @@ class NtpCollector:
         except (OSError, ValueError) as err:
             raise RuntimeError(f"couldn't get SNTP reply: {err}") from err
         values = (
-            ("node_ntp_stratum", "NTPD stratum.", response.stratum),
-            ("node_ntp_leap", "NTPD leap second indicator, 2 bits.", response.leap),
-            ("node_ntp_rtt_seconds", "RTT to NTPD.", response.rtt),
-            ("node_ntp_offset_seconds", "ClockOffset between NTP and local clock.", response.clock_offset),
+            response.stratum,
+            response.leap,
+            response.rtt,
+            response.clock_offset,
             # reference times before 1970 (0 = unset) read as 0
-            ("node_ntp_reference_timestamp_seconds", "NTPD ReferenceTime, UNIX timestamp.",
-             response.reference_time if response.reference_time >= 1 else 0.0),
-            ("node_ntp_root_delay_seconds", "NTPD RootDelay.", response.root_delay),
-            ("node_ntp_root_dispersion_seconds", "NTPD RootDispersion.", response.root_dispersion),
-            ("node_ntp_sanity", "NTPD sanity according to RFC5905 heuristics and configured limits.",
-             1.0 if self.sane(response) else 0.0),
+            response.reference_time if response.reference_time >= 1 else 0.0,
+            response.root_delay,
+            response.root_dispersion,
+            1.0 if self.sane(response) else 0.0,
         )
-        return [GaugeFamily(name, doc, value=value) for name, doc, value in values]
+        return [GaugeFamily(name, doc, value=value) for (name, doc), value in zip(FAMILIES, values, strict=True)]
 
     def sane(self, response: Response) -> bool:
         max_error = self.options.offset_tolerance
@@ -289,4 +300,6 @@ def build(context: NodeContext) -> NtpCollector:
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=build, enabled_by_default=False, help="Exposes local NTP daemon health to check time.",
     options=NtpOptions,
+    source="one SNTP query to --collector.ntp.server",
+    families=tuple(FamilyDoc(name, "gauge", (), doc) for name, doc in FAMILIES),
 )

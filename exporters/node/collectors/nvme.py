@@ -52,4 +52,5 @@ class NvmeCollector:
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=NvmeCollector, enabled_by_default=True,
     help="Exposes NVMe info from /sys/class/nvme/.",
+    source="/sys/class/nvme/<device>/",
 )

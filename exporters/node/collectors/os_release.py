@@ -193,4 +193,5 @@ class OsCollector:
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=OsCollector, enabled_by_default=True, help="Expose OS release info.",
+    source="/etc/os-release, or /usr/lib/os-release (under --path.rootfs)",
 )

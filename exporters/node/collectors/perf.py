@@ -27,7 +27,7 @@ import struct
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from exporters.core.collector import CollectorSpec
+from exporters.core.collector import CollectorSpec, FamilyDoc
 from exporters.core.flags import ConfigError
 from exporters.core.metrics import CounterFamily, Metric
 from exporters.core.options import option
@@ -124,6 +124,14 @@ CACHE_EVENTS: dict[str, PerfEvent] = {
     "BPUReadMiss": PerfEvent(PERF_TYPE_HW_CACHE, _cache(CACHE_BPU, OP_READ, RESULT_MISS),
                              "node_perf_cache_bpu_read_misses_total", "Number BPU read misses"),
 }
+
+
+FAMILIES = (
+    *(FamilyDoc(event.metric, "counter", ("cpu",), event.help)
+      for events in (HARDWARE_EVENTS, SOFTWARE_EVENTS, CACHE_EVENTS) for event in events.values()),
+    FamilyDoc("node_perf_<subsystem>_<event>", "counter", ("cpu",), "Perf tracepoint <subsystem>:<event>",
+              source="the tracepoint <subsystem>:<event> (--collector.perf.tracepoint)"),
+)
 
 
 @dataclass(frozen=True)
@@ -400,4 +408,6 @@ def build(context: NodeContext) -> PerfCollector:
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=build, enabled_by_default=False, help="Exposes perf based metrics (Linux 2.6.31+).",
     options=PerfOptions,
+    source="perf_event_open(2), one counter per event and CPU",
+    families=FAMILIES,
 )

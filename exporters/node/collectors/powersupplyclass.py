@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from exporters.core.collector import CollectorSpec, NoDataError
+from exporters.core.collector import CollectorSpec, FamilyDoc, NoDataError
 from exporters.core.metrics import GaugeFamily, Metric, Sample
 from exporters.core.options import option
 from exporters.node.collectors._files import read_attribute_files
@@ -161,4 +161,9 @@ def build(context: NodeContext) -> PowersupplyclassCollector:
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=build, enabled_by_default=True,
     help="Exposes Power Supply statistics from /sys/class/power_supply", options=PowersupplyclassOptions,
+    source="/sys/class/power_supply/<supply>/",
+    families=(
+        FamilyDoc("node_power_supply_info", source="/sys/class/power_supply/<supply>/ text attributes"),
+        FamilyDoc("node_power_supply_<Attribute>", source="/sys/class/power_supply/<supply>/<attribute>"),
+    ),
 )

@@ -87,4 +87,5 @@ class PressureCollector:
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=PressureCollector, enabled_by_default=True, help="Exposes pressure stall statistics.",
+    source="/proc/pressure/cpu, io and memory",
 )

@@ -161,4 +161,5 @@ class StatOptions:
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=StatCollector, enabled_by_default=True,
     help="Exposes various statistics from /proc/stat.", options=StatOptions,
+    source="/proc/stat",
 )

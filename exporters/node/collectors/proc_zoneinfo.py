@@ -135,4 +135,5 @@ class ZoneinfoCollector:
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=ZoneinfoCollector, enabled_by_default=False,
     help="Exposes NUMA memory zone metrics.",
+    source="/proc/zoneinfo",
 )

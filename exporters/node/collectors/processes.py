@@ -111,4 +111,5 @@ class ProcessesCollector:
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=ProcessesCollector, enabled_by_default=False,
     help="Exposes aggregate process statistics from /proc.",
+    source="/proc/<pid>/stat and /proc/<pid>/task/<tid>/stat; /proc/sys/kernel/threads-max and pid_max",
 )

@@ -188,5 +188,6 @@ def build(context: NodeContext) -> QdiscCollector:
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=build, enabled_by_default=False, help="Exposes queuing discipline statistics.",
     options=QdiscOptions,
+    source="rtnetlink RTM_GETQDISC dump (TCA_STATS2), root qdiscs",
 )
 

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from exporters.core.collector import CollectorSpec, NoDataError
+from exporters.core.collector import CollectorSpec, FamilyDoc, NoDataError
 from exporters.core.metrics import CounterFamily, Metric
 from exporters.core.options import option
 from exporters.node.collectors._files import go_join, read_text
@@ -108,4 +108,6 @@ def build(context: NodeContext) -> RaplCollector:
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=build, enabled_by_default=True, help="Exposes various statistics from /sys/class/powercap.",
     options=RaplOptions,
+    source="/sys/class/powercap/<zone>/energy_uj",
+    families=(FamilyDoc("node_rapl_<Zone>_joules_total"),),
 )

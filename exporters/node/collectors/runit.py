@@ -103,4 +103,5 @@ def build(context: NodeContext) -> RunitCollector:
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=build, enabled_by_default=False, help="Exposes service status from runit.",
     options=RunitOptions,
+    source="supervise/status of each service under --collector.runit.servicedir",
 )

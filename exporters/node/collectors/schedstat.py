@@ -72,4 +72,5 @@ class SchedstatCollector:
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=SchedstatCollector, enabled_by_default=True, help="Exposes task scheduler statistics.",
+    source="/proc/schedstat",
 )

@@ -88,4 +88,5 @@ class SelinuxCollector:
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=SelinuxCollector, enabled_by_default=True, help="Exposes SELinux statistics.",
+    source="/sys/fs/selinux, /proc/self/attr/current, /etc/selinux/config",
 )

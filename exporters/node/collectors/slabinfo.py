@@ -76,4 +76,5 @@ class SlabinfoCollector:
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=SlabinfoCollector, enabled_by_default=False,
     help="Exposes slab statistics from /proc/slabinfo.",
+    source="/proc/slabinfo",
 )

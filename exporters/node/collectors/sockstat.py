@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from exporters.core.collector import CollectorSpec
+from exporters.core.collector import CollectorSpec, FamilyDoc
 from exporters.core.metrics import GaugeFamily, Metric
 from exporters.node.collectors._files import read_text
 from exporters.node.collectors._labels import valid_metric_name
@@ -106,4 +106,9 @@ def _gauge(name: str, doc: str, value: int) -> GaugeFamily:
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=SockstatCollector, enabled_by_default=True,
     help="Exposes various statistics from /proc/net/sockstat.",
+    source="/proc/net/sockstat and /proc/net/sockstat6",
+    families=(
+        FamilyDoc("node_sockstat_sockets_used"),
+        FamilyDoc("node_sockstat_<Protocol>_<field>"),
+    ),
 )

@@ -51,4 +51,5 @@ class SoftirqsCollector:
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=SoftirqsCollector, enabled_by_default=False, help="Exposes detailed softirq statistics.",
+    source="/proc/softirqs",
 )

@@ -86,4 +86,5 @@ class SoftnetCollector:
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=SoftnetCollector, enabled_by_default=True,
     help="Exposes statistics from /proc/net/softnet_stat.",
+    source="/proc/net/softnet_stat",
 )

@@ -198,4 +198,5 @@ def build(context: NodeContext) -> SupervisordCollector:
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=build, enabled_by_default=False, help="Exposes service status from supervisord.",
     options=SupervisordOptions,
+    source="supervisor.getAllProcessInfo over XML-RPC at --collector.supervisord.url",
 )

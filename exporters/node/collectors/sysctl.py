@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from exporters.core.collector import CollectorSpec
+from exporters.core.collector import CollectorSpec, FamilyDoc
 from exporters.core.metrics import GaugeFamily, Metric, exact_untyped
 from exporters.core.options import option
 from exporters.node.collectors._files import sys_read_file
@@ -129,4 +129,9 @@ def build(context: NodeContext) -> SysctlCollector:
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=build, enabled_by_default=False, help="Expose sysctl values from /proc/sys.",
     options=SysctlOptions,
+    source="/proc/sys/<name> (dots are slashes) for each --collector.sysctl.include and include-info",
+    families=(
+        FamilyDoc("node_sysctl_info"),
+        FamilyDoc("node_sysctl_<name>", help="sysctl <name with dots>"),
+    ),
 )

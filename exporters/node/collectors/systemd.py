@@ -309,4 +309,5 @@ def build(context: NodeContext) -> SystemdCollector:
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=build, enabled_by_default=False, help="Exposes service and system status from systemd.",
     options=SystemdOptions,
+    source="systemd's manager over D-Bus (ListUnits, unit properties, Version, SystemState)",
 )

@@ -111,4 +111,5 @@ def build(context: NodeContext) -> TapestatsCollector:
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=build, enabled_by_default=True,
     help="Exposes SCSI tape device I/O statistics.", options=TapestatsOptions,
+    source="/sys/class/scsi_tape/st<N>/stats/",
 )

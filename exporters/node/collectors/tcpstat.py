@@ -70,4 +70,5 @@ class TcpstatCollector:
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=TcpstatCollector, enabled_by_default=False, help="Exposes TCP connection status information.",
+    source="NETLINK_SOCK_DIAG (inet_diag) dump of the TCP sockets",
 )

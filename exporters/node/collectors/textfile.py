@@ -26,7 +26,7 @@ import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from exporters.core.collector import CollectorSpec
+from exporters.core.collector import CollectorSpec, FamilyDoc
 from exporters.core.deadline import current_deadline
 from exporters.core.exposition import format_value
 from exporters.core.metrics import GaugeFamily, Metric, Sample
@@ -486,4 +486,11 @@ def build(context: NodeContext) -> TextfileCollector:
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=build, enabled_by_default=True,
     help="Exposes statistics read from local disk.", options=TextfileOptions,
+    source="*.prom files in --collector.textfile.directory",
+    families=(
+        FamilyDoc("node_textfile_mtime_seconds"),
+        FamilyDoc("node_textfile_scrape_error"),
+        FamilyDoc("<metric>", "any", (), "The file's HELP, or \"Metric read from <files>\"; type and labels as in the "
+                  "file", examples=False),
+    ),
 )

@@ -115,4 +115,5 @@ SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=ThermalZoneCollector, enabled_by_default=True,
     help="Exposes thermal zone & cooling device statistics "
     "from /sys/class/thermal.",
+    source="/sys/class/thermal/thermal_zone<N>/ and cooling_device<N>/",
 )

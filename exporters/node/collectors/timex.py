@@ -130,4 +130,5 @@ class TimexCollector:
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=TimexCollector, enabled_by_default=True, help="Exposes selected adjtimex(2) system call stats.",
+    source="adjtimex(2), read only",
 )

@@ -93,4 +93,5 @@ class UdpQueuesCollector:
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=UdpQueuesCollector, enabled_by_default=True,
     help="Exposes UDP total lengths of the rx_queue and tx_queue from /proc/net/udp and /proc/net/udp6.",
+    source="/proc/net/udp and /proc/net/udp6",
 )

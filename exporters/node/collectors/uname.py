@@ -53,4 +53,5 @@ def build_portable(context: NodeContext) -> PsutilUnameCollector:
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=UnameCollector, portable=build_portable, enabled_by_default=True,
     help="Exposes system information as provided by the uname system call.",
+    source="uname(2)",
 )

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from exporters.core.collector import CollectorSpec
+from exporters.core.collector import CollectorSpec, FamilyDoc
 from exporters.core.metrics import Metric, exact_untyped
 from exporters.core.options import option
 from exporters.node.collectors._files import read_text
@@ -58,4 +58,6 @@ class VmstatOptions:
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=VmstatCollector, enabled_by_default=True,
     help="Exposes statistics from /proc/vmstat.", options=VmstatOptions,
+    source="/proc/vmstat",
+    families=(FamilyDoc("node_vmstat_<field>"),),
 )

@@ -396,4 +396,5 @@ def build(context: NodeContext) -> WifiCollector:
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=build, enabled_by_default=False, help="Exposes WiFi device and station statistics.",
     options=WifiOptions,
+    source="nl80211 (generic netlink): interfaces, their BSS and stations",
 )

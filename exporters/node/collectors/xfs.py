@@ -147,4 +147,5 @@ class XfsCollector:
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=XfsCollector, enabled_by_default=True,
     help="Exposes xfs runtime statistics.",
+    source="/sys/fs/xfs/<device>/stats/stats",
 )

@@ -11,7 +11,7 @@ import logging
 import os
 from collections.abc import Iterator
 
-from exporters.core.collector import CollectorSpec, NoDataError
+from exporters.core.collector import CollectorSpec, FamilyDoc, NoDataError
 from exporters.core.metrics import ExactFamily, GaugeFamily, Metric, exact_untyped
 from exporters.node.collectors._files import glob_sorted, read_text
 from exporters.node.collectors._strconv import go_parse_uint
@@ -178,4 +178,12 @@ class ZfsCollector:
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(
     name=NAME, factory=ZfsCollector, enabled_by_default=True,
     help="Exposes ZFS performance statistics.",
+    source="/proc/spl/kstat/zfs/",
+    families=(
+        FamilyDoc("node_zfs_zpool_state", source="/proc/spl/kstat/zfs/<pool>/state"),
+        FamilyDoc("node_zfs_zpool_dataset_<name>", source="/proc/spl/kstat/zfs/<pool>/objset-<id>"),
+        FamilyDoc("node_zfs_zpool_<name>", source="/proc/spl/kstat/zfs/<pool>/io"),
+        *(FamilyDoc(f"node_{subsystem}_<name>", "untyped", (), f"kstat.zfs.misc.{kstat}.<name>",
+                    source=f"/proc/spl/kstat/zfs/{kstat}") for subsystem, kstat in SUBSYSTEMS),
+    ),
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from exporters.core.collector import CollectorSpec
+from exporters.core.collector import CollectorSpec, FamilyDoc
 from exporters.core.metrics import Metric
 from exporters.redis.context import ScrapeCollector, ScrapeContext
 from exporters.redis.replies import parse_client_line
@@ -38,4 +38,9 @@ class ClientsCollector(ScrapeCollector):
 
 SPEC: CollectorSpec[ScrapeContext] = CollectorSpec(
     name="clients", factory=ClientsCollector, help="CLIENT LIST, with -export-client-list",
+    source="CLIENT LIST",
+    families=(
+        FamilyDoc("connected_clients_details", "gauge", (*LABELS, "port", "user", "resp"),
+                  source="CLIENT LIST (port with -export-client-port; user and resp where the server has them)"),
+    ),
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from exporters.core.collector import CollectorSpec
+from exporters.core.collector import CollectorSpec, FamilyDoc
 from exporters.core.metrics import Metric
 from exporters.redis.collectors.info import register_field
 from exporters.redis.context import Command, ScrapeCollector, ScrapeContext
@@ -31,4 +31,8 @@ class ClusterCollector(ScrapeCollector):
 
 SPEC: CollectorSpec[ScrapeContext] = CollectorSpec(
     name="cluster", factory=ClusterCollector, help="CLUSTER INFO, when INFO says cluster_enabled:1",
+    families=(
+        FamilyDoc("cluster_<field>", "gauge", (), source="CLUSTER INFO fields starting with cluster_ that no table row "
+                  "names"),
+    ),
 )

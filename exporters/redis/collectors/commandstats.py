@@ -3,7 +3,7 @@ redis_commands_*{cmd}, redis_errors_total{err} and the redis_latency_percentiles
 
 from __future__ import annotations
 
-from exporters.core.collector import CollectorSpec
+from exporters.core.collector import CollectorSpec, FamilyDoc
 from exporters.core.metrics import Metric
 from exporters.redis.context import ScrapeCollector, ScrapeContext
 from exporters.redis.info import parse_commandstat, parse_errorstat, parse_latencystat
@@ -59,4 +59,16 @@ class CommandstatsCollector(ScrapeCollector):
 SPEC: CollectorSpec[ScrapeContext] = CollectorSpec(
     name="commandstats", factory=CommandstatsCollector,
     help="INFO Commandstats, Errorstats, Latencystats: calls, time, errors and latency percentiles per command",
+    source="INFO Commandstats",
+    families=(
+        FamilyDoc("commands_total", "counter", CMD, source="INFO Commandstats `cmdstat_<cmd>` calls"),
+        FamilyDoc("commands_duration_seconds_total", "counter", CMD, source="INFO Commandstats `cmdstat_<cmd>` usec"),
+        FamilyDoc("commands_rejected_calls_total", "counter", CMD,
+                  source="INFO Commandstats `cmdstat_<cmd>` rejected_calls"),
+        FamilyDoc("commands_failed_calls_total", "counter", CMD,
+                  source="INFO Commandstats `cmdstat_<cmd>` failed_calls"),
+        FamilyDoc("errors_total", "counter", ("err",), source="INFO Errorstats `errorstat_<err>`"),
+        FamilyDoc("latency_percentiles_usec", "summary", CMD,
+                  source="INFO Latencystats `latency_percentiles_usec_<cmd>`"),
+    ),
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from exporters.core.collector import CollectorSpec, NoDataError
+from exporters.core.collector import CollectorSpec, FamilyDoc, NoDataError
 from exporters.core.metrics import Metric
 from exporters.redis.context import ScrapeCollector, ScrapeContext, ScrapeError
 from exporters.redis.info import parse_number
@@ -67,4 +67,10 @@ class ConfigCollector(ScrapeCollector):
 SPEC: CollectorSpec[ScrapeContext] = CollectorSpec(
     name="config", factory=ConfigCollector, help="CONFIG GET *: maxclients, maxmemory, io-threads; every key "
     "with -include-config-metrics",
+    families=(
+        FamilyDoc("config_key_value", "gauge", ("key", "value"), source="CONFIG GET * (-include-config-metrics)"),
+        FamilyDoc("config_value", "gauge", ("key",), source="CONFIG GET *, numeric values (-include-config-metrics)"),
+        *(FamilyDoc("config_" + key.replace("-", "_"), "gauge", (), source=f"CONFIG GET * `{key}`")
+          for key in sorted(CONFIG_GAUGES)),
+    ),
 )

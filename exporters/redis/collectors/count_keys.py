@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from exporters.core.collector import CollectorSpec
+from exporters.core.collector import CollectorSpec, FamilyDoc
 from exporters.core.metrics import Metric
 from exporters.redis.collectors.keys import report_budget
 from exporters.redis.context import ScrapeCollector, ScrapeContext
@@ -41,4 +41,8 @@ class CountKeysCollector(ScrapeCollector):
 
 SPEC: CollectorSpec[ScrapeContext] = CollectorSpec(
     name="count_keys", factory=CountKeysCollector, help="-count-keys: keys matching each pattern, counted with SCAN",
+    source="SCAN MATCH <pattern> in each database of -count-keys",
+    families=(
+        FamilyDoc("keys_count", "gauge", ("db", "key")),
+    ),
 )

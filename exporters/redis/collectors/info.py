@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 
-from exporters.core.collector import CollectorSpec
+from exporters.core.collector import CollectorSpec, FamilyDoc
 from exporters.core.metrics import Metric
 from exporters.redis.collectors.sentinel import is_sentinel_line
 from exporters.redis.context import ScrapeCollector, ScrapeContext
@@ -119,4 +119,23 @@ class InfoCollector(ScrapeCollector):
 SPEC: CollectorSpec[ScrapeContext] = CollectorSpec(
     name="info", factory=InfoCollector,
     help="INFO ALL: the field tables, replication, instance_info, slave_info, start_time_seconds",
+    source="INFO ALL",
+    families=(
+        FamilyDoc("start_time_seconds", "gauge", (), source="INFO Server `uptime_in_seconds`, from now"),
+        FamilyDoc("instance_info", "gauge", INSTANCE_LABELS, source="INFO fields " + ", ".join(INSTANCE_LABELS)),
+        FamilyDoc("slave_info", "gauge", ("master_host", "master_port", "read_only"),
+                  source="INFO Replication, on a replica"),
+        FamilyDoc("master_link_up", "gauge", ("master_host", "master_port"),
+                  source="INFO Replication `master_link_status`"),
+        FamilyDoc("master_last_io_seconds_ago", "gauge", ("master_host", "master_port"),
+                  source="INFO Replication `master_last_io_seconds_ago`"),
+        FamilyDoc("master_sync_in_progress", "gauge", ("master_host", "master_port"),
+                  source="INFO Replication `master_sync_in_progress`"),
+        FamilyDoc("slave_repl_offset", "gauge", ("master_host", "master_port"),
+                  source="INFO Replication `slave_repl_offset`"),
+        FamilyDoc("connected_slave_offset_bytes", "gauge", ("slave_ip", "slave_port", "slave_state"),
+                  source="INFO Replication `slave<N>` offset"),
+        FamilyDoc("connected_slave_lag_seconds", "gauge", ("slave_ip", "slave_port", "slave_state"),
+                  source="INFO Replication `slave<N>` lag"),
+    ),
 )

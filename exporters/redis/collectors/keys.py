@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from exporters.core.collector import CollectorSpec
+from exporters.core.collector import CollectorSpec, FamilyDoc
 from exporters.core.metrics import Metric
 from exporters.redis.cluster import ClusterRouter
 from exporters.redis.context import ScrapeCollector, ScrapeContext
@@ -101,4 +101,11 @@ class KeysCollector(ScrapeCollector):
 
 SPEC: CollectorSpec[ScrapeContext] = CollectorSpec(
     name="keys", factory=KeysCollector, help="-check-keys and -check-single-keys: size and value of each key",
+    families=(
+        FamilyDoc("key_size", "gauge", ("db", "key"),
+                  source="TYPE, then STRLEN, LLEN, SCARD, ZCARD, HLEN, XLEN or PFCOUNT"),
+        FamilyDoc("key_value", "gauge", ("db", "key"), source="GETRANGE of a string value that is a number"),
+        FamilyDoc("key_value_as_string", "gauge", ("db", "key", "val"),
+                  source="GETRANGE of a string value that is not a number"),
+    ),
 )

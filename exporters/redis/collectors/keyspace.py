@@ -3,7 +3,7 @@ without keys (absent from INFO) reports 0 keys, for every database the server ha
 
 from __future__ import annotations
 
-from exporters.core.collector import CollectorSpec
+from exporters.core.collector import CollectorSpec, FamilyDoc
 from exporters.core.metrics import Metric
 from exporters.redis.context import ScrapeCollector, ScrapeContext
 from exporters.redis.info import parse_keyspace
@@ -36,4 +36,11 @@ class KeyspaceCollector(ScrapeCollector):
 
 SPEC: CollectorSpec[ScrapeContext] = CollectorSpec(
     name="keyspace", factory=KeyspaceCollector, help="INFO Keyspace: keys, expiring keys and average TTL per database",
+    source="INFO Keyspace `db<N>`",
+    families=(
+        FamilyDoc("db_keys", "gauge", ("db",)),
+        FamilyDoc("db_keys_expiring", "gauge", ("db",)),
+        FamilyDoc("db_keys_cached", "gauge", ("db",), source="INFO Keyspace `db<N>` cached_keys (KeyDB)"),
+        FamilyDoc("db_avg_ttl_seconds", "gauge", ("db",)),
+    ),
 )

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from exporters.core.collector import CollectorSpec, NoDataError
+from exporters.core.collector import CollectorSpec, FamilyDoc, NoDataError
 from exporters.core.metrics import Metric
 from exporters.redis.context import Command, ScrapeCollector, ScrapeContext
 from exporters.redis.replies import CommandUsec, parse_latency_histogram, parse_latency_latest
@@ -59,4 +59,9 @@ class LatencyCollector(ScrapeCollector):
 
 SPEC: CollectorSpec[ScrapeContext] = CollectorSpec(
     name="latency", factory=LatencyCollector, help="LATENCY LATEST and LATENCY HISTOGRAM (Redis 7.0 and later)",
+    families=(
+        FamilyDoc("latency_spike_last", "gauge", ("event_name",), source="LATENCY LATEST"),
+        FamilyDoc("latency_spike_duration_seconds", "gauge", ("event_name",), source="LATENCY LATEST"),
+        FamilyDoc("commands_latencies_usec", "histogram", ("cmd",), source="LATENCY HISTOGRAM"),
+    ),
 )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from exporters.core.collector import CollectorSpec
+from exporters.core.collector import CollectorSpec, FamilyDoc
 from exporters.core.metrics import Metric
 from exporters.redis.context import ScrapeCollector, ScrapeContext, ScrapeError
 from exporters.redis.families import Families
@@ -59,4 +59,10 @@ class ScriptsCollector(ScrapeCollector):
 
 SPEC: CollectorSpec[ScrapeContext] = CollectorSpec(
     name="scripts", factory=ScriptsCollector, help="-script: the Lua scripts' field/value pairs",
+    source="EVAL of each -script file",
+    families=(
+        FamilyDoc("script_result", "gauge", ("filename",), source="whether the script ran (1), failed (0) or returned "
+                  "an odd reply (2)"),
+        FamilyDoc("script_values", "gauge", ("filename", "key")),
+    ),
 )

@@ -3,7 +3,7 @@ when the target is a Sentinel."""
 
 from __future__ import annotations
 
-from exporters.core.collector import CollectorSpec
+from exporters.core.collector import CollectorSpec, FamilyDoc
 from exporters.core.metrics import Metric
 from exporters.redis.context import ScrapeCollector, ScrapeContext
 from exporters.redis.families import Families
@@ -115,4 +115,21 @@ class SentinelCollector(ScrapeCollector):
 SPEC: CollectorSpec[ScrapeContext] = CollectorSpec(
     name="sentinel", factory=SentinelCollector,
     help="INFO Sentinel and SENTINEL MASTERS, CKQUORUM, SENTINELS, SLAVES, when the target is a Sentinel",
+    families=(
+        *(FamilyDoc(key, "gauge", (), source=f"INFO Sentinel `{key}`") for key in sorted(SENTINEL_GAUGES)),
+        FamilyDoc("sentinel_master_status", "gauge", ("master_address", "master_name", "master_status"),
+                  source="INFO Sentinel `master<N>`"),
+        FamilyDoc("sentinel_master_slaves", "gauge", ("master_address", "master_name"),
+                  source="INFO Sentinel `master<N>`"),
+        FamilyDoc("sentinel_master_sentinels", "gauge", ("master_address", "master_name"),
+                  source="INFO Sentinel `master<N>`"),
+        FamilyDoc("sentinel_master_ckquorum_status", "gauge", ("master_name", "message"),
+                  source="SENTINEL CKQUORUM <master>"),
+        *(FamilyDoc(metric, "gauge", ("master_address", "master_name"), source=f"SENTINEL MASTERS `{field}`")
+          for field, metric in MASTER_SETTINGS.items()),
+        FamilyDoc("sentinel_master_ok_sentinels", "gauge", ("master_address", "master_name"),
+                  source="SENTINEL SENTINELS <master>"),
+        FamilyDoc("sentinel_master_ok_slaves", "gauge", ("master_address", "master_name"),
+                  source="SENTINEL SLAVES <master>"),
+    ),
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from exporters.core.collector import CollectorSpec, NoDataError
+from exporters.core.collector import CollectorSpec, FamilyDoc, NoDataError
 from exporters.core.metrics import Metric
 from exporters.redis.context import Command, ScrapeCollector, ScrapeContext
 from exporters.redis.replies import parse_slowlog_last
@@ -34,4 +34,9 @@ class SlowlogCollector(ScrapeCollector):
 
 SPEC: CollectorSpec[ScrapeContext] = CollectorSpec(
     name="slowlog", factory=SlowlogCollector, help="SLOWLOG LEN and the last entry's id and duration",
+    families=(
+        FamilyDoc("slowlog_length", "gauge", (), source="SLOWLOG LEN"),
+        FamilyDoc("slowlog_last_id", "gauge", (), source="SLOWLOG GET 1"),
+        FamilyDoc("last_slow_execution_duration_seconds", "gauge", (), source="SLOWLOG GET 1"),
+    ),
 )

@@ -3,7 +3,7 @@ table (``-is-tile38``)."""
 
 from __future__ import annotations
 
-from exporters.core.collector import CollectorSpec
+from exporters.core.collector import CollectorSpec, FamilyDoc
 from exporters.core.metrics import Metric
 from exporters.redis.collectors.info import register_field
 from exporters.redis.context import ScrapeCollector, ScrapeContext
@@ -30,4 +30,7 @@ class Tile38Collector(ScrapeCollector):
 
 SPEC: CollectorSpec[ScrapeContext] = CollectorSpec(
     name="tile38", factory=Tile38Collector, help="Tile38 SERVER EXT, with -is-tile38",
+    families=(
+        FamilyDoc("tile38_<field>", "gauge", (), source="Tile38 SERVER EXT fields no table row names are dropped"),
+    ),
 )
