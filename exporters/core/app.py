@@ -313,12 +313,17 @@ class Exporter:
     # -- the HTTP layer's two entry points -------------------------------------------
 
     def admit(self, http: HTTPRequest) -> tuple[HTTPResponse | None, Callable[[], None] | None]:
-        """In the server's loop: ``--web.max-requests`` on the telemetry path, as node_exporter.
+        """In the server's loop: ``--web.max-requests`` on every scrape endpoint.
 
-        A request beyond the limit is answered 503 at once; an admitted one holds its slot
-        until its response is written (the release callback).
+        The telemetry path as node_exporter limits it, and the multi-target endpoints (postgres
+        ``/probe``, redis ``/scrape``) too: those make the exporter reach out to a server a
+        caller names. A request beyond the limit is answered 503 at once; an admitted one holds
+        its slot until its response is written (the release callback).
         """
-        if self._limit is None or urlsplit(http.target).path != self.telemetry_path:
+        if self._limit is None:
+            return None, None
+        path = urlsplit(http.target).path
+        if path != self.telemetry_path and path not in self.metrics_routes:
             return None, None
         if not self._limit.acquire(blocking=False):
             self.stats.refused(503)

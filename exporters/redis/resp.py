@@ -204,6 +204,10 @@ class ReplyReader:
             return self._reader.gets()  # type: ignore[no-any-return]
         except hiredis.ProtocolError as err:  # raised by hiredis itself (nesting too deep)
             raise ProtocolError(f"protocol error: {err}") from None
+        except TypeError as err:
+            # a RESP3 map or set whose key is an aggregate (b"%1\r\n*2\r\n..."): hiredis builds a
+            # Python dict and fails on the unhashable key; no real server sends it
+            raise ProtocolError(f"protocol error: {err}") from None
         except MemoryError:
             # an array header of billions of elements: hiredis cannot allocate the list
             raise ReplyTooLarge("reply_bytes", "array reply too large to allocate (-max-reply-bytes)") from None

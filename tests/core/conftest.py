@@ -82,6 +82,7 @@ def start_app(
     argv: Sequence[str] = (),
     scheme: str = "http",
     ready: Callable[[str], None] | None = None,
+    probe: bool = False,
 ) -> App:
     parser = ArgumentParser(prog="test_exporter")
     add_web_flags(parser, ":0")
@@ -96,6 +97,8 @@ def start_app(
         app = Exporter(
             name="test", upstream="test_exporter", title="Test Exporter", web=settings.web, runtime=runtime,
             metrics=NodeMetrics(runner),
+            # a multi-target endpoint serving the same collectors, as postgres /probe or redis /scrape
+            metrics_routes={"/probe": NodeMetrics(runner)} if probe else None,
             on_close=[runner.close],
         )
         built.append(app)

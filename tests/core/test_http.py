@@ -141,6 +141,16 @@ def test_requests_beyond_max_requests_get_503(app_factory: AppFactory) -> None:
     assert "Limit of concurrent requests reached (2)" in refused.text
 
 
+@pytest.mark.timeout(60)
+def test_max_requests_counts_multi_target_endpoints_too(app_factory: AppFactory) -> None:
+    app = app_factory({"slow": SleepingCollector(1.0)}, ["--web.max-requests", "2"], probe=True)
+    with ThreadPoolExecutor(8) as pool:
+        codes = sorted(pool.map(lambda _: requests.get(app.url + "/probe", timeout=10).status_code, range(8)))
+    assert codes.count(200) >= 1
+    assert codes.count(503) >= 1
+    assert set(codes) <= {200, 503}
+
+
 def test_collect_and_exclude_params(app_factory: AppFactory) -> None:
     app = app_factory({"a": StaticCollector("a"), "b": StaticCollector("b")})
     only_a = requests.get(app.url + "/metrics", params={"collect[]": "a"}, timeout=5).text
