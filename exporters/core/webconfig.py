@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from exporters.core.flags import ConfigError, parse_duration
-from exporters.core.yamlfile import Problems
+from exporters.core.yamlfile import Problems, safe_load
 
 if TYPE_CHECKING:
     import ssl
@@ -103,14 +103,7 @@ def load_web_config(path: str) -> WebConfig:
             text = handle.read()
     except OSError as err:
         raise ConfigError(f"{path}: cannot read web config: {err.strerror or err}") from None
-    import yaml  # only with a web config file
-
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}{line}: invalid YAML: {getattr(err, 'problem', None) or err}") from None
+    raw = safe_load(path, text)
     config = WebConfig(path=path)
     if raw is None:
         return config

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from exporters.core.flags import ConfigError
+from exporters.core.yamlfile import Problems, safe_load
 from exporters.postgres.dsn import Dsn
 
 
@@ -50,10 +51,9 @@ class ExporterConfig:
     auth_modules: Mapping[str, AuthModule] = field(default_factory=dict)
 
 
-def _check_keys(where: str, data: Mapping[str, Any], allowed: set[str]) -> None:
-    for key in data:
-        if key not in allowed:
-            raise ConfigError(f"{where}: unknown key {key!r} (allowed: {', '.join(sorted(allowed))})")
+def _check_keys(path: str, what: str, data: Mapping[str, Any], allowed: set[str]) -> None:
+    # upstream decodes with KnownFields: an unknown key is refused
+    Problems(path, strict=True).unknown_keys(data, allowed, what)
 
 
 def _mapping(where: str, value: Any) -> Mapping[str, Any]:
@@ -65,27 +65,18 @@ def _mapping(where: str, value: Any) -> Mapping[str, Any]:
 
 
 def parse_config(text: str, path: str) -> ExporterConfig:
-    # imported here: most runs have no config file, and PyYAML costs memory
-    import yaml
-
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}{line}: invalid YAML: {getattr(err, 'problem', None) or err}") from None
-    root = _mapping(path, data)
-    _check_keys(path, root, {"auth_modules"})
+    root = _mapping(path, safe_load(path, text))  # PyYAML is imported only with a config file
+    _check_keys(path, "", root, {"auth_modules"})
     modules: dict[str, AuthModule] = {}
     for name, body in _mapping(f"{path}: auth_modules", root.get("auth_modules")).items():
         where = f"{path}: auth_modules.{name}"
         spec = _mapping(where, body)
-        _check_keys(where, spec, {"type", "userpass", "options"})
+        _check_keys(path, f"auth_modules.{name}", spec, {"type", "userpass", "options"})
         kind = spec.get("type", "")
         if kind not in ("", "userpass"):
             raise ConfigError(f"{where}: unknown type {kind!r} (only userpass)")
         userpass = _mapping(f"{where}.userpass", spec.get("userpass"))
-        _check_keys(f"{where}.userpass", userpass, {"username", "password"})
+        _check_keys(path, f"auth_modules.{name}.userpass", userpass, {"username", "password"})
         options = _mapping(f"{where}.options", spec.get("options"))
         modules[str(name)] = AuthModule(
             str(kind),

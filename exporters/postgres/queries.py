@@ -25,21 +25,20 @@ is resolved as Go's YAML decoder resolves it (the last one wins), an unknown key
 YAML merge keys and anchors work; each is a *warning*. An entry that cannot run (a bad
 usage, a histogram without its sibling columns, an invalid name) is an *error*: that entry
 is skipped, the rest served. Every problem carries ``file:line``; ``--check-queries``
-prints them all and fails on errors. (Not ``core.yamlfile.known_keys``: a queries file needs
-YAML merge keys, which real ones use, and warnings apart from errors.)
+prints them all and fails on errors. The YAML walk (merge keys, repeated and unknown keys,
+warnings and errors) is core's ``YamlReader``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from exporters.core.flags import ConfigError
-from exporters.core.yamlfile import read_text
+from exporters.core.yamlfile import EntryError, Problem, YamlReader, node_kind, read_text
 from exporters.postgres.engine import HISTOGRAM_SUFFIXES, USAGES, ColumnMap, MetricMap
 from exporters.postgres.versions import Version, VersionRange, VersionRangeError, parse_range
 
@@ -54,22 +53,7 @@ if TYPE_CHECKING:
 # a queries file does not carry it.
 
 
-class QueriesError(Exception):
-    """An entry that cannot run; the message starts with ``file:line:``."""
-
-
-@dataclass(frozen=True)
-class Problem:
-    """Something wrong in a queries file: an error skips its entry, a warning does not."""
-
-    where: str
-    message: str
-    error: bool = False
-    # served here, but the Go binary fails the scrape on it: an error for --check-queries
-    severe: bool = False
-
-    def __str__(self) -> str:
-        return f"{self.where}: {'error' if self.error or self.severe else 'warning'}: {self.message}"
+QueriesError = EntryError  # an entry that cannot run
 
 
 @dataclass(frozen=True)
@@ -135,82 +119,15 @@ def _digest(path: str) -> str:
         return ""
 
 
-class _Reader:
-    """Walks the composed YAML, collecting problems with their lines."""
-
-    def __init__(self, path: str, loader: yaml.SafeLoader) -> None:
-        self.path = path
-        self.loader = loader
-        self.problems: list[Problem] = []
-
-    def where(self, node: yaml.Node) -> str:
-        return f"{self.path}:{node.start_mark.line + 1}"
-
-    def warn(self, node: yaml.Node, message: str) -> None:
-        self.problems.append(Problem(self.where(node), message))
-
-    def mapping(self, node: yaml.Node, what: str) -> dict[str, tuple[yaml.Node, yaml.Node]]:
-        """A mapping's entries by key, merge keys applied; a repeated key: the last wins."""
-        import yaml
-
-        if not isinstance(node, yaml.MappingNode):
-            raise QueriesError(f"{self.where(node)}: {what} must be a mapping, not {_kind(node)}")
-        try:
-            self.loader.flatten_mapping(node)
-        except yaml.YAMLError as err:
-            raise QueriesError(f"{self.where(node)}: {what}: {getattr(err, 'problem', None) or err}") from None
-        entries: dict[str, tuple[yaml.Node, yaml.Node]] = {}
-        for key_node, value_node in node.value:
-            key = self.scalar(key_node, f"a key of {what}")
-            if key in entries:
-                first = entries[key][0].start_mark.line + 1
-                self.warn(key_node, f"duplicate key {key!r} in {what} (first at line {first}); the last one is used, "
-                                    "as upstream's YAML decoder does")
-                del entries[key]
-            entries[key] = (key_node, value_node)
-        return entries
-
-    def scalar(self, node: yaml.Node, what: str) -> str:
-        import yaml
-
-        if not isinstance(node, yaml.ScalarNode):
-            raise QueriesError(f"{self.where(node)}: {what} must be a scalar, not {_kind(node)}")
-        return str(node.value)
-
-    def unknown(self, entries: Mapping[str, tuple[yaml.Node, yaml.Node]], known: Iterable[str], context: str) -> None:
-        allowed = set(known)
-        for key, (key_node, _) in entries.items():
-            if key not in allowed:
-                self.warn(key_node, f"unknown key {key!r} {context} is ignored, as upstream ignores it "
-                                    f"(known: {', '.join(sorted(allowed))})")
-
-    def boolean(self, node: yaml.Node, what: str) -> bool:
-        if node.tag != "tag:yaml.org,2002:bool":
-            raise QueriesError(f"{self.where(node)}: {what} must be true or false")
-        return bool(self.loader.construct_object(node))
-
-    def number(self, node: yaml.Node, what: str) -> float:
-        if node.tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float"):
-            raise QueriesError(f"{self.where(node)}: {what} must be a number")
-        value = float(self.loader.construct_object(node))
-        if math.isnan(value) or math.isinf(value):
-            raise QueriesError(f"{self.where(node)}: {what} must be a finite number")
-        return value
-
-    def version_range(self, node: yaml.Node, what: str) -> VersionRange:
-        text = self.scalar(node, what)
-        try:
-            return parse_range(text)
-        except VersionRangeError as err:
-            raise QueriesError(f"{self.where(node)}: {what}: {err}") from None
+def _version_range(reader: YamlReader, node: yaml.Node, what: str) -> VersionRange:
+    text = reader.scalar(node, what)
+    try:
+        return parse_range(text)
+    except VersionRangeError as err:
+        raise QueriesError(f"{reader.where(node)}: {what}: {err}") from None
 
 
-def _kind(node: yaml.Node) -> str:
-    name = type(node).__name__
-    return {"MappingNode": "a mapping", "SequenceNode": "a list"}.get(name, "a scalar")
-
-
-def _column(reader: _Reader, name: str, key_node: yaml.Node, node: yaml.Node, ns: str) -> ColumnMap:
+def _column(reader: YamlReader, name: str, key_node: yaml.Node, node: yaml.Node, ns: str) -> ColumnMap:
     where = reader.where(key_node)
     if not _NAME.match(name):
         raise QueriesError(f"{where}: column {name!r} of {ns} is not a valid metric or label name")
@@ -236,11 +153,11 @@ def _column(reader: _Reader, name: str, key_node: yaml.Node, node: yaml.Node, ns
     if usage == "MAPPEDMETRIC" and not mapping:
         reader.warn(key_node, f"column {name!r} of {ns} has usage MAPPEDMETRIC but no metric_mapping: "
                               "it never exports a value")
-    versions = reader.version_range(options["pg_version"][1], "pg_version") if "pg_version" in options else None
+    versions = _version_range(reader, options["pg_version"][1], "pg_version") if "pg_version" in options else None
     return ColumnMap(name, usage, description, mapping, versions, line=key_node.start_mark.line + 1)
 
 
-def _namespace(reader: _Reader, name: str, key_node: yaml.Node, node: yaml.Node) -> Namespace:
+def _namespace(reader: YamlReader, name: str, key_node: yaml.Node, node: yaml.Node) -> Namespace:
     import yaml
 
     where = reader.where(key_node)
@@ -257,7 +174,7 @@ def _namespace(reader: _Reader, name: str, key_node: yaml.Node, node: yaml.Node)
         raise QueriesError(f"{where}: namespace {name!r} has no metrics")
     mnode = fields["metrics"][1]
     if not isinstance(mnode, yaml.SequenceNode):
-        raise QueriesError(f"{reader.where(mnode)}: metrics of {name!r} must be a list, not {_kind(mnode)}")
+        raise QueriesError(f"{reader.where(mnode)}: metrics of {name!r} must be a list, not {node_kind(mnode)}")
     columns: dict[str, ColumnMap] = {}
     for item in mnode.value:
         for col, (kn, vn) in reader.mapping(item, f"a metrics entry of {name!r}").items():
@@ -270,7 +187,7 @@ def _namespace(reader: _Reader, name: str, key_node: yaml.Node, node: yaml.Node)
     cache = reader.number(fields["cache_seconds"][1], "cache_seconds") if "cache_seconds" in fields else 0.0
     if cache < 0:
         raise QueriesError(f"{reader.where(fields['cache_seconds'][1])}: cache_seconds must not be negative")
-    runon = reader.version_range(fields["runonserver"][1], "runonserver") if "runonserver" in fields else None
+    runon = _version_range(reader, fields["runonserver"][1], "runonserver") if "runonserver" in fields else None
     ns = Namespace(name, query, MetricMap(name, columns), master, cache, runon, where)
     if not any(c.usage not in ("LABEL", "DISCARD") for c in columns.values()):
         reader.warn(key_node, f"namespace {name!r} declares no metric column: only columns the map does not name "
@@ -279,7 +196,7 @@ def _namespace(reader: _Reader, name: str, key_node: yaml.Node, node: yaml.Node)
     return ns
 
 
-def _check_histograms(reader: _Reader, ns: Namespace) -> None:
+def _check_histograms(reader: YamlReader, ns: Namespace) -> None:
     words = set(re.findall(r"[A-Za-z0-9_]+", ns.query.lower()))
     for col in ns.metrics.columns.values():
         if col.usage != "HISTOGRAM":
@@ -311,17 +228,11 @@ def parse_queries(
     ``server`` label), with a warning. A namespace named like one of ``overridable``
     (upstream's built-in namespaces) replaces it, as upstream allows.
     """
-    import yaml  # only where a file is parsed (see the top of the module)
-
     try:
-        loader = yaml.SafeLoader(text)
-        root = loader.get_single_node()
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
-        line = f"{mark.line + 1}" if mark is not None else "1"
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        return (), [Problem(f"{path}:{line}", f"invalid YAML: {problem}", True)]
-    reader = _Reader(path, loader)
+        reader = YamlReader(path, text)  # PyYAML is imported only here (see the top of the module)
+    except EntryError as err:
+        return (), [Problem(*_split(str(err)), True)]
+    root = reader.root
     if root is None:
         return (), []
     namespaces: list[Namespace] = []
@@ -335,7 +246,7 @@ def parse_queries(
         except QueriesError as err:
             reader.problems.append(Problem(*_split(str(err)), True))
     kept = _check_collisions(reader, namespaces, dict(reserved or {}), dict(shared or {}), set(overridable))
-    return tuple(kept), sorted(reader.problems, key=_line_order)
+    return tuple(kept), sorted(reader.problems.found, key=_line_order)
 
 
 def _split(message: str) -> tuple[str, str]:
@@ -349,7 +260,7 @@ def _line_order(problem: Problem) -> tuple[str, int]:
 
 
 def _check_collisions(
-    reader: _Reader, namespaces: list[Namespace], reserved: dict[str, str], shared: dict[str, str],
+    reader: YamlReader, namespaces: list[Namespace], reserved: dict[str, str], shared: dict[str, str],
     overridable: set[str],
 ) -> list[Namespace]:
     owners: dict[str, Namespace] = {}

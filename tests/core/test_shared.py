@@ -14,7 +14,7 @@ from exporters.core.metrics import FamilyConflict, FamilySet, HistogramFamily, I
 from exporters.core.redact import MASK, redact, redact_url
 from exporters.core.reloadable import ReloadableFile
 from exporters.core.selfmetrics import HandlerStats, ProcessMetrics
-from exporters.core.yamlfile import Problems, compose, known_keys, read_text
+from exporters.core.yamlfile import EntryError, Problems, YamlReader, read_text
 
 LOG = logging.getLogger("test")
 
@@ -58,18 +58,28 @@ def test_family_set_gets_or_creates() -> None:
         families.counter("test_a", "A.", ["x"])
 
 
-def test_yaml_keys_tolerant_or_strict(tmp_path: Path) -> None:
+def test_yaml_reader_merges_and_sorts_warnings_from_errors(tmp_path: Path) -> None:
     path = tmp_path / "c.yml"
-    path.write_text("a: 1\nbogus: 2\na: 3\n")
-    node = compose(str(path), read_text(str(path)))
-    assert node is not None
-    problems = Problems(str(path), strict=False)
-    entries = known_keys(node, {"a"}, "top level", problems)
-    assert set(entries) == {"a"} and entries["a"][1].value == "3"
-    assert problems.found == [f"{path}:2: top level: unknown key 'bogus' (allowed: a)",
-                              f"{path}:3: top level: key 'a' repeated, the last one is used"]
-    with pytest.raises(ConfigError, match=r"c.yml:2: top level: unknown key 'bogus'"):
-        known_keys(node, {"a"}, "top level", Problems(str(path), strict=True))
+    path.write_text("base: &b {x: 1}\nitem:\n  <<: *b\n  y: 2\n  bogus: 3\n  y: 4\nbad: [1]\n")
+    reader = YamlReader(str(path), read_text(str(path)))
+    assert reader.root is not None
+    top = reader.mapping(reader.root, "the file")
+    item = reader.mapping(top["item"][1], "item")
+    assert {k: v.value for k, (_, v) in item.items()} == {"x": "1", "y": "4", "bogus": "3"}
+    reader.unknown(item, ("x", "y"), "in item")
+    with pytest.raises(EntryError, match=r"c.yml:7: bad must be a mapping, not a list"):
+        reader.mapping(top["bad"][1], "bad")
+    assert [str(p) for p in reader.problems.found] == [
+        f"{path}:6: warning: duplicate key 'y' in item (first at line 4); the last one is used, as upstream's "
+        "YAML decoder does",
+        f"{path}:5: warning: unknown key 'bogus' in item is ignored, as upstream ignores it (known: x, y)",
+    ]
+    with pytest.raises(EntryError, match=r"c.yml:2: invalid YAML"):
+        YamlReader(str(path), "a: [1\n")
+    strict = YamlReader(str(path), read_text(str(path)), Problems(str(path), strict=True))
+    assert strict.root is not None
+    with pytest.raises(ConfigError, match=r"c.yml:6: duplicate key 'y'"):
+        strict.mapping(strict.mapping(strict.root, "the file")["item"][1], "item")
 
 
 def test_yaml_file_bounds(tmp_path: Path) -> None:
@@ -79,8 +89,8 @@ def test_yaml_file_bounds(tmp_path: Path) -> None:
         read_text(str(big), max_bytes=10)
     bad = tmp_path / "bad.yml"
     bad.write_text("a: [1,\n")
-    with pytest.raises(ConfigError, match=r"bad.yml:\d+:"):
-        compose(str(bad), read_text(str(bad)))
+    with pytest.raises(EntryError, match=r"bad.yml:\d+: invalid YAML"):
+        YamlReader(str(bad), read_text(str(bad)))
 
 
 def test_reload_keeps_the_previous_version_on_error(tmp_path: Path) -> None:
