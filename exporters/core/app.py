@@ -39,7 +39,7 @@ from exporters.core.http import HTTPRequest, HTTPResponse, HTTPServer, ServerLim
 from exporters.core.listen import Listener, open_listeners
 from exporters.core.logs import setup_logging
 from exporters.core.metrics import Metric
-from exporters.core.selfmetrics import HandlerStats, ProcessMetrics, SeriesDrops, build_info
+from exporters.core.selfmetrics import HandlerStats, ProcessMetrics, SeriesDrops, go_build_info
 from exporters.core.settings import LogSettings, WebSettings
 from exporters.core.webconfig import BasicAuth, RateLimiter, WebConfig, build_ssl_context, load_web_config
 
@@ -240,7 +240,7 @@ class Exporter:
     # -- request handling ----------------------------------------------------------
 
     def self_metrics(self) -> list[Metric]:
-        out: list[Metric] = [build_info(self.build_info_name or self.upstream)]
+        out: list[Metric] = [go_build_info(self.build_info_name or self.upstream)]
         if self.exporter_metrics:
             out.extend(self.process_metrics.collect())
             out.extend(self.stats.collect())

@@ -14,37 +14,98 @@ import platform
 import resource
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 from exporters import __version__
+from exporters.core.collector import FamilyDoc
 from exporters.core.exposition import SeriesGuard
-from exporters.core.metrics import CounterFamily, GaugeFamily, Metric
+from exporters.core.metrics import CounterFamily, ExactFamily, GaugeFamily, Metric, SummaryFamily
 
 _GOARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386", "ppc64le": "ppc64le",
            "s390x": "s390x"}
 
 
-def build_info(upstream: str, help_name: str | None = None) -> GaugeFamily:
-    """``<upstream>_build_info`` with client_golang's label names."""
-    family = GaugeFamily(
+def build_info(name: str, help_text: str, labels: Mapping[str, str]) -> GaugeFamily:
+    """A build-info gauge of 1, with the name, help and label names (in this order) of the
+    upstream exporter."""
+    family = GaugeFamily(name, help_text, labels=list(labels))
+    family.add_metric(list(labels.values()), 1.0)
+    return family
+
+
+def go_build_info(upstream: str, help_name: str | None = None) -> GaugeFamily:
+    """``<upstream>_build_info`` with client_golang's label names (node_exporter, postgres_exporter)."""
+    return build_info(
         f"{upstream}_build_info",
         f"A metric with a constant '1' value labeled by version, revision, branch, goversion from which "
         f"{help_name or upstream} was built, and the goos and goarch for the build.",
-        labels=["branch", "goarch", "goos", "goversion", "revision", "tags", "version"],
+        {
+            "branch": "",
+            "goarch": _GOARCH.get(platform.machine(), platform.machine()),
+            "goos": sys.platform if sys.platform != "darwin" else "darwin",
+            "goversion": f"python{platform.python_version()}",
+            "revision": "",
+            "tags": "",
+            "version": __version__,
+        },
     )
-    family.add_metric(
-        [
-            "",
-            _GOARCH.get(platform.machine(), platform.machine()),
-            sys.platform if sys.platform != "darwin" else "darwin",
-            f"python{platform.python_version()}",
-            "",
-            "",
-            __version__,
-        ],
-        1.0,
-    )
-    return family
+
+
+@dataclass(frozen=True)
+class Stat:
+    """One family of an exporter's own statistics, named as upstream names it: a counter or
+    gauge of the value ``value``, or a summary whose count is ``value`` and sum ``total``."""
+
+    name: str
+    type: str
+    help: str
+    value: str
+    total: str = ""
+
+
+class SelfStats:
+    """An exporter's own statistics (scrapes, errors, durations): values under one lock,
+    exported as the families of a ``Stat`` table, each with the same ``labels``."""
+
+    def __init__(self, stats: Sequence[Stat], labels: Mapping[str, str] | None = None) -> None:
+        self.stats = tuple(stats)
+        self.labels = dict(sorted((labels or {}).items()))
+        self._lock = threading.Lock()
+        self._values: dict[str, float] = {}
+        for stat in self.stats:
+            self._values.update(dict.fromkeys(filter(None, (stat.value, stat.total)), 0.0))
+
+    def add(self, **amounts: float) -> None:
+        with self._lock:
+            for key, amount in amounts.items():
+                self._values[key] += amount
+
+    def set(self, **values: float) -> None:
+        with self._lock:
+            for key, value in values.items():
+                self._values[key] = value
+
+    def collect(self) -> list[Metric]:
+        with self._lock:
+            values = dict(self._values)
+        names, label_values = list(self.labels), list(self.labels.values())
+        out: list[Metric] = []
+        for stat in self.stats:
+            if stat.type == "summary":
+                summary = SummaryFamily(stat.name, stat.help, names)
+                summary.add_metric(label_values, values[stat.value], values[stat.total], {})
+                out.append(summary)
+            else:
+                family = ExactFamily(stat.name, stat.help, stat.type, names)
+                family.add_metric(label_values, values[stat.value])
+                out.append(family)
+        return out
+
+    @staticmethod
+    def docs(stats: Iterable[Stat], source: str) -> tuple[FamilyDoc, ...]:
+        """The metrics reference's rows of a ``Stat`` table."""
+        return tuple(FamilyDoc(s.name, s.type, (), s.help, source=source) for s in stats)
 
 
 class HandlerStats:

@@ -21,8 +21,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from exporters.core.collector import CollectorSpec, FamilyDoc
-from exporters.core.metrics import Family, Metric, exact_counter, exact_gauge
+from exporters.core.metrics import Family, Metric, exact_gauge
 from exporters.core.runner import collector_families, collector_family_docs
+from exporters.core.selfmetrics import SelfStats, Stat
 from exporters.postgres import default_metrics
 from exporters.postgres.collectors import SPECS, CollectorConfig, TableCollector, builtin_families
 from exporters.postgres.connection import ConnectError, DeadlineExceeded, Result, RowBudget, Statement, Target
@@ -161,26 +162,26 @@ class Outcome:
     success: bool = True
 
 
-# The exporter's own families: (name, type, help, what self_metrics() reports); their labels
-# are --constantLabels.
-SELF_FAMILIES = (
-    ("pg_exporter_last_scrape_duration_seconds", "gauge", "Duration of the last scrape of metrics from PostgreSQL.",
-     "duration"),
-    ("pg_exporter_scrapes_total", "counter", "Total number of times PostgreSQL was scraped for metrics.", "total"),
-    ("pg_exporter_last_scrape_error", "gauge",
-     "Whether the last scrape of metrics from PostgreSQL resulted in an error (1 for error, 0 for success).", "error"),
-    ("pg_up", "gauge",
-     "Whether the last scrape of metrics from PostgreSQL was able to connect to the server (1 for yes, 0 for no).",
-     "up"),
-    ("pg_exporter_duplicate_series_dropped_total", "counter",
-     "Series dropped because an earlier one had the same name and labels (ours).", "duplicates"),
-    ("pg_exporter_rows_dropped_total", "counter",
-     "Result rows dropped by --scrape.max-rows-per-query or --scrape.max-rows (ours).", "rows"),
+# The exporter's own families; their labels are --constantLabels.
+SELF_STATS = (
+    Stat("pg_exporter_last_scrape_duration_seconds", "gauge", "Duration of the last scrape of metrics from PostgreSQL.",
+         "duration"),
+    Stat("pg_exporter_scrapes_total", "counter", "Total number of times PostgreSQL was scraped for metrics.", "total"),
+    Stat("pg_exporter_last_scrape_error", "gauge",
+         "Whether the last scrape of metrics from PostgreSQL resulted in an error (1 for error, 0 for success).",
+         "error"),
+    Stat("pg_up", "gauge",
+         "Whether the last scrape of metrics from PostgreSQL was able to connect to the server (1 for yes, 0 for no).",
+         "up"),
+    Stat("pg_exporter_duplicate_series_dropped_total", "counter",
+         "Series dropped because an earlier one had the same name and labels (ours).", "duplicates"),
+    Stat("pg_exporter_rows_dropped_total", "counter",
+         "Result rows dropped by --scrape.max-rows-per-query or --scrape.max-rows (ours).", "rows"),
 )
 # For the metrics reference: the families of the exporter itself, pg_static and pg_settings
 # (the collectors' and namespaces' come from their maps).
 FAMILIES = (
-    *(FamilyDoc(name, typ, (), help_text, source="the exporter") for name, typ, help_text, _ in SELF_FAMILIES),
+    *SelfStats.docs(SELF_STATS, "the exporter"),
     FamilyDoc("pg_exporter_user_queries_load_error", labels=("filename", "hashsum"),
               source="the queries file of --extend.query-path"),
     *collector_family_docs("pg", "postgres_exporter"),
@@ -217,12 +218,7 @@ class PostgresExporter:
         self.static = StaticCollector()
         self.settings = SettingsCollector(logger)
         self.cache = ResultCache(logger, clock)
-        self.scrapes_total = 0
-        self.last_duration = 0.0
-        self.last_error = 0.0
-        self.up = 0.0
-        self.duplicates_total = 0
-        self.rows_dropped_total = 0
+        self.stats = SelfStats(SELF_STATS, options.constant_labels)
         self._lock = threading.Lock()
         self._logged_duplicates: set[str] = set()
 
@@ -291,8 +287,7 @@ class PostgresExporter:
         begin = self.clock()
         if deadline is not None and not begin <= deadline <= begin + MAX_SCRAPE_SECONDS:
             deadline = begin + MAX_SCRAPE_SECONDS if not deadline < begin else deadline
-        with self._lock:
-            self.scrapes_total += 1
+        self.stats.add(total=1)
         out: list[Metric] = []
         outcomes: dict[str, Outcome] = {}
         errors = 0
@@ -319,11 +314,9 @@ class PostgresExporter:
                 queue.extend((extra, False, False) for extra in self._discovered_targets(target, discovered))
         out.extend(self._collector_metrics(outcomes))
         out = self._without_duplicates(out)
-        with self._lock:
-            # no server at all (none configured, or a probe without a connection) is "down"
-            self.up = 0.0 if failed_connections >= scraped else 1.0
-            self.last_error = 1.0 if errors or not scraped else 0.0
-            self.last_duration = self.clock() - begin
+        # no server at all (none configured, or a probe without a connection) is "down"
+        self.stats.set(up=0.0 if failed_connections >= scraped else 1.0, error=1.0 if errors or not scraped else 0.0,
+                       duration=self.clock() - begin)
         out.extend(self.self_metrics())
         return out
 
@@ -402,8 +395,7 @@ class PostgresExporter:
         return False
 
     def _rows_dropped(self, collector: str, target: Target, count: int) -> None:
-        with self._lock:
-            self.rows_dropped_total += count
+        self.stats.add(rows=count)
         self.logger.warning("rows over the limit dropped", extra={
             "collector": collector, "target": target.dsn.display(), "rows": count})
 
@@ -457,8 +449,8 @@ class PostgresExporter:
             merged.samples = samples
             out.append(merged)
         if dropped:
+            self.stats.add(duplicates=sum(dropped.values()))
             with self._lock:
-                self.duplicates_total += sum(dropped.values())
                 new = [n for n in dropped if n not in self._logged_duplicates]
                 self._logged_duplicates.update(new)
             for name in new:
@@ -468,15 +460,7 @@ class PostgresExporter:
 
     def self_metrics(self) -> list[Metric]:
         const = dict(self.options.constant_labels)
-        names = sorted(const)
-        with self._lock:
-            current = {"duration": self.last_duration, "total": self.scrapes_total, "error": self.last_error,
-                       "up": self.up, "duplicates": self.duplicates_total, "rows": self.rows_dropped_total}
-        out: list[Metric] = []
-        for name, typ, help_text, key in SELF_FAMILIES:
-            fam = (exact_gauge if typ == "gauge" else exact_counter)(name, help_text, names)
-            fam.add_metric([const[n] for n in names], current[key])
-            out.append(fam)
+        out = self.stats.collect()
         if self.queries is not None:
             out.append(self.queries.metric(const))
         return out

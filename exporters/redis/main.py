@@ -13,7 +13,7 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from exporters import __version__
@@ -29,10 +29,12 @@ from exporters.core.flags import (
 )
 from exporters.core.metrics import Metric
 from exporters.core.reloadable import ReloadableFile
+from exporters.core.selfmetrics import SelfStats, Stat
+from exporters.core.selfmetrics import build_info as core_build_info
 from exporters.core.settings import LogSettings, WebSettings
 from exporters.core.targets import Endpoint, TargetAllowlist
 from exporters.core.webconfig import WebConfig, build_ssl_context
-from exporters.redis.families import Families
+from exporters.redis.families import help_for
 from exporters.redis.resp import Address, TLSOptions, parse_address
 from exporters.redis.scrape import LogOnce, RedisScrape, ScrapeOptions
 
@@ -40,13 +42,10 @@ UPSTREAM = "redis_exporter"
 UPSTREAM_VERSION = "1.58.0"
 DEFAULT_ADDRESS = ":9121"
 # For the metrics reference: the exporter's own families, named without the namespace
-FAMILIES = (
-    FamilyDoc("exporter_scrapes_total", "counter", (), source="the exporter"),
-    FamilyDoc("exporter_scrape_duration_seconds", "summary", (), source="the exporter"),
-    FamilyDoc("target_scrape_request_errors_total", "counter", (), source="the exporter"),
-    FamilyDoc("exporter_build_info", "gauge", ("build_date", "commit_sha", "golang_version", "version"),
-              source="the exporter"),
-)
+def families() -> tuple[FamilyDoc, ...]:
+    return (*SelfStats.docs(self_stats("").stats, "the exporter"),
+            FamilyDoc("exporter_build_info", "gauge", ("build_date", "commit_sha", "golang_version", "version"),
+                      source="the exporter"))
 
 
 @dataclass(frozen=True)
@@ -304,44 +303,25 @@ def endpoint(address: Address) -> Endpoint:
     return Endpoint.tcp(address.host, address.port)
 
 
-@dataclass
-class SelfStats:
+def self_stats(namespace: str) -> SelfStats:
     """``redis_exporter_scrapes_total``, the scrape-duration summary and request errors."""
+    def name(short: str) -> str:
+        return f"{namespace}_{short}" if namespace else short
 
-    namespace: str
-    scrapes: int = 0
-    duration_sum: float = 0.0
-    request_errors: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def observe(self, seconds: float) -> None:
-        with self.lock:
-            self.duration_sum += seconds
-
-    def begin(self) -> None:
-        with self.lock:
-            self.scrapes += 1
-
-    def request_error(self) -> None:
-        with self.lock:
-            self.request_errors += 1
-
-    def collect(self) -> list[Metric]:
-        fam = Families(self.namespace)
-        with self.lock:
-            fam.counter("exporter_scrapes_total", float(self.scrapes))
-            fam.summary("exporter_scrape_duration_seconds", {}, float(self.scrapes), self.duration_sum)
-            fam.counter("target_scrape_request_errors_total", float(self.request_errors))
-        return fam.metrics()
+    return SelfStats([
+        Stat(name("exporter_scrapes_total"), "counter", help_for("exporter_scrapes_total"), "scrapes"),
+        Stat(name("exporter_scrape_duration_seconds"), "summary", help_for("exporter_scrape_duration_seconds"),
+             "scrapes", "duration_sum"),
+        Stat(name("target_scrape_request_errors_total"), "counter", help_for("target_scrape_request_errors_total"),
+             "request_errors"),
+    ])
 
 
 def build_info(namespace: str) -> list[Metric]:
-    fam = Families(namespace)
-    fam.gauge("exporter_build_info", 1.0, {
-        "version": __version__, "commit_sha": "", "build_date": "",
-        "golang_version": f"python{platform.python_version()}",
-    })
-    return fam.metrics()
+    return [core_build_info(f"{namespace}_exporter_build_info" if namespace else "exporter_build_info",
+                            help_for("exporter_build_info"),
+                            {"version": __version__, "commit_sha": "", "build_date": "",
+                             "golang_version": f"python{platform.python_version()}"})]
 
 
 def scrape_options(args: argparse.Namespace) -> ScrapeOptions:
@@ -431,7 +411,7 @@ class RedisService:
         self.logger = logger
         self.address: str = settings.redis_addr
         self.once = LogOnce()
-        self.stats = SelfStats(self.options.namespace)
+        self.stats = self_stats(self.options.namespace)
         self.passwords: ReloadableFile[PasswordMap] | None = None
         try:
             self.allowlist = TargetAllowlist.parse(settings.allowed_targets)
@@ -451,10 +431,10 @@ class RedisService:
 
     def _scrape(self, target: str, options: ScrapeOptions, stats: SelfStats, deadline: float | None,
                 user: str, password: str, detailed_errors: bool = True) -> list[Metric]:
-        stats.begin()
+        stats.add(scrapes=1)
         scrape = RedisScrape(target, options, self.logger, self.once, password, user, detailed_errors)
         metrics = scrape.run(deadline)
-        stats.observe(scrape.duration)
+        stats.add(duration_sum=scrape.duration)
         return metrics
 
     def metrics(self, request: Request) -> Iterable[Metric]:
@@ -464,12 +444,12 @@ class RedisService:
             password = self._password_of(uri) or self.options.password
             out.extend(self._scrape(uri, self.options, self.stats, request.deadline, self.options.user, password))
         else:
-            self.stats.begin()
+            self.stats.add(scrapes=1)
         out.extend(self.stats.collect())
         return out
 
     def _refuse(self, status: int, message: str) -> HTTPError:
-        self.stats.request_error()
+        self.stats.add(request_errors=1)
         return HTTPError(status, message)
 
     def scrape(self, request: Request) -> Iterable[Metric]:
@@ -524,7 +504,7 @@ class RedisService:
                     "redis_exporter does) or give each its entry in -redis.password-file",
                     extra={"target": address.redacted()})
         user = options.user if named or password else ""
-        stats = SelfStats(options.namespace)
+        stats = self_stats(options.namespace)
         out = self._scrape(target, options, stats, request.deadline, user, password, named or bool(password))
         out.extend(stats.collect())
         if self.include_build_info:

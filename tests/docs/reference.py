@@ -426,7 +426,7 @@ def redis_sections() -> list[Section]:
         sections.append(Section("redis", spec.name, intro.replace("Enabled by default ().", "Runs where it applies."),
                                 rows, source=spec.source))
     own = [replace(r, help=r.help or help_for(r.name[len(REDIS_NS) + 1:]))
-           for r in declared_rows("redis", "exporter", "", (*scrape.FAMILIES, *main.FAMILIES), REDIS_NS + "_",
+           for r in declared_rows("redis", "exporter", "", (*scrape.FAMILIES, *main.families()), REDIS_NS + "_",
                                   help=False)]
     sections.append(Section("redis", "exporter", "The exporter's own families, and those of every scrape of a "
                             "target.", own))
@@ -448,7 +448,7 @@ def common_sections() -> list[Section]:
 
     from exporters.core.exposition import SeriesGuard
     from exporters.core.reloadable import ReloadableFile
-    from exporters.core.selfmetrics import HandlerStats, ProcessMetrics, SeriesDrops, build_info
+    from exporters.core.selfmetrics import HandlerStats, ProcessMetrics, SeriesDrops, go_build_info
     from exporters.node.main import UPSTREAM as NODE
     from exporters.postgres.main import UPSTREAM as POSTGRES
     from exporters.redis.main import build_info as redis_build_info
@@ -463,7 +463,7 @@ def common_sections() -> list[Section]:
         config = ReloadableFile(empty + "/none", str, QUIET, "config file",
                                 required=False, default="")
         reload = observe_families(config.metrics(POSTGRES, "Postgres exporter"))
-    builds = {"node": observe_families([build_info(NODE)]), "postgres": observe_families([build_info(POSTGRES)]),
+    builds = {"node": observe_families([go_build_info(NODE)]), "postgres": observe_families([go_build_info(POSTGRES)]),
               "redis": observe_families(redis_build_info(REDIS_NS))}
     sections = []
     for exporter in EXPORTERS:
