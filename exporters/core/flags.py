@@ -55,7 +55,8 @@ def parse_go_bool(text: str) -> bool:
     raise ValueError(f"invalid boolean value {text!r}")
 
 
-def _bool_argument(text: str) -> bool:
+def go_bool_argument(text: str) -> bool:
+    """An argparse ``type`` for a boolean flag's value: ``parse_go_bool``, refused as argparse refuses."""
     try:
         return parse_go_bool(text)
     except ValueError as err:
@@ -95,7 +96,7 @@ def add_bool_flag(
         except ValueError:
             value = InvalidEnv(env_name or "", raw)
     suffix = f" (env {env_name})" if env_name else ""
-    container.add_argument(f"--{flag}", dest=dest, nargs="?", const=True, type=_bool_argument, default=value,
+    container.add_argument(f"--{flag}", dest=dest, nargs="?", const=True, type=go_bool_argument, default=value,
                            metavar="BOOL", help=f"{help}{suffix}")
     container.add_argument(f"--no-{flag}", dest=dest, action="store_false", help=argparse.SUPPRESS)
 

@@ -24,6 +24,7 @@ from exporters.core.flags import (
     ConfigError,
     add_version_flag,
     add_web_flags,
+    go_bool_argument,
     parse_duration,
     parse_go_bool,
 )
@@ -157,14 +158,6 @@ FLAGS: tuple[Flag, ...] = (
          "Most bytes a server may send in one scrape; more fails the scrape", "int"),
 )
 
-def go_bool(text: str) -> bool:
-    """A boolean flag's value, as Go's flag package reads it (``strconv.ParseBool``)."""
-    try:
-        return parse_go_bool(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
-
-
 def env_value(flag: Flag, env: Mapping[str, str]) -> str | int | bool:
     """The flag's default, or its environment variable when set and valid (as upstream's getEnv*)."""
     raw = env.get(flag.env)
@@ -213,7 +206,7 @@ def build_parser(env: Mapping[str, str] | None = None) -> argparse.ArgumentParse
     for flag in FLAGS:
         default = env_value(flag, environ)
         if flag.kind == "bool":
-            group.add_argument(f"--{flag.name}", dest=flag.dest, nargs="?", const=True, type=go_bool,
+            group.add_argument(f"--{flag.name}", dest=flag.dest, nargs="?", const=True, type=go_bool_argument,
                                default=default, metavar="BOOL", help=f"{flag.help} (env {flag.env})")
         elif flag.kind == "int":
             group.add_argument(f"--{flag.name}", dest=flag.dest, type=int, default=default,

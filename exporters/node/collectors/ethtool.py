@@ -31,7 +31,7 @@ from typing import Any, Protocol, TypeVar
 
 from exporters.core.collector import CollectorSpec, FamilyDoc, NoDataError
 from exporters.core.deadline import current_deadline
-from exporters.core.metrics import ExactFamily, GaugeFamily, Metric, exact_untyped
+from exporters.core.metrics import FamilySet, GaugeFamily, Metric
 from exporters.core.options import option
 from exporters.node.collectors._flags import DeviceFilter, compile_go_regex, device_filter
 from exporters.node.collectors._labels import sanitize_metric_name, without_invalid_utf8
@@ -230,26 +230,21 @@ class _Families:
     """The collector's families, created on first use, in one scrape."""
 
     def __init__(self) -> None:
-        self.gauges: dict[str, GaugeFamily] = {}
-        self.stats: dict[str, tuple[str, ExactFamily]] = {}
+        self.gauges = FamilySet()
+        self.stats = FamilySet()
 
     def gauge(self, name: str, documentation: str, labels: list[str]) -> GaugeFamily:
-        family = self.gauges.get(name)
-        if family is None:
-            family = self.gauges[name] = GaugeFamily(name, documentation, labels=labels)
-        return family
+        return self.gauges.gauge(name, documentation, labels)
 
     def stat(self, device: str, name: str, stat: str, value: int) -> None:
         known = KNOWN_STATS.get(stat)
         metric, documentation = known if known else (name, f"Network interface {stat}")
-        entry = self.stats.get(metric)
-        if entry is None:
-            entry = self.stats[metric] = (documentation, exact_untyped(metric, documentation, ["device"]))
-        if entry[0] == documentation:  # another HELP for the same name: upstream's registry refuses it
-            entry[1].add_metric([device], float(value))
+        family = self.stats.exact(metric, documentation, "unknown", ["device"])
+        if family.documentation == documentation:  # another HELP for the same name: upstream's registry refuses it
+            family.add_metric([device], float(value))
 
     def all(self) -> list[Metric]:
-        return [*self.gauges.values(), *(family for _, family in self.stats.values())]
+        return [*self.gauges.families(), *self.stats.families()]
 
 
 class EthtoolCollector:

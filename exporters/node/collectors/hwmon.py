@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from exporters.core.collector import CollectorSpec, FamilyDoc, NoDataError
-from exporters.core.metrics import CounterFamily, GaugeFamily, Metric
+from exporters.core.metrics import FamilySet, Metric
 from exporters.core.options import option
 from exporters.node.collectors._files import read_once, read_text
 from exporters.node.collectors._flags import DeviceFilter, device_filter
@@ -68,24 +68,6 @@ def parse_float_or_none(text: str) -> float | None:
         return go_parse_float(text)
     except ValueError:
         return None
-
-
-class _Families:
-    """Families by name, created on first use (first help text wins, as exposition merges)."""
-
-    def __init__(self) -> None:
-        self.families: dict[str, CounterFamily | GaugeFamily] = {}
-
-    def add(self, name: str, doc: str, labels: list[str], values: list[str], value: float,
-            counter: bool = False) -> None:
-        family = self.families.get(name)
-        if family is None:
-            if counter:
-                family = CounterFamily(name, doc, labels=labels)
-            else:
-                family = GaugeFamily(name, doc, labels=labels)
-            self.families[name] = family
-        family.add_metric(values, value)
 
 
 def sensor_samples(chip: str, data: SensorData) -> Iterator[tuple[str, str, list[str], list[str], float, bool]]:
@@ -238,7 +220,7 @@ class HwmonCollector:
             entries = sorted(os.listdir(root))
         except FileNotFoundError as err:
             raise NoDataError("hwmon collector metrics are not available for this system") from err
-        families = _Families()
+        families = FamilySet()  # by name, created on first use: the first help text wins
         error: Exception | None = None
         for entry in entries:
             directory = os.path.join(root, entry)
@@ -248,12 +230,12 @@ class HwmonCollector:
                 self.collect_chip(directory, families)
             except (OSError, ValueError) as err:
                 error = err
-        yield from families.families.values()
+        yield from families.families()
         if error is not None:
             # Upstream keeps the other chips' samples and reports the collector as failed.
             raise error
 
-    def collect_chip(self, directory: str, families: _Families) -> None:
+    def collect_chip(self, directory: str, families: FamilySet) -> None:
         chip = self.chip(directory)
         if self.filter.ignored(chip):
             LOGGER.debug("ignoring hwmon chip", extra={"collector": NAME, "chip": chip})
@@ -267,10 +249,10 @@ class HwmonCollector:
         if human:
             cleaned = clean_metric_name(human)
             if cleaned:
-                families.add("node_hwmon_chip_names", "Annotation metric for human-readable chip names",
-                             ["chip", "chip_name"], [chip, cleaned], 1.0)
+                families.gauge("node_hwmon_chip_names", "Annotation metric for human-readable chip names",
+                               ["chip", "chip_name"]).add_metric([chip, cleaned], 1.0)
         for name, doc, label_names, values, value, counter in sensor_samples(chip, data):
-            families.add(name, doc, label_names, values, value, counter)
+            (families.counter if counter else families.gauge)(name, doc, label_names).add_metric(values, value)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from exporters.core.collector import CollectorSpec, FamilyDoc
-from exporters.core.metrics import CounterFamily, GaugeFamily, Metric
+from exporters.core.metrics import FamilySet, Metric
 from exporters.node.collectors._files import glob_sorted, read_text
 from exporters.node.collectors._labels import valid_metric_name
 from exporters.node.collectors._strconv import go_parse_float
@@ -89,17 +89,14 @@ class MeminfoNumaCollector:
         return values
 
     def collect(self) -> Iterable[Metric]:
-        families: dict[str, CounterFamily | GaugeFamily] = {}
+        families = FamilySet()
         for value in self.read():
             name = f"node_memory_numa_{value.name}"
-            family = families.get(name)
-            if family is None:
-                if not valid_metric_name(name):
-                    continue
-                kind = CounterFamily if value.counter else GaugeFamily
-                family = families[name] = kind(name, f"Memory information field {value.name}.", labels=["node"])
-            family.add_metric([value.node], value.value)
-        return list(families.values())
+            if name not in families and not valid_metric_name(name):
+                continue
+            make = families.counter if value.counter else families.gauge
+            make(name, f"Memory information field {value.name}.", ["node"]).add_metric([value.node], value.value)
+        return families.families()
 
 
 SPEC: CollectorSpec[NodeContext] = CollectorSpec(

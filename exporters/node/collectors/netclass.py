@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from exporters.core.collector import CollectorSpec, NoDataError
-from exporters.core.metrics import CounterFamily, ExactFamily, GaugeFamily, Metric, exact_gauge
+from exporters.core.metrics import FamilySet, GaugeFamily, Metric
 from exporters.core.options import option
 from exporters.node.collectors import netdev
 from exporters.node.collectors._files import read_attribute_files, sys_read_file
@@ -280,7 +280,7 @@ class NetclassCollector:
             # Some devices report -1 when the speed is unknown; upstream exports it unless told not to.
             if speed is not None and (speed >= 0 or not self.ignore_invalid_speed):
                 fields.add("speed_bytes", False, iface.name, speed_bytes(speed))
-        return [up, info, *fields.families.values()]
+        return [up, info, *fields.families()]
 
     def collect_rtnl(self) -> list[Metric]:
         fields = _FieldFamilies()
@@ -324,24 +324,15 @@ class NetclassCollector:
                 for stat, suffix in RTNL_STATS:
                     if suffix not in self.netdev_families:
                         fields.add(suffix, False, name, link.stats[stat])
-        return [up, info, *fields.families.values()]
+        return [up, info, *fields.families()]
 
 
-class _FieldFamilies:
+class _FieldFamilies(FamilySet):
     """``node_network_<field>{device}`` families created on first use."""
 
-    def __init__(self) -> None:
-        self.families: dict[str, CounterFamily | ExactFamily] = {}
-
     def add(self, suffix: str, counter: bool, device: str, value: int) -> None:
-        family = self.families.get(suffix)
-        if family is None:
-            doc = f"Network device property: {suffix}"
-            if counter:
-                family = CounterFamily(f"node_network_{suffix}", doc, labels=["device"])
-            else:
-                family = exact_gauge(f"node_network_{suffix}", doc, ["device"])
-            self.families[suffix] = family
+        name, doc = f"node_network_{suffix}", f"Network device property: {suffix}"
+        family = self.counter(name, doc, ["device"]) if counter else self.exact(name, doc, "gauge", ["device"])
         family.add_metric([device], float(value))
 
 

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from exporters.core.collector import CollectorSpec, FamilyDoc
-from exporters.core.metrics import CounterFamily, GaugeFamily, Metric
+from exporters.core.metrics import FamilySet, GaugeFamily, Metric
 from exporters.core.options import option
 from exporters.node.collectors._files import read_text
 from exporters.node.collectors._flags import DeviceFilter, device_filter, with_deprecated_alias
@@ -288,17 +288,13 @@ class NetdevCollector:
         return without_invalid_utf8(self._collect(), LOGGER, NAME)
 
     def _collect(self) -> Iterable[Metric]:
-        families: dict[str, CounterFamily] = {}
+        families = FamilySet()
         for device, values in sorted(self.device_stats().items()):
             if not self.detailed:
                 values = legacy(values)
             for key, value in values.items():
-                family = families.get(key)
-                if family is None:
-                    family = CounterFamily(f"node_network_{key}", stat_help(key), labels=["device"])
-                    families[key] = family
-                family.add_metric([device], float(value))
-        yield from families.values()
+                families.counter(f"node_network_{key}", stat_help(key), ["device"]).add_metric([device], float(value))
+        yield from families.families()
         if self.address_info:
             info = GaugeFamily(
                 "node_network_address_info", "node network address by device",

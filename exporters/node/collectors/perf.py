@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 from exporters.core.collector import CollectorSpec, FamilyDoc
 from exporters.core.flags import ConfigError
-from exporters.core.metrics import CounterFamily, Metric
+from exporters.core.metrics import CounterFamily, FamilySet, Metric
 from exporters.core.options import option
 from exporters.node.collectors._labels import valid_metric_name
 from exporters.node.collectors._libc import libc
@@ -360,13 +360,11 @@ class PerfCollector:
             what, err = next(iter(state.refused.items()))
             raise OSError(err.errno, f"no perf counter could be opened ({len(state.refused)} refused; "
                                      f"{what}: {err.strerror or err})")
-        families: dict[str, CounterFamily] = {}
+        families = FamilySet()
         for event, cpu, fd in state.counters:
-            family = families.get(event.metric)
-            if family is None:
-                family = families[event.metric] = CounterFamily(event.metric, event.help, labels=["cpu"])
-            family.add_metric([str(cpu)], float(decode_read(self.reader(fd, 24))))
-        yield from families.values()
+            families.counter(event.metric, event.help, ["cpu"]).add_metric(
+                [str(cpu)], float(decode_read(self.reader(fd, 24))))
+        yield from families.families()
         tracepoint_families = [CounterFamily(t.metric, f"Perf tracepoint {t.subsystem}:{t.event}", labels=["cpu"])
                                for t in self.tracepoints]
         for cpu, leader in state.groups:

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from exporters.core.collector import CollectorSpec, FamilyDoc, NoDataError
-from exporters.core.metrics import GaugeFamily, Metric, Sample
+from exporters.core.metrics import FamilySet, GaugeFamily, Metric, Sample
 from exporters.core.options import option
 from exporters.node.collectors._files import read_attribute_files
 from exporters.node.collectors._flags import compile_go_regex
@@ -128,15 +128,14 @@ class PowersupplyclassCollector:
         return without_invalid_utf8(self._collect(), LOGGER, NAME)
 
     def _collect(self) -> Iterable[Metric]:
-        families: dict[str, GaugeFamily] = {}
+        families = FamilySet()
         info = GaugeFamily("node_power_supply_info", "info of /sys/class/power_supply/<power_supply>.")
         for supply in self.supplies():
             for attr, (suffix, divisor) in NUMERIC.items():
                 if attr not in supply.numbers:
                     continue
-                family = families.setdefault(suffix, GaugeFamily(
-                    f"node_power_supply_{suffix}", f"{suffix} value of /sys/class/power_supply/<power_supply>.",
-                    labels=["power_supply"]))
+                family = families.gauge(f"node_power_supply_{suffix}",
+                                        f"{suffix} value of /sys/class/power_supply/<power_supply>.", ["power_supply"])
                 value = float(supply.numbers[attr])
                 family.add_metric([supply.name], value / divisor if divisor != 1.0 else value)
             labels = {"power_supply": supply.name}
@@ -144,7 +143,7 @@ class PowersupplyclassCollector:
                 if supply.text.get(label):
                     labels[label] = to_valid_utf8(supply.text[label])
             info.samples.append(Sample("node_power_supply_info", labels, 1.0, None, None, None))
-        return [*families.values(), info]
+        return [*families.families(), info]
 
 
 @dataclass(frozen=True)
