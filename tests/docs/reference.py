@@ -283,8 +283,15 @@ def node_sections() -> list[Section]:
 
     specs = collector_specs()
     fixture = [row.name for row in COLLECTORS]
-    logging.getLogger("exporters").setLevel(logging.CRITICAL + 1)
-    texts = scrape_ours(fixture)
+    # the fixtures make some collectors log errors: quiet for this run only (the process's
+    # other users of the logger, a test session's caplog among them, keep their level)
+    logger = logging.getLogger("exporters")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL + 1)
+    try:
+        texts = scrape_ours(fixture)
+    finally:
+        logger.setLevel(level)
     sections = []
     for spec in specs:
         observed: dict[str, Observed] = {}
