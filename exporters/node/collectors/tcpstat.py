@@ -61,7 +61,9 @@ class TcpstatCollector:
     def collect(self) -> Iterable[Metric]:
         stats = parse_inet_diag(read_inet_diag(socket.AF_INET))
         if os.path.exists(self.context.proc("net", "tcp6")):
-            stats.update(parse_inet_diag(read_inet_diag(socket.AF_INET6)))
+            # both families' sockets in one set of counts, as upstream adds tcp6 to tcp
+            for state, value in parse_inet_diag(read_inet_diag(socket.AF_INET6)).items():
+                stats[state] = stats.get(state, 0) + value
         family = GaugeFamily("node_tcp_connection_states", "Number of connection states.", labels=["state"])
         for state, value in sorted(stats.items()):
             family.add_metric([state], float(value))
