@@ -101,6 +101,11 @@ Handler = Callable[[HTTPRequest], HTTPResponse]
 # Run in the loop thread when a request's head is complete: a response to answer at once
 # (a 503 for a limit) or None to queue the request for a worker, plus a release callback.
 Admit = Callable[[HTTPRequest], tuple[HTTPResponse | None, Callable[[], None] | None]]
+# Run in the loop thread when a request's head is complete: the key under which requests
+# identical to it share one response, or None to serve it on its own (see ``_Flight``).
+ShareKey = Callable[[HTTPRequest], tuple[str, ...] | None]
+# Run in the loop thread for each request answered with another's response.
+Joined = Callable[[HTTPRequest, HTTPResponse], None]
 
 
 def reason(status: int) -> str:
@@ -154,11 +159,27 @@ def check_request_line(buffer: bytes) -> tuple[int, str] | None:
     return None
 
 
+class _Flight:
+    """One request being served and the identical requests that arrived meanwhile.
+
+    Requests join while the leader's handler has not returned; once it has, the next
+    identical request starts a flight of its own: no response outlives its request.
+    """
+
+    __slots__ = ("done", "key", "waiters")
+
+    def __init__(self, key: tuple[str, ...]) -> None:
+        self.key = key
+        self.waiters: list[tuple[_Conn, HTTPRequest]] = []
+        self.done = False  # set by the worker when the handler returns
+
+
 class _Conn:
     """One client connection, owned by the loop thread."""
 
-    __slots__ = ("addr", "busy", "closing", "deadline", "discarded", "eof", "events", "h11", "idle", "incoming",
-                 "line_checked", "outgoing", "pending", "release", "sock", "tls", "tls_ready", "tls_started")
+    __slots__ = ("addr", "busy", "closing", "deadline", "discarded", "eof", "events", "flight", "h11", "idle",
+                 "incoming", "line_checked", "outgoing", "pending", "release", "sock", "tls", "tls_ready",
+                 "tls_started")
 
     def __init__(self, sock: socket.socket, addr: str, max_head: int) -> None:
         self.sock = sock
@@ -174,6 +195,7 @@ class _Conn:
         self.line_checked = False
         self.discarded = 0  # body bytes read and thrown away
         self.release: Callable[[], None] | None = None
+        self.flight: _Flight | None = None  # the flight this connection's request leads
         self.tls: Any = None  # ssl.SSLObject over the two MemoryBIOs
         self.incoming: Any = None
         self.outgoing: Any = None
@@ -190,6 +212,8 @@ class HTTPServer:
         handler: Handler,
         admit: Admit | None = None,
         limits: ServerLimits = ServerLimits(),
+        share: ShareKey | None = None,
+        joined: Joined | None = None,
         ssl_context: ssl.SSLContext | None = None,
         allowed_sans: Sequence[str] | None = None,
         logger: logging.Logger | None = None,
@@ -198,6 +222,8 @@ class HTTPServer:
         self.listeners = list(listeners)
         self.handler = handler
         self.admit = admit
+        self.share = share
+        self.joined = joined
         self.limits = limits
         self.ssl_context = ssl_context
         self.allowed_sans = list(allowed_sans) if allowed_sans is not None else None
@@ -209,6 +235,7 @@ class HTTPServer:
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
         self._done: deque[tuple[_Conn, HTTPResponse]] = deque()
+        self._flights: dict[tuple[str, ...], _Flight] = {}
         self._conns: set[_Conn] = set()
         self._timers: list[tuple[float, int, _Conn]] = []
         self._seq = itertools.count()
@@ -222,6 +249,7 @@ class HTTPServer:
         self._accepting = True
         self._thread: threading.Thread | None = None
         self.refused = 0  # connections answered 503 at the cap
+        self.shared = 0  # requests answered with an identical request's response
 
     # -- life cycle ----------------------------------------------------------------
 
@@ -348,9 +376,25 @@ class HTTPServer:
             pass
         while self._done:
             conn, response = self._done.popleft()
-            self._finish_request(conn)
-            if conn in self._conns:
-                self._respond(conn, response)
+            self._answer(conn, response)
+
+    def _answer(self, conn: _Conn, response: HTTPResponse) -> None:
+        """A request's response is ready: write it, and to every request that shared it."""
+        flight, conn.flight = conn.flight, None
+        self._finish_request(conn)
+        if conn in self._conns:
+            self._respond(conn, response)
+        if flight is None:
+            return
+        flight.done = True
+        if self._flights.get(flight.key) is flight:
+            del self._flights[flight.key]
+        for waiter, request in flight.waiters:
+            self._finish_request(waiter)
+            if self.joined is not None:
+                self.joined(request, response)
+            if waiter in self._conns:
+                self._respond(waiter, response)
 
     # -- connections ---------------------------------------------------------------
 
@@ -589,11 +633,18 @@ class HTTPServer:
         self._set_deadline(conn, None)  # a scrape has its own deadline
         with self._in_flight_cond:
             self._in_flight += 1
+        share_key = self.share(request) if self.share is not None else None
+        if share_key is not None:
+            flight = self._flights.get(share_key)
+            if flight is not None and not flight.done:
+                flight.waiters.append((conn, request))  # no worker, no admission: it costs nothing
+                self.shared += 1
+                return
+            conn.flight = self._flights[share_key] = _Flight(share_key)
         if self.admit is not None:
             response, conn.release = self.admit(request)
             if response is not None:
-                self._finish_request(conn)
-                self._respond(conn, response)
+                self._answer(conn, response)
                 return
         self._submit(conn, request)
 
@@ -634,6 +685,8 @@ class HTTPServer:
                                         [("Content-Type", "text/plain; charset=utf-8")])
             if request.method == "HEAD":
                 response.head_only = True
+            if conn.flight is not None:
+                conn.flight.done = True  # later identical requests start their own
             with self._workers_lock:
                 self._idle_workers += 1
             self._done.append((conn, response))

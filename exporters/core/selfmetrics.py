@@ -133,8 +133,9 @@ class HandlerStats:
             self.in_flight -= 1
             self.codes[str(code)] = self.codes.get(str(code), 0) + 1
 
-    def refused(self, code: int) -> None:
-        """A request answered without running the handler (the in-flight limit's 503)."""
+    def answered(self, code: int) -> None:
+        """A scrape answered without running the handler: the in-flight limit's 503, or one
+        that shared an identical scrape's answer (``--scrape.share``)."""
         with self._lock:
             self.codes[str(code)] = self.codes.get(str(code), 0) + 1
 
