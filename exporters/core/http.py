@@ -22,7 +22,6 @@ several processes can serve one address with SO_REUSEPORT (``listen.bind``).
 from __future__ import annotations
 
 import heapq
-import itertools
 import logging
 import queue
 import selectors
@@ -174,18 +173,43 @@ class _Flight:
         self.done = False  # set by the worker when the handler returns
 
 
+class _TLS:
+    """A connection's TLS state: an ``ssl.SSLObject`` over two ``MemoryBIO``s."""
+
+    __slots__ = ("incoming", "outgoing", "ready", "sslobj", "started")
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        import ssl
+
+        self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.sslobj = context.wrap_bio(self.incoming, self.outgoing, server_side=True)
+        self.started = False  # the first bytes were looked at (plain HTTP on a TLS port)
+        self.ready = False  # handshake done
+
+
+def head_complete(buffer: bytes, start: int) -> bool:
+    """Whether a request head ends in ``buffer`` (looking from ``start`` on, less the 3 bytes before it)."""
+    start = max(0, start - 3)
+    return buffer.find(b"\n\r\n", start) >= 0 or buffer.find(b"\n\n", start) >= 0
+
+
 class _Conn:
-    """One client connection, owned by the loop thread."""
+    """One client connection, owned by the loop thread.
 
-    __slots__ = ("addr", "busy", "closing", "deadline", "discarded", "eof", "events", "flight", "h11", "idle",
-                 "incoming", "line_checked", "outgoing", "pending", "release", "sock", "tls", "tls_ready",
-                 "tls_started")
+    A connection that has sent nothing, or sits idle between kept-alive requests, holds no
+    parser: the h11 state is made when a request head is complete (until then its bytes wait
+    in ``head``) and dropped again once its response is written. Thousands of idle or
+    trickling connections then cost little more than their sockets.
+    """
 
-    def __init__(self, sock: socket.socket, addr: str, max_head: int) -> None:
+    __slots__ = ("busy", "closing", "deadline", "discarded", "eof", "events", "flight", "h11", "head", "idle",
+                 "line_checked", "pending", "release", "sock", "tls")
+
+    def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
-        self.addr = addr
-        self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=max_head)
-        self.pending = bytearray()  # bytes to write
+        self.h11: h11.Connection | None = None  # a request is being read or answered
+        self.head = b""  # the start of a request head, before it is parsed
+        self.pending: bytes | bytearray = b""  # bytes to write (a bytearray once partly written)
         self.busy = False  # a worker (or admit) has its request
         self.closing = False  # close once the request is answered and ``pending`` written
         self.eof = False  # the peer is done sending: read no more
@@ -196,11 +220,20 @@ class _Conn:
         self.discarded = 0  # body bytes read and thrown away
         self.release: Callable[[], None] | None = None
         self.flight: _Flight | None = None  # the flight this connection's request leads
-        self.tls: Any = None  # ssl.SSLObject over the two MemoryBIOs
-        self.incoming: Any = None
-        self.outgoing: Any = None
-        self.tls_started = False
-        self.tls_ready = False
+        self.tls: Any = None  # a _TLS on a TLS port
+
+    def __lt__(self, other: _Conn) -> bool:
+        """Any order between connections with the same deadline (in the timer heap)."""
+        return id(self) < id(other)
+
+    @property
+    def addr(self) -> str:
+        """The client's address, asked of the socket when needed rather than kept per connection."""
+        try:
+            peer = self.sock.getpeername()
+        except OSError:
+            return ""
+        return str(peer[0]) if isinstance(peer, tuple) and peer else "unix"
 
 
 class HTTPServer:
@@ -235,10 +268,11 @@ class HTTPServer:
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
         self._done: deque[tuple[_Conn, HTTPResponse]] = deque()
+        # every read lands here first (loop thread only): no 64 KiB allocation per read
+        self._buffer = memoryview(bytearray(_RECV_BYTES))
         self._flights: dict[tuple[str, ...], _Flight] = {}
         self._conns: set[_Conn] = set()
-        self._timers: list[tuple[float, int, _Conn]] = []
-        self._seq = itertools.count()
+        self._timers: list[tuple[float, _Conn]] = []
         self._jobs: queue.SimpleQueue[tuple[_Conn, HTTPRequest] | None] = queue.SimpleQueue()
         self._workers = 0
         self._idle_workers = 0
@@ -346,7 +380,7 @@ class HTTPServer:
     def _next_timeout(self) -> float | None:
         timers = self._timers
         while timers:
-            deadline, _, conn = timers[0]
+            deadline, conn = timers[0]
             if conn in self._conns and conn.deadline == deadline:
                 return max(0.0, deadline - self.clock())
             heapq.heappop(timers)  # stale: the connection moved on or closed
@@ -357,13 +391,13 @@ class HTTPServer:
             conn.deadline = 0.0
             return
         conn.deadline = self.clock() + seconds
-        heapq.heappush(self._timers, (conn.deadline, next(self._seq), conn))
+        heapq.heappush(self._timers, (conn.deadline, conn))
 
     def _expire(self) -> None:
         now = self.clock()
         timers = self._timers
         while timers and timers[0][0] <= now:
-            deadline, _, conn = heapq.heappop(timers)
+            deadline, conn = heapq.heappop(timers)
             if conn in self._conns and conn.deadline == deadline:
                 self.logger.debug("closing a connection at its timeout", extra={"client": conn.addr})
                 self._close(conn)
@@ -401,7 +435,7 @@ class HTTPServer:
     def _accept(self, listener: Listener) -> None:
         for _ in range(64):  # a burst of connects is taken in one go
             try:
-                sock, address = listener.sock.accept()
+                sock, _ = listener.sock.accept()
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as err:  # EMFILE and friends: the kernel keeps the rest queued
@@ -418,13 +452,9 @@ class HTTPServer:
                 continue
             if sock.family != socket.AF_UNIX:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            client = address[0] if isinstance(address, tuple) and address else "unix"
-            conn = _Conn(sock, str(client), self.limits.max_head_bytes)
+            conn = _Conn(sock)
             if self.ssl_context is not None:
-                import ssl
-
-                conn.incoming, conn.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-                conn.tls = self.ssl_context.wrap_bio(conn.incoming, conn.outgoing, server_side=True)
+                conn.tls = _TLS(self.ssl_context)
             self._conns.add(conn)
             self._update_events(conn)
             self._set_deadline(conn, self.limits.header_timeout)
@@ -454,22 +484,23 @@ class HTTPServer:
 
     def _read(self, conn: _Conn) -> None:
         try:
-            data = conn.sock.recv(_RECV_BYTES)
+            size = conn.sock.recv_into(self._buffer)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
             self._close(conn)
             return
+        data = bytes(self._buffer[:size])
         if not data:
             conn.eof = True
             self._update_events(conn)
-            if conn.tls is not None and not conn.tls_ready:
+            if conn.tls is not None and not conn.tls.ready:
                 self._close(conn)
             else:
                 self._feed(conn, b"")
             return
         if conn.tls is not None:
-            if not conn.tls_ready:
+            if not conn.tls.ready:
                 self._handshake(conn, data)
                 return
             plain = self._decrypt(conn, data)
@@ -483,14 +514,14 @@ class HTTPServer:
     def _handshake(self, conn: _Conn, data: bytes) -> None:
         import ssl
 
-        if not conn.tls_started:
-            conn.tls_started = True
+        if not conn.tls.started:
+            conn.tls.started = True
             if data.startswith(_PLAIN_HTTP_PREFIXES):
                 self._write_and_close(conn, PLAIN_HTTP_ON_TLS)
                 return
-        conn.incoming.write(data)
+        conn.tls.incoming.write(data)
         try:
-            conn.tls.do_handshake()
+            conn.tls.sslobj.do_handshake()
         except ssl.SSLWantReadError:
             self._send_tls_output(conn)
             return
@@ -504,13 +535,13 @@ class HTTPServer:
         if self.allowed_sans is not None and not self._sans_allowed(conn):
             self._close(conn)
             return
-        conn.tls_ready = True
+        conn.tls.ready = True
         plain = self._decrypt(conn, b"")
         if plain:
             self._feed(conn, plain)
 
     def _sans_allowed(self, conn: _Conn) -> bool:
-        cert = conn.tls.getpeercert()
+        cert = conn.tls.sslobj.getpeercert()
         if not cert:
             return False
         sans = [str(entry[1]) for entry in cert.get("subjectAltName", ()) if len(entry) == 2]
@@ -521,11 +552,11 @@ class HTTPServer:
         import ssl
 
         if data:
-            conn.incoming.write(data)
+            conn.tls.incoming.write(data)
         out = bytearray()
         while True:
             try:
-                chunk = conn.tls.read(_RECV_BYTES)
+                chunk = conn.tls.sslobj.read(_RECV_BYTES)
             except ssl.SSLWantReadError:
                 break
             except (ssl.SSLError, OSError):
@@ -543,30 +574,49 @@ class HTTPServer:
         return bytes(out)
 
     def _send_tls_output(self, conn: _Conn) -> None:
-        data = conn.outgoing.read()
+        data = conn.tls.outgoing.read()
         if data:
             conn.pending += data
             self._flush(conn)
 
     # -- requests ------------------------------------------------------------------
 
+    def _parser(self, conn: _Conn) -> h11.Connection:
+        if conn.h11 is None:
+            conn.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=self.limits.max_head_bytes)
+        return conn.h11
+
     def _feed(self, conn: _Conn, data: bytes) -> None:
         if conn not in self._conns:
             return
-        h = conn.h11
         if data and conn.idle:
             conn.idle = False  # a new request began: its head must come within the header timeout
             self._set_deadline(conn, self.limits.header_timeout)
-        if data and not conn.line_checked and h.their_state is h11.IDLE:
-            buffered = bytes(h.trailing_data[0]) + data
+        if data and not conn.line_checked and (conn.h11 is None or conn.h11.their_state is h11.IDLE):
+            buffered = (conn.head if conn.h11 is None else bytes(conn.h11.trailing_data[0])) + data
             if b"\n" in buffered:
                 conn.line_checked = True
                 problem = check_request_line(buffered)
                 if problem is not None:
                     self._write_and_close(conn, go_error(*problem))
                     return
+        if conn.h11 is None and data:
+            head = conn.head + data
+            if not head_complete(head, len(conn.head)) and len(head) <= self.limits.max_head_bytes:
+                conn.head = head  # no parser until the head is complete (or too large: h11 answers 431)
+                return
+            conn.head, data = b"", head
+        elif conn.h11 is None:  # the peer is done sending, between requests
+            if conn.head:
+                self._write_and_close(conn, go_error(400))  # in the middle of a head, as h11 would answer
+            elif conn.pending:
+                conn.closing = True
+            else:
+                self._close(conn)
+            return
         if conn.discarded > self.limits.max_body_bytes:
             return
+        h = self._parser(conn)
         try:
             h.receive_data(data)
         except RuntimeError:  # bytes after the peer's EOF
@@ -574,7 +624,7 @@ class HTTPServer:
         self._events(conn)
 
     def _events(self, conn: _Conn) -> None:
-        h = conn.h11
+        h = self._parser(conn)
         while conn in self._conns:
             try:
                 event = h.next_event()
@@ -603,7 +653,7 @@ class HTTPServer:
                 return
 
     def _protocol_error(self, conn: _Conn, err: h11.RemoteProtocolError) -> None:
-        if conn.busy or conn.h11.our_state is not h11.IDLE:
+        if conn.busy or self._parser(conn).our_state is not h11.IDLE:
             # a broken body after the request was taken: answer that request, then close
             conn.closing = True
             if not conn.busy and not conn.pending:
@@ -697,7 +747,7 @@ class HTTPServer:
     def _respond(self, conn: _Conn, response: HTTPResponse) -> None:
         """Write a request's response (in the loop thread)."""
         conn.busy = False
-        h = conn.h11
+        h = self._parser(conn)
         headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in response.headers]
         headers.append((b"Date", http_date()))
         headers.append((b"Content-Length", str(len(response.body)).encode()))
@@ -724,8 +774,9 @@ class HTTPServer:
             self._set_deadline(conn, self.limits.write_timeout)  # the rest of the body must come
 
     def _next_cycle(self, conn: _Conn) -> None:
+        h = self._parser(conn)
         try:
-            conn.h11.start_next_cycle()
+            h.start_next_cycle()
         except h11.LocalProtocolError:
             conn.closing = True
             self._flush(conn)
@@ -734,15 +785,17 @@ class HTTPServer:
         conn.idle = True
         if not conn.pending:
             self._set_deadline(conn, self.limits.idle_timeout)
-        if conn.h11.trailing_data[0]:
+        if h.trailing_data[0]:
             conn.idle = False
             self._set_deadline(conn, self.limits.header_timeout)
             self._events(conn)  # a pipelined request
+        elif not h.trailing_data[1]:
+            conn.h11 = None  # idle between requests: the next bytes start a fresh parser
 
     def _write(self, conn: _Conn, data: bytes) -> None:
         if conn.tls is not None:
-            conn.tls.write(data)
-            conn.pending += conn.outgoing.read()
+            conn.tls.sslobj.write(data)
+            conn.pending += conn.tls.outgoing.read()
         else:
             conn.pending += data
         self._flush(conn)
@@ -750,7 +803,7 @@ class HTTPServer:
     def _write_and_close(self, conn: _Conn, data: bytes) -> None:
         """Answer without h11 (a protocol error) and close once written."""
         conn.closing = True
-        if conn.tls is not None and conn.tls_ready:
+        if conn.tls is not None and conn.tls.ready:
             self._write(conn, data)
         else:
             conn.pending += data
@@ -767,6 +820,11 @@ class HTTPServer:
             except OSError:
                 self._close(conn)
                 return
+            if sent == len(conn.pending):
+                conn.pending = b""  # nothing held while the connection idles
+                break
+            if isinstance(conn.pending, bytes):
+                conn.pending = bytearray(conn.pending)  # the rest goes out in pieces: drop sent bytes in place
             del conn.pending[:sent]
         self._update_events(conn)
         if conn.pending:

@@ -77,18 +77,20 @@ def exchange(sock: socket.socket, data: bytes, shut: bool = False) -> bytes:
 
 
 def read_response(sock: socket.socket) -> bytes:
-    """One response with a Content-Length body."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        assert chunk, data
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
+    """One response with a Content-Length body, and not a byte of the next one."""
+    head = b""
+    while not head.endswith(b"\r\n\r\n"):  # a byte at a time: a pipelined answer may follow at once
+        chunk = sock.recv(1)
+        assert chunk, head
+        head += chunk
     length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
                   if line.lower().startswith(b"content-length"))
+    body = b""
     while len(body) < length:
-        body += sock.recv(65536)
-    return head + b"\r\n\r\n" + body
+        chunk = sock.recv(length - len(body))
+        assert chunk, head + body
+        body += chunk
+    return head + body
 
 
 @pytest.mark.parametrize(
