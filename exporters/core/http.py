@@ -1,6 +1,6 @@
 """The HTTP/1.1 server of the three exporters: one event loop for connections, a few workers for requests.
 
-Connections live in one thread's ``selectors`` loop, so an idle or trickling connection
+Connections live in one thread's epoll (or poll) loop, so an idle or trickling connection
 costs a socket and a few hundred bytes, never a thread. h11 parses requests; a request whose
 head is complete goes to a bounded pool of workers, served in arrival order; the response
 comes back to the loop, which writes it. Request bodies are read and discarded (bounded).
@@ -13,7 +13,7 @@ HTTP request to an HTTPS server"). Timeouts: a head must arrive within ``header_
 a kept-alive connection idles at most ``idle_timeout``, a response must drain within
 ``write_timeout``. Connections beyond ``max_connections`` get a 503 and are closed.
 
-The loop sleeps in ``select`` until a socket is ready or the next connection deadline:
+The loop sleeps in epoll until a socket is ready or the next connection deadline:
 with no connection open it never wakes. TLS runs through ``ssl.MemoryBIO`` (ssl is
 imported only when a TLS context is given). The listening sockets are handed in, so
 several processes can serve one address with SO_REUSEPORT (``listen.bind``).
@@ -24,7 +24,7 @@ from __future__ import annotations
 import heapq
 import logging
 import queue
-import selectors
+import select
 import socket
 import threading
 import time
@@ -173,6 +173,43 @@ class _Flight:
         self.done = False  # set by the worker when the handler returns
 
 
+class _Poller:
+    """Which descriptors are ready: epoll where the kernel has it, else poll(2).
+
+    Unlike ``selectors`` it keeps no key object per descriptor (80 bytes and a dict entry
+    each); the server maps descriptors to connections itself.
+    """
+
+    READ = select.POLLIN
+    WRITE = select.POLLOUT
+    FAILED = select.POLLERR | select.POLLHUP  # reported whether asked for or not
+
+    def __init__(self, epoll: bool = True) -> None:
+        self._epoll = select.epoll() if epoll and hasattr(select, "epoll") else None
+        self._poll = select.poll() if self._epoll is None else None
+        self._ops: Any = self._epoll if self._epoll is not None else self._poll
+
+    def register(self, fd: int, mask: int) -> None:
+        self._ops.register(fd, mask)
+
+    def modify(self, fd: int, mask: int) -> None:
+        self._ops.modify(fd, mask)
+
+    def unregister(self, fd: int) -> None:
+        self._ops.unregister(fd)
+
+    def poll(self, timeout: float | None) -> list[tuple[int, int]]:
+        """(descriptor, events) ready within ``timeout`` seconds (None: until one is)."""
+        if self._epoll is not None:
+            return self._epoll.poll(-1 if timeout is None else timeout)
+        assert self._poll is not None
+        return self._poll.poll(None if timeout is None else int(timeout * 1000) + 1)
+
+    def close(self) -> None:
+        if self._epoll is not None:
+            self._epoll.close()
+
+
 class _TLS:
     """A connection's TLS state: an ``ssl.SSLObject`` over two ``MemoryBIO``s."""
 
@@ -202,11 +239,12 @@ class _Conn:
     trickling connections then cost little more than their sockets.
     """
 
-    __slots__ = ("busy", "closing", "deadline", "discarded", "eof", "events", "flight", "h11", "head", "idle",
+    __slots__ = ("busy", "closing", "deadline", "discarded", "eof", "events", "fd", "flight", "h11", "head", "idle",
                  "line_checked", "pending", "release", "sock", "tls")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
+        self.fd = sock.fileno()  # -1 once closed
         self.h11: h11.Connection | None = None  # a request is being read or answered
         self.head = b""  # the start of a request head, before it is parsed
         self.pending: bytes | bytearray = b""  # bytes to write (a bytearray once partly written)
@@ -214,13 +252,17 @@ class _Conn:
         self.closing = False  # close once the request is answered and ``pending`` written
         self.eof = False  # the peer is done sending: read no more
         self.idle = False  # kept alive between requests (idle timeout, not header timeout)
-        self.events = 0  # what the selector watches for
+        self.events = 0  # what the poller watches for
         self.deadline = 0.0
         self.line_checked = False
         self.discarded = 0  # body bytes read and thrown away
         self.release: Callable[[], None] | None = None
         self.flight: _Flight | None = None  # the flight this connection's request leads
         self.tls: Any = None  # a _TLS on a TLS port
+
+    @property
+    def open(self) -> bool:
+        return self.fd >= 0
 
     def __lt__(self, other: _Conn) -> bool:
         """Any order between connections with the same deadline (in the timer heap)."""
@@ -263,7 +305,8 @@ class HTTPServer:
         self.logger = logger or logging.getLogger("exporters")
         self.clock = clock
         self.max_connections = limits.connection_cap()
-        self._selector = selectors.DefaultSelector()
+        self._poller = _Poller()
+        self._listening: dict[int, Listener] = {}
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
@@ -271,7 +314,7 @@ class HTTPServer:
         # every read lands here first (loop thread only): no 64 KiB allocation per read
         self._buffer = memoryview(bytearray(_RECV_BYTES))
         self._flights: dict[tuple[str, ...], _Flight] = {}
-        self._conns: set[_Conn] = set()
+        self._conns: dict[int, _Conn] = {}  # by descriptor
         self._timers: list[tuple[float, _Conn]] = []
         self._jobs: queue.SimpleQueue[tuple[_Conn, HTTPRequest] | None] = queue.SimpleQueue()
         self._workers = 0
@@ -290,8 +333,9 @@ class HTTPServer:
     def start(self) -> None:
         for listener in self.listeners:
             listener.sock.setblocking(False)
-            self._selector.register(listener.sock, selectors.EVENT_READ, listener)
-        self._selector.register(self._wake_r, selectors.EVENT_READ, None)
+            self._listening[listener.sock.fileno()] = listener
+            self._poller.register(listener.sock.fileno(), _Poller.READ)
+        self._poller.register(self._wake_r.fileno(), _Poller.READ)
         self._thread = threading.Thread(target=self._loop, name="http", daemon=True)
         self._thread.start()
 
@@ -350,30 +394,32 @@ class HTTPServer:
         try:
             while not self._stop:
                 if not self._accepting and self.listeners:
-                    for listener in self.listeners:
-                        self._selector.unregister(listener.sock)
+                    for fd, listener in self._listening.items():
+                        self._poller.unregister(fd)
                         listener.close()
+                    self._listening.clear()
                     self.listeners = []
-                for key, mask in self._selector.select(self._next_timeout()):
-                    data = key.data
-                    if data is None:
+                wake = self._wake_r.fileno()
+                for fd, mask in self._poller.poll(self._next_timeout()):
+                    conn = self._conns.get(fd)
+                    if conn is not None:
+                        if mask & (_Poller.WRITE | _Poller.FAILED):
+                            self._flush(conn)
+                        if mask & (_Poller.READ | _Poller.FAILED) and conn.open:
+                            self._read(conn)
+                    elif fd == wake:
                         self._drain_wake()
-                    elif isinstance(data, Listener):
-                        self._accept(data)
-                    else:
-                        if mask & selectors.EVENT_WRITE:
-                            self._flush(data)
-                        if mask & selectors.EVENT_READ and data in self._conns:
-                            self._read(data)
+                    elif fd in self._listening:
+                        self._accept(self._listening[fd])
                 self._expire()
         except Exception as err:  # noqa: BLE001 - logged, then the loop ends
             self.logger.error("http server loop failed", extra={"err": f"{type(err).__name__}: {err}"})
         finally:
-            for conn in list(self._conns):
+            for conn in list(self._conns.values()):
                 self._close(conn)
             for listener in self.listeners:
                 listener.close()
-            self._selector.close()
+            self._poller.close()
             self._wake_r.close()
             self._wake_w.close()
 
@@ -381,7 +427,7 @@ class HTTPServer:
         timers = self._timers
         while timers:
             deadline, conn = timers[0]
-            if conn in self._conns and conn.deadline == deadline:
+            if conn.open and conn.deadline == deadline:
                 return max(0.0, deadline - self.clock())
             heapq.heappop(timers)  # stale: the connection moved on or closed
         return None  # nothing due: sleep until a socket is ready
@@ -398,7 +444,7 @@ class HTTPServer:
         timers = self._timers
         while timers and timers[0][0] <= now:
             deadline, conn = heapq.heappop(timers)
-            if conn in self._conns and conn.deadline == deadline:
+            if conn.open and conn.deadline == deadline:
                 self.logger.debug("closing a connection at its timeout", extra={"client": conn.addr})
                 self._close(conn)
 
@@ -416,7 +462,7 @@ class HTTPServer:
         """A request's response is ready: write it, and to every request that shared it."""
         flight, conn.flight = conn.flight, None
         self._finish_request(conn)
-        if conn in self._conns:
+        if conn.open:
             self._respond(conn, response)
         if flight is None:
             return
@@ -427,7 +473,7 @@ class HTTPServer:
             self._finish_request(waiter)
             if self.joined is not None:
                 self.joined(request, response)
-            if waiter in self._conns:
+            if waiter.open:
                 self._respond(waiter, response)
 
     # -- connections ---------------------------------------------------------------
@@ -455,31 +501,32 @@ class HTTPServer:
             conn = _Conn(sock)
             if self.ssl_context is not None:
                 conn.tls = _TLS(self.ssl_context)
-            self._conns.add(conn)
+            self._conns[conn.fd] = conn
             self._update_events(conn)
             self._set_deadline(conn, self.limits.header_timeout)
 
     def _close(self, conn: _Conn) -> None:
-        if conn not in self._conns:
+        if not conn.open:
             return
-        self._conns.discard(conn)
+        del self._conns[conn.fd]
         if conn.events:
-            self._selector.unregister(conn.sock)
+            self._poller.unregister(conn.fd)
             conn.events = 0
+        conn.fd = -1
         conn.sock.close()
 
     def _update_events(self, conn: _Conn) -> None:
         """Watch for reading unless the peer is done sending, for writing while bytes wait."""
         reading = not conn.eof and conn.discarded <= self.limits.max_body_bytes
-        wanted = (selectors.EVENT_READ if reading else 0) | (selectors.EVENT_WRITE if conn.pending else 0)
+        wanted = (_Poller.READ if reading else 0) | (_Poller.WRITE if conn.pending else 0)
         if wanted == conn.events:
             return
         if conn.events == 0:
-            self._selector.register(conn.sock, wanted, conn)
+            self._poller.register(conn.fd, wanted)
         elif wanted == 0:
-            self._selector.unregister(conn.sock)
+            self._poller.unregister(conn.fd)
         else:
-            self._selector.modify(conn.sock, wanted, conn)
+            self._poller.modify(conn.fd, wanted)
         conn.events = wanted
 
     def _read(self, conn: _Conn) -> None:
@@ -587,7 +634,7 @@ class HTTPServer:
         return conn.h11
 
     def _feed(self, conn: _Conn, data: bytes) -> None:
-        if conn not in self._conns:
+        if not conn.open:
             return
         if data and conn.idle:
             conn.idle = False  # a new request began: its head must come within the header timeout
@@ -625,7 +672,7 @@ class HTTPServer:
 
     def _events(self, conn: _Conn) -> None:
         h = self._parser(conn)
-        while conn in self._conns:
+        while conn.open:
             try:
                 event = h.next_event()
             except h11.RemoteProtocolError as err:
@@ -766,7 +813,7 @@ class HTTPServer:
         if h.our_state is h11.MUST_CLOSE or response.close:
             conn.closing = True
         self._write(conn, out)
-        if conn not in self._conns or conn.closing:
+        if not conn.open or conn.closing:
             return
         if h.their_state is h11.DONE:
             self._next_cycle(conn)
@@ -810,7 +857,7 @@ class HTTPServer:
             self._flush(conn)
 
     def _flush(self, conn: _Conn) -> None:
-        if conn not in self._conns:
+        if not conn.open:
             return
         while conn.pending:
             try:

@@ -20,8 +20,8 @@ from exporters.core.listen import bind
 from tests.core.test_server import wait_for
 
 COUNT = 1000
-# per connection: socket object, connection record, selector entry, timer; half a head for half of them
-MAX_BYTES_PER_CONNECTION = 800
+# per connection: socket object, connection record, descriptor map entry, timer; half a head for half of them
+MAX_BYTES_PER_CONNECTION = 600
 # what stays once they are gone: the connection set's and the selector's tables do not shrink
 MAX_BYTES_AFTER = 256 * 1024
 

@@ -13,7 +13,15 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from exporters.core.http import HTTPRequest, HTTPResponse, HTTPServer, ServerLimits, check_request_line, go_error
+from exporters.core.http import (
+    HTTPRequest,
+    HTTPResponse,
+    HTTPServer,
+    ServerLimits,
+    _Poller,
+    check_request_line,
+    go_error,
+)
 from exporters.core.listen import bind
 
 pytestmark = pytest.mark.timeout(60)
@@ -308,3 +316,22 @@ def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
     while not condition():
         assert time.monotonic() < end, "condition not reached"
         time.sleep(0.005)
+
+
+@pytest.mark.parametrize("epoll", [True, False])
+def test_the_poller_reports_readiness_with_epoll_and_with_poll(epoll: bool) -> None:
+    poller = _Poller(epoll=epoll)
+    a, b = socket.socketpair()
+    try:
+        poller.register(a.fileno(), _Poller.READ)
+        assert poller.poll(0) == []
+        b.send(b"x")
+        assert poller.poll(5) == [(a.fileno(), _Poller.READ)]
+        poller.modify(a.fileno(), _Poller.WRITE)
+        assert poller.poll(5) == [(a.fileno(), _Poller.WRITE)]
+        poller.unregister(a.fileno())
+        assert poller.poll(0) == []
+    finally:
+        poller.close()
+        a.close()
+        b.close()
