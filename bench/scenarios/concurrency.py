@@ -1,4 +1,9 @@
-"""Each exporter alone, W scrapers back to back on their own connections."""
+"""Each exporter alone, W scrapers back to back on their own connections.
+
+The scrapers send identical requests, so with ``--scrape.share`` (ours, on by default) those
+that overlap share one collection: ours then does less work than Go per answer. To compare
+one collection per scrape, pass ``--no-scrape.share`` to ours (``--redis-ours-args=--no-scrape.share``).
+"""
 
 from __future__ import annotations
 

@@ -160,8 +160,8 @@ def measure(running: RunningExporter, opts: Options, flood: int, burst: int, ste
     flooder.start()
     time.sleep(min(10.0, 1.0 + flood / 500))
     latencies = [r.seconds for r in (scraper.scrape() for _ in range(20)) if r.ok]
-    out["flood_p50_ms"] = 1000 * percentile(latencies, 0.5) if latencies else float("nan")
-    out["flood_p99_ms"] = 1000 * percentile(latencies, 0.99) if latencies else float("nan")
+    out["flood_p50_ms"] = 1000 * percentile(latencies, 50) if latencies else float("nan")
+    out["flood_p99_ms"] = 1000 * percentile(latencies, 99) if latencies else float("nan")
     out["flood_held"] = held[-1] if held else 0
     stop.set()
     flooder.join(30)
@@ -175,7 +175,7 @@ def measure(running: RunningExporter, opts: Options, flood: int, burst: int, ste
     seconds = _burst(port, burst, opts.scrape_timeout)
     out["burst_listen_overflows"] = _listen_overflows() - overflows
     out["burst_answered"] = len(seconds)
-    for name, q in (("burst_p50_ms", 0.5), ("burst_p99_ms", 0.99), ("burst_max_ms", 1.0)):
+    for name, q in (("burst_p50_ms", 50), ("burst_p99_ms", 99), ("burst_max_ms", 100)):
         out[name] = 1000 * percentile(seconds, q) if seconds else float("nan")
     return out
 

@@ -326,10 +326,30 @@ class Exporter:
         if path != self.telemetry_path and path not in self.metrics_routes:
             return None, None
         if not self._limit.acquire(blocking=False):
-            self.stats.refused(503)
+            self.stats.answered(503)
             body = f"Limit of concurrent requests reached ({self.max_requests}), try again later.\n".encode()
             return self._http_response(http, Response(503, body)), None
         return None, self._limit.release
+
+    def share_key(self, http: HTTPRequest) -> tuple[str, ...] | None:
+        """In the server's loop: what makes two scrapes identical for ``--scrape.share``.
+
+        Everything the answer depends on: method, path and query (the target), the credentials,
+        the format and encoding asked for and the scrape timeout. Only scrape endpoints share.
+        """
+        if not self.web.share_scrapes:
+            return None
+        path = urlsplit(http.target).path
+        if path != self.telemetry_path and path not in self.metrics_routes:
+            return None
+        headers = http.headers
+        return (http.method, http.target, headers.get("authorization", ""), headers.get("accept", ""),
+                headers.get("accept-encoding", ""), headers.get(SCRAPE_TIMEOUT_HEADER.lower(), ""))
+
+    def joined(self, http: HTTPRequest, response: HTTPResponse) -> None:
+        """In the server's loop: a scrape answered with an identical one's answer counts as served."""
+        if response.status not in (401, 429):  # refused before the scrape handler, as the leader was
+            self.stats.answered(response.status)
 
     def handle(self, http: HTTPRequest) -> HTTPResponse:
         """In a worker: rate limit, basic auth, then the route; the response as the server writes it."""
@@ -406,7 +426,7 @@ def serve(app: Exporter, stop: threading.Event | None = None) -> int:
     logger = app.logger
     tls = app.web_config.tls.enabled
     server = HTTPServer(
-        app.runtime.listeners, app.handle, app.admit, app.limits,
+        app.runtime.listeners, app.handle, app.admit, app.limits, share=app.share_key, joined=app.joined,
         ssl_context=build_ssl_context(app.web_config) if tls else None,
         allowed_sans=app.web_config.tls.client_allowed_sans, logger=logger,
     )

@@ -182,6 +182,12 @@ def add_web_flags(
         help="Series one scrape may answer; the rest are cut and counted in exporters_series_dropped_total "
         "(default 500000, 0: no limit; not an upstream flag).",
     )
+    add_bool_flag(
+        web, "scrape.share", default=True, dest="scrape_share",
+        help="Identical scrapes arriving while one is being collected wait for its answer instead of "
+        "collecting again (same path, query, credentials, Accept and Accept-Encoding; never an answer "
+        "finished before the request came); --no-scrape.share turns it off (not an upstream flag).",
+    )
     web.add_argument(
         "--scrape.timeout-offset", dest="scrape_timeout_offset", type=parse_duration, metavar="SECONDS",
         default=0.5,

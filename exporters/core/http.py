@@ -1,6 +1,6 @@
 """The HTTP/1.1 server of the three exporters: one event loop for connections, a few workers for requests.
 
-Connections live in one thread's ``selectors`` loop, so an idle or trickling connection
+Connections live in one thread's epoll (or poll) loop, so an idle or trickling connection
 costs a socket and a few hundred bytes, never a thread. h11 parses requests; a request whose
 head is complete goes to a bounded pool of workers, served in arrival order; the response
 comes back to the loop, which writes it. Request bodies are read and discarded (bounded).
@@ -13,7 +13,7 @@ HTTP request to an HTTPS server"). Timeouts: a head must arrive within ``header_
 a kept-alive connection idles at most ``idle_timeout``, a response must drain within
 ``write_timeout``. Connections beyond ``max_connections`` get a 503 and are closed.
 
-The loop sleeps in ``select`` until a socket is ready or the next connection deadline:
+The loop sleeps in epoll until a socket is ready or the next connection deadline:
 with no connection open it never wakes. TLS runs through ``ssl.MemoryBIO`` (ssl is
 imported only when a TLS context is given). The listening sockets are handed in, so
 several processes can serve one address with SO_REUSEPORT (``listen.bind``).
@@ -22,10 +22,9 @@ several processes can serve one address with SO_REUSEPORT (``listen.bind``).
 from __future__ import annotations
 
 import heapq
-import itertools
 import logging
 import queue
-import selectors
+import select
 import socket
 import threading
 import time
@@ -101,6 +100,11 @@ Handler = Callable[[HTTPRequest], HTTPResponse]
 # Run in the loop thread when a request's head is complete: a response to answer at once
 # (a 503 for a limit) or None to queue the request for a worker, plus a release callback.
 Admit = Callable[[HTTPRequest], tuple[HTTPResponse | None, Callable[[], None] | None]]
+# Run in the loop thread when a request's head is complete: the key under which requests
+# identical to it share one response, or None to serve it on its own (see ``_Flight``).
+ShareKey = Callable[[HTTPRequest], tuple[str, ...] | None]
+# Run in the loop thread for each request answered with another's response.
+Joined = Callable[[HTTPRequest, HTTPResponse], None]
 
 
 def reason(status: int) -> str:
@@ -154,31 +158,124 @@ def check_request_line(buffer: bytes) -> tuple[int, str] | None:
     return None
 
 
+class _Flight:
+    """One request being served and the identical requests that arrived meanwhile.
+
+    Requests join while the leader's handler has not returned; once it has, the next
+    identical request starts a flight of its own: no response outlives its request.
+    """
+
+    __slots__ = ("done", "key", "waiters")
+
+    def __init__(self, key: tuple[str, ...]) -> None:
+        self.key = key
+        self.waiters: list[tuple[_Conn, HTTPRequest]] = []
+        self.done = False  # set by the worker when the handler returns
+
+
+class _Poller:
+    """Which descriptors are ready: epoll where the kernel has it, else poll(2).
+
+    Unlike ``selectors`` it keeps no key object per descriptor (80 bytes and a dict entry
+    each); the server maps descriptors to connections itself.
+    """
+
+    READ = select.POLLIN
+    WRITE = select.POLLOUT
+    FAILED = select.POLLERR | select.POLLHUP  # reported whether asked for or not
+
+    def __init__(self, epoll: bool = True) -> None:
+        self._epoll = select.epoll() if epoll and hasattr(select, "epoll") else None
+        self._poll = select.poll() if self._epoll is None else None
+        self._ops: Any = self._epoll if self._epoll is not None else self._poll
+
+    def register(self, fd: int, mask: int) -> None:
+        self._ops.register(fd, mask)
+
+    def modify(self, fd: int, mask: int) -> None:
+        self._ops.modify(fd, mask)
+
+    def unregister(self, fd: int) -> None:
+        self._ops.unregister(fd)
+
+    def poll(self, timeout: float | None) -> list[tuple[int, int]]:
+        """(descriptor, events) ready within ``timeout`` seconds (None: until one is)."""
+        if self._epoll is not None:
+            return self._epoll.poll(-1 if timeout is None else timeout)
+        assert self._poll is not None
+        return self._poll.poll(None if timeout is None else int(timeout * 1000) + 1)
+
+    def close(self) -> None:
+        if self._epoll is not None:
+            self._epoll.close()
+
+
+class _TLS:
+    """A connection's TLS state: an ``ssl.SSLObject`` over two ``MemoryBIO``s."""
+
+    __slots__ = ("incoming", "outgoing", "ready", "sslobj", "started")
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        import ssl
+
+        self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.sslobj = context.wrap_bio(self.incoming, self.outgoing, server_side=True)
+        self.started = False  # the first bytes were looked at (plain HTTP on a TLS port)
+        self.ready = False  # handshake done
+
+
+def head_complete(buffer: bytes, start: int) -> bool:
+    """Whether a request head ends in ``buffer`` (looking from ``start`` on, less the 3 bytes before it)."""
+    start = max(0, start - 3)
+    return buffer.find(b"\n\r\n", start) >= 0 or buffer.find(b"\n\n", start) >= 0
+
+
 class _Conn:
-    """One client connection, owned by the loop thread."""
+    """One client connection, owned by the loop thread.
 
-    __slots__ = ("addr", "busy", "closing", "deadline", "discarded", "eof", "events", "h11", "idle", "incoming",
-                 "line_checked", "outgoing", "pending", "release", "sock", "tls", "tls_ready", "tls_started")
+    A connection that has sent nothing, or sits idle between kept-alive requests, holds no
+    parser: the h11 state is made when a request head is complete (until then its bytes wait
+    in ``head``) and dropped again once its response is written. Thousands of idle or
+    trickling connections then cost little more than their sockets.
+    """
 
-    def __init__(self, sock: socket.socket, addr: str, max_head: int) -> None:
+    __slots__ = ("busy", "closing", "deadline", "discarded", "eof", "events", "fd", "flight", "h11", "head", "idle",
+                 "line_checked", "pending", "release", "sock", "tls")
+
+    def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
-        self.addr = addr
-        self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=max_head)
-        self.pending = bytearray()  # bytes to write
+        self.fd = sock.fileno()  # -1 once closed
+        self.h11: h11.Connection | None = None  # a request is being read or answered
+        self.head = b""  # the start of a request head, before it is parsed
+        self.pending: bytes | bytearray = b""  # bytes to write (a bytearray once partly written)
         self.busy = False  # a worker (or admit) has its request
         self.closing = False  # close once the request is answered and ``pending`` written
         self.eof = False  # the peer is done sending: read no more
         self.idle = False  # kept alive between requests (idle timeout, not header timeout)
-        self.events = 0  # what the selector watches for
+        self.events = 0  # what the poller watches for
         self.deadline = 0.0
         self.line_checked = False
         self.discarded = 0  # body bytes read and thrown away
         self.release: Callable[[], None] | None = None
-        self.tls: Any = None  # ssl.SSLObject over the two MemoryBIOs
-        self.incoming: Any = None
-        self.outgoing: Any = None
-        self.tls_started = False
-        self.tls_ready = False
+        self.flight: _Flight | None = None  # the flight this connection's request leads
+        self.tls: Any = None  # a _TLS on a TLS port
+
+    @property
+    def open(self) -> bool:
+        return self.fd >= 0
+
+    def __lt__(self, other: _Conn) -> bool:
+        """Any order between connections with the same deadline (in the timer heap)."""
+        return id(self) < id(other)
+
+    @property
+    def addr(self) -> str:
+        """The client's address, asked of the socket when needed rather than kept per connection."""
+        try:
+            peer = self.sock.getpeername()
+        except OSError:
+            return ""
+        return str(peer[0]) if isinstance(peer, tuple) and peer else "unix"
 
 
 class HTTPServer:
@@ -190,6 +287,8 @@ class HTTPServer:
         handler: Handler,
         admit: Admit | None = None,
         limits: ServerLimits = ServerLimits(),
+        share: ShareKey | None = None,
+        joined: Joined | None = None,
         ssl_context: ssl.SSLContext | None = None,
         allowed_sans: Sequence[str] | None = None,
         logger: logging.Logger | None = None,
@@ -198,20 +297,25 @@ class HTTPServer:
         self.listeners = list(listeners)
         self.handler = handler
         self.admit = admit
+        self.share = share
+        self.joined = joined
         self.limits = limits
         self.ssl_context = ssl_context
         self.allowed_sans = list(allowed_sans) if allowed_sans is not None else None
         self.logger = logger or logging.getLogger("exporters")
         self.clock = clock
         self.max_connections = limits.connection_cap()
-        self._selector = selectors.DefaultSelector()
+        self._poller = _Poller()
+        self._listening: dict[int, Listener] = {}
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
         self._done: deque[tuple[_Conn, HTTPResponse]] = deque()
-        self._conns: set[_Conn] = set()
-        self._timers: list[tuple[float, int, _Conn]] = []
-        self._seq = itertools.count()
+        # every read lands here first (loop thread only): no 64 KiB allocation per read
+        self._buffer = memoryview(bytearray(_RECV_BYTES))
+        self._flights: dict[tuple[str, ...], _Flight] = {}
+        self._conns: dict[int, _Conn] = {}  # by descriptor
+        self._timers: list[tuple[float, _Conn]] = []
         self._jobs: queue.SimpleQueue[tuple[_Conn, HTTPRequest] | None] = queue.SimpleQueue()
         self._workers = 0
         self._idle_workers = 0
@@ -222,14 +326,16 @@ class HTTPServer:
         self._accepting = True
         self._thread: threading.Thread | None = None
         self.refused = 0  # connections answered 503 at the cap
+        self.shared = 0  # requests answered with an identical request's response
 
     # -- life cycle ----------------------------------------------------------------
 
     def start(self) -> None:
         for listener in self.listeners:
             listener.sock.setblocking(False)
-            self._selector.register(listener.sock, selectors.EVENT_READ, listener)
-        self._selector.register(self._wake_r, selectors.EVENT_READ, None)
+            self._listening[listener.sock.fileno()] = listener
+            self._poller.register(listener.sock.fileno(), _Poller.READ)
+        self._poller.register(self._wake_r.fileno(), _Poller.READ)
         self._thread = threading.Thread(target=self._loop, name="http", daemon=True)
         self._thread.start()
 
@@ -288,38 +394,40 @@ class HTTPServer:
         try:
             while not self._stop:
                 if not self._accepting and self.listeners:
-                    for listener in self.listeners:
-                        self._selector.unregister(listener.sock)
+                    for fd, listener in self._listening.items():
+                        self._poller.unregister(fd)
                         listener.close()
+                    self._listening.clear()
                     self.listeners = []
-                for key, mask in self._selector.select(self._next_timeout()):
-                    data = key.data
-                    if data is None:
+                wake = self._wake_r.fileno()
+                for fd, mask in self._poller.poll(self._next_timeout()):
+                    conn = self._conns.get(fd)
+                    if conn is not None:
+                        if mask & (_Poller.WRITE | _Poller.FAILED):
+                            self._flush(conn)
+                        if mask & (_Poller.READ | _Poller.FAILED) and conn.open:
+                            self._read(conn)
+                    elif fd == wake:
                         self._drain_wake()
-                    elif isinstance(data, Listener):
-                        self._accept(data)
-                    else:
-                        if mask & selectors.EVENT_WRITE:
-                            self._flush(data)
-                        if mask & selectors.EVENT_READ and data in self._conns:
-                            self._read(data)
+                    elif fd in self._listening:
+                        self._accept(self._listening[fd])
                 self._expire()
         except Exception as err:  # noqa: BLE001 - logged, then the loop ends
             self.logger.error("http server loop failed", extra={"err": f"{type(err).__name__}: {err}"})
         finally:
-            for conn in list(self._conns):
+            for conn in list(self._conns.values()):
                 self._close(conn)
             for listener in self.listeners:
                 listener.close()
-            self._selector.close()
+            self._poller.close()
             self._wake_r.close()
             self._wake_w.close()
 
     def _next_timeout(self) -> float | None:
         timers = self._timers
         while timers:
-            deadline, _, conn = timers[0]
-            if conn in self._conns and conn.deadline == deadline:
+            deadline, conn = timers[0]
+            if conn.open and conn.deadline == deadline:
                 return max(0.0, deadline - self.clock())
             heapq.heappop(timers)  # stale: the connection moved on or closed
         return None  # nothing due: sleep until a socket is ready
@@ -329,14 +437,14 @@ class HTTPServer:
             conn.deadline = 0.0
             return
         conn.deadline = self.clock() + seconds
-        heapq.heappush(self._timers, (conn.deadline, next(self._seq), conn))
+        heapq.heappush(self._timers, (conn.deadline, conn))
 
     def _expire(self) -> None:
         now = self.clock()
         timers = self._timers
         while timers and timers[0][0] <= now:
-            deadline, _, conn = heapq.heappop(timers)
-            if conn in self._conns and conn.deadline == deadline:
+            deadline, conn = heapq.heappop(timers)
+            if conn.open and conn.deadline == deadline:
                 self.logger.debug("closing a connection at its timeout", extra={"client": conn.addr})
                 self._close(conn)
 
@@ -348,16 +456,32 @@ class HTTPServer:
             pass
         while self._done:
             conn, response = self._done.popleft()
-            self._finish_request(conn)
-            if conn in self._conns:
-                self._respond(conn, response)
+            self._answer(conn, response)
+
+    def _answer(self, conn: _Conn, response: HTTPResponse) -> None:
+        """A request's response is ready: write it, and to every request that shared it."""
+        flight, conn.flight = conn.flight, None
+        self._finish_request(conn)
+        if conn.open:
+            self._respond(conn, response)
+        if flight is None:
+            return
+        flight.done = True
+        if self._flights.get(flight.key) is flight:
+            del self._flights[flight.key]
+        for waiter, request in flight.waiters:
+            self._finish_request(waiter)
+            if self.joined is not None:
+                self.joined(request, response)
+            if waiter.open:
+                self._respond(waiter, response)
 
     # -- connections ---------------------------------------------------------------
 
     def _accept(self, listener: Listener) -> None:
         for _ in range(64):  # a burst of connects is taken in one go
             try:
-                sock, address = listener.sock.accept()
+                sock, _ = listener.sock.accept()
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as err:  # EMFILE and friends: the kernel keeps the rest queued
@@ -374,58 +498,56 @@ class HTTPServer:
                 continue
             if sock.family != socket.AF_UNIX:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            client = address[0] if isinstance(address, tuple) and address else "unix"
-            conn = _Conn(sock, str(client), self.limits.max_head_bytes)
+            conn = _Conn(sock)
             if self.ssl_context is not None:
-                import ssl
-
-                conn.incoming, conn.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-                conn.tls = self.ssl_context.wrap_bio(conn.incoming, conn.outgoing, server_side=True)
-            self._conns.add(conn)
+                conn.tls = _TLS(self.ssl_context)
+            self._conns[conn.fd] = conn
             self._update_events(conn)
             self._set_deadline(conn, self.limits.header_timeout)
 
     def _close(self, conn: _Conn) -> None:
-        if conn not in self._conns:
+        if not conn.open:
             return
-        self._conns.discard(conn)
+        del self._conns[conn.fd]
         if conn.events:
-            self._selector.unregister(conn.sock)
+            self._poller.unregister(conn.fd)
             conn.events = 0
+        conn.fd = -1
         conn.sock.close()
 
     def _update_events(self, conn: _Conn) -> None:
         """Watch for reading unless the peer is done sending, for writing while bytes wait."""
         reading = not conn.eof and conn.discarded <= self.limits.max_body_bytes
-        wanted = (selectors.EVENT_READ if reading else 0) | (selectors.EVENT_WRITE if conn.pending else 0)
+        wanted = (_Poller.READ if reading else 0) | (_Poller.WRITE if conn.pending else 0)
         if wanted == conn.events:
             return
         if conn.events == 0:
-            self._selector.register(conn.sock, wanted, conn)
+            self._poller.register(conn.fd, wanted)
         elif wanted == 0:
-            self._selector.unregister(conn.sock)
+            self._poller.unregister(conn.fd)
         else:
-            self._selector.modify(conn.sock, wanted, conn)
+            self._poller.modify(conn.fd, wanted)
         conn.events = wanted
 
     def _read(self, conn: _Conn) -> None:
         try:
-            data = conn.sock.recv(_RECV_BYTES)
+            size = conn.sock.recv_into(self._buffer)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
             self._close(conn)
             return
+        data = bytes(self._buffer[:size])
         if not data:
             conn.eof = True
             self._update_events(conn)
-            if conn.tls is not None and not conn.tls_ready:
+            if conn.tls is not None and not conn.tls.ready:
                 self._close(conn)
             else:
                 self._feed(conn, b"")
             return
         if conn.tls is not None:
-            if not conn.tls_ready:
+            if not conn.tls.ready:
                 self._handshake(conn, data)
                 return
             plain = self._decrypt(conn, data)
@@ -439,14 +561,14 @@ class HTTPServer:
     def _handshake(self, conn: _Conn, data: bytes) -> None:
         import ssl
 
-        if not conn.tls_started:
-            conn.tls_started = True
+        if not conn.tls.started:
+            conn.tls.started = True
             if data.startswith(_PLAIN_HTTP_PREFIXES):
                 self._write_and_close(conn, PLAIN_HTTP_ON_TLS)
                 return
-        conn.incoming.write(data)
+        conn.tls.incoming.write(data)
         try:
-            conn.tls.do_handshake()
+            conn.tls.sslobj.do_handshake()
         except ssl.SSLWantReadError:
             self._send_tls_output(conn)
             return
@@ -460,13 +582,13 @@ class HTTPServer:
         if self.allowed_sans is not None and not self._sans_allowed(conn):
             self._close(conn)
             return
-        conn.tls_ready = True
+        conn.tls.ready = True
         plain = self._decrypt(conn, b"")
         if plain:
             self._feed(conn, plain)
 
     def _sans_allowed(self, conn: _Conn) -> bool:
-        cert = conn.tls.getpeercert()
+        cert = conn.tls.sslobj.getpeercert()
         if not cert:
             return False
         sans = [str(entry[1]) for entry in cert.get("subjectAltName", ()) if len(entry) == 2]
@@ -477,11 +599,11 @@ class HTTPServer:
         import ssl
 
         if data:
-            conn.incoming.write(data)
+            conn.tls.incoming.write(data)
         out = bytearray()
         while True:
             try:
-                chunk = conn.tls.read(_RECV_BYTES)
+                chunk = conn.tls.sslobj.read(_RECV_BYTES)
             except ssl.SSLWantReadError:
                 break
             except (ssl.SSLError, OSError):
@@ -499,30 +621,49 @@ class HTTPServer:
         return bytes(out)
 
     def _send_tls_output(self, conn: _Conn) -> None:
-        data = conn.outgoing.read()
+        data = conn.tls.outgoing.read()
         if data:
             conn.pending += data
             self._flush(conn)
 
     # -- requests ------------------------------------------------------------------
 
+    def _parser(self, conn: _Conn) -> h11.Connection:
+        if conn.h11 is None:
+            conn.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=self.limits.max_head_bytes)
+        return conn.h11
+
     def _feed(self, conn: _Conn, data: bytes) -> None:
-        if conn not in self._conns:
+        if not conn.open:
             return
-        h = conn.h11
         if data and conn.idle:
             conn.idle = False  # a new request began: its head must come within the header timeout
             self._set_deadline(conn, self.limits.header_timeout)
-        if data and not conn.line_checked and h.their_state is h11.IDLE:
-            buffered = bytes(h.trailing_data[0]) + data
+        if data and not conn.line_checked and (conn.h11 is None or conn.h11.their_state is h11.IDLE):
+            buffered = (conn.head if conn.h11 is None else bytes(conn.h11.trailing_data[0])) + data
             if b"\n" in buffered:
                 conn.line_checked = True
                 problem = check_request_line(buffered)
                 if problem is not None:
                     self._write_and_close(conn, go_error(*problem))
                     return
+        if conn.h11 is None and data:
+            head = conn.head + data
+            if not head_complete(head, len(conn.head)) and len(head) <= self.limits.max_head_bytes:
+                conn.head = head  # no parser until the head is complete (or too large: h11 answers 431)
+                return
+            conn.head, data = b"", head
+        elif conn.h11 is None:  # the peer is done sending, between requests
+            if conn.head:
+                self._write_and_close(conn, go_error(400))  # in the middle of a head, as h11 would answer
+            elif conn.pending:
+                conn.closing = True
+            else:
+                self._close(conn)
+            return
         if conn.discarded > self.limits.max_body_bytes:
             return
+        h = self._parser(conn)
         try:
             h.receive_data(data)
         except RuntimeError:  # bytes after the peer's EOF
@@ -530,8 +671,8 @@ class HTTPServer:
         self._events(conn)
 
     def _events(self, conn: _Conn) -> None:
-        h = conn.h11
-        while conn in self._conns:
+        h = self._parser(conn)
+        while conn.open:
             try:
                 event = h.next_event()
             except h11.RemoteProtocolError as err:
@@ -559,7 +700,7 @@ class HTTPServer:
                 return
 
     def _protocol_error(self, conn: _Conn, err: h11.RemoteProtocolError) -> None:
-        if conn.busy or conn.h11.our_state is not h11.IDLE:
+        if conn.busy or self._parser(conn).our_state is not h11.IDLE:
             # a broken body after the request was taken: answer that request, then close
             conn.closing = True
             if not conn.busy and not conn.pending:
@@ -589,11 +730,18 @@ class HTTPServer:
         self._set_deadline(conn, None)  # a scrape has its own deadline
         with self._in_flight_cond:
             self._in_flight += 1
+        share_key = self.share(request) if self.share is not None else None
+        if share_key is not None:
+            flight = self._flights.get(share_key)
+            if flight is not None and not flight.done:
+                flight.waiters.append((conn, request))  # no worker, no admission: it costs nothing
+                self.shared += 1
+                return
+            conn.flight = self._flights[share_key] = _Flight(share_key)
         if self.admit is not None:
             response, conn.release = self.admit(request)
             if response is not None:
-                self._finish_request(conn)
-                self._respond(conn, response)
+                self._answer(conn, response)
                 return
         self._submit(conn, request)
 
@@ -634,6 +782,8 @@ class HTTPServer:
                                         [("Content-Type", "text/plain; charset=utf-8")])
             if request.method == "HEAD":
                 response.head_only = True
+            if conn.flight is not None:
+                conn.flight.done = True  # later identical requests start their own
             with self._workers_lock:
                 self._idle_workers += 1
             self._done.append((conn, response))
@@ -644,7 +794,7 @@ class HTTPServer:
     def _respond(self, conn: _Conn, response: HTTPResponse) -> None:
         """Write a request's response (in the loop thread)."""
         conn.busy = False
-        h = conn.h11
+        h = self._parser(conn)
         headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in response.headers]
         headers.append((b"Date", http_date()))
         headers.append((b"Content-Length", str(len(response.body)).encode()))
@@ -663,7 +813,7 @@ class HTTPServer:
         if h.our_state is h11.MUST_CLOSE or response.close:
             conn.closing = True
         self._write(conn, out)
-        if conn not in self._conns or conn.closing:
+        if not conn.open or conn.closing:
             return
         if h.their_state is h11.DONE:
             self._next_cycle(conn)
@@ -671,8 +821,9 @@ class HTTPServer:
             self._set_deadline(conn, self.limits.write_timeout)  # the rest of the body must come
 
     def _next_cycle(self, conn: _Conn) -> None:
+        h = self._parser(conn)
         try:
-            conn.h11.start_next_cycle()
+            h.start_next_cycle()
         except h11.LocalProtocolError:
             conn.closing = True
             self._flush(conn)
@@ -681,15 +832,17 @@ class HTTPServer:
         conn.idle = True
         if not conn.pending:
             self._set_deadline(conn, self.limits.idle_timeout)
-        if conn.h11.trailing_data[0]:
+        if h.trailing_data[0]:
             conn.idle = False
             self._set_deadline(conn, self.limits.header_timeout)
             self._events(conn)  # a pipelined request
+        elif not h.trailing_data[1]:
+            conn.h11 = None  # idle between requests: the next bytes start a fresh parser
 
     def _write(self, conn: _Conn, data: bytes) -> None:
         if conn.tls is not None:
-            conn.tls.write(data)
-            conn.pending += conn.outgoing.read()
+            conn.tls.sslobj.write(data)
+            conn.pending += conn.tls.outgoing.read()
         else:
             conn.pending += data
         self._flush(conn)
@@ -697,14 +850,14 @@ class HTTPServer:
     def _write_and_close(self, conn: _Conn, data: bytes) -> None:
         """Answer without h11 (a protocol error) and close once written."""
         conn.closing = True
-        if conn.tls is not None and conn.tls_ready:
+        if conn.tls is not None and conn.tls.ready:
             self._write(conn, data)
         else:
             conn.pending += data
             self._flush(conn)
 
     def _flush(self, conn: _Conn) -> None:
-        if conn not in self._conns:
+        if not conn.open:
             return
         while conn.pending:
             try:
@@ -714,6 +867,11 @@ class HTTPServer:
             except OSError:
                 self._close(conn)
                 return
+            if sent == len(conn.pending):
+                conn.pending = b""  # nothing held while the connection idles
+                break
+            if isinstance(conn.pending, bytes):
+                conn.pending = bytearray(conn.pending)  # the rest goes out in pieces: drop sent bytes in place
             del conn.pending[:sent]
         self._update_events(conn)
         if conn.pending:

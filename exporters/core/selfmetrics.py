@@ -133,8 +133,9 @@ class HandlerStats:
             self.in_flight -= 1
             self.codes[str(code)] = self.codes.get(str(code), 0) + 1
 
-    def refused(self, code: int) -> None:
-        """A request answered without running the handler (the in-flight limit's 503)."""
+    def answered(self, code: int) -> None:
+        """A scrape answered without running the handler: the in-flight limit's 503, or one
+        that shared an identical scrape's answer (``--scrape.share``)."""
         with self._lock:
             self.codes[str(code)] = self.codes.get(str(code), 0) + 1
 
@@ -217,6 +218,8 @@ class ProcessMetrics:
         self._ticks = float(os.sysconf("SC_CLK_TCK")) if hasattr(os, "sysconf") else 100.0
         self._page = float(resource.getpagesize())
         self._boot_time: float | None = None
+        # the running kernel's procfs (not a copy of one): its fd directory's size can be the count
+        self._live = os.path.realpath(os.path.join(procfs, "self")) == os.path.join(procfs, str(os.getpid()))
         version = platform.python_version_tuple()
         info = GaugeFamily("python_info", "Python platform information",
                            labels=["implementation", "major", "minor", "patchlevel", "version"])
@@ -260,7 +263,7 @@ class ProcessMetrics:
         ]
         try:
             out.append(GaugeFamily("process_open_fds", "Number of open file descriptors.",
-                                   value=float(len(os.listdir(os.path.join(self.procfs, "self", "fd"))))))
+                                   value=float(open_fds(os.path.join(self.procfs, "self", "fd"), self._live))))
         except OSError:
             pass
         out.append(GaugeFamily("process_max_fds", "Maximum number of open file descriptors.",
@@ -271,6 +274,21 @@ class ProcessMetrics:
 
     def collect(self) -> Iterable[Metric]:
         return [*self._process(), self._python_info, *_gc_metrics()]
+
+
+def open_fds(fd_dir: str, live: bool = True) -> int:
+    """How many descriptors ``/proc/<pid>/fd`` lists.
+
+    Since Linux 6.2 procfs gives the count as the directory's size: one stat instead of a
+    listing that costs 1.5 ms of CPU per scrape at 4,000 connections (client_golang's procfs
+    takes the same shortcut). Older kernels say 0 there; a directory that is not procfs
+    (``live`` false) has a size of its own: both are listed.
+    """
+    if live:
+        size = os.stat(fd_dir).st_size
+        if size > 0:
+            return size
+    return len(os.listdir(fd_dir))
 
 
 def _limit(which: int) -> float:

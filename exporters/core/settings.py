@@ -45,6 +45,8 @@ class WebSettings:
     # series per scrape; the rest are cut (0: no limit)
     max_series: int = 500_000
     openmetrics: bool = False
+    # identical simultaneous scrapes share one collection and one answer (--scrape.share)
+    share_scrapes: bool = True
 
     def __post_init__(self) -> None:
         if not self.telemetry_path.startswith("/"):
@@ -70,4 +72,5 @@ class WebSettings:
             scrape_max_timeout=float(args.scrape_max_timeout),
             max_series=int(args.scrape_max_series),
             openmetrics=bool(getattr(args, "web_enable_openmetrics", False)),
+            share_scrapes=bool(getattr(args, "scrape_share", True)),
         )

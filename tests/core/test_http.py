@@ -130,7 +130,8 @@ def test_concurrent_scrapes_share_one_collection(app_factory: AppFactory) -> Non
 
 @pytest.mark.timeout(60)
 def test_requests_beyond_max_requests_get_503(app_factory: AppFactory) -> None:
-    app = app_factory({"slow": SleepingCollector(1.0), "fast": StaticCollector("fast")}, ["--web.max-requests", "2"])
+    app = app_factory({"slow": SleepingCollector(1.0), "fast": StaticCollector("fast")},
+                      ["--web.max-requests", "2", "--no-scrape.share"])
     with ThreadPoolExecutor(8) as pool:
         responses = list(pool.map(lambda _: requests.get(app.url + "/metrics", timeout=10), range(8)))
     codes = sorted(r.status_code for r in responses)
@@ -143,7 +144,7 @@ def test_requests_beyond_max_requests_get_503(app_factory: AppFactory) -> None:
 
 @pytest.mark.timeout(60)
 def test_max_requests_counts_multi_target_endpoints_too(app_factory: AppFactory) -> None:
-    app = app_factory({"slow": SleepingCollector(1.0)}, ["--web.max-requests", "2"], probe=True)
+    app = app_factory({"slow": SleepingCollector(1.0)}, ["--web.max-requests", "2", "--no-scrape.share"], probe=True)
     with ThreadPoolExecutor(8) as pool:
         codes = sorted(pool.map(lambda _: requests.get(app.url + "/probe", timeout=10).status_code, range(8)))
     assert codes.count(200) >= 1

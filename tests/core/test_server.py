@@ -13,7 +13,15 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from exporters.core.http import HTTPRequest, HTTPResponse, HTTPServer, ServerLimits, check_request_line, go_error
+from exporters.core.http import (
+    HTTPRequest,
+    HTTPResponse,
+    HTTPServer,
+    ServerLimits,
+    _Poller,
+    check_request_line,
+    go_error,
+)
 from exporters.core.listen import bind
 
 pytestmark = pytest.mark.timeout(60)
@@ -77,18 +85,20 @@ def exchange(sock: socket.socket, data: bytes, shut: bool = False) -> bytes:
 
 
 def read_response(sock: socket.socket) -> bytes:
-    """One response with a Content-Length body."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        assert chunk, data
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
+    """One response with a Content-Length body, and not a byte of the next one."""
+    head = b""
+    while not head.endswith(b"\r\n\r\n"):  # a byte at a time: a pipelined answer may follow at once
+        chunk = sock.recv(1)
+        assert chunk, head
+        head += chunk
     length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
                   if line.lower().startswith(b"content-length"))
+    body = b""
     while len(body) < length:
-        body += sock.recv(65536)
-    return head + b"\r\n\r\n" + body
+        chunk = sock.recv(length - len(body))
+        assert chunk, head + body
+        body += chunk
+    return head + body
 
 
 @pytest.mark.parametrize(
@@ -306,3 +316,22 @@ def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
     while not condition():
         assert time.monotonic() < end, "condition not reached"
         time.sleep(0.005)
+
+
+@pytest.mark.parametrize("epoll", [True, False])
+def test_the_poller_reports_readiness_with_epoll_and_with_poll(epoll: bool) -> None:
+    poller = _Poller(epoll=epoll)
+    a, b = socket.socketpair()
+    try:
+        poller.register(a.fileno(), _Poller.READ)
+        assert poller.poll(0) == []
+        b.send(b"x")
+        assert poller.poll(5) == [(a.fileno(), _Poller.READ)]
+        poller.modify(a.fileno(), _Poller.WRITE)
+        assert poller.poll(5) == [(a.fileno(), _Poller.WRITE)]
+        poller.unregister(a.fileno())
+        assert poller.poll(0) == []
+    finally:
+        poller.close()
+        a.close()
+        b.close()

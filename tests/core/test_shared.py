@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from exporters.core.flags import ConfigError
 from exporters.core.metrics import FamilyConflict, FamilySet, HistogramFamily, InfoFamily, SummaryFamily
 from exporters.core.redact import MASK, redact, redact_url
 from exporters.core.reloadable import ReloadableFile
-from exporters.core.selfmetrics import HandlerStats, ProcessMetrics
+from exporters.core.selfmetrics import HandlerStats, ProcessMetrics, open_fds
 from exporters.core.yamlfile import EntryError, Problems, YamlReader, read_text
 
 LOG = logging.getLogger("test")
@@ -136,6 +137,29 @@ def test_process_metrics_from_proc_self() -> None:
     assert values["process_cpu_seconds_total"] > 0
     assert abs(values["process_start_time_seconds"] - os.stat(f"/proc/{os.getpid()}").st_mtime) < 600
     assert "python_info{implementation=" in text
+
+
+@pytest.mark.timeout(30)
+def test_open_fds_counts_descriptors_without_listing_them_on_a_live_procfs() -> None:
+    before = open_fds("/proc/self/fd")
+    socks = [socket.socket() for _ in range(100)]
+    try:
+        assert open_fds("/proc/self/fd") == before + 100
+        # a listing counts its own descriptor too; before Linux 6.2 both are listings
+        assert open_fds("/proc/self/fd", live=False) - open_fds("/proc/self/fd") in (0, 1)
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def test_open_fds_lists_a_procfs_copy(tmp_path: Path) -> None:
+    """A directory that is not the running kernel's procfs has a size of its own: its entries are counted."""
+    (tmp_path / "self" / "fd").mkdir(parents=True)
+    for fd in range(3):
+        (tmp_path / "self" / "fd" / str(fd)).write_text("")
+    (tmp_path / "self" / "stat").write_text("1 (python) S " + "0 " * 50)
+    text = render_text(ProcessMetrics(procfs=str(tmp_path)).collect()).decode()
+    assert "\nprocess_open_fds 3\n" in text
 
 
 def test_promhttp_errors_only_where_upstream_registers_them() -> None:

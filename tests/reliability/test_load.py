@@ -24,7 +24,9 @@ LIGHT_COLLECTORS = ["--collector.disable-defaults", "--collector.loadavg", "--co
 
 @pytest.mark.timeout(90)
 def test_node_exporter_under_concurrent_scrapers(tmp_path: Path) -> None:
-    exporter = launch("node", [*LIGHT_COLLECTORS, f"--web.max-requests={MAX_REQUESTS}"], tmp_path)
+    # identical scrapes would share one collection and one slot: the limit is what is tested here
+    exporter = launch("node", [*LIGHT_COLLECTORS, f"--web.max-requests={MAX_REQUESTS}", "--no-scrape.share"],
+                      tmp_path)
     try:
         result = run_load(exporter.url + "/metrics", exporter.proc.pid, CONCURRENCY, duration=DURATION,
                           scrape_timeout=5, backoff_503=0.05)
