@@ -186,6 +186,51 @@ def test_serves_metrics(exporter_factory: object, redis_url: str) -> None:
     assert _get(f"{running.url}/health") == (200, "ok")
 
 
+# Runs the whole exporter (flags, listener, one /metrics scrape) in a fresh interpreter and
+# prints the modules it loaded; the HTTP request is written by hand, as urllib would load ssl.
+_SERVE_ONCE = """
+import socket, sys, threading
+from exporters.core.app import run
+from exporters.redis.main import RedisSettings, build_app, parse_args
+
+with socket.socket() as probe:
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+args = parse_args([f"-web.listen-address=127.0.0.1:{port}", "-redis.addr=" + sys.argv[1]])
+stop = threading.Event()
+server = threading.Thread(target=run, args=("redis_exporter", "redis", lambda: RedisSettings.from_args(args),
+                                            build_app, stop))
+server.start()
+for _ in range(500):
+    try:
+        conn = socket.create_connection(("127.0.0.1", port), timeout=20)
+        break
+    except ConnectionRefusedError:
+        threading.Event().wait(0.02)
+conn.sendall(b"GET /metrics HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n")
+body = b""
+while chunk := conn.recv(65536):
+    body += chunk
+stop.set()
+server.join(30)
+print("redis_up 1" in body.decode(), sorted(m for m in sys.modules if m in ("ssl", "_ssl", "_hashlib")))
+"""
+
+
+@pytest.mark.timeout(120)
+def test_plain_redis_scrape_does_not_load_ssl(redis_url: str) -> None:
+    """ssl (libssl, ~5 MiB resident) is loaded only for a rediss:// target or a TLS web config."""
+    import subprocess
+    import sys
+
+    if not redis_url.startswith("redis://"):
+        pytest.skip("needs a plain redis:// server")
+    out = subprocess.run([sys.executable, "-c", _SERVE_ONCE, redis_url], capture_output=True, text=True,
+                         timeout=100, cwd=Path(__file__).parents[2])
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split("\n")[-2] == "True []"
+
+
 @pytest.mark.timeout(60)
 def test_redis_only_metrics(exporter_factory: object, redis_url: str) -> None:
     running: RunningExporter = exporter_factory("redis", ["-redis.addr", redis_url, "-redis-only-metrics"])  # type: ignore[operator]
