@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import binascii
 import gc
-import html
 import logging
 import math
 import signal
@@ -247,6 +246,8 @@ class Exporter:
         return out
 
     def landing_page(self) -> Response:
+        import html  # here, not at start: html.entities is ~0.5 MiB resident for a page rarely asked for
+
         links = [(self.telemetry_path, "Metrics"), *self.links]
         items = "\n".join(
             f'<li><a href="{html.escape(href)}">{html.escape(text)}</a></li>' for href, text in links

@@ -264,7 +264,10 @@ class Connection:
                     sock.close()
                     raise
             else:
-                sock = socket.create_connection((address.host, address.port), timeout=budget)
+                # An ASCII name is given as bytes: a str goes through the idna codec (unicodedata,
+                # stringprep) in getaddrinfo, though DNS names and addresses are ASCII.
+                host = address.host.encode("ascii") if address.host.isascii() else address.host
+                sock = socket.create_connection((host, address.port), timeout=budget)  # type: ignore[arg-type]  # bytes work (getaddrinfo)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 if address.tls:
                     ctx = (tls or TLSOptions()).context()
