@@ -412,8 +412,10 @@ def serve(app: Exporter, stop: threading.Event | None = None) -> int:
         allowed_sans=app.web_config.tls.client_allowed_sans, logger=logger,
     )
     # What start-up built (modules, classes, the collectors) lives as long as the process:
-    # keep the cyclic GC from walking it again on every collection during scrapes.
+    # keep the cyclic GC from walking it again on every collection during scrapes. The
+    # command line (exporters.cli) runs start-up with the GC off; from here on it runs.
     gc.freeze()
+    gc.enable()
     stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
