@@ -53,6 +53,7 @@ def test_quick_run_reports_every_field(tmp_path: Path) -> None:
     floor = rows["postgres"]["extra"]["psycopg_floor"]  # what importing psycopg and connecting costs
     assert 0 < floor["rss_bytes"] < rows["postgres"]["ours"]["steady_rss_bytes"], floor
     assert floor["import_seconds"] > 0 and floor["connect_seconds"] > 0
+    assert floor["start_seconds"] > floor["import_seconds"] + floor["connect_seconds"]
     row = rows["node"]
     assert row["scenario"] == "default"
     assert "skipped" not in row, row.get("skipped")
