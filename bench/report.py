@@ -110,6 +110,21 @@ def _more_go(rows: Sequence[Row], figures: Sequence[tuple[str, str, str]]) -> li
     return [*out, ""] if out else []
 
 
+def _floor_lines(floor: dict[str, Any], ours: dict[str, Any]) -> list[str]:
+    """The psycopg floor (bench/floor.py) and ours against it."""
+    if "error" in floor:
+        return [f"Floor (a process that only imports psycopg and connects): not measured ({floor['error']})."]
+    above = (ours["steady_rss_bytes"] - floor["rss_bytes"]) / (1024 * 1024)
+    return [
+        f"Floor, a Python process that only imports psycopg and connects to the same server (median of "
+        f"{floor['runs']}): RSS {fmt(floor['rss_bytes'], 'B')}, psycopg import "
+        f"{fmt(floor['import_seconds'], 's')} + connect {fmt(floor['connect_seconds'], 's')}. "
+        f"Ours' steady RSS is {above:.1f} MiB above it; of ours' start to first good scrape "
+        f"({fmt(ours['start_seconds'], 's')}), the floor's process start to connected is "
+        f"{fmt(floor['start_seconds'], 's')}.",
+    ]
+
+
 def render_side_by_side(title: str, rows: Sequence[Row]) -> list[str]:
     out = [f"## {title}", ""]
     for row in rows:
@@ -131,6 +146,9 @@ def render_side_by_side(title: str, rows: Sequence[Row]) -> list[str]:
             header += [f"Go ({column})", f"ours/Go ({column})"]
         out += _table(header, table)
         out += ["", f"Load average (1 min) after this comparison: {_load(row)}.", ""]
+        floor = (row.get("extra") or {}).get("psycopg_floor")
+        if floor:
+            out += [*_floor_lines(floor, ours), ""]
         for column, side in (row.get("more_go") or {}).items():
             if not side.get("scrapes"):
                 out += [f"Go ({column}) left out: {side.get('first_error', '')[:200]}", ""]

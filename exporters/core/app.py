@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import binascii
 import gc
-import html
 import logging
 import math
 import signal
@@ -247,6 +246,8 @@ class Exporter:
         return out
 
     def landing_page(self) -> Response:
+        import html  # here, not at start: html.entities is ~0.5 MiB resident for a page rarely asked for
+
         links = [(self.telemetry_path, "Metrics"), *self.links]
         items = "\n".join(
             f'<li><a href="{html.escape(href)}">{html.escape(text)}</a></li>' for href, text in links
@@ -431,8 +432,10 @@ def serve(app: Exporter, stop: threading.Event | None = None) -> int:
         allowed_sans=app.web_config.tls.client_allowed_sans, logger=logger,
     )
     # What start-up built (modules, classes, the collectors) lives as long as the process:
-    # keep the cyclic GC from walking it again on every collection during scrapes.
+    # keep the cyclic GC from walking it again on every collection during scrapes. The
+    # command line (exporters.cli) runs start-up with the GC off; from here on it runs.
     gc.freeze()
+    gc.enable()
     stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -79,7 +79,9 @@ def _resolve(host: str, port: int) -> tuple[socket.AddressFamily, str, bool]:
                 pass
         return socket.AF_INET, "0.0.0.0", False
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        # bytes for an ASCII name: a str goes through the idna codec (unicodedata, ~0.3 MiB)
+        name = host.encode("ascii") if host.isascii() else host
+        infos = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)
     except socket.gaierror as err:
         raise ConfigError(f"invalid listen address {host!r}: {err.strerror}") from None
     # Go listens on the first IPv4 address a name resolves to, if any.

@@ -1,4 +1,5 @@
-from exporters.cli import exit_process
-from exporters.postgres.main import main
+import sys
 
-exit_process(main())
+from exporters.cli import exit_process, main
+
+exit_process(main(["postgres", *sys.argv[1:]]))

@@ -10,7 +10,6 @@ may use (libpq tries them in turn), canonicalised by ``exporters.core.targets``.
 
 from __future__ import annotations
 
-import configparser
 import os
 from collections.abc import Mapping
 
@@ -42,6 +41,8 @@ def _service_files(env: Mapping[str, str]) -> list[str]:
 
 def service_params(name: str, env: Mapping[str, str]) -> dict[str, str]:
     """The parameters of service ``name``, from the first service file that defines it."""
+    import configparser  # only for a service=... data source
+
     for path in _service_files(env):
         try:
             with open(path, encoding="utf-8", errors="replace") as handle:

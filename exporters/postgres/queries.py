@@ -31,7 +31,6 @@ warnings and errors) is core's ``YamlReader``.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -107,11 +106,15 @@ def load_queries(
     except ConfigError as err:
         return QueryFile(path, _digest(path), (), (Problem(path, f"cannot read queries file: {err}", True),))
     namespaces, problems = parse_queries(text, path, reserved, shared, overridable)
+    import hashlib  # only with --extend.query-path: _hashlib is ~0.5 MiB resident
+
     return QueryFile(path, hashlib.sha256(text.encode("utf-8")).hexdigest(), namespaces, tuple(problems))
 
 
 def _digest(path: str) -> str:
     """The sha256 of what is there (``pg_exporter_user_queries_load_error``'s hashsum label)."""
+    import hashlib
+
     try:
         with open(path, "rb") as handle:
             return hashlib.sha256(handle.read(MAX_FILE_BYTES + 1)).hexdigest()

@@ -334,7 +334,8 @@ def scrape_options(args: argparse.Namespace) -> ScrapeOptions:
     tls = TLSOptions(args.tls_client_cert_file, args.tls_client_key_file, args.tls_ca_cert_file,
                      args.skip_tls_verification)
     try:
-        tls.context()
+        if tls.client_cert_file or tls.ca_cert_file:  # unreadable files refuse the start; none: no ssl yet
+            tls.context()
     except (OSError, ValueError) as err:
         raise ConfigError(f"TLS client configuration: {err}") from None
     for flag, value in (("check-keys-value-bytes", args.check_keys_value_bytes),

@@ -15,13 +15,20 @@ user information removed and from the server's own reply.
 from __future__ import annotations
 
 import socket
-import ssl
 import time
 import urllib.parse
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 import hiredis
+
+if TYPE_CHECKING:
+    import ssl
+
+# ssl (libssl and libcrypto, ~5 MiB resident and ~30 ms to load) is imported by
+# ``TLSOptions.context()``, the first time a rediss:// target is dialled; a plain redis://
+# or unix: exporter never loads it. ``ssl.SSLError`` is an ``OSError``, so the handlers
+# below catch it without naming it.
 
 Reply: TypeAlias = "bytes | int | list[Reply] | ReplyError | None"
 
@@ -127,7 +134,9 @@ class TLSOptions:
     skip_verification: bool = False
 
     def context(self) -> ssl.SSLContext:
-        """An SSL context; raises ``OSError``/``ssl.SSLError`` for unreadable files."""
+        """An SSL context; raises ``OSError`` (``ssl.SSLError`` is one) for unreadable files."""
+        import ssl  # the import lock makes a first import from several scrape threads safe
+
         ctx = ssl.create_default_context(cafile=self.ca_cert_file or None)
         if self.skip_verification:
             ctx.check_hostname = False
@@ -255,7 +264,10 @@ class Connection:
                     sock.close()
                     raise
             else:
-                sock = socket.create_connection((address.host, address.port), timeout=budget)
+                # An ASCII name is given as bytes: a str goes through the idna codec (unicodedata,
+                # stringprep) in getaddrinfo, though DNS names and addresses are ASCII.
+                host = address.host.encode("ascii") if address.host.isascii() else address.host
+                sock = socket.create_connection((host, address.port), timeout=budget)  # type: ignore[arg-type]  # bytes work (getaddrinfo)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 if address.tls:
                     ctx = (tls or TLSOptions()).context()
@@ -266,7 +278,7 @@ class Connection:
                         raise
         except TimeoutError:
             raise RedisConnectionError(f"dial {where}: i/o timeout") from None
-        except (OSError, ssl.SSLError) as err:
+        except OSError as err:
             raise RedisConnectionError(f"dial {where}: {_describe(err)}") from None
         conn = cls(sock, address, timeout, deadline, limits)
         try:
@@ -322,7 +334,7 @@ class Connection:
         except TimeoutError:
             self.broken = True
             raise RedisConnectionError(f"write {self.address.dial_name()}: i/o timeout") from None
-        except (OSError, ssl.SSLError) as err:
+        except OSError as err:
             self.broken = True
             raise RedisConnectionError(f"{self.address.dial_name()}: {_describe(err)}") from None
 
@@ -348,7 +360,7 @@ class Connection:
         except TimeoutError:
             self.broken = True
             raise RedisConnectionError(f"read {self.address.dial_name()}: i/o timeout") from None
-        except (OSError, ssl.SSLError) as err:
+        except OSError as err:
             self.broken = True
             raise RedisConnectionError(f"{self.address.dial_name()}: {_describe(err)}") from None
 

@@ -50,6 +50,10 @@ def test_quick_run_reports_every_field(tmp_path: Path) -> None:
         if "skipped" in rows[kind]:
             missing(f"the {kind} benchmark ({rows[kind]['skipped']})")
         assert rows[kind]["ours"]["errors"] == 0 and rows[kind]["go"]["errors"] == 0, rows[kind]
+    floor = rows["postgres"]["extra"]["psycopg_floor"]  # what importing psycopg and connecting costs
+    assert 0 < floor["rss_bytes"] < rows["postgres"]["ours"]["steady_rss_bytes"], floor
+    assert floor["import_seconds"] > 0 and floor["connect_seconds"] > 0
+    assert floor["start_seconds"] > floor["import_seconds"] + floor["connect_seconds"]
     row = rows["node"]
     assert row["scenario"] == "default"
     assert "skipped" not in row, row.get("skipped")
@@ -67,6 +71,7 @@ def test_quick_run_reports_every_field(tmp_path: Path) -> None:
     markdown = (tmp_path / "latest.md").read_text()
     assert "### node" in markdown and "p99 scrape latency" in markdown and "ours/Go" in markdown
     assert f"Go ({present[0]})" in markdown and "Load average (1 min)" in markdown
+    assert "only imports psycopg and connects" in markdown and "MiB above it" in markdown
     assert markdown == render_markdown(report)
 
 

@@ -218,3 +218,15 @@ def test_probe_with_auth_module_and_allowlist(exporter_factory: object, scratch_
     assert metrics["pg_up"].value() == 0, "no DATA_SOURCE_NAME: /metrics has no server"
     assert metrics["postgres_exporter_config_last_reload_successful"].value() == 1
     assert SECRET not in running.log()
+
+
+@pytest.mark.timeout(60)
+def test_start_loads_nothing_above_psycopg_it_does_not_need() -> None:
+    """hashlib (queries-file digests), configparser (service files) and html (the landing page)
+    are imported where they are used, not by every start."""
+    code = ("import sys, exporters.postgres.main as m\n"
+            "m.build_parser({}).parse_args([])\n"
+            "print(sorted({'hashlib', '_hashlib', 'configparser', 'html.entities'} & set(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=50, cwd=REPO)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "[]"

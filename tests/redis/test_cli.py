@@ -186,6 +186,50 @@ def test_serves_metrics(exporter_factory: object, redis_url: str) -> None:
     assert _get(f"{running.url}/health") == (200, "ok")
 
 
+# Runs the whole exporter as its command line does (flags, listener, one /metrics scrape) in a
+# fresh interpreter, then prints whether the GC runs and the modules it loaded; the HTTP
+# request is written by hand, as urllib would load ssl.
+_SERVE_ONCE = """
+import gc, os, socket, sys, threading
+from exporters.cli import main
+
+with socket.socket() as probe:
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+argv = ["redis", f"-web.listen-address=127.0.0.1:{port}", "-redis.addr=" + sys.argv[1]]
+threading.Thread(target=main, args=(argv,), daemon=True).start()
+for _ in range(500):
+    try:
+        conn = socket.create_connection((b"127.0.0.1", port), timeout=20)  # bytes: no idna codec
+        break
+    except ConnectionRefusedError:
+        threading.Event().wait(0.02)
+conn.sendall(b"GET /metrics HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n")
+body = b""
+while chunk := conn.recv(65536):
+    body += chunk
+heavy = ("ssl", "_ssl", "_hashlib", "shutil", "html.entities", "unicodedata")
+print("redis_up 1" in body.decode(), gc.isenabled(), sorted(m for m in sys.modules if m in heavy), flush=True)
+os._exit(0)
+"""
+
+
+@pytest.mark.timeout(120)
+def test_plain_redis_scrape_loads_no_ssl(redis_url: str) -> None:
+    """ssl (libssl, ~5 MiB resident) is loaded only for a rediss:// target or a TLS web config;
+    shutil (argparse's help width), html (the landing page) and unicodedata (idna) not at all.
+    The GC, off while the command line starts the exporter, runs again once it serves."""
+    import subprocess
+    import sys
+
+    if not redis_url.startswith("redis://"):
+        pytest.skip("needs a plain redis:// server")
+    out = subprocess.run([sys.executable, "-c", _SERVE_ONCE, redis_url], capture_output=True, text=True,
+                         timeout=100, cwd=Path(__file__).parents[2])
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split("\n")[-2] == "True True []"
+
+
 @pytest.mark.timeout(60)
 def test_redis_only_metrics(exporter_factory: object, redis_url: str) -> None:
     running: RunningExporter = exporter_factory("redis", ["-redis.addr", redis_url, "-redis-only-metrics"])  # type: ignore[operator]
