@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import pkgutil
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -25,9 +24,11 @@ from exporters.core.options import options_from_args
 from exporters.core.runner import CollectorRunner
 from exporters.core.settings import LogSettings, WebSettings
 from exporters.node import collectors as collectors_pkg
+from exporters.node.collector_table import COLLECTORS
 from exporters.node.context import NodeContext
 from exporters.node.help import add_help_pages
 from exporters.node.psutil_backend import current_profile
+from exporters.node.table import add_table_flags, enabled_rows, load_spec
 
 UPSTREAM = "node_exporter"
 UPSTREAM_VERSION = "1.7.0"
@@ -54,7 +55,10 @@ def not_provided_error(argv: Sequence[str]) -> str | None:
 
 
 def collector_specs() -> list[CollectorSpec[NodeContext]]:
-    """The collector table: every module in ``exporters.node.collectors`` with a ``SPEC``."""
+    """Every module in ``exporters.node.collectors`` with a ``SPEC``, all imported (the start reads
+    the generated ``exporters.node.collector_table`` instead, see ``exporters.node.table``)."""
+    import pkgutil
+
     specs: list[CollectorSpec[NodeContext]] = []
     for info in pkgutil.iter_modules(collectors_pkg.__path__):
         module = importlib.import_module(f"{collectors_pkg.__name__}.{info.name}")
@@ -64,7 +68,10 @@ def collector_specs() -> list[CollectorSpec[NodeContext]]:
     return sorted(specs, key=lambda s: s.name)
 
 
-def build_parser(specs: Sequence[CollectorSpec[NodeContext]]) -> argparse.ArgumentParser:
+def build_parser(specs: Sequence[CollectorSpec[NodeContext]] | None = None) -> argparse.ArgumentParser:
+    """node_exporter's command line, its collector flags from the generated table (no collector
+    module imported) or, given ``specs``, from the specs themselves (the same parser: the test of
+    the table compares both)."""
     parser = ArgumentParser(prog="node_exporter", description="Prometheus exporter for machine metrics.")
     add_version_flag(parser, UPSTREAM, UPSTREAM_VERSION)
     paths = parser.add_argument_group("paths")
@@ -83,9 +90,18 @@ def build_parser(specs: Sequence[CollectorSpec[NodeContext]]) -> argparse.Argume
         default=_int_env("GOMAXPROCS", 1),
         help="The target number of CPUs Go will run on (GOMAXPROCS)",
     )
-    add_collector_flags(parser, specs)
-    add_help_pages(parser, {spec.name: spec.enabled_by_default for spec in specs})
+    if specs is None:
+        add_table_flags(parser, COLLECTORS)
+        add_help_pages(parser, {row.name: row.enabled_by_default for row in COLLECTORS})
+    else:
+        add_collector_flags(parser, specs)
+        add_help_pages(parser, {spec.name: spec.enabled_by_default for spec in specs})
     return parser
+
+
+def enabled_specs(args: argparse.Namespace) -> list[CollectorSpec[NodeContext]]:
+    """The specs of the collectors the command line enables, only their modules imported."""
+    return [load_spec(row) for row in enabled_rows(args, COLLECTORS)]
 
 
 def _int_env(name: str, default: int) -> int:
@@ -180,15 +196,14 @@ def build_app(settings: NodeSettings, runtime: Runtime) -> Exporter:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    specs = collector_specs()
     argv = list(sys.argv[1:] if argv is None else argv)
     problem = not_provided_error(argv)
     if problem is not None:
         return fail(UPSTREAM, problem)
     # switching off a collector we do not have is what the operator wants already
     argv = [a for a in argv if not (a.startswith("--no-collector.") and a[len("--no-collector."):] in NOT_PROVIDED)]
-    args = build_parser(specs).parse_args(argv)
-    return run(UPSTREAM, "node", lambda: NodeSettings.from_args(args, specs), build_app)
+    args = build_parser().parse_args(argv)
+    return run(UPSTREAM, "node", lambda: NodeSettings.from_args(args, enabled_specs(args)), build_app)
 
 
 if __name__ == "__main__":
