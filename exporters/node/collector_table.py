@@ -46,6 +46,13 @@ COLLECTORS: tuple[CollectorRow, ...] = (
         True,
         "Exposes the number of configured and active slaves of Linux bonding interfaces.",
     ),
+    CollectorRow(
+        "boottime",
+        "boottime",
+        True,
+        "Exposes system boot time derived from the kern.boottime sysctl.",
+        systems=("darwin", "freebsd"),
+    ),
     CollectorRow("btrfs", "btrfs", True, "Exposes btrfs statistics"),
     CollectorRow(
         "buddyinfo",

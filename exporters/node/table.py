@@ -34,6 +34,8 @@ class CollectorRow(NamedTuple):
     help: str = ""
     options: tuple[tuple[Any, OptionFlag], ...] = ()
     """Each field of the options dataclass, in order: its default and its flag."""
+    systems: tuple[str, ...] = ()
+    """The module's ``SYSTEMS``: the ``sys.platform`` prefixes it is for (empty: every system)."""
 
 
 def add_table_flags(parser: argparse.ArgumentParser, rows: Sequence[CollectorRow]) -> None:

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 def row_of(spec: CollectorSpec[NodeContext]) -> CollectorRow:
     """The table row of a spec (its module already imported)."""
+    systems: tuple[str, ...] = getattr(sys.modules[spec.factory.__module__], "SYSTEMS", ())
     module = spec.factory.__module__
     if not module.startswith(PACKAGE + "."):
         raise ValueError(f"{spec.name}: factory {spec.factory!r} is not in {PACKAGE}")
@@ -43,11 +44,13 @@ def row_of(spec: CollectorSpec[NodeContext]) -> CollectorRow:
         if meta.parse is not None and meta.parse.__module__.startswith(PACKAGE):
             # the table would import the collector module it is there to spare
             raise ValueError(f"{meta.flag}: parse {meta.parse.__qualname__} must live outside {PACKAGE}")
-    return CollectorRow(spec.name, module[len(PACKAGE) + 1:], spec.enabled_by_default, spec.help, options)
+    return CollectorRow(spec.name, module[len(PACKAGE) + 1:], spec.enabled_by_default, spec.help, options,
+                        tuple(systems))
 
 
 def rows() -> list[CollectorRow]:
-    return [row_of(spec) for spec in collector_specs()]
+    """Every collector's row, for every system."""
+    return [row_of(spec) for spec in collector_specs(platform=None)]
 
 
 class _Call:
@@ -120,7 +123,9 @@ def _source(value: Any, indent: int, prefix: str = "", tail: str = ",") -> list[
 def _row_source(row: CollectorRow) -> _Call:
     options = tuple((default, _Call("OptionFlag", meta.flag, meta.help, **_flag_kwargs(meta)))
                     for default, meta in row.options)
-    extra = {"options": options} if options else {}
+    extra: dict[str, Any] = {"options": options} if options else {}
+    if row.systems:
+        extra["systems"] = row.systems
     return _Call("CollectorRow", row.name, row.module, row.enabled_by_default, row.help, **extra)
 
 

@@ -19,7 +19,7 @@ from exporters.core.flags import enabled_collectors
 from exporters.node import collectors as collectors_pkg
 from exporters.node import psutil_backend
 from exporters.node.collector_table import COLLECTORS
-from exporters.node.main import build_parser, collector_specs, enabled_specs
+from exporters.node.main import build_parser, collector_specs, enabled_specs, table_rows
 from tests.node import collector_table
 
 MODULES = {info.name: importlib.import_module(f"{collectors_pkg.__name__}.{info.name}")
@@ -70,7 +70,15 @@ def test_generated_table_is_current() -> None:
 def test_table_rows_are_the_specs() -> None:
     assert list(COLLECTORS) == collector_table.rows()
     assert {row.name: row.module for row in COLLECTORS} == {
-        spec.name: RENAMED.get(spec.name, spec.name) for spec in collector_specs()}
+        spec.name: RENAMED.get(spec.name, spec.name) for spec in collector_specs(platform=None)}
+
+
+@pytest.mark.parametrize("platform", ["linux", "darwin", "freebsd14"])
+def test_table_rows_of_a_system_are_its_specs(platform: str) -> None:
+    """boottime exists on macOS and FreeBSD only (``SYSTEMS``); the table says so without importing it."""
+    names = [row.name for row in table_rows(platform)]
+    assert names == [spec.name for spec in collector_specs(platform)]
+    assert ("boottime" in names) is (platform != "linux")
 
 
 def _action(action: argparse.Action) -> tuple[object, ...]:
@@ -120,7 +128,8 @@ def test_enabled_specs_are_the_enabled_collectors(argv: list[str]) -> None:
 
 @pytest.mark.timeout(60)
 def test_start_imports_only_the_enabled_collectors() -> None:
-    """Building the command line imports no collector; the default start imports the defaults' modules only."""
+    """Building the command line imports no collector; the default start imports the defaults' modules only
+    (and on Linux not the psutil backend)."""
     script = (
         "import sys\n"
         "from exporters.node.main import build_parser, enabled_specs\n"
@@ -131,8 +140,10 @@ def test_start_imports_only_the_enabled_collectors() -> None:
         "print(','.join(loaded()))\n"
         "enabled_specs(args)\n"
         "print(','.join(loaded()))\n"
+        "print('exporters.node.psutil_backend' in sys.modules)\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=50, check=True)
-    parsed, started = done.stdout.splitlines()
+    parsed, started, psutil_backend_loaded = done.stdout.splitlines()
     assert parsed == ""
-    assert started.split(",") == sorted(row.module for row in COLLECTORS if row.enabled_by_default)
+    assert started.split(",") == sorted(row.module for row in table_rows() if row.enabled_by_default)
+    assert psutil_backend_loaded == "False"  # macOS and FreeBSD only

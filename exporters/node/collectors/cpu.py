@@ -23,6 +23,7 @@ import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from exporters.core.collector import CollectorSpec, FamilyDoc
 from exporters.core.deadline import current_deadline
@@ -34,7 +35,9 @@ from exporters.node.collectors._flags import compile_go_regex
 from exporters.node.collectors._strconv import go_parse_float, go_parse_uint, parse_cpu_range
 from exporters.node.collectors.proc_stat import CPU_MODES, parse_stat, read_stat
 from exporters.node.context import NodeContext
-from exporters.node.psutil_backend import PsutilCpuCollector, profile_of
+
+if TYPE_CHECKING:  # macOS and FreeBSD only: imported by build_portable
+    from exporters.node.psutil_backend import PsutilCpuCollector
 
 NAME = "cpu"
 LOGGER = logging.getLogger("exporters.node")
@@ -298,6 +301,8 @@ class CpuOptions:
 
 
 def build_portable(context: NodeContext) -> PsutilCpuCollector:
+    from exporters.node.psutil_backend import PsutilCpuCollector, profile_of
+
     return PsutilCpuCollector(profile_of(context))
 
 

@@ -14,6 +14,7 @@ import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from exporters.core.collector import CollectorSpec, FamilyDoc
 from exporters.core.metrics import CounterFamily, GaugeFamily, Metric
@@ -22,7 +23,9 @@ from exporters.node.collectors._files import read_text
 from exporters.node.collectors._flags import DeviceFilter, device_filter, with_deprecated_alias
 from exporters.node.collectors._strconv import go_parse_float
 from exporters.node.context import NodeContext
-from exporters.node.psutil_backend import PsutilDiskstatsCollector
+
+if TYPE_CHECKING:  # macOS and FreeBSD only: imported by build_portable
+    from exporters.node.psutil_backend import PsutilDiskstatsCollector
 
 LOGGER = logging.getLogger("exporters.node")
 
@@ -218,6 +221,8 @@ def build(context: NodeContext) -> DiskstatsCollector:
 
 
 def build_portable(context: NodeContext) -> PsutilDiskstatsCollector:
+    from exporters.node.psutil_backend import PsutilDiskstatsCollector
+
     return PsutilDiskstatsCollector(devices=device_filter_from_flags(context))
 
 

@@ -19,7 +19,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from exporters.core.batch import Call, DaemonPool, StallingBatch
 from exporters.core.collector import CollectorSpec
@@ -29,7 +29,9 @@ from exporters.core.options import option
 from exporters.node.collectors._files import read_text
 from exporters.node.collectors._flags import compile_go_regex, go_match, with_deprecated_alias
 from exporters.node.context import NodeContext
-from exporters.node.psutil_backend import PsutilFilesystemCollector, profile_of
+
+if TYPE_CHECKING:  # macOS and FreeBSD only: imported by build_portable
+    from exporters.node.psutil_backend import PsutilFilesystemCollector
 
 LOGGER = logging.getLogger("exporters.node")
 
@@ -309,6 +311,8 @@ def build(context: NodeContext, statfs: StatFunc = os.statvfs) -> FilesystemColl
 
 
 def build_portable(context: NodeContext) -> PsutilFilesystemCollector:
+    from exporters.node.psutil_backend import PsutilFilesystemCollector, profile_of
+
     profile = profile_of(context)
     return PsutilFilesystemCollector(profile, excludes=exclude_patterns(context, profile.mount_points_exclude,
                                                                         profile.fs_types_exclude))
