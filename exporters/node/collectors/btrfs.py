@@ -18,7 +18,7 @@ import stat
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from exporters.core.collector import CollectorSpec
 from exporters.core.metrics import CounterFamily, GaugeFamily, Metric
@@ -53,8 +53,7 @@ BTRFS_IOC_DEV_INFO = _ioc(_IOC_READ | _IOC_WRITE, 30, DEV_INFO_SIZE)
 BTRFS_IOC_GET_DEV_STATS = _ioc(_IOC_READ | _IOC_WRITE, 52, DEV_STATS_SIZE)
 
 
-@dataclass(frozen=True)
-class IoctlDevice:
+class IoctlDevice(NamedTuple):
     """One device of a mounted filesystem, as the kernel reports it."""
 
     path: str

@@ -23,7 +23,7 @@ import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from exporters.core.collector import CollectorSpec, FamilyDoc
 from exporters.core.deadline import current_deadline
@@ -125,8 +125,7 @@ def _processor(line: str) -> int:
     return go_parse_uint(parts[1], 0, 32)
 
 
-@dataclass(frozen=True)
-class Throttles:
+class Throttles(NamedTuple):
     packages: dict[int, int]
     cores: dict[tuple[int, int], int]
 

@@ -14,7 +14,7 @@ import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from exporters.core.collector import CollectorSpec, FamilyDoc
 from exporters.core.metrics import CounterFamily, GaugeFamily, Metric
@@ -70,8 +70,7 @@ ATA_PROPERTIES: tuple[tuple[str, str, str], ...] = (
 _UINT = re.compile(r"[0-9]+")  # fmt.Sscanf %d into an unsigned: no sign
 
 
-@dataclass(frozen=True)
-class DiskStat:
+class DiskStat(NamedTuple):
     """One /proc/diskstats line: the device and its (11, 15 or 17) counters."""
 
     major: int

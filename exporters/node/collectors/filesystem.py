@@ -19,7 +19,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from exporters.core.batch import Call, DaemonPool, StallingBatch
 from exporters.core.collector import CollectorSpec
@@ -79,8 +79,7 @@ class StatvfsResult(Protocol):
 StatFunc = Callable[[str], StatvfsResult]
 
 
-@dataclass(frozen=True)
-class Mount:
+class Mount(NamedTuple):
     device: str
     mount_point: str
     fs_type: str

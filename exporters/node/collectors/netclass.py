@@ -26,6 +26,7 @@ import re
 import struct
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from exporters.core.collector import CollectorSpec, NoDataError
 from exporters.core.metrics import FamilySet, GaugeFamily, Metric
@@ -119,8 +120,7 @@ NLA_F_NESTED = 0x8000
 DUPLEX_NAMES = {0: "Half", 1: "Full", 255: "Unknown"}
 
 
-@dataclass(frozen=True)
-class LinkMode:
+class LinkMode(NamedTuple):
     """One link of ethtool's LINKMODES dump: speed in Mbit/s as the kernel sends it, duplex."""
 
     speed: int = 0

@@ -17,7 +17,7 @@ import os
 import socket
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from exporters.core.collector import CollectorSpec, FamilyDoc
 from exporters.core.metrics import FamilySet, GaugeFamily, Metric
@@ -159,8 +159,7 @@ def served_keys(context: NodeContext) -> set[str]:
     return set(keys if options.detailed else legacy(keys))
 
 
-@dataclass(frozen=True)
-class AddressInfo:
+class AddressInfo(NamedTuple):
     device: str
     address: str
     netmask: str
