@@ -184,8 +184,7 @@ def read_ioctl_stats(mounts: Iterable[Mount], rootfs: str, ops: IoctlOps) -> dic
     return found
 
 
-@dataclass
-class Layout:
+class Layout(NamedTuple):
     total_bytes: int
     used_bytes: int
     ratio: float
@@ -193,12 +192,13 @@ class Layout:
 
 @dataclass
 class Allocation:
+    """One block group type's (data, metadata, system) reserved bytes and layouts."""
+
     reserved_bytes: int = 0
     layouts: dict[str, Layout] = field(default_factory=dict)
 
 
-@dataclass
-class BtrfsStats:
+class BtrfsStats(NamedTuple):
     uuid: str
     label: str
     global_rsv_size: int

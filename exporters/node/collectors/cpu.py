@@ -66,6 +66,8 @@ CPUINFO_FLOATS = ("bogomips",)
 
 @dataclass
 class CPUInfo:
+    """One processor's block of /proc/cpuinfo."""
+
     processor: int
     vendor_id: str = ""
     cpu_family: str = ""
@@ -291,6 +293,8 @@ def _field_info(name: str, documentation: str, label: str, values: list[str],
 
 @dataclass(frozen=True)
 class CpuOptions:
+    """The cpu collector's flags (``--collector.cpu.*``)."""
+
     guest: bool = option("--collector.cpu.guest", True, "Enables metric node_cpu_guest_seconds_total")
     info: bool = option("--collector.cpu.info", False, "Enables metric cpu_info")
     flags_include: str = option("--collector.cpu.info.flags-include", "",

@@ -194,6 +194,8 @@ class DiskstatsCollector:
 
 @dataclass(frozen=True)
 class DiskstatsOptions:
+    """The diskstats collector's flags (``--collector.diskstats.*``)."""
+
     # None when not given: the default applies unless the deprecated spelling is used
     device_exclude: str | None = option(
         "--collector.diskstats.device-exclude", None,

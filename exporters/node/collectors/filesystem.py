@@ -123,8 +123,7 @@ def parse_mounts(text: str, rootfs: str = "/") -> list[Mount]:
     return mounts
 
 
-@dataclass
-class FilesystemStats:
+class FilesystemStats(NamedTuple):
     mount: Mount
     values: tuple[float, float, float, float, float] = (0.0, 0.0, 0.0, 0.0, 0.0)
     readonly: float = 0.0
@@ -270,6 +269,8 @@ class FilesystemCollector:
 
 @dataclass(frozen=True)
 class FilesystemOptions:
+    """The filesystem collector's flags (``--collector.filesystem.*``)."""
+
     # the excludes are None when not given: the default applies unless a deprecated spelling is used
     mount_points_exclude: str | None = option("--collector.filesystem.mount-points-exclude", None,
                                               "Regexp of mount points to exclude for filesystem collector.")

@@ -257,6 +257,8 @@ class HwmonCollector:
 
 @dataclass(frozen=True)
 class HwmonOptions:
+    """The hwmon collector's flags (``--collector.hwmon.*``)."""
+
     chip_include: str = option("--collector.hwmon.chip-include", "",
                                "Regexp of hwmon chip to include (mutually exclusive to device-exclude).")
     chip_exclude: str = option("--collector.hwmon.chip-exclude", "",

@@ -172,6 +172,8 @@ class IpvsCollector:
 
 @dataclass(frozen=True)
 class IpvsOptions:
+    """The ipvs collector's flags (``--collector.ipvs.*``)."""
+
     backend_labels: str = option("--collector.ipvs.backend-labels", ",".join(FULL_BACKEND_LABELS),
                                  "Comma separated list for IPVS backend stats labels.")
 

@@ -158,6 +158,8 @@ IFF_UP = 0x1
 
 @dataclass
 class NetClassIface:
+    """One interface of /sys/class/net/: its text and numeric attributes and statistics."""
+
     name: str
     text: dict[str, str] = field(default_factory=dict)
     numbers: dict[str, int] = field(default_factory=dict)
@@ -338,6 +340,8 @@ class _FieldFamilies(FamilySet):
 
 @dataclass(frozen=True)
 class NetclassOptions:
+    """The netclass collector's flags (``--collector.netclass.*``)."""
+
     ignored_devices: str = option("--collector.netclass.ignored-devices", "^$",
                                   "Regexp of net devices to ignore for netclass collector.")
     ignore_invalid_speed: bool = option("--collector.netclass.ignore-invalid-speed", False,

@@ -336,6 +336,8 @@ def _netlink_keys_from_proc(values: dict[str, int]) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class NetdevOptions:
+    """The netdev collector's flags (``--collector.netdev.*``)."""
+
     device_include: str = option("--collector.netdev.device-include", "",
                                  "Regexp of net devices to include (mutually exclusive to device-exclude).")
     device_whitelist: str = option("--collector.netdev.device-whitelist", "",
