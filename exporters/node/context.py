@@ -10,6 +10,9 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
+PSUTIL_SYSTEMS = ("darwin", "freebsd")
+"""``sys.platform`` prefixes of the systems whose collectors read psutil (``exporters.node.psutil_backend``)."""
+
 
 @dataclass(frozen=True)
 class NodeContext:

@@ -282,23 +282,14 @@ def man_page(app: str, version: str, flags: Iterable[KingpinFlag]) -> str:
     return "".join(parts)
 
 
-class KingpinHelpAction(argparse.Action):
-    """``--help-long`` / ``--help-man``: print the page to stdout and exit 0, as kingpin's PreAction does."""
-
-    def __init__(self, option_strings: Sequence[str], dest: str, collectors: Mapping[str, bool] | None = None,
-                 **kwargs: object) -> None:
-        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-        self.collectors = dict(collectors or {})
-
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
-                 option_string: str | None = None) -> None:
-        flags = kingpin_flags(parser, self.collectors)
-        if option_string == "--help-man":
-            sys.stdout.write(man_page(parser.prog, version_text(parser), flags))
-        else:
-            sys.stdout.write(long_help(parser.prog, flags, terminal_width()))
-        sys.stdout.flush()
-        parser.exit(0)
+def write_page(parser: argparse.ArgumentParser, collectors: Mapping[str, bool], option_string: str | None) -> None:
+    """``--help-long`` or ``--help-man`` (``option_string``) to stdout (``exporters.node.main.KingpinHelpAction``)."""
+    flags = kingpin_flags(parser, collectors)
+    if option_string == "--help-man":
+        sys.stdout.write(man_page(parser.prog, version_text(parser), flags))
+    else:
+        sys.stdout.write(long_help(parser.prog, flags, terminal_width()))
+    sys.stdout.flush()
 
 
 def version_text(parser: argparse.ArgumentParser) -> str:
@@ -307,9 +298,3 @@ def version_text(parser: argparse.ArgumentParser) -> str:
         if "--version" in action.option_strings:
             return str(action.default)
     return parser.prog
-
-
-def add_help_pages(parser: argparse.ArgumentParser, collectors: Mapping[str, bool]) -> None:
-    """Register ``--help-long`` and ``--help-man`` (hidden, as kingpin's)."""
-    parser.add_argument("--help-long", "--help-man", action=KingpinHelpAction, dest="help_long",
-                        collectors=collectors)

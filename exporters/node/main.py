@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import os
-import pkgutil
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from exporters.core.app import Exporter, HTTPError, Request, Runtime, fail, run
@@ -25,9 +25,9 @@ from exporters.core.options import options_from_args
 from exporters.core.runner import CollectorRunner
 from exporters.core.settings import LogSettings, WebSettings
 from exporters.node import collectors as collectors_pkg
-from exporters.node.context import NodeContext
-from exporters.node.help import add_help_pages
-from exporters.node.psutil_backend import current_profile
+from exporters.node.collector_table import COLLECTORS
+from exporters.node.context import PSUTIL_SYSTEMS, NodeContext
+from exporters.node.table import CollectorRow, add_table_flags, enabled_rows, load_spec
 
 UPSTREAM = "node_exporter"
 UPSTREAM_VERSION = "1.7.0"
@@ -53,19 +53,33 @@ def not_provided_error(argv: Sequence[str]) -> str | None:
     return None
 
 
-def collector_specs() -> list[CollectorSpec[NodeContext]]:
-    """The collector table: every module in ``exporters.node.collectors`` with a ``SPEC``."""
+def collector_specs(platform: str | None = sys.platform) -> list[CollectorSpec[NodeContext]]:
+    """Every module in ``exporters.node.collectors`` with a ``SPEC`` for ``platform`` (None: for any), all
+    imported (the start reads the generated ``exporters.node.collector_table`` instead, see
+    ``exporters.node.table``). A module's ``SYSTEMS``, when it has one, lists the only systems it is for."""
+    import pkgutil
+
     specs: list[CollectorSpec[NodeContext]] = []
     for info in pkgutil.iter_modules(collectors_pkg.__path__):
         module = importlib.import_module(f"{collectors_pkg.__name__}.{info.name}")
         spec = getattr(module, "SPEC", None)
-        if isinstance(spec, CollectorSpec):
+        systems: tuple[str, ...] = getattr(module, "SYSTEMS", ())
+        if isinstance(spec, CollectorSpec) and (platform is None or not systems or platform.startswith(systems)):
             specs.append(spec)
     return sorted(specs, key=lambda s: s.name)
 
 
-def build_parser(specs: Sequence[CollectorSpec[NodeContext]]) -> argparse.ArgumentParser:
-    parser = ArgumentParser(prog="node_exporter", description="Prometheus exporter for machine metrics.")
+def table_rows(platform: str = sys.platform) -> list[CollectorRow]:
+    """The generated table's rows for ``platform``: ``collector_specs(platform)`` without importing them."""
+    return [row for row in COLLECTORS if not row.systems or platform.startswith(row.systems)]
+
+
+def build_parser(specs: Sequence[CollectorSpec[NodeContext]] | None = None) -> argparse.ArgumentParser:
+    """node_exporter's command line, its collector flags from the generated table (no collector
+    module imported) or, given ``specs``, from the specs themselves (the same parser: the test of
+    the table compares both)."""
+    parser = ArgumentParser(prog="node_exporter", description="Prometheus exporter for machine metrics.",
+                            formatter_class=HelpFormatter)
     add_version_flag(parser, UPSTREAM, UPSTREAM_VERSION)
     paths = parser.add_argument_group("paths")
     paths.add_argument("--path.procfs", dest="path_procfs", default="/proc", help="procfs mountpoint.")
@@ -83,9 +97,65 @@ def build_parser(specs: Sequence[CollectorSpec[NodeContext]]) -> argparse.Argume
         default=_int_env("GOMAXPROCS", 1),
         help="The target number of CPUs Go will run on (GOMAXPROCS)",
     )
-    add_collector_flags(parser, specs)
-    add_help_pages(parser, {spec.name: spec.enabled_by_default for spec in specs})
+    if specs is None:
+        rows = table_rows()
+        add_table_flags(parser, rows)
+        add_help_pages(parser, {row.name: row.enabled_by_default for row in rows})
+    else:
+        add_collector_flags(parser, specs)
+        add_help_pages(parser, {spec.name: spec.enabled_by_default for spec in specs})
     return parser
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's, its width found as ``shutil.get_terminal_size`` finds it but without importing shutil
+    (and with it bz2 and lzma): argparse builds a formatter for each flag it registers."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: int | None = None) -> None:
+        super().__init__(prog, indent_increment, max_help_position, terminal_columns() - 2 if width is None else width)
+
+
+def terminal_columns() -> int:
+    """``shutil.get_terminal_size().columns``: ``COLUMNS``, else stdout's terminal, else 80."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+class KingpinHelpAction(argparse.Action):
+    """``--help-long`` / ``--help-man``: print the page to stdout and exit 0, as kingpin's PreAction does
+    (``exporters.node.help`` lays it out, imported then)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, collectors: Mapping[str, bool] | None = None,
+                 **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        self.collectors = dict(collectors or {})
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        from exporters.node.help import write_page
+
+        write_page(parser, self.collectors, option_string)
+        parser.exit(0)
+
+
+def add_help_pages(parser: argparse.ArgumentParser, collectors: Mapping[str, bool]) -> None:
+    """Register ``--help-long`` and ``--help-man`` (hidden, as kingpin's)."""
+    parser.add_argument("--help-long", "--help-man", action=KingpinHelpAction, dest="help_long",
+                        collectors=collectors)
+
+
+def enabled_specs(args: argparse.Namespace) -> list[CollectorSpec[NodeContext]]:
+    """The specs of the collectors the command line enables, only their modules imported."""
+    return [load_spec(row) for row in enabled_rows(args, table_rows())]
 
 
 def _int_env(name: str, default: int) -> int:
@@ -149,7 +219,7 @@ def node_context(args: argparse.Namespace, specs: Sequence[CollectorSpec[NodeCon
 
 def build_collector(spec: CollectorSpec[NodeContext], context: NodeContext) -> Collector:
     """The spec's collector for the context's system: its psutil one (``portable``) on macOS and FreeBSD."""
-    if spec.portable is not None and current_profile(context.platform) is not None:
+    if spec.portable is not None and context.platform.startswith(PSUTIL_SYSTEMS):
         return spec.portable(context)
     return spec.factory(context)
 
@@ -180,15 +250,25 @@ def build_app(settings: NodeSettings, runtime: Runtime) -> Exporter:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    specs = collector_specs()
     argv = list(sys.argv[1:] if argv is None else argv)
     problem = not_provided_error(argv)
     if problem is not None:
         return fail(UPSTREAM, problem)
     # switching off a collector we do not have is what the operator wants already
     argv = [a for a in argv if not (a.startswith("--no-collector.") and a[len("--no-collector."):] in NOT_PROVIDED)]
-    args = build_parser(specs).parse_args(argv)
-    return run(UPSTREAM, "node", lambda: NodeSettings.from_args(args, specs), build_app)
+    try:
+        args = build_parser().parse_args(argv)
+        return run(UPSTREAM, "node", lambda: NodeSettings.from_args(args, enabled_specs(args)), _built_then_gc)
+    finally:
+        gc.enable()
+
+
+def _built_then_gc(settings: NodeSettings, runtime: Runtime) -> Exporter:
+    """``build_app``, then the cyclic GC back on if ``python -m exporters.node`` paused it for the start."""
+    try:
+        return build_app(settings, runtime)
+    finally:
+        gc.enable()
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from typing import Any
 from exporters.core.collector import NoDataError
 from exporters.core.metrics import CounterFamily, GaugeFamily, Metric, exact_counter
 from exporters.node.collectors._flags import DeviceFilter
-from exporters.node.context import NodeContext
+from exporters.node.context import PSUTIL_SYSTEMS, NodeContext
 
 
 def _psutil() -> Any:
@@ -109,12 +109,14 @@ DISK_FIELDS = (
 )
 
 
+PROFILES = {profile.name: profile for profile in (DARWIN, FREEBSD)}
+
+
 def current_profile(platform: str = sys.platform) -> Profile | None:
     """The profile for ``platform``, or None on Linux (where the /proc collectors run)."""
-    if platform.startswith("darwin"):
-        return DARWIN
-    if platform.startswith("freebsd"):
-        return FREEBSD
+    for system in PSUTIL_SYSTEMS:
+        if platform.startswith(system):
+            return PROFILES[system]
     return None
 
 

@@ -392,19 +392,10 @@ def load_golden(path: Path = GOLDEN) -> dict[str, str]:
 
 
 def implemented_collectors() -> list[str]:
-    """Names of the collectors that exist in exporters/node/collectors/ (each module with a SPEC)."""
-    import importlib
-    import pkgutil
+    """Names of the collectors in exporters/node/collectors/ for this system (each module with a SPEC)."""
+    from exporters.node.main import collector_specs
 
-    from exporters.core.collector import CollectorSpec
-    from exporters.node import collectors
-
-    names = []
-    for info in pkgutil.iter_modules(collectors.__path__):
-        spec = getattr(importlib.import_module(f"{collectors.__name__}.{info.name}"), "SPEC", None)
-        if isinstance(spec, CollectorSpec):
-            names.append(spec.name)
-    return sorted(names)
+    return [spec.name for spec in collector_specs()]
 
 
 def our_argv(names: Iterable[str]) -> list[str]:

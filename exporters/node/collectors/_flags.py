@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from exporters.core.flags import ConfigError
 
@@ -72,8 +72,7 @@ def go_match(pattern: re.Pattern[str], text: str) -> bool:
     return pattern.search(text) is not None
 
 
-@dataclass(frozen=True)
-class DeviceFilter:
+class DeviceFilter(NamedTuple):
     """node_exporter's ``deviceFilter``: an exclude and an include pattern, either optional."""
 
     ignore: re.Pattern[str] | None = None

@@ -15,7 +15,7 @@ import socket
 import struct
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from exporters.core.deadline import current_deadline
 
@@ -39,8 +39,7 @@ MAX_REPLY_BYTES = 256 << 20
 MAX_MESSAGES = 1 << 20
 
 
-@dataclass(frozen=True)
-class Message:
+class Message(NamedTuple):
     type: int
     flags: int
     payload: bytes

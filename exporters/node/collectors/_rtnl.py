@@ -32,6 +32,8 @@ OPERSTATES = ("unknown", "notpresent", "down", "lowerlayerdown", "testing", "dor
 
 @dataclass
 class Link:
+    """One network link as RTM_NEWLINK describes it (include/uapi/linux/if_link.h)."""
+
     index: int
     type: int
     """ARPHRD_* link type (``/sys/class/net/<dev>/type``)."""

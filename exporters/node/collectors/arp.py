@@ -73,6 +73,8 @@ class ArpCollector:
 
 @dataclass(frozen=True)
 class ArpOptions:
+    """The arp collector's flags (``--collector.arp.*``)."""
+
     device_include: str = option("--collector.arp.device-include", "",
                                  "Regexp of arp devices to include (mutually exclusive to device-exclude).")
     device_exclude: str = option("--collector.arp.device-exclude", "",

@@ -165,6 +165,8 @@ class _Reader:
 
 @dataclass
 class BcacheSet:
+    """One cache set of /sys/fs/bcache/<uuid>/: its own counters, its backing and cache devices'."""
+
     uuid: str
     values: dict[str, int] = field(default_factory=dict)
     bdevs: dict[str, tuple[dict[str, int], dict[str, int]]] = field(default_factory=dict)
@@ -250,6 +252,8 @@ class BcacheCollector:
 
 @dataclass(frozen=True)
 class BcacheOptions:
+    """The bcache collector's flags (``--collector.bcache.*``)."""
+
     priority_stats: bool = option("--collector.bcache.priorityStats", False, "Expose expensive priority stats.")
 
 

@@ -6,21 +6,20 @@ the other systems, as upstream's boot_time_bsd.go.
 
 from __future__ import annotations
 
-import sys
-
 from exporters.core.collector import Collector, CollectorSpec
-from exporters.node.context import NodeContext
-from exporters.node.psutil_backend import PsutilBoottimeCollector, current_profile
+from exporters.node.context import PSUTIL_SYSTEMS, NodeContext
+from exporters.node.psutil_backend import PsutilBoottimeCollector
 
 NAME = "boottime"
+SYSTEMS = PSUTIL_SYSTEMS
+"""The systems this collector exists on (``exporters.node.main.collector_specs``)."""
 
 
 def build(context: NodeContext) -> Collector:
     return PsutilBoottimeCollector()
 
 
-SPEC: CollectorSpec[NodeContext] | None = (
-    CollectorSpec(name=NAME, factory=build, enabled_by_default=True, help="Exposes system boot time derived from "
-                  "the kern.boottime sysctl.")
-    if current_profile(sys.platform) is not None else None
+SPEC: CollectorSpec[NodeContext] = CollectorSpec(
+    name=NAME, factory=build, enabled_by_default=True,
+    help="Exposes system boot time derived from the kern.boottime sysctl.",
 )

@@ -18,7 +18,7 @@ import stat
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from exporters.core.collector import CollectorSpec
 from exporters.core.metrics import CounterFamily, GaugeFamily, Metric
@@ -53,8 +53,7 @@ BTRFS_IOC_DEV_INFO = _ioc(_IOC_READ | _IOC_WRITE, 30, DEV_INFO_SIZE)
 BTRFS_IOC_GET_DEV_STATS = _ioc(_IOC_READ | _IOC_WRITE, 52, DEV_STATS_SIZE)
 
 
-@dataclass(frozen=True)
-class IoctlDevice:
+class IoctlDevice(NamedTuple):
     """One device of a mounted filesystem, as the kernel reports it."""
 
     path: str
@@ -185,8 +184,7 @@ def read_ioctl_stats(mounts: Iterable[Mount], rootfs: str, ops: IoctlOps) -> dic
     return found
 
 
-@dataclass
-class Layout:
+class Layout(NamedTuple):
     total_bytes: int
     used_bytes: int
     ratio: float
@@ -194,12 +192,13 @@ class Layout:
 
 @dataclass
 class Allocation:
+    """One block group type's (data, metadata, system) reserved bytes and layouts."""
+
     reserved_bytes: int = 0
     layouts: dict[str, Layout] = field(default_factory=dict)
 
 
-@dataclass
-class BtrfsStats:
+class BtrfsStats(NamedTuple):
     uuid: str
     label: str
     global_rsv_size: int

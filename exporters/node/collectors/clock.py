@@ -7,7 +7,7 @@ import glob
 import os
 import time as pytime
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from exporters.core.collector import CollectorSpec
 from exporters.core.metrics import GaugeFamily, Metric
@@ -17,8 +17,7 @@ from exporters.node.context import NodeContext
 NAME = "time"
 
 
-@dataclass(frozen=True)
-class ClockSource:
+class ClockSource(NamedTuple):
     available: list[str]
     current: str
 

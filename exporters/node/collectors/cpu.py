@@ -23,6 +23,7 @@ import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, NamedTuple
 
 from exporters.core.collector import CollectorSpec, FamilyDoc
 from exporters.core.deadline import current_deadline
@@ -34,7 +35,9 @@ from exporters.node.collectors._flags import compile_go_regex
 from exporters.node.collectors._strconv import go_parse_float, go_parse_uint, parse_cpu_range
 from exporters.node.collectors.proc_stat import CPU_MODES, parse_stat, read_stat
 from exporters.node.context import NodeContext
-from exporters.node.psutil_backend import PsutilCpuCollector, profile_of
+
+if TYPE_CHECKING:  # macOS and FreeBSD only: imported by build_portable
+    from exporters.node.psutil_backend import PsutilCpuCollector
 
 NAME = "cpu"
 LOGGER = logging.getLogger("exporters.node")
@@ -63,6 +66,8 @@ CPUINFO_FLOATS = ("bogomips",)
 
 @dataclass
 class CPUInfo:
+    """One processor's block of /proc/cpuinfo."""
+
     processor: int
     vendor_id: str = ""
     cpu_family: str = ""
@@ -122,8 +127,7 @@ def _processor(line: str) -> int:
     return go_parse_uint(parts[1], 0, 32)
 
 
-@dataclass(frozen=True)
-class Throttles:
+class Throttles(NamedTuple):
     packages: dict[int, int]
     cores: dict[tuple[int, int], int]
 
@@ -289,6 +293,8 @@ def _field_info(name: str, documentation: str, label: str, values: list[str],
 
 @dataclass(frozen=True)
 class CpuOptions:
+    """The cpu collector's flags (``--collector.cpu.*``)."""
+
     guest: bool = option("--collector.cpu.guest", True, "Enables metric node_cpu_guest_seconds_total")
     info: bool = option("--collector.cpu.info", False, "Enables metric cpu_info")
     flags_include: str = option("--collector.cpu.info.flags-include", "",
@@ -298,6 +304,8 @@ class CpuOptions:
 
 
 def build_portable(context: NodeContext) -> PsutilCpuCollector:
+    from exporters.node.psutil_backend import PsutilCpuCollector, profile_of
+
     return PsutilCpuCollector(profile_of(context))
 
 

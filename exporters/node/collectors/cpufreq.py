@@ -10,7 +10,7 @@ from __future__ import annotations
 import glob
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from exporters.core.collector import CollectorSpec
 from exporters.core.metrics import GaugeFamily, Metric
@@ -36,8 +36,7 @@ STRING_FILES = ("scaling_available_governors", "scaling_driver", "scaling_govern
                 "scaling_setspeed")
 
 
-@dataclass(frozen=True)
-class CPUFreq:
+class CPUFreq(NamedTuple):
     cpu: str
     frequencies: dict[str, int]
     """sysfs file name -> kHz, for the files present and readable."""

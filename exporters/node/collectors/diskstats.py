@@ -14,6 +14,7 @@ import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, NamedTuple
 
 from exporters.core.collector import CollectorSpec, FamilyDoc
 from exporters.core.metrics import CounterFamily, GaugeFamily, Metric
@@ -22,7 +23,9 @@ from exporters.node.collectors._files import read_text
 from exporters.node.collectors._flags import DeviceFilter, device_filter, with_deprecated_alias
 from exporters.node.collectors._strconv import go_parse_float
 from exporters.node.context import NodeContext
-from exporters.node.psutil_backend import PsutilDiskstatsCollector
+
+if TYPE_CHECKING:  # macOS and FreeBSD only: imported by build_portable
+    from exporters.node.psutil_backend import PsutilDiskstatsCollector
 
 LOGGER = logging.getLogger("exporters.node")
 
@@ -67,8 +70,7 @@ ATA_PROPERTIES: tuple[tuple[str, str, str], ...] = (
 _UINT = re.compile(r"[0-9]+")  # fmt.Sscanf %d into an unsigned: no sign
 
 
-@dataclass(frozen=True)
-class DiskStat:
+class DiskStat(NamedTuple):
     """One /proc/diskstats line: the device and its (11, 15 or 17) counters."""
 
     major: int
@@ -192,6 +194,8 @@ class DiskstatsCollector:
 
 @dataclass(frozen=True)
 class DiskstatsOptions:
+    """The diskstats collector's flags (``--collector.diskstats.*``)."""
+
     # None when not given: the default applies unless the deprecated spelling is used
     device_exclude: str | None = option(
         "--collector.diskstats.device-exclude", None,
@@ -218,6 +222,8 @@ def build(context: NodeContext) -> DiskstatsCollector:
 
 
 def build_portable(context: NodeContext) -> PsutilDiskstatsCollector:
+    from exporters.node.psutil_backend import PsutilDiskstatsCollector
+
     return PsutilDiskstatsCollector(devices=device_filter_from_flags(context))
 
 

@@ -322,6 +322,8 @@ class EthtoolCollector:
 
 @dataclass(frozen=True)
 class EthtoolOptions:
+    """The ethtool collector's flags (``--collector.ethtool.*``)."""
+
     device_include: str = option("--collector.ethtool.device-include", "",
                                  "Regexp of ethtool devices to include (mutually exclusive to device-exclude).")
     device_exclude: str = option("--collector.ethtool.device-exclude", "",

@@ -6,7 +6,7 @@ import errno
 import logging
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from exporters.core.collector import CollectorSpec, NoDataError
 from exporters.core.metrics import CounterFamily, GaugeFamily, Metric
@@ -58,8 +58,7 @@ _KNOWN = {file for file, _, _ in COUNTERS}
 _SKIPPED_ERRORS = (errno.ENOENT, errno.EOPNOTSUPP, errno.EINVAL)
 
 
-@dataclass
-class FibreChannelHost:
+class FibreChannelHost(NamedTuple):
     name: str
     attributes: dict[str, str]
     counters: dict[str, int]

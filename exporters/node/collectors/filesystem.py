@@ -19,7 +19,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from exporters.core.batch import Call, DaemonPool, StallingBatch
 from exporters.core.collector import CollectorSpec
@@ -29,7 +29,9 @@ from exporters.core.options import option
 from exporters.node.collectors._files import read_text
 from exporters.node.collectors._flags import compile_go_regex, go_match, with_deprecated_alias
 from exporters.node.context import NodeContext
-from exporters.node.psutil_backend import PsutilFilesystemCollector, profile_of
+
+if TYPE_CHECKING:  # macOS and FreeBSD only: imported by build_portable
+    from exporters.node.psutil_backend import PsutilFilesystemCollector
 
 LOGGER = logging.getLogger("exporters.node")
 
@@ -77,8 +79,7 @@ class StatvfsResult(Protocol):
 StatFunc = Callable[[str], StatvfsResult]
 
 
-@dataclass(frozen=True)
-class Mount:
+class Mount(NamedTuple):
     device: str
     mount_point: str
     fs_type: str
@@ -122,8 +123,7 @@ def parse_mounts(text: str, rootfs: str = "/") -> list[Mount]:
     return mounts
 
 
-@dataclass
-class FilesystemStats:
+class FilesystemStats(NamedTuple):
     mount: Mount
     values: tuple[float, float, float, float, float] = (0.0, 0.0, 0.0, 0.0, 0.0)
     readonly: float = 0.0
@@ -269,6 +269,8 @@ class FilesystemCollector:
 
 @dataclass(frozen=True)
 class FilesystemOptions:
+    """The filesystem collector's flags (``--collector.filesystem.*``)."""
+
     # the excludes are None when not given: the default applies unless a deprecated spelling is used
     mount_points_exclude: str | None = option("--collector.filesystem.mount-points-exclude", None,
                                               "Regexp of mount points to exclude for filesystem collector.")
@@ -309,6 +311,8 @@ def build(context: NodeContext, statfs: StatFunc = os.statvfs) -> FilesystemColl
 
 
 def build_portable(context: NodeContext) -> PsutilFilesystemCollector:
+    from exporters.node.psutil_backend import PsutilFilesystemCollector, profile_of
+
     profile = profile_of(context)
     return PsutilFilesystemCollector(profile, excludes=exclude_patterns(context, profile.mount_points_exclude,
                                                                         profile.fs_types_exclude))

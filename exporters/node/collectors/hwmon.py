@@ -14,6 +14,7 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from exporters.core.collector import CollectorSpec, FamilyDoc, NoDataError
 from exporters.core.metrics import FamilySet, Metric
@@ -109,8 +110,7 @@ def sensor_samples(chip: str, data: SensorData) -> Iterator[tuple[str, str, list
             yield _convert(name, sensor_type, element, value, labels)
 
 
-@dataclass(frozen=True)
-class UnitRule:
+class UnitRule(NamedTuple):
     """One row of upstream's unit rules: which sensors, the name suffix, help, scaling, type."""
 
     types: frozenset[str] | None
@@ -257,6 +257,8 @@ class HwmonCollector:
 
 @dataclass(frozen=True)
 class HwmonOptions:
+    """The hwmon collector's flags (``--collector.hwmon.*``)."""
+
     chip_include: str = option("--collector.hwmon.chip-include", "",
                                "Regexp of hwmon chip to include (mutually exclusive to device-exclude).")
     chip_exclude: str = option("--collector.hwmon.chip-exclude", "",

@@ -127,6 +127,8 @@ COUNTER_ORDER = (
 
 @dataclass
 class Port:
+    """One port of an InfiniBand device, with its counters."""
+
     device: str
     port: int
     state_id: int
@@ -137,6 +139,8 @@ class Port:
 
 @dataclass
 class Device:
+    """One device of /sys/class/infiniband/ and its ports."""
+
     name: str
     firmware_version: str = ""
     board_id: str = ""

@@ -10,6 +10,7 @@ import ipaddress
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from exporters.core.collector import CollectorSpec, NoDataError
 from exporters.core.flags import ConfigError
@@ -34,8 +35,7 @@ STATS_METRICS = (
 )
 
 
-@dataclass(frozen=True)
-class Backend:
+class Backend(NamedTuple):
     local_address: str
     local_port: int
     local_mark: str
@@ -172,6 +172,8 @@ class IpvsCollector:
 
 @dataclass(frozen=True)
 class IpvsOptions:
+    """The ipvs collector's flags (``--collector.ipvs.*``)."""
+
     backend_labels: str = option("--collector.ipvs.backend-labels", ",".join(FULL_BACKEND_LABELS),
                                  "Comma separated list for IPVS backend stats labels.")
 

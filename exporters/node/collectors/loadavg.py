@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from exporters.core.collector import CollectorSpec
 from exporters.core.metrics import GaugeFamily, Metric
 from exporters.node.collectors._files import read_text
 from exporters.node.collectors._strconv import go_parse_float
 from exporters.node.context import NodeContext
-from exporters.node.psutil_backend import PsutilLoadavgCollector
+
+if TYPE_CHECKING:  # macOS and FreeBSD only: imported by build_portable
+    from exporters.node.psutil_backend import PsutilLoadavgCollector
 
 NAME = "loadavg"
 # Position in /proc/loadavg -> (metric, help).
@@ -45,6 +48,8 @@ class LoadavgCollector:
 
 
 def build_portable(context: NodeContext) -> PsutilLoadavgCollector:
+    from exporters.node.psutil_backend import PsutilLoadavgCollector
+
     return PsutilLoadavgCollector()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from exporters.core.collector import CollectorSpec, NoDataError
 from exporters.core.metrics import GaugeFamily, Metric
@@ -29,8 +29,7 @@ STATES: tuple[tuple[str, str], ...] = (
 )
 
 
-@dataclass(frozen=True)
-class MDStat:
+class MDStat(NamedTuple):
     name: str
     state: str
     disks_active: int

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from exporters.core.collector import CollectorSpec, FamilyDoc
 from exporters.core.metrics import GaugeFamily, Metric, exact_counter
 from exporters.node.collectors._files import read_text
 from exporters.node.collectors._strconv import go_parse_float
 from exporters.node.context import NodeContext
-from exporters.node.psutil_backend import PsutilMeminfoCollector, profile_of
+
+if TYPE_CHECKING:  # macOS and FreeBSD only: imported by build_portable
+    from exporters.node.psutil_backend import PsutilMeminfoCollector
 
 NAME = "meminfo"
 PARENS = re.compile(r"\((.*)\)")
@@ -67,6 +70,8 @@ class MeminfoCollector:
 
 
 def build_portable(context: NodeContext) -> PsutilMeminfoCollector:
+    from exporters.node.psutil_backend import PsutilMeminfoCollector, profile_of
+
     return PsutilMeminfoCollector(profile_of(context))
 
 

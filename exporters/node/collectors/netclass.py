@@ -26,6 +26,7 @@ import re
 import struct
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from exporters.core.collector import CollectorSpec, NoDataError
 from exporters.core.metrics import FamilySet, GaugeFamily, Metric
@@ -119,8 +120,7 @@ NLA_F_NESTED = 0x8000
 DUPLEX_NAMES = {0: "Half", 1: "Full", 255: "Unknown"}
 
 
-@dataclass(frozen=True)
-class LinkMode:
+class LinkMode(NamedTuple):
     """One link of ethtool's LINKMODES dump: speed in Mbit/s as the kernel sends it, duplex."""
 
     speed: int = 0
@@ -158,6 +158,8 @@ IFF_UP = 0x1
 
 @dataclass
 class NetClassIface:
+    """One interface of /sys/class/net/: its text and numeric attributes and statistics."""
+
     name: str
     text: dict[str, str] = field(default_factory=dict)
     numbers: dict[str, int] = field(default_factory=dict)
@@ -338,6 +340,8 @@ class _FieldFamilies(FamilySet):
 
 @dataclass(frozen=True)
 class NetclassOptions:
+    """The netclass collector's flags (``--collector.netclass.*``)."""
+
     ignored_devices: str = option("--collector.netclass.ignored-devices", "^$",
                                   "Regexp of net devices to ignore for netclass collector.")
     ignore_invalid_speed: bool = option("--collector.netclass.ignore-invalid-speed", False,

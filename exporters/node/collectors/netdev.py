@@ -17,6 +17,7 @@ import os
 import socket
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, NamedTuple
 
 from exporters.core.collector import CollectorSpec, FamilyDoc
 from exporters.core.metrics import FamilySet, GaugeFamily, Metric
@@ -26,7 +27,9 @@ from exporters.node.collectors._flags import DeviceFilter, device_filter, with_d
 from exporters.node.collectors._labels import without_invalid_utf8
 from exporters.node.collectors._rtnl import Link, read_links
 from exporters.node.context import NodeContext
-from exporters.node.psutil_backend import PsutilNetdevCollector
+
+if TYPE_CHECKING:  # macOS and FreeBSD only: imported by build_portable
+    from exporters.node.psutil_backend import PsutilNetdevCollector
 
 LOGGER = logging.getLogger("exporters.node")
 NAME = "netdev"
@@ -156,8 +159,7 @@ def served_keys(context: NodeContext) -> set[str]:
     return set(keys if options.detailed else legacy(keys))
 
 
-@dataclass(frozen=True)
-class AddressInfo:
+class AddressInfo(NamedTuple):
     device: str
     address: str
     netmask: str
@@ -334,6 +336,8 @@ def _netlink_keys_from_proc(values: dict[str, int]) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class NetdevOptions:
+    """The netdev collector's flags (``--collector.netdev.*``)."""
+
     device_include: str = option("--collector.netdev.device-include", "",
                                  "Regexp of net devices to include (mutually exclusive to device-exclude).")
     device_whitelist: str = option("--collector.netdev.device-whitelist", "",
@@ -369,6 +373,8 @@ def build(context: NodeContext) -> NetdevCollector:
 
 
 def build_portable(context: NodeContext) -> PsutilNetdevCollector:
+    from exporters.node.psutil_backend import PsutilNetdevCollector
+
     return PsutilNetdevCollector(devices=device_filter_from_flags(context))
 
 

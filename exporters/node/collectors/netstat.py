@@ -130,6 +130,8 @@ def _check_numbers(values: dict[str, str]) -> None:
 
 @dataclass(frozen=True)
 class NetstatOptions:
+    """The netstat collector's flags (``--collector.netstat.*``)."""
+
     fields: str = option("--collector.netstat.fields", DEFAULT_FIELDS,
                          "Regexp of fields to return for netstat collector.")
 

@@ -181,6 +181,8 @@ def fix_host_port(address: str, default_port: int) -> tuple[str, int]:
 
 @dataclass(frozen=True)
 class NtpOptions:
+    """The ntp collector's flags (``--collector.ntp.*``)."""
+
     server: str = option("--collector.ntp.server", "127.0.0.1", "NTP server to use for ntp collector")
     port: int = option("--collector.ntp.server-port", 123, "UDP port number to connect to on NTP server")
     version: int = option("--collector.ntp.protocol-version", 4, "NTP protocol version")

@@ -12,7 +12,7 @@ import os
 import re
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from exporters.core.collector import CollectorSpec, NoDataError
 from exporters.core.metrics import GaugeFamily, Metric
@@ -147,8 +147,7 @@ def os_version(version_id: str) -> float:
     return float(match.group(0)) if match else 0.0
 
 
-@dataclass(frozen=True)
-class OSRelease:
+class OSRelease(NamedTuple):
     env: dict[str, str]
     version: float
 

@@ -381,6 +381,8 @@ class PerfCollector:
 
 @dataclass(frozen=True)
 class PerfOptions:
+    """The perf collector's flags (``--collector.perf.*``)."""
+
     cpus: str = option("--collector.perf.cpus", "", "List of CPUs from which perf metrics should be collected")
     tracepoint: tuple[str, ...] = option("--collector.perf.tracepoint", (), "perf tracepoint that should be collected")
     disable_hardware: bool = option("--collector.perf.disable-hardware-profilers", False,

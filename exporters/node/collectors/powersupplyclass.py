@@ -88,6 +88,8 @@ INFO_LABELS = ("capacity_level", "charge_type", "health", "manufacturer", "model
 
 @dataclass
 class PowerSupply:
+    """One supply of /sys/class/power_supply/: its numeric and text attributes."""
+
     name: str
     numbers: dict[str, int] = field(default_factory=dict)
     text: dict[str, str] = field(default_factory=dict)
@@ -148,6 +150,8 @@ class PowersupplyclassCollector:
 
 @dataclass(frozen=True)
 class PowersupplyclassOptions:
+    """The powersupplyclass collector's flags (``--collector.powersupply.*``)."""
+
     ignored_supplies: str = option("--collector.powersupply.ignored-supplies", "^$",
                                    "Regexp of power supplies to ignore for powersupplyclass collector.")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import errno
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from exporters.core.collector import CollectorSpec, NoDataError
 from exporters.core.metrics import CounterFamily, Metric
@@ -34,8 +34,7 @@ METRICS = {
 LINE = re.compile(r"(some|full) avg10=(\S+) avg60=(\S+) avg300=(\S+) total=(\d+)")
 
 
-@dataclass(frozen=True)
-class PSILine:
+class PSILine(NamedTuple):
     avg10: float
     avg60: float
     avg300: float

@@ -155,6 +155,8 @@ def _counter(name: str, documentation: str, value: float) -> CounterFamily:
 
 @dataclass(frozen=True)
 class StatOptions:
+    """The stat collector's flags (``--collector.stat.*``)."""
+
     softirq: bool = option("--collector.stat.softirq", False, "Export softirq calls per vector")
 
 

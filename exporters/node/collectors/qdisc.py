@@ -164,6 +164,8 @@ class QdiscCollector:
 
 @dataclass(frozen=True)
 class QdiscOptions:
+    """The qdisc collector's flags (``--collector.qdisc.*``)."""
+
     fixtures: str = option("--collector.qdisc.fixtures", "",
                            "test fixtures to use for qdisc collector end-to-end testing")
     device_include: str = option("--collector.qdisc.device-include", "",

@@ -28,6 +28,8 @@ NAME = "rapl"
 
 @dataclass(frozen=True)
 class RaplZone:
+    """One powercap zone (/sys/class/powercap/intel-rapl:N[:M])."""
+
     name: str
     index: int
     path: str
@@ -96,6 +98,8 @@ class RaplCollector:
 
 @dataclass(frozen=True)
 class RaplOptions:
+    """The rapl collector's flags (``--collector.rapl.*``)."""
+
     # upstream's help text, copied from the systemd collector's (sic)
     zone_label: bool = option("--collector.rapl.enable-zone-label", False,
                               "Enables service unit metric unit_start_time_seconds")

@@ -91,6 +91,8 @@ class RunitCollector:
 
 @dataclass(frozen=True)
 class RunitOptions:
+    """The runit collector's flags (``--collector.runit.*``)."""
+
     servicedir: str = option("--collector.runit.servicedir", DEFAULT_SERVICE_DIR, "Path to runit service directory.")
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from exporters.core.collector import CollectorSpec, NoDataError
 from exporters.core.metrics import CounterFamily, Metric
@@ -22,8 +22,7 @@ NS_PER_SEC = 1e9
 CPU_LINE = re.compile(r"cpu([0-9]+)" + r" ([0-9]+)" * 9)
 
 
-@dataclass(frozen=True)
-class SchedstatCPU:
+class SchedstatCPU(NamedTuple):
     cpu: str
     running_ns: int
     waiting_ns: int

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from exporters.core.collector import CollectorSpec
 from exporters.core.metrics import GaugeFamily, Metric
@@ -23,8 +23,7 @@ NAME = "selinux"
 CONFIG_MODES = {"enforcing": 1, "permissive": 0}
 
 
-@dataclass(frozen=True)
-class SELinuxState:
+class SELinuxState(NamedTuple):
     enabled: bool
     config_mode: int = -1
     current_mode: int = -1

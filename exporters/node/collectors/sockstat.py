@@ -26,6 +26,8 @@ OPTIONAL_FIELDS = ("orphan", "tw", "alloc", "mem", "memory")
 
 @dataclass
 class SockstatProtocol:
+    """One protocol's line of /proc/net/sockstat{,6}."""
+
     protocol: str
     inuse: int = 0
     optional: dict[str, int] = field(default_factory=dict)
@@ -33,6 +35,8 @@ class SockstatProtocol:
 
 @dataclass
 class Sockstat:
+    """/proc/net/sockstat{,6}: sockets used and each protocol's counts."""
+
     used: int | None = None
     protocols: list[SockstatProtocol] = field(default_factory=list)
 

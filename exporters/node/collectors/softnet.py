@@ -34,6 +34,8 @@ METRICS = (
 
 @dataclass
 class SoftnetStat:
+    """One CPU's line of /proc/net/softnet_stat."""
+
     processed: int = 0
     dropped: int = 0
     time_squeezed: int = 0

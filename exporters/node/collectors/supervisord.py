@@ -186,6 +186,8 @@ class SupervisordCollector:
 
 @dataclass(frozen=True)
 class SupervisordOptions:
+    """The supervisord collector's flags (``--collector.supervisord.*``)."""
+
     url: str = option("--collector.supervisord.url", DEFAULT_URL, "XML RPC endpoint.", env=URL_ENV)
 
 

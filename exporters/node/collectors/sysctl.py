@@ -115,6 +115,8 @@ class SysctlCollector:
 
 @dataclass(frozen=True)
 class SysctlOptions:
+    """The sysctl collector's flags (``--collector.sysctl.*``)."""
+
     include: tuple[str, ...] = option("--collector.sysctl.include", (), "Select sysctl metrics to include")
     include_info: tuple[str, ...] = option("--collector.sysctl.include-info", (),
                                            "Select sysctl metrics to include as info metrics")

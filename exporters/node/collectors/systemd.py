@@ -97,6 +97,8 @@ UNIT_PROPERTIES: tuple[UnitProperty, ...] = (
 
 @dataclass(frozen=True)
 class SystemdOptions:
+    """The systemd collector's flags (``--collector.systemd.*``)."""
+
     # the unit filters are None when not given: the default applies unless a deprecated spelling is used
     unit_include: str | None = option(
         "--collector.systemd.unit-include", None,

@@ -99,6 +99,8 @@ class TapestatsCollector:
 
 @dataclass(frozen=True)
 class TapestatsOptions:
+    """The tapestats collector's flags (``--collector.tapestats.*``)."""
+
     ignored_devices: str = option("--collector.tapestats.ignored-devices", DEFAULT_IGNORED_DEVICES,
                                   "Regexp of devices to ignore for tapestats.")
 

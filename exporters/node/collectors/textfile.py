@@ -83,6 +83,8 @@ class ParsedMetric:
 
 @dataclass
 class ParsedFamily:
+    """One metric family of a textfile: its name, HELP, TYPE and samples."""
+
     name: str
     help: str | None = None
     type: str | None = None
@@ -472,6 +474,8 @@ class TextfileCollector:
 
 @dataclass(frozen=True)
 class TextfileOptions:
+    """The textfile collector's flags (``--collector.textfile.*``)."""
+
     directory: str = option("--collector.textfile.directory", "", "Directory to read text files with metrics from.")
     max_bytes: int = option("--collector.textfile.max-bytes", DEFAULT_MAX_BYTES,
                             "Skip (as an error) textfiles larger than this; 0: no limit. Not in node_exporter, "

@@ -12,7 +12,7 @@ import glob
 import logging
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from exporters.core.collector import CollectorSpec, NoDataError
 from exporters.core.metrics import GaugeFamily, Metric
@@ -25,15 +25,13 @@ LOGGER = logging.getLogger("exporters.node")
 NAME = "thermal_zone"
 
 
-@dataclass(frozen=True)
-class ThermalZone:
+class ThermalZone(NamedTuple):
     name: str
     type: str
     temp: int
 
 
-@dataclass(frozen=True)
-class CoolingDevice:
+class CoolingDevice(NamedTuple):
     name: str
     type: str
     cur_state: int

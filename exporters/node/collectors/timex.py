@@ -10,7 +10,7 @@ import ctypes
 import errno
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from exporters.core.collector import CollectorSpec, NoDataError
 from exporters.core.metrics import CounterFamily, GaugeFamily, Metric
@@ -55,8 +55,7 @@ class Timex(ctypes.Structure):
     )
 
 
-@dataclass(frozen=True)
-class TimexState:
+class TimexState(NamedTuple):
     state: int
     timex: Timex
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from exporters.core.collector import CollectorSpec, NoDataError
 from exporters.core.metrics import GaugeFamily, Metric
@@ -14,8 +14,7 @@ NAME = "udp_queues"
 READ_LIMIT = 4 * 1024 * 1024 * 1024  # procfs' readLimit: 4 GiB
 
 
-@dataclass(frozen=True)
-class SocketLine:
+class SocketLine(NamedTuple):
     state: int
     tx_queue: int
     rx_queue: int

@@ -5,12 +5,15 @@ from __future__ import annotations
 import ctypes
 import os
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from exporters.core.collector import CollectorSpec
 from exporters.core.metrics import GaugeFamily, Metric
 from exporters.node.collectors._libc import libc
 from exporters.node.context import NodeContext
-from exporters.node.psutil_backend import PsutilUnameCollector
+
+if TYPE_CHECKING:  # macOS and FreeBSD only: imported by build_portable
+    from exporters.node.psutil_backend import PsutilUnameCollector
 
 NAME = "uname"
 LABELS = ("sysname", "release", "version", "machine", "nodename", "domainname")
@@ -47,6 +50,8 @@ class UnameCollector:
 
 
 def build_portable(context: NodeContext) -> PsutilUnameCollector:
+    from exporters.node.psutil_backend import PsutilUnameCollector
+
     return PsutilUnameCollector()
 
 

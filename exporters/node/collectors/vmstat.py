@@ -51,6 +51,8 @@ class VmstatCollector:
 
 @dataclass(frozen=True)
 class VmstatOptions:
+    """The vmstat collector's flags (``--collector.vmstat.*``)."""
+
     fields: str = option("--collector.vmstat.fields", DEFAULT_FIELDS,
                          "Regexp of fields to return for vmstat collector.")
 

@@ -386,6 +386,8 @@ class WifiCollector:
 
 @dataclass(frozen=True)
 class WifiOptions:
+    """The wifi collector's flags (``--collector.wifi.*``)."""
+
     fixtures: str = option("--collector.wifi.fixtures", "", "test fixtures to use for wifi collector metrics")
 
 
