@@ -64,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="exporters-load-") as tmp:
         for kind in [k for k in args.kinds.split(",") if k]:
             extra, env = exporter_args(kind)
-            exporter = launch(kind, extra, Path(tmp), env=env)
+            # every scraper asks the same thing: without --no-scrape.share they would share
+            # collections, and neither the 503 limit nor one collection per scrape would be exercised
+            exporter = launch(kind, [*extra, "--no-scrape.share"], Path(tmp), env=env)
             try:
                 url = exporter.url + "/metrics"
                 burst = run_load(url, exporter.proc.pid, args.concurrency, duration=args.duration,
