@@ -44,13 +44,54 @@ def parse_status_memory(text: str) -> tuple[int, int]:
     return values["VmRSS"], values["VmHWM"]
 
 
-def read_proc_sample(pid: int, procfs: str = "/proc") -> ProcSample:
-    """CPU and memory of ``pid`` now; raises OSError when the process is gone."""
+def read_children(pid: int, procfs: str = "/proc") -> list[int]:
+    """The live child processes of ``pid`` (``/proc/<pid>/task/*/children``, Linux 3.5+)."""
+    out: list[int] = []
+    try:
+        tasks = os.listdir(os.path.join(procfs, str(pid), "task"))
+    except OSError:
+        return out
+    for tid in tasks:
+        try:
+            with open(os.path.join(procfs, str(pid), "task", tid, "children")) as f:
+                out.extend(int(child) for child in f.read().split())
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def _read_one(pid: int, procfs: str) -> ProcSample:
     with open(os.path.join(procfs, str(pid), "stat")) as f:
         cpu = parse_stat_cpu(f.read())
     with open(os.path.join(procfs, str(pid), "status")) as f:
         rss, hwm = parse_status_memory(f.read())
     return ProcSample(cpu, rss, hwm)
+
+
+def read_proc_sample(pid: int, procfs: str = "/proc") -> ProcSample:
+    """CPU and memory of ``pid`` and its live descendants now; OSError when ``pid`` is gone.
+
+    An exporter with worker processes (``--scrape.processes``) is measured whole: their CPU
+    seconds and RSS are added to the parent's (a child that exits while measured has its CPU
+    in the parent's cutime once waited for). The peak is the sum of each process's VmHWM, an
+    upper bound of the peak of the sum.
+    """
+    total = _read_one(pid, procfs)
+    pending = read_children(pid, procfs)
+    seen = {pid}
+    while pending:
+        child = pending.pop()
+        if child in seen:
+            continue
+        seen.add(child)
+        try:
+            one = _read_one(child, procfs)
+        except OSError:  # exited meanwhile
+            continue
+        total = ProcSample(total.cpu_seconds + one.cpu_seconds, total.rss_bytes + one.rss_bytes,
+                           total.hwm_bytes + one.hwm_bytes)
+        pending.extend(read_children(child, procfs))
+    return total
 
 
 def read_loadavg(procfs: str = "/proc") -> tuple[float, float, float]:

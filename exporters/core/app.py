@@ -99,7 +99,24 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-MetricsHandler = Callable[[Request], Iterable[Metric]]
+@dataclass
+class Rendered:
+    """A scrape's answer already rendered (by a worker process), with its render's ``guard``."""
+
+    response: Response
+    guard: SeriesGuard | None = None
+
+
+def render(metrics: Iterable[Metric], accept: str | None, openmetrics: bool,
+           max_series: int) -> tuple[Response, SeriesGuard]:
+    """The 200 answer of a scrape in the format asked for, and what its render cut."""
+    guard = SeriesGuard(max_series)
+    if openmetrics and wants_openmetrics(accept):
+        return Response(200, render_openmetrics(metrics, guard), OPENMETRICS_CONTENT_TYPE), guard
+    return Response(200, render_text(metrics, guard), TEXT_CONTENT_TYPE), guard
+
+
+MetricsHandler = Callable[[Request], Iterable[Metric] | Rendered]
 RouteHandler = Callable[[Request], Response]
 
 
@@ -263,15 +280,17 @@ class Exporter:
         self.stats.begin()
         status = 200
         try:
-            metrics = list(handler(request))
+            result = handler(request)
+            if isinstance(result, Rendered):  # collected and rendered elsewhere (--scrape.processes)
+                if result.guard is not None:
+                    self.drops.record(result.guard, self.logger, self.stats)
+                status = result.response.status
+                return result.response
+            metrics = list(result)
             if limited:
                 metrics.extend(self.self_metrics())
                 metrics.extend(self.drops.collect())
-            guard = SeriesGuard(self.web.max_series)
-            if self.openmetrics and wants_openmetrics(request.headers.get("Accept")):
-                response = Response(200, render_openmetrics(metrics, guard), OPENMETRICS_CONTENT_TYPE)
-            else:
-                response = Response(200, render_text(metrics, guard), TEXT_CONTENT_TYPE)
+            response, guard = render(metrics, request.headers.get("Accept"), self.openmetrics, self.web.max_series)
             self.drops.record(guard, self.logger, self.stats)
             return response
         except HTTPError as err:

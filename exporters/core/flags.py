@@ -155,11 +155,14 @@ def add_web_flags(
     env: Mapping[str, str] | None = None,
     openmetrics: bool = True,
     max_requests: int = 40,
+    processes: bool = False,
 ) -> None:
     """exporter-toolkit's web flags plus the scrape-deadline and logging flags.
 
     ``env_names`` maps a dest (``web_listen_address``...) to the environment variable an
     upstream exporter reads it from (postgres_exporter's ``PG_EXPORTER_WEB_LISTEN_ADDRESS``).
+    ``processes`` adds ``--scrape.processes`` (an exporter whose multi-target endpoint can run
+    in worker processes).
     """
     names = dict(env_names or {})
     environ = os.environ if env is None else env
@@ -217,6 +220,13 @@ def add_web_flags(
         "collecting again (same path, query, credentials, Accept and Accept-Encoding; never an answer "
         "finished before the request came); --no-scrape.share turns it off (not an upstream flag).",
     )
+    if processes:  # only where a scrape holds no per-process state worth sharing (redis /scrape)
+        web.add_argument(
+            "--scrape.processes", dest="scrape_processes", type=int, metavar="N", default=0,
+            help="Collect and render multi-target scrapes in a pool of N worker processes, started at the "
+            "first one, so they use more than one core (default 0: in the exporter's process; "
+            "not an upstream flag).",
+        )
     web.add_argument(
         "--scrape.timeout-offset", dest="scrape_timeout_offset", type=parse_duration, metavar="SECONDS",
         default=0.5,

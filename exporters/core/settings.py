@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from exporters.core.flags import ConfigError
 from exporters.core.listen import parse_listen_address
 
+# each worker is a whole interpreter (~30 MiB): more than this is a typo, not a plan
+MAX_SCRAPE_PROCESSES = 64
+
 
 @dataclass(frozen=True)
 class LogSettings:
@@ -47,6 +50,8 @@ class WebSettings:
     openmetrics: bool = False
     # identical simultaneous scrapes share one collection and one answer (--scrape.share)
     share_scrapes: bool = True
+    # worker processes that collect and render the multi-target endpoint (0: in process)
+    scrape_processes: int = 0
 
     def __post_init__(self) -> None:
         if not self.telemetry_path.startswith("/"):
@@ -55,6 +60,8 @@ class WebSettings:
             raise ConfigError("--web.max-requests must not be negative")
         if self.max_series < 0:
             raise ConfigError("--scrape.max-series must not be negative")
+        if not 0 <= self.scrape_processes <= MAX_SCRAPE_PROCESSES:
+            raise ConfigError(f"--scrape.processes must be between 0 and {MAX_SCRAPE_PROCESSES}")
         if not self.systemd_socket:
             for address in self.listen_addresses:
                 parse_listen_address(address)
@@ -73,4 +80,5 @@ class WebSettings:
             max_series=int(args.scrape_max_series),
             openmetrics=bool(getattr(args, "web_enable_openmetrics", False)),
             share_scrapes=bool(getattr(args, "scrape_share", True)),
+            scrape_processes=int(getattr(args, "scrape_processes", 0)),
         )

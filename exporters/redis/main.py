@@ -12,12 +12,22 @@ import sys
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from exporters import __version__
-from exporters.core.app import Exporter, HTTPError, Request, Response, Runtime, run
+from exporters.core.app import (
+    Exporter,
+    HTTPError,
+    MetricsHandler,
+    Rendered,
+    Request,
+    Response,
+    Runtime,
+    render,
+    run,
+)
 from exporters.core.collector import FamilyDoc
 from exporters.core.flags import (
     ArgumentParser,
@@ -28,6 +38,7 @@ from exporters.core.flags import (
     parse_duration,
     parse_go_bool,
 )
+from exporters.core.logs import setup_logging
 from exporters.core.metrics import Metric
 from exporters.core.reloadable import ReloadableFile
 from exporters.core.selfmetrics import SelfStats, Stat
@@ -38,6 +49,9 @@ from exporters.core.webconfig import WebConfig, build_ssl_context
 from exporters.redis.families import help_for
 from exporters.redis.resp import Address, TLSOptions, parse_address
 from exporters.redis.scrape import LogOnce, RedisScrape, ScrapeOptions
+
+if TYPE_CHECKING:
+    from exporters.core.procpool import ProcessPool
 
 UPSTREAM = "redis_exporter"
 UPSTREAM_VERSION = "1.58.0"
@@ -201,7 +215,7 @@ def build_parser(env: Mapping[str, str] | None = None) -> argparse.ArgumentParse
     add_web_flags(parser, DEFAULT_ADDRESS, {
         "web_listen_address": "REDIS_EXPORTER_WEB_LISTEN_ADDRESS",
         "web_telemetry_path": "REDIS_EXPORTER_WEB_TELEMETRY_PATH",
-    }, environ, openmetrics=False, max_requests=0)
+    }, environ, openmetrics=False, max_requests=0, processes=True)
     group = parser.add_argument_group("redis")
     for flag in FLAGS:
         default = env_value(flag, environ)
@@ -390,6 +404,47 @@ SCRAPE_OVERRIDES = {
 }
 
 
+@dataclass(frozen=True)
+class ScrapePlan:
+    """A checked /scrape request: target, key-check overrides, the credentials it gets."""
+
+    target: str
+    overrides: tuple[tuple[str, str], ...]
+    user: str
+    password: str
+    detailed_errors: bool
+
+
+class ScrapeWorker:
+    """Runs scrapes: in the exporter's process, or in a worker of ``--scrape.processes``."""
+
+    def __init__(self, options: ScrapeOptions, logger: logging.Logger, once: LogOnce,
+                 include_build_info: bool) -> None:
+        self.options = options
+        self.logger = logger
+        self.once = once
+        self.include_build_info = include_build_info
+
+    def run(self, target: str, options: ScrapeOptions, stats: SelfStats, deadline: float | None,
+            user: str, password: str, detailed_errors: bool = True) -> list[Metric]:
+        stats.add(scrapes=1)
+        scrape = RedisScrape(target, options, self.logger, self.once, password, user, detailed_errors)
+        metrics = scrape.run(deadline)
+        stats.add(duration_sum=scrape.duration)
+        return metrics
+
+    def collect(self, plan: ScrapePlan, deadline: float | None) -> list[Metric]:
+        """One /scrape's metrics, with its own self-metrics (fresh per request, as upstream's)."""
+        overrides: dict[str, Any] = dict(plan.overrides)
+        options = dataclasses.replace(self.options, **overrides) if overrides else self.options
+        stats = self_stats(options.namespace)
+        out = self.run(plan.target, options, stats, deadline, plan.user, plan.password, plan.detailed_errors)
+        out.extend(stats.collect())
+        if self.include_build_info:
+            out.extend(build_info(options.namespace))
+        return out
+
+
 class RedisService:
     """The /metrics, /scrape, /health and /-/reload handlers.
 
@@ -405,6 +460,7 @@ class RedisService:
         self.logger = logger
         self.address: str = settings.redis_addr
         self.once = LogOnce()
+        self.worker = ScrapeWorker(self.options, logger, self.once, not settings.redis_only_metrics)
         self.stats = self_stats(self.options.namespace)
         self.passwords: ReloadableFile[PasswordMap] | None = None
         try:
@@ -425,11 +481,7 @@ class RedisService:
 
     def _scrape(self, target: str, options: ScrapeOptions, stats: SelfStats, deadline: float | None,
                 user: str, password: str, detailed_errors: bool = True) -> list[Metric]:
-        stats.add(scrapes=1)
-        scrape = RedisScrape(target, options, self.logger, self.once, password, user, detailed_errors)
-        metrics = scrape.run(deadline)
-        stats.add(duration_sum=scrape.duration)
-        return metrics
+        return self.worker.run(target, options, stats, deadline, user, password, detailed_errors)
 
     def metrics(self, request: Request) -> Iterable[Metric]:
         out: list[Metric] = []
@@ -447,6 +499,10 @@ class RedisService:
         return HTTPError(status, message)
 
     def scrape(self, request: Request) -> Iterable[Metric]:
+        return self.worker.collect(self.plan(request), request.deadline)
+
+    def plan(self, request: Request) -> ScrapePlan:
+        """What a /scrape request asks for, checked, with its credentials (or an ``HTTPError``)."""
         target = request.param("target")
         if not target:
             raise self._refuse(400, "'target' parameter must be specified")
@@ -498,12 +554,7 @@ class RedisService:
                     "redis_exporter does) or give each its entry in -redis.password-file",
                     extra={"target": address.redacted()})
         user = options.user if named or password else ""
-        stats = self_stats(options.namespace)
-        out = self._scrape(target, options, stats, request.deadline, user, password, named or bool(password))
-        out.extend(stats.collect())
-        if self.include_build_info:
-            out.extend(build_info(options.namespace))
-        return out
+        return ScrapePlan(target, tuple(overrides.items()), user, password, named or bool(password))
 
     def health(self, request: Request) -> Response:
         return Response(200, b"ok")
@@ -537,9 +588,11 @@ class RedisSettings:
     allow_scrape_key_checks: bool
     redis_only_metrics: bool
     tls_server: TLSServerFlags
+    # the command line itself: what a --scrape.processes worker parses again
+    argv: tuple[str, ...] = ()
 
     @classmethod
-    def from_args(cls, args: argparse.Namespace) -> RedisSettings:
+    def from_args(cls, args: argparse.Namespace, argv: Sequence[str] = ()) -> RedisSettings:
         return cls(
             web=WebSettings.from_args(args),
             log=LogSettings.from_args(args, style="logrus"),
@@ -551,6 +604,7 @@ class RedisSettings:
             redis_only_metrics=bool(args.redis_only_metrics),
             tls_server=TLSServerFlags(str(args.tls_server_cert_file or ""), str(args.tls_server_key_file or ""),
                                       str(args.tls_server_ca_cert_file or ""), str(args.tls_server_min_version)),
+            argv=tuple(argv),
         )
 
 
@@ -597,6 +651,76 @@ def apply_server_tls_flags(web_config: WebConfig, args: TLSServerFlags) -> None:
     build_ssl_context(web_config)  # unreadable or mismatched files: refuse to start
 
 
+class PooledScrape:
+    """/scrape with ``--scrape.processes N``: checked here, collected and rendered in a worker.
+
+    The request's target, key checks and credentials are decided in this process (so the
+    password file, and its reload, live here only); a worker gets the plan and the time left,
+    and answers the rendered text. The pool starts at the first /scrape.
+    """
+
+    def __init__(self, service: RedisService, settings: RedisSettings, logger: logging.Logger) -> None:
+        self.service = service
+        self.settings = settings
+        self.logger = logger
+        self._lock = threading.Lock()
+        self._pool: ProcessPool | None = None
+        self._closed = False
+
+    def pool(self) -> ProcessPool:
+        with self._lock:
+            if self._closed:
+                raise HTTPError(503, "the exporter is shutting down")
+            if self._pool is None:
+                from exporters.core.procpool import ProcessPool  # here: no pool, no import
+
+                self._pool = ProcessPool(self.settings.web.scrape_processes, "exporters.redis.main:scrape_worker",
+                                         (self.settings.argv,), self.logger)
+            return self._pool
+
+    def __call__(self, request: Request) -> Rendered:
+        plan = self.service.plan(request)
+        pool = self.pool()
+        from exporters.core.procpool import WorkerError
+
+        left = None if request.deadline is None else max(request.deadline - time.monotonic(), 0.0)
+        try:
+            status, content_type, body, guard = pool.call((plan, left, request.headers.get("Accept")),
+                                                          request.deadline)
+        except WorkerError as err:
+            self.logger.error("error gathering metrics", extra={"path": request.path, "err": str(err)})
+            return Rendered(Response(500, b"An error has occurred while serving metrics.\n"))
+        return Rendered(Response(status, body, content_type), guard)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
+
+
+def scrape_worker(argv: Sequence[str]) -> Callable[[tuple[ScrapePlan, float | None, str | None]], Any]:
+    """In a ``--scrape.processes`` worker: the same settings from the same command line, and a
+    handler from (plan, seconds left, Accept) to (status, content type, body, series guard)."""
+    settings = RedisSettings.from_args(parse_args(argv), argv)
+    logger = setup_logging("redis", settings.log.level, settings.log.format, style=settings.log.style)
+    worker = ScrapeWorker(settings.options, logger, LogOnce(), not settings.redis_only_metrics)
+    web = settings.web
+
+    def handle(request: tuple[ScrapePlan, float | None, str | None]) -> tuple[int, str, bytes, Any]:
+        plan, left, accept = request
+        deadline = None if left is None else time.monotonic() + left
+        try:
+            response, guard = render(worker.collect(plan, deadline), accept, web.openmetrics, web.max_series)
+        except Exception as err:  # noqa: BLE001 - as Exporter.scrape: one bad scrape is a 500
+            logger.error("error gathering metrics", extra={"path": "/scrape", "err": f"{type(err).__name__}: {err}"})
+            return 500, "text/plain; charset=utf-8", b"An error has occurred while serving metrics.\n", None
+        return response.status, response.content_type, response.body, guard
+
+    return handle
+
+
 def _goarch() -> str:
     return {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
 
@@ -614,6 +738,12 @@ def build_app(settings: RedisSettings, runtime: Runtime) -> Exporter:
         except ValueError:
             where = "<redacted>"
         logger.debug(f"Configured redis addr: {where!r}")
+    scrape: MetricsHandler = service.scrape
+    on_close: list[Callable[[], None]] = []
+    if settings.web.scrape_processes:
+        pooled = PooledScrape(service, settings, logger)
+        scrape = pooled
+        on_close.append(pooled.close)
     return RedisExporterApp(
         name="redis",
         upstream=UPSTREAM,
@@ -622,19 +752,21 @@ def build_app(settings: RedisSettings, runtime: Runtime) -> Exporter:
         web=settings.web,
         runtime=runtime,
         metrics=service.metrics,
-        metrics_routes={"/scrape": service.scrape},
+        metrics_routes={"/scrape": scrape},
         routes={"/health": service.health, "/-/reload": service.reload},
         links=[("/health", "Health")],
         on_reload=[service.reload_passwords],
+        on_close=on_close,
         exporter_metrics=not settings.redis_only_metrics,
         build_info_name=settings.options.namespace,
     )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
     started = time.monotonic()
-    code = run(UPSTREAM, "redis", lambda: RedisSettings.from_args(args), build_app)
+    code = run(UPSTREAM, "redis", lambda: RedisSettings.from_args(args, argv), build_app)
     logging.getLogger("exporters.redis").debug("exited", extra={"seconds": round(time.monotonic() - started, 3)})
     return code
 
