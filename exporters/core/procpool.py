@@ -155,7 +155,11 @@ class ProcessPool:
         finally:
             child.close()
         worker = _Worker(process, parent, self._generation)
-        _send(parent, (self.init, self.args))
+        try:
+            _send(parent, (self.init, self.args))
+        except OSError as err:
+            worker.stop(kill=True)
+            raise WorkerError(f"scrape worker {process.pid} failed at start: {err}") from None
         return worker
 
     def _acquire(self, deadline: float | None) -> _Worker:

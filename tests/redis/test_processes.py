@@ -226,3 +226,18 @@ def test_start_does_not_import_the_pool() -> None:
             "('multiprocessing', 'concurrent.futures', 'exporters.core.procpool') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, cwd=REPO)
     assert out.stdout.strip() == "[]", out.stderr
+
+
+@pytest.mark.timeout(60)
+def test_workers_log_to_the_same_stderr_in_the_same_format() -> None:
+    redis_reachable()
+    running = Running("--scrape.processes", "1", "--log-format", "json")
+    try:
+        assert "redis_up 0" in running.scrape("127.0.0.1:1").text  # a closed port: the worker logs why
+    finally:
+        err = running.stop()
+    lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    assert len(lines) == len(err.splitlines())
+    failed = [line for line in lines if line["msg"] == "scrape failed"]
+    assert failed and failed[0]["target"] == "redis://127.0.0.1:1" and failed[0]["level"] == "error"
+    assert lines[-1]["msg"] == "Server shut down gracefully"
