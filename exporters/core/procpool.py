@@ -101,7 +101,6 @@ def worker_main(fd: int) -> None:
 class _Worker:
     process: subprocess.Popen[bytes]
     sock: socket.socket
-    generation: int
 
     def stop(self, kill: bool = False) -> None:
         self.sock.close()  # an idle worker reads EOF and exits
@@ -133,7 +132,6 @@ class ProcessPool:
         self._cond = threading.Condition()
         self._idle: list[_Worker] = []
         self._count = 0  # live workers, idle or busy
-        self._generation = 0
         self._closed = False
         self._all: set[_Worker] = set()
 
@@ -154,7 +152,7 @@ class ProcessPool:
             raise
         finally:
             child.close()
-        worker = _Worker(process, parent, self._generation)
+        worker = _Worker(process, parent)
         try:
             _send(parent, (self.init, self.args))
         except OSError as err:
@@ -189,7 +187,7 @@ class ProcessPool:
 
     def _release(self, worker: _Worker, healthy: bool) -> None:
         with self._cond:
-            keep = healthy and not self._closed and worker.generation == self._generation
+            keep = healthy and not self._closed
             if keep:
                 self._idle.append(worker)
             else:
@@ -222,17 +220,6 @@ class ProcessPool:
             raise WorkerError(f"scrape worker {worker.process.pid} {state}; it is replaced") from None
         finally:
             self._release(worker, healthy)
-
-    def retire(self) -> None:
-        """Workers started from now on are new ones (a reload): idle ones stop now, busy ones when done."""
-        with self._cond:
-            self._generation += 1
-            idle, self._idle = self._idle, []
-            self._count -= len(idle)
-            self._all.difference_update(idle)
-            self._cond.notify_all()
-        for worker in idle:
-            worker.stop()
 
     def close(self) -> None:
         """Stop every worker (at shutdown, after the in-flight requests)."""
