@@ -32,7 +32,7 @@ from exporters.core.collector import CollectorSpec, NoDataError
 from exporters.core.metrics import FamilySet, GaugeFamily, Metric
 from exporters.core.options import option
 from exporters.node.collectors import netdev
-from exporters.node.collectors._files import read_attribute_files, sys_read_file
+from exporters.node.collectors._files import HeldFiles, read_attribute_files, regular_files, sys_read_file
 from exporters.node.collectors._flags import compile_go_regex
 from exporters.node.collectors._labels import without_invalid_utf8
 from exporters.node.collectors._netlink import attribute_map, encode_attribute, genl_family, genl_request, text, uint
@@ -168,8 +168,17 @@ class NetClassIface:
 
 def net_devices(context: NodeContext) -> list[str]:
     """The entries of /sys/class/net that are not regular files (procfs' NetClassDevices)."""
+    return sorted(net_device_inodes(context))
+
+
+def net_device_inodes(context: NodeContext) -> dict[str, int]:
+    """``net_devices`` with each entry's inode, which tells a device from a later one of the same name.
+
+    sysfs makes a new /sys/class/net/<name> link for every device it registers, and a rename
+    moves the link, so the (name, inode) pair names one device for its lifetime.
+    """
     with os.scandir(context.sys("class", "net")) as entries:
-        return sorted(e.name for e in entries if not e.is_file(follow_symlinks=False))
+        return {e.name: e.inode() for e in entries if not e.is_file(follow_symlinks=False)}
 
 
 def parse_iface(name: str, attributes: dict[str, str]) -> NetClassIface:
@@ -209,6 +218,7 @@ class NetclassCollector:
         netdev_families: frozenset[str] = frozenset(),
         links: Callable[[], list[Link]] = read_links,
         link_modes: Callable[[], dict[str, LinkMode] | None] = read_link_modes,
+        held: HeldFiles | None = None,
     ) -> None:
         self.context = context
         self.ignored = ignored
@@ -219,13 +229,42 @@ class NetclassCollector:
         """Metric suffixes the netdev collector serves in this process (left to it with with-stats)."""
         self.links = links
         self.link_modes = link_modes
+        self.held = held
+        """With this host's /sys: the attribute files stay open between scrapes (``HeldFiles``)."""
+        self._known: dict[str, tuple[int, list[str]]] = {}
+        self._inodes: dict[str, int] = {}
+        """Device -> (inode of its /sys/class/net entry, its attribute files) while files are held."""
 
     def read_devices(self) -> list[str]:
-        return net_devices(self.context)
+        if self.held is None:
+            return net_devices(self.context)
+        devices = net_device_inodes(self.context)
+        for device, (inode, _) in list(self._known.items()):
+            if devices.get(device) != inode:  # gone, or another device of that name now
+                self.held.forget(self.context.sys("class", "net", device))
+                del self._known[device]
+        self._inodes = devices
+        return sorted(devices)
 
     def read_attributes(self, device: str) -> dict[str, str]:
         # only the attributes parse_iface uses: a read costs a syscall round trip each
-        return read_attribute_files(self.context.sys("class", "net", device), IGNORED_ERRNOS, ATTRIBUTES)
+        directory = self.context.sys("class", "net", device)
+        if self.held is None:
+            return read_attribute_files(directory, IGNORED_ERRNOS, ATTRIBUTES)
+        known = self._known.get(device)
+        if known is None:
+            # a device's attribute files are made with it and stay as they are while it exists
+            names = [name for name in regular_files(directory) if name in ATTRIBUTES]
+            self._known[device] = known = (self._inodes[device], names)
+        values = {}
+        for name in known[1]:
+            try:
+                values[name] = self.held.read_once(os.path.join(directory, name), errors="surrogateescape").strip()
+            except OSError as err:
+                if err.errno in IGNORED_ERRNOS:
+                    continue
+                raise
+        return values
 
     def read_rtnl_sysfs(self, device: str) -> dict[str, int]:
         """The variant's sysfs attributes of one link; one the kernel refuses (or a link
@@ -362,6 +401,7 @@ def build(context: NodeContext) -> NetclassCollector:
         netlink=options.netlink,
         rtnl_with_stats=options.rtnl_with_stats,
         netdev_families=frozenset(f"{key}_total" for key in netdev.served_keys(context)),
+        held=HeldFiles() if os.path.realpath(context.sysfs) == "/sys" else None,
     )
 
 
