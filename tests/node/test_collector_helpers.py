@@ -10,7 +10,7 @@ import pytest
 from prometheus_client.core import GaugeMetricFamily
 
 from exporters.core.flags import ConfigError
-from exporters.node.collectors._files import go_join, read_text, regular_files, sys_read_file
+from exporters.node.collectors._files import go_join, read_bytes, read_text, regular_files, sys_read_file
 from exporters.node.collectors._flags import DeviceFilter, compile_go_regex, device_filter
 from exporters.node.collectors._labels import to_valid_utf8, valid_metric_name, without_invalid_utf8
 from exporters.node.collectors._strconv import go_parse_float, go_parse_int, go_parse_uint, procfs_pint64
@@ -122,6 +122,14 @@ def test_read_text_keeps_bytes_as_asked(tmp_path: Path) -> None:
     (tmp_path / "f").write_bytes(b"a\r\nb\xff\n")
     assert read_text(str(tmp_path / "f")) == "a\r\nb\ufffd\n"  # no newline translation
     assert read_text(str(tmp_path / "f"), errors="surrogateescape") == "a\r\nb\udcff\n"
+
+
+@pytest.mark.timeout(10)
+def test_read_bytes_stops_at_the_limit(tmp_path: Path) -> None:
+    (tmp_path / "f").write_bytes(b"x" * 70000 + b"tail")
+    assert read_bytes(str(tmp_path / "f"), 1 << 32) == b"x" * 70000 + b"tail"
+    assert read_bytes(str(tmp_path / "f"), 70002) == b"x" * 70000 + b"ta"
+    assert read_bytes(str(tmp_path / "f"), 0) == b""
 
 
 @pytest.mark.parametrize(("text", "value"), [("0x1003", 4099), ("1500", 1500), ("-1", -1), ("unknown", 0), ("", 0)])

@@ -35,6 +35,23 @@ def read_text(path: str, errors: str = "replace") -> str:
     return b"".join(chunks).decode("utf-8", errors)
 
 
+def read_bytes(path: str, limit: int) -> bytes:
+    """At most ``limit`` bytes of the file, the rest not read (Go's ``io.LimitReader``).
+
+    ``open(path).read(limit)`` would have the buffer for ``limit`` bytes allocated first.
+    """
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        chunks = []
+        size = 0
+        while size < limit and (chunk := os.read(fd, min(65536, limit - size))):
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
+
+
 def read_text_limited(path: str, limit: int, errors: str = "replace") -> str:
     """The whole file as text, or ValueError when it holds more than ``limit`` bytes (not read past it)."""
     fd = os.open(path, os.O_RDONLY)
