@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import glob
 import os
+import threading
 from collections.abc import Collection
 
 from exporters.node.collectors._strconv import go_parse_uint
@@ -96,41 +97,48 @@ class HeldFiles:
     the attribute's own (EINVAL of ``speed`` on a down link) and is raised with the
     descriptor kept; ENODEV (the device is gone) drops it and the path is opened afresh.
     At most ``limit`` descriptors are held; further files are read as ``read_once``.
+
+    Two scrapes may read at once: a lock keeps a descriptor from being closed (and its
+    number given to another file) between one thread's lookup and its read.
     """
 
     def __init__(self, limit: int = 1024) -> None:
         self.limit = limit
         self._fds: dict[str, int] = {}
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._fds)
 
     def read_once(self, path: str, errors: str = "replace") -> str:
         """``read_once`` of ``path`` through a held descriptor."""
-        fd = self._fds.get(path)
-        if fd is None:
-            if len(self._fds) >= self.limit:
+        with self._lock:
+            fd = self._fds.get(path)
+            if fd is None:
+                if len(self._fds) >= self.limit:
+                    return read_once(path, errors)
+                fd = os.open(path, os.O_RDONLY)
+                self._fds[path] = fd
+            try:
+                data = os.pread(fd, SYS_READ_LIMIT, 0)
+            except OSError as err:
+                if err.errno != errno.ENODEV:
+                    raise
+                os.close(self._fds.pop(path))
                 return read_once(path, errors)
-            fd = os.open(path, os.O_RDONLY)
-            self._fds[path] = fd
-        try:
-            data = os.pread(fd, SYS_READ_LIMIT, 0)
-        except OSError as err:
-            if err.errno != errno.ENODEV:
-                raise
-            self.forget(path)
-            return read_once(path, errors)
         return data.decode("utf-8", errors=errors)
 
     def forget(self, prefix: str) -> None:
         """Close the descriptors of ``prefix`` and every path under it."""
-        for path in [p for p in self._fds if p == prefix or p.startswith(prefix + os.sep)]:
-            os.close(self._fds.pop(path))
+        with self._lock:
+            for path in [p for p in self._fds if p == prefix or p.startswith(prefix + os.sep)]:
+                os.close(self._fds.pop(path))
 
     def close(self) -> None:
-        for fd in self._fds.values():
-            os.close(fd)
-        self._fds.clear()
+        with self._lock:
+            for fd in self._fds.values():
+                os.close(fd)
+            self._fds.clear()
 
 
 def read_uint_file(path: str) -> int:

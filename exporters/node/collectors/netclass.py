@@ -231,9 +231,9 @@ class NetclassCollector:
         self.link_modes = link_modes
         self.held = held
         """With this host's /sys: the attribute files stay open between scrapes (``HeldFiles``)."""
-        self._known: dict[str, tuple[int, list[str]]] = {}
+        self._known: dict[str, tuple[int, list[tuple[str, str]]]] = {}
+        """Device -> (inode of its /sys/class/net entry, its attribute files as (name, path)) while files are held."""
         self._inodes: dict[str, int] = {}
-        """Device -> (inode of its /sys/class/net entry, its attribute files) while files are held."""
 
     def read_devices(self) -> list[str]:
         if self.held is None:
@@ -242,7 +242,7 @@ class NetclassCollector:
         for device, (inode, _) in list(self._known.items()):
             if devices.get(device) != inode:  # gone, or another device of that name now
                 self.held.forget(self.context.sys("class", "net", device))
-                del self._known[device]
+                self._known.pop(device, None)
         self._inodes = devices
         return sorted(devices)
 
@@ -254,12 +254,14 @@ class NetclassCollector:
         known = self._known.get(device)
         if known is None:
             # a device's attribute files are made with it and stay as they are while it exists
-            names = [name for name in regular_files(directory) if name in ATTRIBUTES]
-            self._known[device] = known = (self._inodes[device], names)
+            files = [(name, os.path.join(directory, name)) for name in regular_files(directory) if name in ATTRIBUTES]
+            # a device that another scrape's listing lacks is listed again on the next scrape
+            self._known[device] = known = (self._inodes.get(device, -1), files)
         values = {}
-        for name in known[1]:
+        read = self.held.read_once
+        for name, path in known[1]:
             try:
-                values[name] = self.held.read_once(os.path.join(directory, name), errors="surrogateescape").strip()
+                values[name] = read(path, errors="surrogateescape").strip()
             except OSError as err:
                 if err.errno in IGNORED_ERRNOS:
                     continue
