@@ -128,6 +128,40 @@ class HeldFiles:
                 return read_once(path, errors)
         return data.decode("utf-8", errors=errors)
 
+    def read_text(self, path: str, errors: str = "replace") -> str:
+        """``read_text`` of a procfs or sysfs file through a held descriptor.
+
+        The descriptor is taken out of the table for the read, so that two threads never
+        share one and a read that hangs holds up no other file. A read error (a procfs entry
+        removed under the descriptor answers EIO) drops it and the path is read afresh,
+        so the error or "no such file" is the one a fresh open finds.
+        """
+        with self._lock:
+            fd = self._fds.pop(path, None)
+        if fd is not None:
+            try:
+                data = _pread_all(fd)
+            except OSError:
+                os.close(fd)
+                return read_text(path, errors)
+        else:
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                data = _pread_all(fd)
+            except BaseException:
+                os.close(fd)
+                raise
+        with self._lock:
+            if path in self._fds or len(self._fds) >= self.limit:
+                os.close(fd)  # another thread put its own back meanwhile, or no room
+            else:
+                self._fds[path] = fd
+        return data.decode("utf-8", errors)
+
+    def read_uint(self, path: str) -> int:
+        """``read_uint_file`` through a held descriptor."""
+        return go_parse_uint(self.read_text(path).strip())
+
     def forget(self, prefix: str) -> None:
         """Close the descriptors of ``prefix`` and every path under it."""
         with self._lock:
@@ -139,6 +173,16 @@ class HeldFiles:
             for fd in self._fds.values():
                 os.close(fd)
             self._fds.clear()
+
+
+def _pread_all(fd: int) -> bytes:
+    """The file of ``fd`` from offset 0 to its end (a procfs or sysfs file: made anew at offset 0)."""
+    chunks = []
+    offset = 0
+    while chunk := os.pread(fd, 65536, offset):
+        chunks.append(chunk)
+        offset += len(chunk)
+    return b"".join(chunks)
 
 
 def read_uint_file(path: str) -> int:

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from exporters.core.collector import CollectorSpec, FamilyDoc
 from exporters.core.metrics import Metric, exact_untyped
 from exporters.core.options import option
-from exporters.node.collectors._files import read_text
 from exporters.node.collectors._flags import compile_go_regex
 from exporters.node.collectors._strconv import go_parse_float
 from exporters.node.context import NodeContext
@@ -20,7 +19,7 @@ DEFAULT_FIELDS = "^(oom_kill|pgpg|pswp|pg.*fault).*"
 
 
 def read_vmstat(context: NodeContext) -> str:
-    return read_text(context.proc("vmstat"))
+    return context.read_text(context.proc("vmstat"))
 
 
 def parse_vmstat(text: str, fields: re.Pattern[str]) -> list[tuple[str, float]]:
