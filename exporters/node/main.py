@@ -217,8 +217,14 @@ def node_context(args: argparse.Namespace, specs: Sequence[CollectorSpec[NodeCon
         collector_options={spec.options: options_from_args(spec.options, args) for spec in specs if spec.options},
         # procfs and sysfs make a file's text anew at each read from offset 0: a held
         # descriptor saves the open and close (on regular files, as a fixture tree's, it would not)
-        files=HeldFiles() if live_host(args.path_procfs, args.path_sysfs) else None,
+        files=HeldFiles(limit=HELD_PROC_SYS_FILES) if live_host(args.path_procfs, args.path_sysfs) else None,
     )
+
+
+# Descriptors held open between scrapes count against RLIMIT_NOFILE, whose soft limit is
+# often 1024 for a service (Go raises its own soft limit to the hard one; Python does not):
+# the fixed files of a scrape are a few dozen, the rest is read as before.
+HELD_PROC_SYS_FILES = 128
 
 
 def live_host(procfs: str, sysfs: str) -> bool:

@@ -312,3 +312,15 @@ def test_held_read_error_is_the_attributes_own(tmp_path: Path, monkeypatch: pyte
     assert ("node_network_speed_bytes", (("device", "eth0"),)) not in got
     assert got[("node_network_mtu_bytes", (("device", "eth0"),))] == 9000
     assert len(held) == len(ETH0)  # kept: the next read may succeed
+
+
+@pytest.mark.timeout(10)
+def test_held_files_past_the_limit_are_read_as_before(tmp_path: Path) -> None:
+    for name in ("eth0", "eth1", "eth2"):
+        _iface(tmp_path, name, ETH0)
+    held = HeldFiles(limit=len(ETH0) + 2)
+    collector = _held_collector(tmp_path, held)
+    fresh = netclass.NetclassCollector(make_context(tmp_path), re.compile("^$"))
+    assert samples(list(collector.collect())) == samples(list(fresh.collect()))
+    assert samples(list(collector.collect())) == samples(list(fresh.collect()))
+    assert len(held) == len(ETH0) + 2

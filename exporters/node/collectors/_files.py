@@ -102,7 +102,7 @@ class HeldFiles:
     number given to another file) between one thread's lookup and its read.
     """
 
-    def __init__(self, limit: int = 1024) -> None:
+    def __init__(self, limit: int = 256) -> None:
         self.limit = limit
         self._fds: dict[str, int] = {}
         self._lock = threading.Lock()
