@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from exporters.node.collectors._files import HeldFiles, read_text, read_uint_file
+
 T = TypeVar("T")
 
 PSUTIL_SYSTEMS = ("darwin", "freebsd")
@@ -32,6 +34,17 @@ class NodeContext:
     """Options dataclass -> its instance from the command line (``exporters.core.options``)."""
     platform: str = sys.platform
     """``sys.platform`` of the system the collectors read (``exporters.node.psutil_backend``)."""
+
+    files: HeldFiles | None = field(default=None, compare=False, repr=False)
+    """With this host's own /proc and /sys: their files that every scrape reads, kept open."""
+
+    def read_text(self, path: str, errors: str = "replace") -> str:
+        """A /proc or /sys file's text (``_files.read_text``), through ``files`` when there is one."""
+        return read_text(path, errors) if self.files is None else self.files.read_text(path, errors)
+
+    def read_uint(self, path: str) -> int:
+        """``_files.read_uint_file``, through ``files`` when there is one."""
+        return read_uint_file(path) if self.files is None else self.files.read_uint(path)
 
     def proc(self, *parts: str) -> str:
         return os.path.join(self.procfs, *parts)

@@ -26,6 +26,7 @@ from exporters.core.runner import CollectorRunner
 from exporters.core.settings import LogSettings, WebSettings
 from exporters.node import collectors as collectors_pkg
 from exporters.node.collector_table import COLLECTORS
+from exporters.node.collectors._files import HeldFiles
 from exporters.node.context import PSUTIL_SYSTEMS, NodeContext
 from exporters.node.table import CollectorRow, add_table_flags, enabled_rows, load_spec
 
@@ -214,7 +215,21 @@ def node_context(args: argparse.Namespace, specs: Sequence[CollectorSpec[NodeCon
         procfs=args.path_procfs, sysfs=args.path_sysfs, rootfs=args.path_rootfs, udev_data=args.path_udev_data,
         enabled=frozenset(spec.name for spec in enabled_collectors(args, specs)),
         collector_options={spec.options: options_from_args(spec.options, args) for spec in specs if spec.options},
+        # procfs and sysfs make a file's text anew at each read from offset 0: a held
+        # descriptor saves the open and close (on regular files, as a fixture tree's, it would not)
+        files=HeldFiles(limit=HELD_PROC_SYS_FILES) if live_host(args.path_procfs, args.path_sysfs) else None,
     )
+
+
+# Descriptors held open between scrapes count against RLIMIT_NOFILE, whose soft limit is
+# often 1024 for a service (Go raises its own soft limit to the hard one; Python does not):
+# the fixed files of a scrape are a few dozen, the rest is read as before.
+HELD_PROC_SYS_FILES = 128
+
+
+def live_host(procfs: str, sysfs: str) -> bool:
+    """Whether the path flags name this host's own /proc and /sys."""
+    return os.path.realpath(procfs) == "/proc" and os.path.realpath(sysfs) == "/sys"
 
 
 def build_collector(spec: CollectorSpec[NodeContext], context: NodeContext) -> Collector:

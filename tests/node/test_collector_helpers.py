@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import math
+import os
 from pathlib import Path
 
 import pytest
 from prometheus_client.core import GaugeMetricFamily
 
 from exporters.core.flags import ConfigError
-from exporters.node.collectors._files import go_join, read_text, regular_files, sys_read_file
+from exporters.node.collectors._files import HeldFiles, go_join, read_bytes, read_text, regular_files, sys_read_file
 from exporters.node.collectors._flags import DeviceFilter, compile_go_regex, device_filter
 from exporters.node.collectors._labels import to_valid_utf8, valid_metric_name, without_invalid_utf8
 from exporters.node.collectors._strconv import go_parse_float, go_parse_int, go_parse_uint, procfs_pint64
+from exporters.node.main import build_parser, collector_specs, node_context
 
 
 @pytest.mark.parametrize(
@@ -124,6 +127,14 @@ def test_read_text_keeps_bytes_as_asked(tmp_path: Path) -> None:
     assert read_text(str(tmp_path / "f"), errors="surrogateescape") == "a\r\nb\udcff\n"
 
 
+@pytest.mark.timeout(10)
+def test_read_bytes_stops_at_the_limit(tmp_path: Path) -> None:
+    (tmp_path / "f").write_bytes(b"x" * 70000 + b"tail")
+    assert read_bytes(str(tmp_path / "f"), 1 << 32) == b"x" * 70000 + b"tail"
+    assert read_bytes(str(tmp_path / "f"), 70002) == b"x" * 70000 + b"ta"
+    assert read_bytes(str(tmp_path / "f"), 0) == b""
+
+
 @pytest.mark.parametrize(("text", "value"), [("0x1003", 4099), ("1500", 1500), ("-1", -1), ("unknown", 0), ("", 0)])
 def test_procfs_pint64_reads_malformed_as_zero(text: str, value: int) -> None:
     assert procfs_pint64(text) == value
@@ -173,3 +184,58 @@ def test_without_invalid_utf8_drops_only_bad_samples() -> None:
     family.add_metric([b"bad\xff".decode("utf-8", errors="surrogateescape")], 2)
     kept = list(without_invalid_utf8([family], logging.getLogger("test"), "t"))
     assert [s.labels["l"] for m in kept for s in m.samples] == ["good"]
+
+
+@pytest.mark.timeout(10)
+def test_held_read_text_reads_the_file_anew(tmp_path: Path) -> None:
+    (tmp_path / "big").write_bytes(b"x" * 70000 + b"\xff\n")
+    held = HeldFiles()
+    path = str(tmp_path / "big")
+    assert held.read_text(path) == read_text(path)  # more than one pread
+    assert held.read_text(path, errors="surrogateescape") == "x" * 70000 + "\udcff\n"
+    assert len(held) == 1
+    (tmp_path / "big").write_text("7\n")  # in place, as a procfs or sysfs file changes
+    assert held.read_uint(path) == 7
+    held.close()
+    assert len(held) == 0
+
+
+@pytest.mark.timeout(10)
+def test_held_read_text_of_procfs_is_current() -> None:
+    held = HeldFiles()
+    # rchar counts this process's reads, the last one included
+    first = held.read_text("/proc/self/io").split("\n")[0]
+    second = held.read_text("/proc/self/io").split("\n")[0]
+    assert len(held) == 1
+    assert first.startswith("rchar: ") and int(second.split()[1]) > int(first.split()[1])
+    held.close()
+
+
+@pytest.mark.timeout(10)
+def test_held_read_text_error_is_a_fresh_opens(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "f").write_text("1\n")
+    held = HeldFiles()
+    assert held.read_text(str(tmp_path / "f")) == "1\n"
+    (tmp_path / "f").unlink()
+    real_pread = os.pread
+
+    def removed(fd: int, size: int, offset: int) -> bytes:
+        raise OSError(errno.EIO, "Input/output error")  # a procfs entry removed under its descriptor
+
+    monkeypatch.setattr(os, "pread", removed)
+    with pytest.raises(FileNotFoundError):
+        held.read_text(str(tmp_path / "f"))
+    assert len(held) == 0
+    monkeypatch.setattr(os, "pread", real_pread)
+    with pytest.raises(FileNotFoundError):
+        held.read_text(str(tmp_path / "missing"))
+    assert len(held) == 0
+
+
+@pytest.mark.timeout(10)
+def test_files_are_held_only_for_this_hosts_proc_and_sys(tmp_path: Path) -> None:
+    specs = collector_specs()
+    live = node_context(build_parser(specs).parse_args([]), specs)
+    tree = node_context(build_parser(specs).parse_args([f"--path.procfs={tmp_path}"]), specs)
+    assert live.files is not None and tree.files is None
+    assert live.read_text(live.proc("loadavg")) and live.files is not None and len(live.files) == 1

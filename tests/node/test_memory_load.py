@@ -9,6 +9,7 @@ import pytest
 
 from exporters.core.flags import ConfigError
 from exporters.node.collectors import entropy, filefd, loadavg, meminfo, vmstat
+from exporters.node.collectors._strconv import go_parse_float
 from tests.node.collected import collect_partial, samples, types
 from tests.node.fake_host import make_context, write
 
@@ -83,7 +84,22 @@ def test_parse_vmstat(pattern: str, expect: list[str]) -> None:
     assert [name for name, _ in got] == expect
 
 
-@pytest.mark.parametrize("text", ["pgpgin\n", "pgpgin x\n", "\n", "nr_free_pages x\npgpgin 1\n"])
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("text", [
+    VMSTAT, VMSTAT.rstrip("\n"), "", "pgpgin 1 2\npgfault 10\n", "pgpgin 1\r\npswpin 2\rpgfault 1e3\n",
+    "pgpgin 1\x0bpgfault 2\n", "pgpgin 0001\npgfault  3\n",
+])
+def test_parse_vmstat_fast_path_is_the_line_by_line_parse(text: str) -> None:
+    fields = re.compile(vmstat.DEFAULT_FIELDS)
+    matched: dict[str, bool] = {}
+    slow = [(parts[0], go_parse_float(parts[1])) for parts in (line.split() for line in text.splitlines())
+            if fields.search(parts[0])]
+    assert vmstat.parse_vmstat(text, fields, matched) == slow
+    assert vmstat.parse_vmstat(text, fields, matched) == slow  # with the names remembered
+
+
+@pytest.mark.parametrize("text", ["pgpgin\n", "pgpgin x\n", "\n", "nr_free_pages x\npgpgin 1\n",
+                                  "pgpgin " + "9" * 310 + "\n"])
 def test_parse_vmstat_malformed(text: str) -> None:
     with pytest.raises(ValueError):
         vmstat.parse_vmstat(text, re.compile(vmstat.DEFAULT_FIELDS))

@@ -14,7 +14,7 @@ import pytest
 from exporters.core.collector import NoDataError
 from exporters.core.flags import ConfigError
 from exporters.node.collectors import netclass
-from exporters.node.collectors._files import sys_read_file
+from exporters.node.collectors._files import HeldFiles, sys_read_file
 from exporters.node.collectors._netlink import encode_attribute
 from exporters.node.collectors._rtnl import STATS_FIELDS, Link
 from tests.node.collected import samples, types
@@ -230,3 +230,97 @@ def test_label_value_that_is_not_utf8_drops_that_sample_only(tmp_path: Path) -> 
     got = samples(netclass.NetclassCollector(make_context(tmp_path), re.compile("^$")).collect())
     assert not any(name == "node_network_info" for name, _ in got)
     assert got[("node_network_mtu_bytes", (("device", "eth0"),))] == 9000
+
+
+def _held_collector(tmp_path: Path, held: HeldFiles) -> netclass.NetclassCollector:
+    return netclass.NetclassCollector(make_context(tmp_path), re.compile("^$"), held=held)
+
+
+@pytest.mark.timeout(10)
+def test_held_files_answer_as_fresh_reads(tmp_path: Path) -> None:
+    _iface(tmp_path, "eth0", ETH0)
+    _iface(tmp_path, "eth1", {"operstate": "down", "speed": "-1", "flags": "0x1002"})
+    held = HeldFiles()
+    collector = _held_collector(tmp_path, held)
+    fresh = netclass.NetclassCollector(make_context(tmp_path), re.compile("^$"))
+    assert samples(list(collector.collect())) == samples(list(fresh.collect()))
+    assert len(held) == len(ETH0) + 3
+    # the content changes in place, as a sysfs attribute's does: the held descriptor reads it
+    (tmp_path / "sys/devices/virtual/net/eth0/carrier_changes").write_text("5\n")
+    got = samples(list(collector.collect()))
+    assert got[("node_network_carrier_changes_total", (("device", "eth0"),))] == 5
+    assert got == samples(list(fresh.collect()))
+    assert len(held) == len(ETH0) + 3
+
+
+@pytest.mark.timeout(10)
+def test_held_files_of_a_replaced_device_are_dropped(tmp_path: Path) -> None:
+    _iface(tmp_path, "eth0", ETH0)
+    held = HeldFiles()
+    collector = _held_collector(tmp_path, held)
+    list(collector.collect())
+    # eth0 goes and another device of that name comes, with other attributes and values
+    os.unlink(tmp_path / "sys/class/net/eth0")
+    _iface(tmp_path, "eth9", {"mtu": "1400"})
+    os.rename(tmp_path / "sys/class/net/eth9", tmp_path / "sys/class/net/eth0")
+    got = samples(list(collector.collect()))
+    assert got[("node_network_mtu_bytes", (("device", "eth0"),))] == 1400
+    assert ("node_network_carrier_changes_total", (("device", "eth0"),)) not in got
+    assert len(held) == 1
+    # and a device that is gone leaves nothing open
+    os.unlink(tmp_path / "sys/class/net/eth0")
+    list(collector.collect())
+    assert len(held) == 0
+
+
+@pytest.mark.timeout(10)
+def test_held_files_limit_and_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path, "a", "1\n")
+    write(tmp_path, "b", "2\n")
+    held = HeldFiles(limit=1)
+    assert held.read_once(str(tmp_path / "a")) == "1\n"
+    assert held.read_once(str(tmp_path / "b")) == "2\n"  # past the limit: read, not held
+    assert len(held) == 1
+    with pytest.raises(FileNotFoundError):
+        held.read_once(str(tmp_path / "missing"))
+
+    def gone(fd: int, size: int, offset: int) -> bytes:
+        raise OSError(errno.ENODEV, "No such device")
+
+    monkeypatch.setattr(os, "pread", gone)
+    assert held.read_once(str(tmp_path / "a")) == "1\n"  # the device's node is gone: opened afresh
+    assert len(held) == 0
+    held.close()
+
+
+@pytest.mark.timeout(10)
+def test_held_read_error_is_the_attributes_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _iface(tmp_path, "eth0", ETH0)
+    held = HeldFiles()
+    collector = _held_collector(tmp_path, held)
+    list(collector.collect())
+    real_pread = os.pread
+    speed = held._fds[str(tmp_path / "sys/class/net/eth0/speed")]
+
+    def refuse_speed(fd: int, size: int, offset: int) -> bytes:
+        if fd == speed:
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real_pread(fd, size, offset)
+
+    monkeypatch.setattr(os, "pread", refuse_speed)
+    got = samples(list(collector.collect()))
+    assert ("node_network_speed_bytes", (("device", "eth0"),)) not in got
+    assert got[("node_network_mtu_bytes", (("device", "eth0"),))] == 9000
+    assert len(held) == len(ETH0)  # kept: the next read may succeed
+
+
+@pytest.mark.timeout(10)
+def test_held_files_past_the_limit_are_read_as_before(tmp_path: Path) -> None:
+    for name in ("eth0", "eth1", "eth2"):
+        _iface(tmp_path, name, ETH0)
+    held = HeldFiles(limit=len(ETH0) + 2)
+    collector = _held_collector(tmp_path, held)
+    fresh = netclass.NetclassCollector(make_context(tmp_path), re.compile("^$"))
+    assert samples(list(collector.collect())) == samples(list(fresh.collect()))
+    assert samples(list(collector.collect())) == samples(list(fresh.collect()))
+    assert len(held) == len(ETH0) + 2

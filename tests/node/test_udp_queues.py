@@ -69,3 +69,13 @@ def test_bad_udp6_keeps_ipv4(tmp_path: Path) -> None:
     got, err = collect_partial(udp_queues.UdpQueuesCollector(make_context(tmp_path)))
     assert isinstance(err, ValueError)
     assert {dict(labels)["ip"] for _, labels in samples(got)} == {"v4"}
+
+
+@pytest.mark.timeout(10)
+def test_carriage_returns_read_as_a_text_mode_open(tmp_path: Path) -> None:
+    header = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode"
+    line = "   0: 00000000:0044 00000000:0000 07 00000010:00000020 00:00000000 00000000     0        0 1 2"
+    write(tmp_path, "proc/net/udp", f"{header}\r\n{line}\r{line}\n")
+    collector = udp_queues.UdpQueuesCollector(make_context(tmp_path))
+    assert collector.read("udp") == f"{header}\n{line}\n{line}\n"
+    assert udp_queues.parse_socket_summary(collector.read("udp") or "") == (0x20, 0x40, 2)

@@ -306,6 +306,8 @@ class BtrfsCollector:
 
     def collect(self) -> Iterable[Metric]:
         stats = [read_btrfs_stats(p) for p in glob_sorted(self.context.sys("fs", "btrfs", "*-*"))]
+        if not stats:
+            return []  # the ioctl stats are only ever looked up by a filesystem of these
         by_fsid = self.ioctl_stats()
         info = GaugeFamily("node_btrfs_info", "Filesystem information", labels=["uuid", "label"])
         rsv = GaugeFamily("node_btrfs_global_rsv_size_bytes", "Size of global reserve.", labels=["uuid"])

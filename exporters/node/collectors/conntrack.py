@@ -10,7 +10,6 @@ from collections.abc import Iterable
 
 from exporters.core.collector import CollectorSpec, NoDataError
 from exporters.core.metrics import GaugeFamily, Metric
-from exporters.node.collectors._files import read_text, read_uint_file
 from exporters.node.collectors._strconv import go_parse_uint
 from exporters.node.context import NodeContext
 
@@ -31,7 +30,7 @@ STAT_COLUMNS: tuple[tuple[int, str, str], ...] = (
 
 
 def read_conntrack_stat(context: NodeContext) -> str:
-    return read_text(context.proc("net/stat/nf_conntrack"))
+    return context.read_text(context.proc("net/stat/nf_conntrack"))
 
 
 def parse_conntrack_stat(text: str) -> dict[str, int]:
@@ -54,10 +53,10 @@ class ConntrackCollector:
 
     def collect(self) -> Iterable[Metric]:
         try:
-            count = read_uint_file(self.context.proc("sys/net/netfilter/nf_conntrack_count"))
+            count = self.context.read_uint(self.context.proc("sys/net/netfilter/nf_conntrack_count"))
             yield GaugeFamily("node_nf_conntrack_entries",
                                     "Number of currently allocated flow entries for connection tracking.", value=count)
-            limit = read_uint_file(self.context.proc("sys/net/netfilter/nf_conntrack_max"))
+            limit = self.context.read_uint(self.context.proc("sys/net/netfilter/nf_conntrack_max"))
             yield GaugeFamily("node_nf_conntrack_entries_limit", "Maximum size of connection tracking table.",
                                     value=limit)
             stats = parse_conntrack_stat(read_conntrack_stat(self.context))

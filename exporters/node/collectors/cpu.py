@@ -30,7 +30,7 @@ from exporters.core.deadline import current_deadline
 from exporters.core.flags import ConfigError
 from exporters.core.metrics import CounterFamily, GaugeFamily, Metric
 from exporters.core.options import option
-from exporters.node.collectors._files import read_text, read_uint_file
+from exporters.node.collectors._files import read_text
 from exporters.node.collectors._flags import compile_go_regex
 from exporters.node.collectors._strconv import go_parse_float, go_parse_uint, parse_cpu_range
 from exporters.node.collectors.proc_stat import CPU_MODES, parse_stat, read_stat
@@ -139,19 +139,19 @@ def read_thermal_throttles(context: NodeContext) -> Throttles:
     seen_cores: set[tuple[int, int]] = set()
     for cpu in sorted(glob.glob(os.path.join(glob.escape(context.sys("devices/system/cpu")), "cpu[0-9]*"))):
         try:
-            package = read_uint_file(os.path.join(cpu, "topology", "physical_package_id"))
-            core = read_uint_file(os.path.join(cpu, "topology", "core_id"))
+            package = context.read_uint(os.path.join(cpu, "topology", "physical_package_id"))
+            core = context.read_uint(os.path.join(cpu, "topology", "core_id"))
         except (OSError, ValueError):
             continue  # no topology: upstream skips the CPU
         if (package, core) not in seen_cores:
             seen_cores.add((package, core))
             try:
-                cores[(package, core)] = read_uint_file(os.path.join(cpu, "thermal_throttle", "core_throttle_count"))
+                cores[(package, core)] = context.read_uint(os.path.join(cpu, "thermal_throttle", "core_throttle_count"))
             except (OSError, ValueError):
                 pass
         if package not in packages:
             try:
-                packages[package] = read_uint_file(
+                packages[package] = context.read_uint(
                     os.path.join(cpu, "thermal_throttle", "package_throttle_count"))
             except (OSError, ValueError):
                 pass

@@ -130,7 +130,7 @@ class DiskstatsCollector:
             return {}
 
     def collect(self) -> Iterable[Metric]:
-        stats = parse_diskstats(read_text(self.context.proc("diskstats")))
+        stats = parse_diskstats(self.context.read_text(self.context.proc("diskstats")))
         info = GaugeFamily(
             "node_disk_info", "Info of /sys/block/<block_device>.",
             labels=["device", "major", "minor", "path", "wwn", "model", "serial", "revision"],

@@ -8,7 +8,6 @@ from collections.abc import Iterable
 
 from exporters.core.collector import CollectorSpec
 from exporters.core.metrics import GaugeFamily, Metric
-from exporters.node.collectors._files import read_uint_file
 from exporters.node.context import NodeContext
 
 NAME = "entropy"
@@ -22,7 +21,7 @@ def read_kernel_random(context: NodeContext) -> dict[str, int]:
     out: dict[str, int] = {}
     for name in RANDOM_FILES:
         try:
-            out[name] = read_uint_file(os.path.join(context.proc("sys/kernel/random"), name))
+            out[name] = context.read_uint(os.path.join(context.proc("sys/kernel/random"), name))
         except FileNotFoundError:
             continue
     return out

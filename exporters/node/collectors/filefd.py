@@ -6,7 +6,6 @@ from collections.abc import Iterable
 
 from exporters.core.collector import CollectorSpec
 from exporters.core.metrics import GaugeFamily, Metric
-from exporters.node.collectors._files import read_text
 from exporters.node.collectors._strconv import go_parse_float
 from exporters.node.context import NodeContext
 
@@ -16,7 +15,7 @@ COLUMNS = {0: "allocated", 2: "maximum"}
 
 
 def read_file_nr(context: NodeContext) -> str:
-    return read_text(context.proc("sys/fs/file-nr"))
+    return context.read_text(context.proc("sys/fs/file-nr"))
 
 
 def parse_file_nr(text: str) -> dict[str, float]:

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 
 from exporters.core.collector import CollectorSpec
 from exporters.core.metrics import GaugeFamily, Metric
-from exporters.node.collectors._files import read_text
 from exporters.node.collectors._strconv import go_parse_float
 from exporters.node.context import NodeContext
 
@@ -24,7 +23,7 @@ LOADS = (
 
 
 def read_loadavg(context: NodeContext) -> str:
-    return read_text(context.proc("loadavg"))
+    return context.read_text(context.proc("loadavg"))
 
 
 def parse_loadavg(text: str) -> list[float]:

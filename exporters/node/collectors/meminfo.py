@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 
 from exporters.core.collector import CollectorSpec, FamilyDoc
 from exporters.core.metrics import GaugeFamily, Metric, exact_counter
-from exporters.node.collectors._files import read_text
 from exporters.node.collectors._strconv import go_parse_float
 from exporters.node.context import NodeContext
 
@@ -27,7 +26,7 @@ KIB = 1024.0
 
 
 def read_meminfo(context: NodeContext) -> str:
-    return read_text(context.proc("meminfo"))
+    return context.read_text(context.proc("meminfo"))
 
 
 def parse_meminfo(text: str) -> dict[str, float]:

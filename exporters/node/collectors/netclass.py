@@ -32,7 +32,7 @@ from exporters.core.collector import CollectorSpec, NoDataError
 from exporters.core.metrics import FamilySet, GaugeFamily, Metric
 from exporters.core.options import option
 from exporters.node.collectors import netdev
-from exporters.node.collectors._files import read_attribute_files, sys_read_file
+from exporters.node.collectors._files import HeldFiles, read_attribute_files, regular_files, sys_read_file
 from exporters.node.collectors._flags import compile_go_regex
 from exporters.node.collectors._labels import without_invalid_utf8
 from exporters.node.collectors._netlink import attribute_map, encode_attribute, genl_family, genl_request, text, uint
@@ -42,6 +42,10 @@ from exporters.node.context import NodeContext
 
 LOGGER = logging.getLogger("exporters.node")
 NAME = "netclass"
+
+# At most this many attribute files are held open (about 10 links' worth), as they count
+# against a soft RLIMIT_NOFILE that is often 1024: the links past it are read as before.
+HELD_FILES = 256
 
 # Errors procfs' canIgnoreError() skips: the attribute is just not there for this device.
 IGNORED_ERRNOS = {errno.ENOENT, errno.EACCES, errno.EPERM, errno.EOPNOTSUPP, errno.EINVAL}
@@ -168,8 +172,17 @@ class NetClassIface:
 
 def net_devices(context: NodeContext) -> list[str]:
     """The entries of /sys/class/net that are not regular files (procfs' NetClassDevices)."""
+    return sorted(net_device_inodes(context))
+
+
+def net_device_inodes(context: NodeContext) -> dict[str, int]:
+    """``net_devices`` with each entry's inode, which tells a device from a later one of the same name.
+
+    sysfs makes a new /sys/class/net/<name> link for every device it registers, and a rename
+    moves the link, so the (name, inode) pair names one device for its lifetime.
+    """
     with os.scandir(context.sys("class", "net")) as entries:
-        return sorted(e.name for e in entries if not e.is_file(follow_symlinks=False))
+        return {e.name: e.inode() for e in entries if not e.is_file(follow_symlinks=False)}
 
 
 def parse_iface(name: str, attributes: dict[str, str]) -> NetClassIface:
@@ -209,6 +222,7 @@ class NetclassCollector:
         netdev_families: frozenset[str] = frozenset(),
         links: Callable[[], list[Link]] = read_links,
         link_modes: Callable[[], dict[str, LinkMode] | None] = read_link_modes,
+        held: HeldFiles | None = None,
     ) -> None:
         self.context = context
         self.ignored = ignored
@@ -219,13 +233,44 @@ class NetclassCollector:
         """Metric suffixes the netdev collector serves in this process (left to it with with-stats)."""
         self.links = links
         self.link_modes = link_modes
+        self.held = held
+        """With this host's /sys: the attribute files stay open between scrapes (``HeldFiles``)."""
+        self._known: dict[str, tuple[int, list[tuple[str, str]]]] = {}
+        """Device -> (inode of its /sys/class/net entry, its attribute files as (name, path)) while files are held."""
+        self._inodes: dict[str, int] = {}
 
     def read_devices(self) -> list[str]:
-        return net_devices(self.context)
+        if self.held is None:
+            return net_devices(self.context)
+        devices = net_device_inodes(self.context)
+        for device, (inode, _) in list(self._known.items()):
+            if devices.get(device) != inode:  # gone, or another device of that name now
+                self.held.forget(self.context.sys("class", "net", device))
+                self._known.pop(device, None)
+        self._inodes = devices
+        return sorted(devices)
 
     def read_attributes(self, device: str) -> dict[str, str]:
         # only the attributes parse_iface uses: a read costs a syscall round trip each
-        return read_attribute_files(self.context.sys("class", "net", device), IGNORED_ERRNOS, ATTRIBUTES)
+        directory = self.context.sys("class", "net", device)
+        if self.held is None:
+            return read_attribute_files(directory, IGNORED_ERRNOS, ATTRIBUTES)
+        known = self._known.get(device)
+        if known is None:
+            # a device's attribute files are made with it and stay as they are while it exists
+            files = [(name, os.path.join(directory, name)) for name in regular_files(directory) if name in ATTRIBUTES]
+            # a device that another scrape's listing lacks is listed again on the next scrape
+            self._known[device] = known = (self._inodes.get(device, -1), files)
+        values = {}
+        read = self.held.read_once
+        for name, path in known[1]:
+            try:
+                values[name] = read(path, errors="surrogateescape").strip()
+            except OSError as err:
+                if err.errno in IGNORED_ERRNOS:
+                    continue
+                raise
+        return values
 
     def read_rtnl_sysfs(self, device: str) -> dict[str, int]:
         """The variant's sysfs attributes of one link; one the kernel refuses (or a link
@@ -362,6 +407,7 @@ def build(context: NodeContext) -> NetclassCollector:
         netlink=options.netlink,
         rtnl_with_stats=options.rtnl_with_stats,
         netdev_families=frozenset(f"{key}_total" for key in netdev.served_keys(context)),
+        held=HeldFiles(limit=HELD_FILES) if os.path.realpath(context.sysfs) == "/sys" else None,
     )
 
 

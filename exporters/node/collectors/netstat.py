@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from exporters.core.collector import CollectorSpec, FamilyDoc
 from exporters.core.metrics import Metric, exact_untyped
 from exporters.core.options import option
-from exporters.node.collectors._files import read_text
 from exporters.node.collectors._flags import compile_go_regex
 from exporters.node.collectors._labels import valid_metric_name
 from exporters.node.collectors._strconv import go_parse_float
@@ -74,7 +73,7 @@ class NetstatCollector:
 
     def read(self, name: str, optional: bool = False) -> str | None:
         try:
-            return read_text(self.context.proc("net", name), errors="surrogateescape")
+            return self.context.read_text(self.context.proc("net", name), errors="surrogateescape")
         except FileNotFoundError:
             if optional:
                 return None

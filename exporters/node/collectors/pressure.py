@@ -12,7 +12,6 @@ from typing import NamedTuple
 
 from exporters.core.collector import CollectorSpec, NoDataError
 from exporters.core.metrics import CounterFamily, Metric
-from exporters.node.collectors._files import read_text
 from exporters.node.collectors._strconv import go_parse_float
 from exporters.node.context import NodeContext
 
@@ -42,7 +41,7 @@ class PSILine(NamedTuple):
 
 
 def read_pressure(context: NodeContext, resource: str) -> str:
-    return read_text(context.proc("pressure", resource))
+    return context.read_text(context.proc("pressure", resource))
 
 
 def parse_pressure(text: str) -> dict[str, PSILine]:

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 
 from exporters.core.collector import CollectorSpec, FamilyDoc
 from exporters.core.metrics import GaugeFamily, Metric
-from exporters.node.collectors._files import read_text
 from exporters.node.collectors._labels import valid_metric_name
 from exporters.node.collectors._strconv import go_parse_int
 from exporters.node.context import NodeContext
@@ -72,7 +71,7 @@ class SockstatCollector:
 
     def read(self, name: str) -> str | None:
         try:
-            return read_text(self.context.proc("net", name), errors="surrogateescape")
+            return self.context.read_text(self.context.proc("net", name), errors="surrogateescape")
         except FileNotFoundError:
             return None
 

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 from exporters.core.collector import CollectorSpec
 from exporters.core.metrics import CounterFamily, GaugeFamily, Metric
-from exporters.node.collectors._files import read_text
 from exporters.node.collectors._strconv import go_parse_uint
 from exporters.node.context import NodeContext
 
@@ -71,7 +70,7 @@ class SoftnetCollector:
         self.context = context
 
     def read(self) -> str:
-        return read_text(self.context.proc("net", "softnet_stat"))
+        return self.context.read_text(self.context.proc("net", "softnet_stat"))
 
     def collect(self) -> Iterable[Metric]:
         stats = parse_softnet(self.read())

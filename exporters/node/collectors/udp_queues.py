@@ -7,6 +7,7 @@ from typing import NamedTuple
 
 from exporters.core.collector import CollectorSpec, NoDataError
 from exporters.core.metrics import GaugeFamily, Metric
+from exporters.node.collectors._files import read_bytes
 from exporters.node.collectors._strconv import go_parse_uint
 from exporters.node.context import NodeContext
 
@@ -66,10 +67,11 @@ class UdpQueuesCollector:
 
     def read(self, name: str) -> str | None:
         try:
-            with open(self.context.proc("net", name), encoding="ascii", errors="replace") as f:
-                return f.read(READ_LIMIT)
+            data = read_bytes(self.context.proc("net", name), READ_LIMIT)
         except FileNotFoundError:
             return None
+        # as a text-mode open(): "\r\n" and "\r" read as "\n"
+        return data.decode("ascii", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
 
     def collect(self) -> Iterator[Metric]:
         missing = 0

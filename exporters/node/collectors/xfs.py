@@ -135,6 +135,8 @@ class XfsCollector:
         for path in glob_sorted(self.context.sys("fs", "xfs", "*", "stats", "stats")):
             name = os.path.basename(os.path.dirname(os.path.dirname(path)))
             devices.append((name, parse_xfs_stats(read_text(path))))
+        if not devices:
+            return []  # the families would be empty, and an empty family is not written
         families = [CounterFamily("node_xfs_" + metric.removesuffix("_total"), doc, labels=["device"])
                     for metric, _, _, doc in METRICS]
         for name, stats in devices:
