@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Mapping, Sequence
-from typing import Any, NoReturn
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NoReturn, Protocol, TypeVar
 
 from exporters import __version__
 from exporters.core.collector import CollectorSpec
+
+Row = TypeVar("Row", bound="CollectorSwitch")
 
 
 class ConfigError(Exception):
@@ -294,10 +296,23 @@ def add_version_flag(parser: argparse.ArgumentParser, upstream: str, upstream_ve
     )
 
 
-def add_collector_flags(parser: argparse.ArgumentParser, specs: Sequence[CollectorSpec[Any]]) -> None:
-    """``--collector.NAME`` / ``--no-collector.NAME`` for every row of the table, plus options."""
-    from exporters.core.options import add_options  # options builds on this module's flags
+class CollectorSwitch(Protocol):
+    """What ``--collector.NAME`` needs of a collector: a ``CollectorSpec`` or a row of a table of them."""
 
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def enabled_by_default(self) -> bool: ...
+
+    @property
+    def help(self) -> str: ...
+
+
+def add_collector_flags(parser: argparse.ArgumentParser, specs: Sequence[Row],
+                        add_row_options: Callable[[argparse.ArgumentParser, Row], None] | None = None) -> None:
+    """``--collector.NAME`` / ``--no-collector.NAME`` for every row of the table, each followed by
+    its options: ``add_row_options(parser, row)``, by default the ``CollectorSpec``'s options dataclass."""
     group = parser.add_argument_group("collectors")
     group.add_argument(
         "--collector.disable-defaults", dest="collector_disable_defaults", action="store_true",
@@ -312,8 +327,15 @@ def add_collector_flags(parser: argparse.ArgumentParser, specs: Sequence[Collect
         )
         group.add_argument(f"--no-collector.{spec.name}", dest=dest, action="store_false",
                            help=argparse.SUPPRESS)
-        if spec.options is not None:
-            add_options(parser.add_argument_group(f"{spec.name} collector"), spec.options)
+        (add_row_options or _add_spec_options)(parser, spec)
+
+
+def _add_spec_options(parser: argparse.ArgumentParser, spec: Any) -> None:
+    """A ``CollectorSpec``'s options dataclass as flags, in a group of its own."""
+    from exporters.core.options import add_options  # options builds on this module's flags
+
+    if isinstance(spec, CollectorSpec) and spec.options is not None:
+        add_options(parser.add_argument_group(f"{spec.name} collector"), spec.options)
 
 
 def enabled_collectors(args: argparse.Namespace, specs: Sequence[CollectorSpec[Any]]) -> list[CollectorSpec[Any]]:

@@ -79,8 +79,7 @@ def build_parser(specs: Sequence[CollectorSpec[NodeContext]] | None = None) -> a
     """node_exporter's command line, its collector flags from the generated table (no collector
     module imported) or, given ``specs``, from the specs themselves (the same parser: the test of
     the table compares both)."""
-    parser = ArgumentParser(prog="node_exporter", description="Prometheus exporter for machine metrics.",
-                            formatter_class=HelpFormatter)
+    parser = ArgumentParser(prog="node_exporter", description="Prometheus exporter for machine metrics.")
     add_version_flag(parser, UPSTREAM, UPSTREAM_VERSION)
     paths = parser.add_argument_group("paths")
     paths.add_argument("--path.procfs", dest="path_procfs", default="/proc", help="procfs mountpoint.")
@@ -106,29 +105,6 @@ def build_parser(specs: Sequence[CollectorSpec[NodeContext]] | None = None) -> a
         add_collector_flags(parser, specs)
         add_help_pages(parser, {spec.name: spec.enabled_by_default for spec in specs})
     return parser
-
-
-class HelpFormatter(argparse.HelpFormatter):
-    """argparse's, its width found as ``shutil.get_terminal_size`` finds it but without importing shutil
-    (and with it bz2 and lzma): argparse builds a formatter for each flag it registers."""
-
-    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
-                 width: int | None = None) -> None:
-        super().__init__(prog, indent_increment, max_help_position, terminal_columns() - 2 if width is None else width)
-
-
-def terminal_columns() -> int:
-    """``shutil.get_terminal_size().columns``: ``COLUMNS``, else stdout's terminal, else 80."""
-    try:
-        columns = int(os.environ["COLUMNS"])
-    except (KeyError, ValueError):
-        columns = 0
-    if columns <= 0:
-        try:
-            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
-        except (AttributeError, ValueError, OSError):
-            columns = 0
-    return columns or 80
 
 
 class KingpinHelpAction(argparse.Action):

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 from exporters.core.collector import CollectorSpec
-from exporters.core.flags import add_bool_flag
+from exporters.core.flags import add_bool_flag, add_collector_flags
 from exporters.core.options import OptionFlag
 from exporters.node.context import NodeContext
 
@@ -44,23 +44,14 @@ def add_table_flags(parser: argparse.ArgumentParser, rows: Sequence[CollectorRow
     ``build_parser()`` and ``build_parser(collector_specs())`` must be the same parser
     (tests/node/test_collector_table.py compares every action and the help pages).
     """
-    group = parser.add_argument_group("collectors")
-    group.add_argument(
-        "--collector.disable-defaults", dest="collector_disable_defaults", action="store_true",
-        help="Set all collectors to disabled by default.",
-    )
-    for row in rows:
-        dest = "collector_enable_" + row.name.replace(".", "_")
-        state = "enabled" if row.enabled_by_default else "disabled"
-        group.add_argument(
-            f"--collector.{row.name}", dest=dest, action="store_true", default=None,
-            help=f"Enable the {row.name} collector (default: {state}). {row.help}".rstrip(),
-        )
-        group.add_argument(f"--no-collector.{row.name}", dest=dest, action="store_false", help=argparse.SUPPRESS)
-        if row.options:
-            options = parser.add_argument_group(f"{row.name} collector")
-            for default, meta in row.options:
-                _add_option(options, default, meta)
+    add_collector_flags(parser, rows, _add_row_options)
+
+
+def _add_row_options(parser: argparse.ArgumentParser, row: CollectorRow) -> None:
+    if row.options:
+        options = parser.add_argument_group(f"{row.name} collector")
+        for default, meta in row.options:
+            _add_option(options, default, meta)
 
 
 def _add_option(container: argparse._ActionsContainer, default: Any, meta: OptionFlag) -> None:

@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
+from exporters.core.flags import HelpFormatter, terminal_columns
 from exporters.node import main as node_main
-from exporters.node.main import HelpFormatter, terminal_columns
 
 
 @pytest.mark.parametrize("columns", ["100", "7", "0", "-3", "wide", None])
