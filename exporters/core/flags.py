@@ -338,7 +338,7 @@ def _add_spec_options(parser: argparse.ArgumentParser, spec: Any) -> None:
         add_options(parser.add_argument_group(f"{spec.name} collector"), spec.options)
 
 
-def enabled_collectors(args: argparse.Namespace, specs: Sequence[CollectorSpec[Any]]) -> list[CollectorSpec[Any]]:
+def enabled_collectors(args: argparse.Namespace, specs: Sequence[Row]) -> list[Row]:
     """The rows switched on by flags, defaults and ``--collector.disable-defaults``."""
     chosen = []
     for spec in specs:

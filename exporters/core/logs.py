@@ -48,12 +48,24 @@ def version_info(upstream: str, upstream_version: str) -> str:
     return f"(version={__version__}, branch=exporters, revision={upstream}-{upstream_version})"
 
 
+# uname's machine names as Go's GOARCH spells them
+_GOARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386", "ppc64le": "ppc64le",
+           "s390x": "s390x"}
+
+
+def goarch() -> str:
+    """This machine's architecture as Go's ``GOARCH`` names it (build info, version lines)."""
+    import platform
+
+    machine = platform.machine()
+    return _GOARCH.get(machine, machine)
+
+
 def build_context() -> str:
     """prometheus/common's ``version.BuildContext()``: the runtime stands where Go's version would."""
     import platform
 
-    machine = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
-    return f"(go=python{platform.python_version()}, platform={sys.platform}/{machine}, user=, date=)"
+    return f"(go=python{platform.python_version()}, platform={sys.platform}/{goarch()}, user=, date=)"
 
 
 def _logfmt_value(value: object) -> str:

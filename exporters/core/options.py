@@ -76,19 +76,23 @@ def _flags(cls: type[Any]) -> list[tuple[dataclasses.Field[Any], OptionFlag]]:
 def add_options(container: argparse._ActionsContainer, cls: type[Any]) -> None:
     """Register the flags of every ``option`` field of ``cls``."""
     for field, meta in _flags(cls):
-        text = argparse.SUPPRESS if meta.hidden else meta.help
-        if isinstance(field.default, bool):
-            add_bool_flag(container, meta.flag.lstrip("-"), text, default=field.default, env_name=meta.env,
-                          dest=meta.dest)
-            continue
-        if isinstance(field.default, tuple):  # repeatable, as kingpin's Strings(): one value per use
-            container.add_argument(meta.flag, *meta.aliases, dest=meta.dest, action="append", type=meta.parse or str,
-                                   default=None, metavar=meta.metavar, help=text)
-            continue
-        parse: Callable[[str], Any] = meta.parse or (type(field.default) if field.default is not None else str)
-        raw = os.environ.get(meta.env, "") if meta.env else ""
-        container.add_argument(meta.flag, *meta.aliases, dest=meta.dest, type=parse,
-                               default=parse(raw) if raw else field.default, metavar=meta.metavar, help=text)
+        add_option_flag(container, field.default, meta)
+
+
+def add_option_flag(container: argparse._ActionsContainer, default: Any, meta: OptionFlag) -> None:
+    """One ``option`` field's flag, given its default (also for tables that list fields without their class)."""
+    text = argparse.SUPPRESS if meta.hidden else meta.help
+    if isinstance(default, bool):
+        add_bool_flag(container, meta.flag.lstrip("-"), text, default=default, env_name=meta.env, dest=meta.dest)
+        return
+    if isinstance(default, tuple):  # repeatable, as kingpin's Strings(): one value per use
+        container.add_argument(meta.flag, *meta.aliases, dest=meta.dest, action="append", type=meta.parse or str,
+                               default=None, metavar=meta.metavar, help=text)
+        return
+    parse: Callable[[str], Any] = meta.parse or (type(default) if default is not None else str)
+    raw = os.environ.get(meta.env, "") if meta.env else ""
+    container.add_argument(meta.flag, *meta.aliases, dest=meta.dest, type=parse,
+                           default=parse(raw) if raw else default, metavar=meta.metavar, help=text)
 
 
 def options_from_args(cls: type[T], args: argparse.Namespace) -> T:

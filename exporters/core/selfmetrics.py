@@ -20,10 +20,8 @@ from dataclasses import dataclass
 from exporters import __version__
 from exporters.core.collector import FamilyDoc
 from exporters.core.exposition import SeriesGuard
+from exporters.core.logs import goarch
 from exporters.core.metrics import CounterFamily, ExactFamily, GaugeFamily, Metric, SummaryFamily
-
-_GOARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386", "ppc64le": "ppc64le",
-           "s390x": "s390x"}
 
 
 def build_info(name: str, help_text: str, labels: Mapping[str, str]) -> GaugeFamily:
@@ -42,7 +40,7 @@ def go_build_info(upstream: str, help_name: str | None = None) -> GaugeFamily:
         f"{help_name or upstream} was built, and the goos and goarch for the build.",
         {
             "branch": "",
-            "goarch": _GOARCH.get(platform.machine(), platform.machine()),
+            "goarch": goarch(),
             "goos": sys.platform if sys.platform != "darwin" else "darwin",
             "goversion": f"python{platform.python_version()}",
             "revision": "",

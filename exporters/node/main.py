@@ -28,7 +28,7 @@ from exporters.node import collectors as collectors_pkg
 from exporters.node.collector_table import COLLECTORS
 from exporters.node.collectors._files import HeldFiles
 from exporters.node.context import PSUTIL_SYSTEMS, NodeContext
-from exporters.node.table import CollectorRow, add_table_flags, enabled_rows, load_spec
+from exporters.node.table import CollectorRow, add_table_flags, load_spec
 
 UPSTREAM = "node_exporter"
 UPSTREAM_VERSION = "1.7.0"
@@ -132,7 +132,7 @@ def add_help_pages(parser: argparse.ArgumentParser, collectors: Mapping[str, boo
 
 def enabled_specs(args: argparse.Namespace) -> list[CollectorSpec[NodeContext]]:
     """The specs of the collectors the command line enables, only their modules imported."""
-    return [load_spec(row) for row in enabled_rows(args, table_rows())]
+    return [load_spec(row) for row in enabled_collectors(args, table_rows())]
 
 
 def _int_env(name: str, default: int) -> int:
@@ -197,9 +197,8 @@ def node_context(args: argparse.Namespace, specs: Sequence[CollectorSpec[NodeCon
     )
 
 
-# Descriptors held open between scrapes count against RLIMIT_NOFILE, whose soft limit is
-# often 1024 for a service (Go raises its own soft limit to the hard one; Python does not):
-# the fixed files of a scrape are a few dozen, the rest is read as before.
+# Descriptors held open between scrapes count against RLIMIT_NOFILE beside the connections
+# the server accepts: the fixed files of a scrape are a few dozen, the rest is read as before.
 HELD_PROC_SYS_FILES = 128
 
 

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from exporters.core.collector import CollectorSpec
-from exporters.core.flags import add_bool_flag, add_collector_flags
-from exporters.core.options import OptionFlag
+from exporters.core.flags import add_collector_flags
+from exporters.core.options import OptionFlag, add_option_flag
 from exporters.node.context import NodeContext
 
 PACKAGE = "exporters.node.collectors"
@@ -51,36 +50,7 @@ def _add_row_options(parser: argparse.ArgumentParser, row: CollectorRow) -> None
     if row.options:
         options = parser.add_argument_group(f"{row.name} collector")
         for default, meta in row.options:
-            _add_option(options, default, meta)
-
-
-def _add_option(container: argparse._ActionsContainer, default: Any, meta: OptionFlag) -> None:
-    """One field's flag, as ``exporters.core.options.add_options`` registers it."""
-    text = argparse.SUPPRESS if meta.hidden else meta.help
-    if isinstance(default, bool):
-        add_bool_flag(container, meta.flag.lstrip("-"), text, default=default, env_name=meta.env, dest=meta.dest)
-        return
-    if isinstance(default, tuple):
-        container.add_argument(meta.flag, *meta.aliases, dest=meta.dest, action="append", type=meta.parse or str,
-                               default=None, metavar=meta.metavar, help=text)
-        return
-    parse: Callable[[str], Any] = meta.parse or (type(default) if default is not None else str)
-    raw = os.environ.get(meta.env, "") if meta.env else ""
-    container.add_argument(meta.flag, *meta.aliases, dest=meta.dest, type=parse,
-                           default=parse(raw) if raw else default, metavar=meta.metavar, help=text)
-
-
-def enabled_rows(args: argparse.Namespace, rows: Sequence[CollectorRow]) -> list[CollectorRow]:
-    """The rows switched on by flags, defaults and ``--collector.disable-defaults``
-    (``exporters.core.flags.enabled_collectors`` for rows)."""
-    chosen = []
-    for row in rows:
-        flag = getattr(args, "collector_enable_" + row.name.replace(".", "_"))
-        if flag is None:
-            flag = row.enabled_by_default and not args.collector_disable_defaults
-        if flag:
-            chosen.append(row)
-    return chosen
+            add_option_flag(options, default, meta)
 
 
 def load_spec(row: CollectorRow) -> CollectorSpec[NodeContext]:

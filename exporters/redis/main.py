@@ -38,7 +38,7 @@ from exporters.core.flags import (
     parse_duration,
     parse_go_bool,
 )
-from exporters.core.logs import setup_logging
+from exporters.core.logs import goarch, setup_logging
 from exporters.core.metrics import Metric
 from exporters.core.reloadable import ReloadableFile
 from exporters.core.selfmetrics import SelfStats, Stat
@@ -721,15 +721,11 @@ def scrape_worker(argv: Sequence[str]) -> Callable[[tuple[ScrapePlan, float | No
     return handle
 
 
-def _goarch() -> str:
-    return {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
-
-
 def build_app(settings: RedisSettings, runtime: Runtime) -> Exporter:
     apply_server_tls_flags(runtime.web_config, settings.tls_server)
     logger = runtime.logger
     logger.info(f"Redis Metrics Exporter {__version__} (redis_exporter {UPSTREAM_VERSION})    build date:     "
-                f"sha1:     Go: python{platform.python_version()}    GOOS: {sys.platform}    GOARCH: {_goarch()}")
+                f"sha1:     Go: python{platform.python_version()}    GOOS: {sys.platform}    GOARCH: {goarch()}")
     service = RedisService(settings, logger)
     logger.info(f"Providing metrics at {settings.web.listen_addresses[0]}{settings.web.telemetry_path}")
     if service.address:

@@ -43,8 +43,8 @@ from exporters.node.context import NodeContext
 LOGGER = logging.getLogger("exporters.node")
 NAME = "netclass"
 
-# At most this many attribute files are held open (about 10 links' worth), as they count
-# against a soft RLIMIT_NOFILE that is often 1024: the links past it are read as before.
+# At most this many attribute files are held open (about 10 links' worth): they count against
+# RLIMIT_NOFILE beside the connections the server accepts. The links past it are read as before.
 HELD_FILES = 256
 
 # Errors procfs' canIgnoreError() skips: the attribute is just not there for this device.
@@ -407,7 +407,8 @@ def build(context: NodeContext) -> NetclassCollector:
         netlink=options.netlink,
         rtnl_with_stats=options.rtnl_with_stats,
         netdev_families=frozenset(f"{key}_total" for key in netdev.served_keys(context)),
-        held=HeldFiles(limit=HELD_FILES) if os.path.realpath(context.sysfs) == "/sys" else None,
+        # this host's own /proc and /sys (the context then holds files too): netclass holds its own
+        held=HeldFiles(limit=HELD_FILES) if context.files is not None else None,
     )
 
 
